@@ -1,0 +1,468 @@
+//! The command line: argument parsing and the commands' output. Commands load and validate
+//! configuration before they open the database, so a bad configuration writes nothing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::audit::{self, Verdict};
+use crate::calendar::{Month, local_date};
+use crate::clock::Clock;
+use crate::config;
+use crate::demo;
+use crate::draw::Draw;
+use crate::org::{Organisation, RoutineKind};
+use crate::scheduler;
+use crate::server::{self, ServeOptions};
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "loggvakt",
+    version,
+    about = "Plans, runs and proves the recurring access-log reviews (loggkontroll) of Swedish care units",
+    long_about = "loggvakt plans the monthly random checks (stickprov) of who read which patient's \
+record: in the first week of each month, on a random day per unit, it draws 10 % of each unit's \
+staff and 24 hours of each one's activity, keeps the draw verifiable, and records every step in \
+a hash-chained audit trail.\n\nStart with `loggvakt demo`, or `loggvakt config check` on your \
+own schedules/ folder."
+)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "LOGGVAKT_DB",
+        default_value = "sqlite://loggvakt.db"
+    )]
+    pub db: String,
+    /// Configuration: a TOML file or a folder of *.toml files.
+    #[arg(
+        long,
+        global = true,
+        env = "LOGGVAKT_CONFIG",
+        default_value = "schedules/"
+    )]
+    pub config: PathBuf,
+    /// Act as if the time were this instant (RFC 3339, e.g. 2027-05-01T00:00:00+02:00), for
+    /// trials and tests. Audit records keep the real time beside it.
+    #[arg(long, global = true, value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Create (or migrate) the database and check the configuration.
+    Init,
+    /// Make the missing draws of a month and show the month's plan.
+    Plan {
+        /// The month, YYYY-MM; the current month by default. Never a month not yet begun.
+        #[arg(long, value_parser = parse_month)]
+        month: Option<Month>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Inspect draws.
+    Draw {
+        #[command(subcommand)]
+        action: DrawAction,
+    },
+    /// Run one scheduler tick at the clock's time (use --now to choose it), then exit.
+    Tick,
+    /// Run the scheduler (a tick every minute) and the HTTP service until stopped.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8480")]
+        listen: SocketAddr,
+        /// Seconds between ticks (1–60); for trials.
+        #[arg(long, default_value_t = 60, hide = true)]
+        tick_every: u64,
+    },
+    /// Check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Run the example organisation through two months on an accelerated clock, in a fresh
+    /// SQLite database, and summarise what happened.
+    Demo {
+        /// Folder for the demo's database and configuration (emptied of a previous demo).
+        #[arg(long, default_value = "demo-out")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Validate and summarise; every problem is printed on its own line and the exit code is 1.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DrawAction {
+    /// Recompute a draw from its stored seed and population and compare it with what was
+    /// stored and audited; exit 1 on any difference.
+    Verify {
+        /// The draw's id (see `plan`).
+        id: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditAction {
+    /// Walk the hash chain; exit 1 and name the first broken record if it does not hold.
+    Verify,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+fn parse_instant(raw: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("'{raw}' is not an RFC 3339 instant like 2027-05-01T00:00:00+02:00 ({e})")
+        })
+}
+
+fn parse_month(raw: &str) -> Result<Month, String> {
+    raw.parse()
+        .map_err(|e: crate::calendar::MonthParseError| e.to_string())
+}
+
+/// Parses the arguments and runs the command; errors become one line on stderr and exit 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Serve { .. }));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(errors) = e.downcast_ref::<config::ConfigErrors>() {
+                eprintln!("{errors}");
+                eprintln!(
+                    "error: the configuration has {} problem(s); nothing was changed",
+                    errors.0.len()
+                );
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Who is acting, for the audit trail.
+pub fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+fn load_config(path: &Path) -> Result<Organisation> {
+    Ok(config::load(path)?)
+}
+
+async fn open_store(url: &str) -> Result<Store> {
+    Ok(Store::open(url).await?)
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let clock = cli.now.map_or_else(Clock::system, Clock::starting_at);
+    match cli.command {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            let org = load_config(&cli.config)?;
+            print!("{}", summary(&org, &cli.config));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init => {
+            let org = load_config(&cli.config)?;
+            open_store(&cli.db).await?;
+            print!("{}", summary(&org, &cli.config));
+            println!("database {} is ready", crate::store::redact(&cli.db));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { month, format } => {
+            let org = load_config(&cli.config)?;
+            let month = month.unwrap_or_else(|| Month::of(local_date(clock.now())));
+            if let Some(today) = not_begun(month, &clock) {
+                bail!(scheduler::PlanError::FutureMonth { month, today });
+            }
+            let store = open_store(&cli.db).await?;
+            let report = scheduler::plan_month(&store, &org, month, &clock, &cli_actor()).await?;
+            let draws = store.draws_for_month(month).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&plan_json(&draws))?),
+                Format::Table => {
+                    print_plan_table(&draws);
+                    println!(
+                        "{month}: {} draws ({} made now, {} already stored)",
+                        draws.len(),
+                        report.created,
+                        report.existing
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Draw {
+            action: DrawAction::Verify { id },
+        } => {
+            let store = open_store(&cli.db).await?;
+            let Some(v) = scheduler::verify_draw(&store, id).await? else {
+                bail!("there is no draw {id}");
+            };
+            if v.differences.is_empty() {
+                println!(
+                    "draw {id} verified: recomputed from its seed and population, it matches what was stored and what audit record #{} recorded",
+                    v.audit_seq.unwrap_or_default()
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("draw {id} does NOT verify:");
+                for d in &v.differences {
+                    println!("  - {d}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Tick => {
+            let org = load_config(&cli.config)?;
+            let store = open_store(&cli.db).await?;
+            let r = scheduler::tick(&store, &org, &clock, &server::instance_name()).await?;
+            if r.skipped {
+                println!("another instance is ticking; nothing done");
+            } else {
+                println!(
+                    "tick at {}: {} draws made, {} ran on their day, {} ran late, {} missed",
+                    clock.now().with_timezone(&crate::calendar::TZ).to_rfc3339(),
+                    r.created,
+                    r.done.len(),
+                    r.late.len(),
+                    r.missed.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen, tick_every } => {
+            let org = load_config(&cli.config)?;
+            let store = open_store(&cli.db).await?;
+            server::serve(
+                store,
+                org,
+                clock,
+                ServeOptions {
+                    listen,
+                    tick_every: Duration::from_secs(tick_every),
+                },
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => {
+            let store = open_store(&cli.db).await?;
+            match audit::verify(&store).await? {
+                Verdict::Intact { records, head } => {
+                    println!(
+                        "audit trail intact: {records} records, head {}",
+                        &head.hash[..16]
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verdict::Broken { seq, reason } => {
+                    println!("audit trail BROKEN at record #{seq}: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Demo { dir } => {
+            demo::run(&dir, cli.now).await.context("demo failed")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn not_begun(month: Month, clock: &Clock) -> Option<chrono::NaiveDate> {
+    let today = local_date(clock.now());
+    (month > Month::of(today)).then_some(today)
+}
+
+/// The configuration summary of `config check` and `init`.
+pub fn summary(org: &Organisation, path: &Path) -> String {
+    let mut out = format!(
+        "{}: {} — {} units, {} staff, {} systems, {} routines: OK\n",
+        path.display(),
+        org.name,
+        org.units.len(),
+        org.staff.len(),
+        org.systems.len(),
+        org.routines.len()
+    );
+    for r in &org.routines {
+        let units = org.routine_units(r);
+        let (population, sample) = units.iter().fold((0, 0), |(p, s), u| {
+            let n = org.population(&u.id, &r.system).len();
+            (p + n, s + r.sample.size(n))
+        });
+        let kind = match r.kind {
+            RoutineKind::Stickprov => "stickprov",
+            RoutineKind::Riktad => "riktad (scheduled targeted checks are not drawn by plan)",
+        };
+        out.push_str(&format!(
+            "  routine {}: {kind} in {}, {} units, {population} staff with an account, {sample} sampled per draw\n",
+            r.id,
+            r.system,
+            units.len()
+        ));
+    }
+    out
+}
+
+/// The stable JSON form of a month's draws (field names are part of the CLI contract).
+#[derive(Serialize)]
+struct DrawJson<'a> {
+    id: i64,
+    routine: &'a str,
+    unit: &'a str,
+    system: &'a str,
+    month: String,
+    execution_date: String,
+    window_end: String,
+    status: &'a str,
+    population_size: usize,
+    sample_size: usize,
+    selected: Vec<SelectedJson<'a>>,
+    seed: String,
+    created_at: String,
+    executed_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SelectedJson<'a> {
+    staff_id: &'a str,
+    username: &'a str,
+    review_from: String,
+    review_to: String,
+}
+
+fn plan_json(draws: &[Draw]) -> Vec<DrawJson<'_>> {
+    draws
+        .iter()
+        .map(|d| DrawJson {
+            id: d.id,
+            routine: d.routine.as_str(),
+            unit: d.unit.as_str(),
+            system: d.system.as_str(),
+            month: d.month.to_string(),
+            execution_date: d.execution_date.to_string(),
+            window_end: d.window_end.to_string(),
+            status: d.status.as_str(),
+            population_size: d.population.len(),
+            sample_size: d.selected.len(),
+            selected: d
+                .selected
+                .iter()
+                .map(|s| SelectedJson {
+                    staff_id: s.staff_id.as_str(),
+                    username: &s.username,
+                    review_from: s.review_from.to_rfc3339(),
+                    review_to: s.review_to.to_rfc3339(),
+                })
+                .collect(),
+            seed: d.seed.to_hex(),
+            created_at: d.created_at.to_rfc3339(),
+            executed_at: d.executed_at.map(|t| t.to_rfc3339()),
+        })
+        .collect()
+}
+
+fn print_plan_table(draws: &[Draw]) {
+    let rows: Vec<[String; 8]> = draws
+        .iter()
+        .map(|d| {
+            [
+                d.id.to_string(),
+                d.routine.to_string(),
+                d.unit.to_string(),
+                d.execution_date.to_string(),
+                d.status.as_str().to_owned(),
+                d.population.len().to_string(),
+                d.selected.len().to_string(),
+                d.selected
+                    .iter()
+                    .map(|s| format!("{} ({})", s.username, s.review_from.date_naive()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    let header = [
+        "id",
+        "routine",
+        "unit",
+        "day",
+        "status",
+        "staff",
+        "sample",
+        "selected (review day)",
+    ]
+    .map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == row.len() - 1 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        println!("{}", line.join("  "));
+    }
+}

@@ -1,0 +1,205 @@
+//! Identifiers that must never be confused with free text: ids of configured things, and
+//! personal identity numbers, which are personal data and must not leak into logs.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why an identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentError {
+    #[error("is empty")]
+    Empty,
+    #[error("'{0}' may only contain ASCII letters, digits, '-', '_' and '.'")]
+    BadCharacters(String),
+    #[error("is not a valid personnummer (expected YYYYMMDD-NNNN with a correct check digit)")]
+    InvalidPersonnummer,
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(raw: &str) -> Result<Self, IdentError> {
+                validate_id(raw).map(|()| Self(raw.to_owned()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = IdentError;
+            fn try_from(raw: String) -> Result<Self, IdentError> {
+                validate_id(&raw).map(|()| Self(raw))
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A unit (enhet) of the organisation, stable across configuration changes.
+    UnitId
+);
+id_type!(
+    /// A member of staff; stable so that draws stay verifiable after renames.
+    StaffId
+);
+id_type!(
+    /// A care system (Cosmic, Treserva, …) as configured.
+    SystemId
+);
+id_type!(
+    /// A routine: what is checked, where and how often.
+    RoutineId
+);
+
+/// Ids end up in URLs, file names and audit records, so keep them to a safe alphabet.
+fn validate_id(raw: &str) -> Result<(), IdentError> {
+    if raw.is_empty() {
+        return Err(IdentError::Empty);
+    }
+    let ok = raw
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(IdentError::BadCharacters(raw.to_owned()))
+    }
+}
+
+/// A Swedish personnummer or samordningsnummer, 12 digits, check digit verified.
+///
+/// `Debug` masks the last four digits so that a stray `{:?}` in a log line does not leak it;
+/// the full number is only available through [`Personnummer::digits`].
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Personnummer(String);
+
+impl Personnummer {
+    /// Accepts `YYYYMMDDNNNN` or `YYYYMMDD-NNNN`; the 10-digit forms are refused because
+    /// their century is ambiguous.
+    pub fn parse(raw: &str) -> Result<Self, IdentError> {
+        let raw = raw.trim();
+        let digits: String = match raw.as_bytes() {
+            [head @ .., b'-', _, _, _, _] if head.len() == 8 => raw.replace('-', ""),
+            _ => raw.to_owned(),
+        };
+        if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(IdentError::InvalidPersonnummer);
+        }
+        match personnummer::Personnummer::parse(&digits) {
+            Ok(p) if p.valid() => Ok(Self(digits)),
+            _ => Err(IdentError::InvalidPersonnummer),
+        }
+    }
+
+    /// The 12 digits, for storage and for the people entitled to see them.
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+
+    /// Samordningsnummer have 60 added to the day of birth.
+    pub fn is_coordination_number(&self) -> bool {
+        self.0[6..8].parse::<u32>().is_ok_and(|day| day > 60)
+    }
+}
+
+impl TryFrom<String> for Personnummer {
+    type Error = IdentError;
+    fn try_from(raw: String) -> Result<Self, IdentError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<Personnummer> for String {
+    fn from(p: Personnummer) -> String {
+        p.0
+    }
+}
+
+impl fmt::Debug for Personnummer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Personnummer({}-****)", &self.0[..8])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_valid_test_numbers_with_and_without_dash() {
+        let a = Personnummer::parse("19121212-1212").unwrap();
+        let b = Personnummer::parse("191212121212").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.digits(), "191212121212");
+        assert!(!a.is_coordination_number());
+    }
+
+    #[test]
+    fn refuses_bad_check_digit_date_and_short_forms() {
+        for bad in [
+            "19121212-1213",
+            "19121312-1212",
+            "121212-1212",
+            "1212121212",
+            "19121212+1212",
+            "abc",
+            "",
+        ] {
+            assert_eq!(
+                Personnummer::parse(bad),
+                Err(IdentError::InvalidPersonnummer),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn coordination_numbers_are_accepted() {
+        // Day 72 = 12 + 60.
+        let p = Personnummer::parse("19121272-1219");
+        assert!(p.is_ok(), "{p:?}");
+        assert!(p.unwrap().is_coordination_number());
+    }
+
+    #[test]
+    fn debug_never_shows_the_last_four_digits() {
+        let p = Personnummer::parse("19121212-1212").unwrap();
+        assert_eq!(format!("{p:?}"), "Personnummer(19121212-****)");
+    }
+
+    #[test]
+    fn ids_keep_to_a_safe_alphabet() {
+        assert!(UnitId::new("hemtjanst-norr").is_ok());
+        assert!(UnitId::new("Hemtjänst").is_err());
+        assert!(UnitId::new("hem tjanst").is_err());
+        assert!(UnitId::new("").is_err());
+        assert!(StaffId::new("s0001").is_ok());
+    }
+}

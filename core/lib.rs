@@ -1,0 +1,18 @@
+//! loggvakt: plans, runs and proves the recurring access-log reviews (loggkontroll) of
+//! Swedish health and social care. See README.md for the commands and DESIGN.md for the
+//! architecture; `cli` and `server` sit on top of the workflow modules (`scheduler`,
+//! `draw`), which sit on `store`, `config` and `calendar`.
+
+pub mod audit;
+pub mod calendar;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crashpoint;
+pub mod demo;
+pub mod draw;
+pub mod ident;
+pub mod org;
+pub mod scheduler;
+pub mod server;
+pub mod store;

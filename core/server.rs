@@ -1,0 +1,189 @@
+//! `loggvakt serve`: the scheduler's tick on a timer, and an HTTP listener.
+//!
+//! The timer is a tokio-cron-scheduler job in UTC (its time-zone jobs keep a fixed offset
+//! across DST, and the tick needs no wall-clock alignment anyway). The plan itself lives in
+//! the database, so a restarted or second instance simply picks up from there.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::{Json, Router, extract::State, routing::get};
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::clock::Clock;
+use crate::org::Organisation;
+use crate::scheduler::{self, TickReport};
+use crate::store::{self, Store};
+
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub tick_every: Duration,
+}
+
+#[derive(Clone, Default, Serialize)]
+struct LastTick {
+    at: Option<String>,
+    skipped: bool,
+    created: usize,
+    ran: usize,
+    missed: usize,
+    error: Option<String>,
+}
+
+struct Shared {
+    store: Store,
+    org: Organisation,
+    clock: Clock,
+    instance: String,
+    /// Held for the length of a tick, so a slow tick and the next timer never overlap here.
+    ticking: Mutex<LastTick>,
+}
+
+/// A name for this process in audit records and claims: host, pid and a random tag.
+pub fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let tag = getrandom::u32().unwrap_or(0);
+    format!("{host}-{}-{tag:08x}", std::process::id())
+}
+
+async fn run_tick(shared: &Shared) {
+    let Ok(mut last) = shared.ticking.try_lock() else {
+        tracing::warn!("previous tick still running; skipping this one");
+        return;
+    };
+    let result = scheduler::tick(&shared.store, &shared.org, &shared.clock, &shared.instance).await;
+    *last = LastTick {
+        at: Some(store::ts(shared.clock.now())),
+        ..LastTick::default()
+    };
+    match result {
+        Ok(report) => {
+            log_report(&report);
+            last.skipped = report.skipped;
+            last.created = report.created;
+            last.ran = report.done.len() + report.late.len();
+            last.missed = report.missed.len();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "tick failed; the next tick retries");
+            last.error = Some(e.to_string());
+        }
+    }
+}
+
+fn log_report(r: &TickReport) {
+    if r.skipped {
+        tracing::debug!("another instance is ticking");
+    } else if r.created + r.done.len() + r.late.len() + r.missed.len() > 0 {
+        tracing::info!(
+            created = r.created,
+            done = r.done.len(),
+            late = r.late.len(),
+            missed = r.missed.len(),
+            "tick"
+        );
+    }
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let last = match shared.ticking.try_lock() {
+        Ok(last) => serde_json::to_value(&*last).unwrap_or_default(),
+        Err(_) => serde_json::json!("running"),
+    };
+    Json(serde_json::json!({
+        "status": "ok",
+        "instance": shared.instance,
+        "organisation": shared.org.name,
+        "last_tick": last,
+    }))
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+pub async fn serve(
+    store: Store,
+    org: Organisation,
+    clock: Clock,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
+    let shared = Arc::new(Shared {
+        store,
+        org,
+        clock,
+        instance: instance_name(),
+        ticking: Mutex::new(LastTick::default()),
+    });
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let bound = listener.local_addr()?;
+
+    // Catch up at once after downtime rather than waiting for the first timer.
+    run_tick(&shared).await;
+
+    let scheduler = JobScheduler::new()
+        .await
+        .context("cannot start the scheduler")?;
+    let secs = options.tick_every.as_secs().clamp(1, 60);
+    let cron = if secs == 60 {
+        "0 * * * * *".to_owned()
+    } else {
+        format!("*/{secs} * * * * *")
+    };
+    let for_job = shared.clone();
+    let job = Job::new_async(cron.as_str(), move |_id, _lock| {
+        let shared = for_job.clone();
+        Box::pin(async move { run_tick(&shared).await })
+    })
+    .context("cannot create the tick job")?;
+    scheduler
+        .add(job)
+        .await
+        .context("cannot add the tick job")?;
+    scheduler
+        .start()
+        .await
+        .context("cannot start the scheduler")?;
+
+    let app = Router::new()
+        .route("/health", get(health))
+        .with_state(shared.clone());
+    tracing::info!(%bound, instance = %shared.instance, "serving");
+    eprintln!("loggvakt serving on http://{bound} (tick every {secs} s); Ctrl-C stops");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    let mut scheduler = scheduler;
+    scheduler.shutdown().await.ok();
+    // Let a tick in progress finish its transaction before the process ends.
+    let _ = tokio::time::timeout(Duration::from_secs(30), shared.ticking.lock()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,245 @@
+//! Draws and their sampled members.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
+use crate::calendar::Month;
+use crate::draw::{Draw, DrawStatus, Seed, Selected};
+use crate::ident::{RoutineId, StaffId, SystemId, UnitId};
+
+const DRAW_COLUMNS: &str = "id, routine_id, unit_id, system_id, month, execution_date, \
+     window_end, seed, params, population, status, created_at, executed_at";
+
+fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("draw {id}: {what}: {e}"))
+}
+
+fn draw_from_row(row: &AnyRow, selected: Vec<Selected>) -> Result<Draw> {
+    let id: i64 = row.try_get("id")?;
+    let text = |col: &str| -> Result<String> { Ok(row.try_get::<String, _>(col)?) };
+    let id_of = |col: &str| -> Result<String> { text(col) };
+    Ok(Draw {
+        id,
+        routine: RoutineId::new(&id_of("routine_id")?).map_err(|e| corrupt(id, "routine", e))?,
+        unit: UnitId::new(&id_of("unit_id")?).map_err(|e| corrupt(id, "unit", e))?,
+        system: SystemId::new(&id_of("system_id")?).map_err(|e| corrupt(id, "system", e))?,
+        month: text("month")?
+            .parse()
+            .map_err(|e| corrupt(id, "month", e))?,
+        params: serde_json::from_str(&text("params")?).map_err(|e| corrupt(id, "params", e))?,
+        seed: Seed::from_hex(&text("seed")?)
+            .ok_or_else(|| corrupt(id, "seed", "not 64 hex digits"))?,
+        population: serde_json::from_str(&text("population")?)
+            .map_err(|e| corrupt(id, "population", e))?,
+        execution_date: parse_date(&text("execution_date")?)?,
+        window_end: parse_date(&text("window_end")?)?,
+        selected,
+        status: DrawStatus::parse(&text("status")?)
+            .ok_or_else(|| corrupt(id, "status", "unknown"))?,
+        created_at: parse_ts(&text("created_at")?)?,
+        executed_at: row
+            .try_get::<Option<String>, _>("executed_at")?
+            .as_deref()
+            .map(parse_ts)
+            .transpose()?,
+    })
+}
+
+fn member_from_row(row: &AnyRow) -> Result<(i64, Selected)> {
+    let draw_id: i64 = row.try_get("draw_id")?;
+    let when = |col: &str| -> Result<chrono::DateTime<chrono::FixedOffset>> {
+        let raw: String = row.try_get(col)?;
+        DateTime::parse_from_rfc3339(&raw).map_err(|e| corrupt(draw_id, col, e))
+    };
+    Ok((
+        draw_id,
+        Selected {
+            staff_id: StaffId::new(&row.try_get::<String, _>("staff_id")?)
+                .map_err(|e| corrupt(draw_id, "staff_id", e))?,
+            username: row.try_get("username")?,
+            review_from: when("review_from")?,
+            review_to: when("review_to")?,
+        },
+    ))
+}
+
+impl WriteTx {
+    /// Stores a draw unless one exists for its routine, unit and month; returns the new id,
+    /// or `None` when another process got there first.
+    pub async fn insert_draw(&mut self, d: &Draw) -> Result<Option<i64>> {
+        let population = serde_json::to_string(&d.population).expect("members serialise");
+        let params = serde_json::to_string(&d.params).expect("params serialise");
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO draws (routine_id, unit_id, system_id, month, execution_date, window_end, \
+             population_size, sample_size, seed, params, population, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (routine_id, unit_id, month) DO NOTHING RETURNING id",
+        )
+        .bind(d.routine.as_str())
+        .bind(d.unit.as_str())
+        .bind(d.system.as_str())
+        .bind(d.month.to_string())
+        .bind(d.execution_date.to_string())
+        .bind(d.window_end.to_string())
+        .bind(d.population.len() as i64)
+        .bind(d.selected.len() as i64)
+        .bind(d.seed.to_hex())
+        .bind(params)
+        .bind(population)
+        .bind(d.status.as_str())
+        .bind(ts(d.created_at))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some((id,)) = row else { return Ok(None) };
+        for (position, s) in d.selected.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO draw_members (draw_id, position, staff_id, username, review_from, review_to) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(position as i64)
+            .bind(s.staff_id.as_str())
+            .bind(s.username.as_str())
+            .bind(s.review_from.to_rfc3339())
+            .bind(s.review_to.to_rfc3339())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(Some(id))
+    }
+
+    /// Records how a claimed draw ended.
+    pub async fn finish_draw(&mut self, id: i64, status: DrawStatus) -> Result<()> {
+        sqlx::query(
+            "UPDATE draws SET status = $1, executed_at = $2, claimed_by = NULL, claim_expires = NULL \
+             WHERE id = $3",
+        )
+        .bind(status.as_str())
+        .bind(ts(self.at))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Which (routine, unit) pairs already have a draw for `month`.
+    pub async fn draw_keys(&self, month: Month) -> Result<HashSet<(String, String)>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT routine_id, unit_id FROM draws WHERE month = $1")
+                .bind(month.to_string())
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    pub async fn draw(&self, id: i64) -> Result<Option<Draw>> {
+        let sql = format!("SELECT {DRAW_COLUMNS} FROM draws WHERE id = $1");
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let members = sqlx::query(
+            "SELECT draw_id, staff_id, username, review_from, review_to FROM draw_members \
+             WHERE draw_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        let selected = members
+            .iter()
+            .map(|r| member_from_row(r).map(|(_, s)| s))
+            .collect::<Result<_>>()?;
+        draw_from_row(&row, selected).map(Some)
+    }
+
+    /// Every draw of a month with its members, in id order: two queries, not one per draw.
+    pub async fn draws_for_month(&self, month: Month) -> Result<Vec<Draw>> {
+        let sql = format!("SELECT {DRAW_COLUMNS} FROM draws WHERE month = $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(month.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        let member_rows = sqlx::query(
+            "SELECT m.draw_id, m.staff_id, m.username, m.review_from, m.review_to \
+             FROM draw_members m JOIN draws d ON d.id = m.draw_id \
+             WHERE d.month = $1 ORDER BY m.draw_id, m.position",
+        )
+        .bind(month.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        let mut members: HashMap<i64, Vec<Selected>> = HashMap::new();
+        for row in &member_rows {
+            let (draw_id, s) = member_from_row(row)?;
+            members.entry(draw_id).or_default().push(s);
+        }
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                draw_from_row(row, members.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Every draw id, oldest first.
+    pub async fn draw_ids(&self) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM draws ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Claims up to `limit` draws whose execution day has come (or whose previous claim ran
+    /// out because its holder died). PostgreSQL skips rows another instance holds; SQLite
+    /// runs this under its single write lock.
+    pub async fn claim_due(
+        &self,
+        today: NaiveDate,
+        holder: &str,
+        now: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        let sql = match self.backend() {
+            super::Backend::Postgres => {
+                "UPDATE draws SET status = 'running', claimed_by = $1, claim_expires = $2 \
+                 WHERE id IN (SELECT id FROM draws \
+                   WHERE (status = 'planned' AND execution_date <= $3) \
+                      OR (status = 'running' AND claim_expires < $4) \
+                   ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id"
+            }
+            super::Backend::Sqlite => {
+                "UPDATE draws SET status = 'running', claimed_by = $1, claim_expires = $2 \
+                 WHERE id IN (SELECT id FROM draws \
+                   WHERE (status = 'planned' AND execution_date <= $3) \
+                      OR (status = 'running' AND claim_expires < $4) \
+                   ORDER BY id LIMIT $5) \
+                 RETURNING id"
+            }
+        };
+        let mut tx = match self.backend() {
+            super::Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            super::Backend::Postgres => self.pool().begin().await?,
+        };
+        let mut ids: Vec<(i64,)> = sqlx::query_as(sql)
+            .bind(holder)
+            .bind(ts(claim_until))
+            .bind(today.to_string())
+            .bind(ts(now))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        ids.sort_unstable();
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+}

@@ -1,0 +1,293 @@
+//! Persistence through sqlx: one [`Store`] over SQLite (the embedded default) and
+//! PostgreSQL (several instances sharing one database). Queries are written once, with `$n`
+//! placeholders that both backends accept; the few dialect differences are named where they
+//! occur. Times are stored as fixed-width UTC text so that they compare correctly as strings
+//! on both backends.
+
+mod draws;
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::audit::{self, ChainHead};
+use crate::calendar::Month;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL '{0}': expected sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot open database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot migrate database {url}: {source}")]
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Arbitrary constants naming our PostgreSQL advisory locks.
+const AUDIT_LOCK: i64 = 0x6c6f_6767_0001;
+const TICK_LOCK: i64 = 0x6c6f_6767_0002;
+
+/// The database, migrated and ready.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Hides the password of a database URL for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if missing) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact(url)));
+        };
+        let connect_url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let connect_err = |source| StoreError::Connect {
+            url: redact(url),
+            source,
+        };
+        let options = AnyConnectOptions::from_str(&connect_url).map_err(connect_err)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; the busy timeout makes
+                        // a second process wait for the write lock instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; \
+                             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                url: redact(url),
+                source,
+            })?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that may write and append to the audit trail. Writers are
+    /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory
+    /// lock), because every write extends the one hash chain.
+    pub async fn begin_write(&self, at: DateTime<Utc>, actor: &str) -> Result<WriteTx> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(AUDIT_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
+        let head = audit::head(&mut tx).await?;
+        Ok(WriteTx {
+            tx,
+            head,
+            at,
+            actor: actor.to_owned(),
+        })
+    }
+
+    /// Tries to become the one instance that ticks. On PostgreSQL this is a session advisory
+    /// lock on a dedicated connection, so a crashed holder releases it with its connection.
+    /// SQLite serialises writers itself, and its unique keys make a second ticker harmless.
+    pub async fn try_tick_lease(&self) -> Result<Option<TickLease>> {
+        match self.backend {
+            Backend::Sqlite => Ok(Some(TickLease { conn: None })),
+            Backend::Postgres => {
+                let mut conn = self.pool.acquire().await?;
+                let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                    .bind(TICK_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(got.then(|| TickLease {
+                    conn: Some(conn.detach()),
+                }))
+            }
+        }
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    /// The first month this installation planned: the tick catches up from here.
+    pub async fn plan_start(&self) -> Result<Option<Month>> {
+        self.meta("plan_start")
+            .await?
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("meta plan_start '{v}'")))
+            })
+            .transpose()
+    }
+}
+
+/// Held while ticking; dropping it without [`TickLease::release`] still frees the lock,
+/// because the connection is closed rather than returned to the pool.
+pub struct TickLease {
+    conn: Option<sqlx::AnyConnection>,
+}
+
+impl TickLease {
+    pub async fn release(self) {
+        if let Some(conn) = self.conn {
+            // Closing ends the session and with it the advisory lock.
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
+/// A write transaction that carries the audit chain's head, so each change and its audit
+/// record commit together or not at all.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    head: ChainHead,
+    at: DateTime<Utc>,
+    actor: String,
+}
+
+impl WriteTx {
+    /// Appends an audit record (who, what, when) in this transaction.
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        object: &str,
+        details: serde_json::Value,
+    ) -> Result<i64> {
+        let record = audit::NewRecord {
+            at: self.at,
+            actor: &self.actor,
+            action,
+            object,
+            details,
+        };
+        audit::append(&mut self.tx, &mut self.head, record).await
+    }
+
+    /// Moves the recorded first planned month back to `month` if it is earlier.
+    pub async fn extend_plan_start(&mut self, month: Month) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('plan_start', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE meta.value > excluded.value",
+        )
+        .bind(month.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The stored form of an instant: UTC, microseconds, fixed width, so text order is time order.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub fn parse_ts(raw: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp '{raw}': {e}")))
+}
+
+pub fn parse_date(raw: &str) -> Result<NaiveDate> {
+    raw.parse()
+        .map_err(|e| StoreError::Corrupt(format!("date '{raw}': {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:secret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact("sqlite://a.db"), "sqlite://a.db");
+    }
+}

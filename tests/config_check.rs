@@ -1,0 +1,339 @@
+//! `config check` and the refusal of bad configuration by every command that loads it.
+
+mod common;
+
+use common::{ConfigDir, SMALL_ORG, TestDb, run, staff_csv};
+
+#[test]
+fn example_configuration_is_valid_and_summarised() {
+    let cfg = common::example_config();
+    let r = run(&["--config", cfg.to_str().unwrap(), "config", "check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Exempelkommunen"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("4 systems, 4 routines: OK"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Applies `edit` to the small organisation and expects exactly one error line containing
+/// every one of `expected`, exit 1, and no database written by `plan`.
+fn refused(toml: &str, csv: &str, expected: &[&str]) {
+    let cfg = ConfigDir::new(toml, Some(csv));
+    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let problems: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("error: the configuration has"))
+        .collect();
+    assert_eq!(problems.len(), 1, "one line per problem: {}", r.stderr);
+    for e in expected {
+        assert!(
+            problems[0].contains(e),
+            "'{e}' missing from: {}",
+            problems[0]
+        );
+    }
+    assert!(
+        r.stderr
+            .contains("error: the configuration has 1 problem(s)")
+    );
+
+    // Any command that loads configuration refuses the same way and writes nothing.
+    let db = TestDb::sqlite();
+    let db_file = db.url.trim_start_matches("sqlite://").to_owned();
+    let r2 = run(&[
+        "--config",
+        &cfg.arg(),
+        "--db",
+        &db.url,
+        "--now",
+        "2027-05-03T08:00:00+02:00",
+        "plan",
+    ]);
+    assert_eq!(r2.code, 1);
+    assert_eq!(r2.stderr, r.stderr, "plan reports the same problems");
+    assert!(
+        !std::path::Path::new(&db_file).exists(),
+        "no database was created"
+    );
+    let r3 = run(&["--config", &cfg.arg(), "--db", &db.url, "tick"]);
+    assert_eq!(r3.code, 1);
+    assert!(!std::path::Path::new(&db_file).exists());
+}
+
+fn good_csv() -> String {
+    staff_csv(&[("hemtjanst", 30), ("boende", 12)])
+}
+
+#[test]
+fn small_org_is_valid() {
+    let cfg = ConfigDir::new(SMALL_ORG, Some(&good_csv()));
+    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("3 units, 42 staff, 1 systems, 1 routines"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn toml_syntax_error_names_the_line() {
+    let broken = SMALL_ORG.replace("name = \"Hemtjänst\"", "name = \"Hemtjänst");
+    let line = broken
+        .lines()
+        .position(|l| l.starts_with("name = \"Hemtjänst"))
+        .unwrap()
+        + 1;
+    refused(&broken, &good_csv(), &[&format!("org.toml:{line}:")]);
+}
+
+#[test]
+fn unknown_system_in_routine() {
+    let toml = SMALL_ORG.replace("system = \"cosmic\"", "system = \"cosmik\"");
+    refused(
+        &toml,
+        &good_csv(),
+        &[
+            "org.toml:",
+            "[[routine]] 'stickprov-cosmic'",
+            "field `system`",
+            "unknown system 'cosmik'",
+        ],
+    );
+}
+
+#[test]
+fn unknown_unit_in_routine() {
+    let toml = SMALL_ORG.replace("units = [\"*\"]", "units = [\"hemtjanst\", \"nowhere\"]");
+    refused(
+        &toml,
+        &good_csv(),
+        &["field `units`", "unknown unit 'nowhere'"],
+    );
+}
+
+#[test]
+fn unknown_parent() {
+    let toml = SMALL_ORG.replace(
+        "parent = \"vard\"\nmanager = { name = \"Bo",
+        "parent = \"vaard\"\nmanager = { name = \"Bo",
+    );
+    refused(
+        &toml,
+        &good_csv(),
+        &[
+            "[[unit]] 'boende'",
+            "field `parent`",
+            "unknown unit 'vaard'",
+        ],
+    );
+}
+
+#[test]
+fn parent_cycle() {
+    let toml = SMALL_ORG.replace(
+        "id = \"vard\"\nname = \"Vård och omsorg\"",
+        "id = \"vard\"\nname = \"Vård och omsorg\"\nparent = \"vard\"",
+    );
+    refused(
+        &toml,
+        &good_csv(),
+        &["[[unit]] 'vard'", "field `parent`", "loops back"],
+    );
+}
+
+#[test]
+fn duplicate_unit_id() {
+    let toml = SMALL_ORG.replace("id = \"boende\"", "id = \"hemtjanst\"");
+    let csv = staff_csv(&[("hemtjanst", 5)]);
+    refused(
+        &toml,
+        &csv,
+        &["[[unit]] 'hemtjanst'", "field `id`", "duplicate unit id"],
+    );
+}
+
+#[test]
+fn duplicate_staff_id() {
+    let mut csv = good_csv();
+    csv.push_str("s0001,Dubbel Person,boende,,,C899999\n");
+    refused(
+        SMALL_ORG,
+        &csv,
+        &["staff.csv:44:", "staff 's0001'", "duplicate staff id"],
+    );
+}
+
+#[test]
+fn duplicate_routine_and_system_ids() {
+    let dup_system = SMALL_ORG.replace(
+        "[[routine]]",
+        "[[system]]\nid = \"cosmic\"\nconnector = \"cosmic\"\n\n[[routine]]",
+    );
+    refused(
+        &dup_system,
+        &good_csv(),
+        &["[[system]] 'cosmic'", "duplicate system id"],
+    );
+    let routine = &SMALL_ORG[SMALL_ORG.find("[[routine]]").unwrap()..];
+    let dup_routine = format!("{SMALL_ORG}\n{routine}");
+    refused(
+        &dup_routine,
+        &good_csv(),
+        &["[[routine]] 'stickprov-cosmic'", "duplicate routine id"],
+    );
+}
+
+#[test]
+fn fraction_outside_zero_one() {
+    for bad in ["0.0", "1.5", "-0.1"] {
+        let toml = SMALL_ORG.replace("fraction = 0.10", &format!("fraction = {bad}"));
+        refused(
+            &toml,
+            &good_csv(),
+            &["field `sample.fraction`", "outside (0, 1]"],
+        );
+    }
+}
+
+#[test]
+fn negative_min() {
+    let toml = SMALL_ORG.replace("min = 1", "min = -1");
+    refused(
+        &toml,
+        &good_csv(),
+        &["field `sample.min`", "-1 is negative"],
+    );
+}
+
+#[test]
+fn staff_in_unknown_unit() {
+    let mut csv = good_csv();
+    csv.push_str("s0100,Vilse Person,nowhere,,,C800100\n");
+    refused(
+        SMALL_ORG,
+        &csv,
+        &[
+            "staff.csv:44:",
+            "staff 's0100'",
+            "field `unit`",
+            "unknown unit 'nowhere'",
+        ],
+    );
+}
+
+#[test]
+fn same_username_twice_in_one_system() {
+    let mut csv = good_csv();
+    csv.push_str("s0100,Kopia Person,boende,,,C800001\n");
+    refused(
+        SMALL_ORG,
+        &csv,
+        &[
+            "staff.csv:44:",
+            "staff 's0100'",
+            "field `cosmic`",
+            "'C800001' is also used by staff 's0001'",
+        ],
+    );
+}
+
+#[test]
+fn invalid_personnummer_is_refused_without_echoing_it() {
+    let mut csv = good_csv();
+    csv.push_str("s0100,Fel Nummer,boende,,19121212-1213,C800100\n");
+    let cfg = ConfigDir::new(SMALL_ORG, Some(&csv));
+    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "staff.csv:44: staff 's0100': field `personnummer`: is not a valid personnummer"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("1213"),
+        "the number itself is not printed"
+    );
+    refused(SMALL_ORG, &csv, &["field `personnummer`"]);
+}
+
+#[test]
+fn unknown_time_zone() {
+    let toml = SMALL_ORG.replace("Europe/Stockholm", "Europe/Stokholm");
+    refused(
+        &toml,
+        &good_csv(),
+        &[
+            "[organisation]",
+            "field `timezone`",
+            "unknown time zone 'Europe/Stokholm'",
+        ],
+    );
+}
+
+#[test]
+fn unknown_system_in_inline_staff_usernames() {
+    let toml = format!(
+        "{SMALL_ORG}\n[[staff]]\nid = \"s9001\"\nname = \"Inline Person\"\nunit = \"boende\"\nusernames = {{ treserva = \"ip\" }}\n"
+    );
+    refused(
+        &toml,
+        &good_csv(),
+        &[
+            "staff 's9001'",
+            "field `usernames.treserva`",
+            "unknown system 'treserva'",
+        ],
+    );
+}
+
+#[test]
+fn misspelt_field_is_named_with_its_line() {
+    let toml = SMALL_ORG.replace("deadline_days = 14", "deadline_dayz = 14");
+    refused(&toml, &good_csv(), &["org.toml:", "deadline_dayz"]);
+}
+
+#[test]
+fn unknown_csv_column_is_refused() {
+    let csv = good_csv().replacen("cosmic\n", "cosmik\n", 1);
+    refused(
+        SMALL_ORG,
+        &csv,
+        &["staff.csv:1:", "field `cosmik`", "unknown column"],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let toml = SMALL_ORG
+        .replace("min = 1", "min = -2")
+        .replace("system = \"cosmic\"", "system = \"nope\"");
+    let mut csv = good_csv();
+    csv.push_str("s0100,Vilse,nowhere,,,C800100\n");
+    let cfg = ConfigDir::new(&toml, Some(&csv));
+    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("the configuration has 3 problem(s)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn missing_config_path_is_a_clear_error() {
+    let r = run(&["--config", "/nonexistent/schedules", "config", "check"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("/nonexistent/schedules: cannot read"),
+        "{}",
+        r.stderr
+    );
+}
