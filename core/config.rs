@@ -788,10 +788,8 @@ fn validate_staff(
         if !unit_ids.contains(r.unit.as_str()) {
             fail("unit", format!("unknown unit '{}'", r.unit));
         }
-        if let Some(email) = &r.email {
-            if !valid_email(email) {
-                fail("email", format!("'{email}' is not an e-mail address"));
-            }
+        if let Some(email) = r.email.as_deref().filter(|e| !valid_email(e)) {
+            fail("email", format!("'{email}' is not an e-mail address"));
         }
         // The number itself is never echoed: it is personal data and errors end up in logs.
         let personnummer = match r.personnummer.as_deref().map(Personnummer::parse) {

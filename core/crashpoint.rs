@@ -29,10 +29,10 @@ fn armed() -> Option<&'static Armed> {
 
 /// Passes the named point; aborts if a test armed it and its count is reached.
 pub fn pass(point: &str) {
-    if let Some(a) = armed() {
-        if a.point == point && a.seen.fetch_add(1, Ordering::Relaxed) + 1 >= a.after {
-            eprintln!("crash point '{point}' reached: aborting as LOGGVAKT_CRASH_AT asks");
-            std::process::abort();
-        }
+    if let Some(a) = armed().filter(|a| a.point == point)
+        && a.seen.fetch_add(1, Ordering::Relaxed) + 1 >= a.after
+    {
+        eprintln!("crash point '{point}' reached: aborting as LOGGVAKT_CRASH_AT asks");
+        std::process::abort();
     }
 }

@@ -18,6 +18,14 @@ use crate::store::Store;
 const EXAMPLE_TOML: &str = include_str!("../schedules/example.toml");
 const EXAMPLE_STAFF: &str = include_str!("../schedules/staff.csv");
 
+#[derive(Default)]
+struct SystemTally {
+    draws: usize,
+    population: usize,
+    sampled: usize,
+    states: BTreeMap<&'static str, usize>,
+}
+
 pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
     let schedules = dir.join("schedules");
     std::fs::create_dir_all(&schedules)
@@ -68,16 +76,15 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
     }
 
     println!("\nSummary");
-    let mut by_system: BTreeMap<String, (usize, usize, usize, BTreeMap<&str, usize>)> =
-        BTreeMap::new();
+    let mut by_system: BTreeMap<String, SystemTally> = BTreeMap::new();
     let mut draw_ids = Vec::new();
     for month in months {
         for d in store.draws_for_month(month).await? {
             let e = by_system.entry(d.system.to_string()).or_default();
-            e.0 += 1;
-            e.1 += d.population.len();
-            e.2 += d.selected.len();
-            *e.3.entry(d.status.as_str()).or_default() += 1;
+            e.draws += 1;
+            e.population += d.population.len();
+            e.sampled += d.selected.len();
+            *e.states.entry(d.status.as_str()).or_default() += 1;
             draw_ids.push(d.id);
         }
     }
@@ -85,8 +92,9 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         "  {:<10} {:>6} {:>11} {:>8}  states",
         "system", "draws", "population", "sampled"
     );
-    for (system, (draws, population, sampled, states)) in &by_system {
-        let states: Vec<String> = states.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    for (system, t) in &by_system {
+        let (draws, population, sampled) = (t.draws, t.population, t.sampled);
+        let states: Vec<String> = t.states.iter().map(|(s, n)| format!("{s} {n}")).collect();
         println!(
             "  {system:<10} {draws:>6} {population:>11} {sampled:>8}  {}",
             states.join(", ")

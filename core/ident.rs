@@ -112,9 +112,14 @@ impl Personnummer {
         if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(IdentError::InvalidPersonnummer);
         }
-        match personnummer::Personnummer::parse(&digits) {
-            Ok(p) if p.valid() => Ok(Self(digits)),
-            _ => Err(IdentError::InvalidPersonnummer),
+        // The crate checks the date (with the samordningsnummer day offset); the check digit
+        // is ours, because the crate computes it over the real day of birth, which is wrong
+        // for samordningsnummer (the Luhn sum covers the digits as written).
+        let date_ok = personnummer::Personnummer::parse(&digits).is_ok();
+        if date_ok && luhn_ok(&digits.as_bytes()[2..]) {
+            Ok(Self(digits))
+        } else {
+            Err(IdentError::InvalidPersonnummer)
         }
     }
 
@@ -127,6 +132,19 @@ impl Personnummer {
     pub fn is_coordination_number(&self) -> bool {
         self.0[6..8].parse::<u32>().is_ok_and(|day| day > 60)
     }
+}
+
+/// Luhn over YYMMDDNNNC: weights 2,1,2,… on the first nine digits, the tenth is the check.
+fn luhn_ok(ten: &[u8]) -> bool {
+    let sum: u32 = ten[..9]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
+            d / 10 + d % 10
+        })
+        .sum();
+    (10 - sum % 10) % 10 == u32::from(ten[9] - b'0')
 }
 
 impl TryFrom<String> for Personnummer {
@@ -182,10 +200,11 @@ mod tests {
 
     #[test]
     fn coordination_numbers_are_accepted() {
-        // Day 72 = 12 + 60.
+        // Day 72 = 12 + 60; the check digit is computed over the digits as written.
         let p = Personnummer::parse("19121272-1219");
         assert!(p.is_ok(), "{p:?}");
         assert!(p.unwrap().is_coordination_number());
+        assert!(Personnummer::parse("19121272-1212").is_err());
     }
 
     #[test]

@@ -231,11 +231,11 @@ impl Organisation {
                 let mut sel = vec![false; self.units.len()];
                 let mut stack: Vec<&UnitId> = ids.iter().collect();
                 while let Some(id) = stack.pop() {
-                    if let Some(&i) = self.unit_index.get(id) {
-                        if !sel[i] {
-                            sel[i] = true;
-                            stack.extend(self.children.get(id).into_iter().flatten());
-                        }
+                    if let Some(&i) = self.unit_index.get(id)
+                        && !sel[i]
+                    {
+                        sel[i] = true;
+                        stack.extend(self.children.get(id).into_iter().flatten());
                     }
                 }
                 sel
