@@ -11,7 +11,10 @@ use common::{ConfigDir, SMALL_ORG, TestDb, count, loggvakt, run, staff_csv};
 use serde_json::Value;
 
 fn small_org() -> ConfigDir {
-    ConfigDir::new(SMALL_ORG, Some(&staff_csv(&[("hemtjanst", 30), ("boende", 12)])))
+    ConfigDir::new(
+        SMALL_ORG,
+        Some(&staff_csv(&[("hemtjanst", 30), ("boende", 12)])),
+    )
 }
 
 fn tick(cfg: &str, db: &TestDb, now: &str) -> common::Run {
@@ -21,9 +24,15 @@ fn tick(cfg: &str, db: &TestDb, now: &str) -> common::Run {
 }
 
 /// The month's draws as `unit -> (status, execution_date, executed_at)`.
-fn states(cfg: &str, db: &TestDb, now: &str, month: &str) -> BTreeMap<String, (String, String, Option<String>)> {
+fn states(
+    cfg: &str,
+    db: &TestDb,
+    now: &str,
+    month: &str,
+) -> BTreeMap<String, (String, String, Option<String>)> {
     let r = run(&[
-        "--config", cfg, "--db", &db.url, "--now", now, "plan", "--month", month, "--format", "json",
+        "--config", cfg, "--db", &db.url, "--now", now, "plan", "--month", month, "--format",
+        "json",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let draws: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
@@ -49,7 +58,11 @@ fn each_draw_runs_on_its_own_execution_day() {
         let r = tick(&cfg.arg(), &db, "2027-05-01T00:01:00+02:00");
         assert!(r.stdout.contains("2 draws made"), "{}", r.stdout);
         let planned = states(&cfg.arg(), &db, "2027-05-01T00:02:00+02:00", "2027-05");
-        assert_eq!(planned.len(), 2, "hemtjanst and boende; the parent holds no staff");
+        assert_eq!(
+            planned.len(),
+            2,
+            "hemtjanst and boende; the parent holds no staff"
+        );
         assert!(planned.values().all(|(s, _, _)| s == "planned"));
         for day in 1..=31 {
             tick(&cfg.arg(), &db, &format!("2027-05-{day:02}T07:00:00+02:00"));
@@ -59,7 +72,10 @@ fn each_draw_runs_on_its_own_execution_day() {
             assert_eq!(status, "done", "[{}] {unit}", db.backend);
             let executed = executed.as_deref().unwrap();
             // 07:00 local is 05:00 UTC in May.
-            assert!(executed.starts_with(&format!("{day}T05:00")), "{unit} ran on {executed}, planned {day}");
+            assert!(
+                executed.starts_with(&format!("{day}T05:00")),
+                "{unit} ran on {executed}, planned {day}"
+            );
         }
     }
 }
@@ -71,14 +87,20 @@ fn downtime_makes_work_late_within_the_window_and_missed_after_it() {
         tick(&cfg.arg(), &db, "2027-05-01T00:01:00+02:00");
         // Down until the window's last day: everything runs, late unless planned for the 7th.
         tick(&cfg.arg(), &db, "2027-05-07T09:00:00+02:00");
-        for (unit, (status, day, _)) in states(&cfg.arg(), &db, "2027-05-07T10:00:00+02:00", "2027-05") {
+        for (unit, (status, day, _)) in
+            states(&cfg.arg(), &db, "2027-05-07T10:00:00+02:00", "2027-05")
+        {
             let expected = if day == "2027-05-07" { "done" } else { "late" };
             assert_eq!(status, expected, "[{}] {unit} planned {day}", db.backend);
         }
         // Down from before June began until mid-July: June was never drawn by a tick on
         // time; it is drawn now and shown as missed, and so is July's lapsed window.
         let r = tick(&cfg.arg(), &db, "2027-07-15T09:00:00+02:00");
-        assert!(r.stdout.contains("4 draws made") && r.stdout.contains("4 missed"), "{}", r.stdout);
+        assert!(
+            r.stdout.contains("4 draws made") && r.stdout.contains("4 missed"),
+            "{}",
+            r.stdout
+        );
         for month in ["2027-06", "2027-07"] {
             let s = states(&cfg.arg(), &db, "2027-07-15T10:00:00+02:00", month);
             assert_eq!(s.len(), 2);
@@ -99,7 +121,9 @@ async fn concurrent_ticks_make_each_draw_once() {
     for db in TestDb::all() {
         let store = db.open().await;
         let clock = loggvakt::clock::Clock::starting_at(
-            chrono::DateTime::parse_from_rfc3339("2027-05-05T08:00:00+02:00").unwrap().into(),
+            chrono::DateTime::parse_from_rfc3339("2027-05-05T08:00:00+02:00")
+                .unwrap()
+                .into(),
         );
         let ticks = (0..4).map(|i| {
             let (store, org) = (store.clone(), org.clone());
@@ -110,19 +134,40 @@ async fn concurrent_ticks_make_each_draw_once() {
         for t in ticks {
             t.await.unwrap().unwrap();
         }
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM draws").await, 52, "[{}]", db.backend);
         assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.created'").await,
+            count(&store, "SELECT COUNT(*) FROM draws").await,
+            52,
+            "[{}]",
+            db.backend
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.created'"
+            )
+            .await,
             52
         );
         // Every due draw ran exactly once.
-        let due = count(&store, "SELECT COUNT(*) FROM draws WHERE execution_date <= '2027-05-05'").await;
+        let due = count(
+            &store,
+            "SELECT COUNT(*) FROM draws WHERE execution_date <= '2027-05-05'",
+        )
+        .await;
         assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'").await,
+            count(
+                &store,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'"
+            )
+            .await,
             due
         );
         assert_eq!(
-            count(&store, "SELECT COUNT(DISTINCT object) FROM audit_log WHERE action = 'draw.executed'").await,
+            count(
+                &store,
+                "SELECT COUNT(DISTINCT object) FROM audit_log WHERE action = 'draw.executed'"
+            )
+            .await,
             due
         );
     }
@@ -135,24 +180,53 @@ async fn a_process_killed_mid_tick_loses_and_duplicates_nothing() {
     for db in TestDb::all() {
         // Killed while storing draws: the transaction in flight is rolled back.
         let r = loggvakt()
-            .args(["--config", cfg, "--db", &db.url, "--now", "2027-05-03T08:00:00+02:00", "tick"])
+            .args([
+                "--config",
+                cfg,
+                "--db",
+                &db.url,
+                "--now",
+                "2027-05-03T08:00:00+02:00",
+                "tick",
+            ])
             .env("LOGGVAKT_CRASH_AT", "plan.after_draw:30")
             .output()
             .unwrap();
         assert!(!r.status.success(), "the process was aborted");
         let store = db.open().await;
         let stored = count(&store, "SELECT COUNT(*) FROM draws").await;
-        assert_eq!(stored, 0, "[{}] half a chunk is never committed", db.backend);
+        assert_eq!(
+            stored, 0,
+            "[{}] half a chunk is never committed",
+            db.backend
+        );
 
         // Killed after claiming due draws, before running them.
         let r = loggvakt()
-            .args(["--config", cfg, "--db", &db.url, "--now", "2027-05-07T08:00:00+02:00", "tick"])
+            .args([
+                "--config",
+                cfg,
+                "--db",
+                &db.url,
+                "--now",
+                "2027-05-07T08:00:00+02:00",
+                "tick",
+            ])
             .env("LOGGVAKT_CRASH_AT", "tick.after_claim:5")
             .output()
             .unwrap();
         assert!(!r.status.success());
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM draws").await, 52, "[{}]", db.backend);
-        let running = count(&store, "SELECT COUNT(*) FROM draws WHERE status = 'running'").await;
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM draws").await,
+            52,
+            "[{}]",
+            db.backend
+        );
+        let running = count(
+            &store,
+            "SELECT COUNT(*) FROM draws WHERE status = 'running'",
+        )
+        .await;
         assert!(running > 0, "the claim survived the crash");
 
         // Restarted: an immediate tick leaves the live-looking claims alone; once the
@@ -160,17 +234,42 @@ async fn a_process_killed_mid_tick_loses_and_duplicates_nothing() {
         tick(cfg, &db, "2027-05-07T08:01:00+02:00");
         tick(cfg, &db, "2027-05-07T08:30:00+02:00");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM draws").await, 52);
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM draws WHERE status IN ('planned', 'running')").await, 0);
         assert_eq!(
-            count(&store, "SELECT COUNT(DISTINCT object) FROM audit_log WHERE action = 'draw.executed'").await,
-            count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'").await,
+            count(
+                &store,
+                "SELECT COUNT(*) FROM draws WHERE status IN ('planned', 'running')"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(DISTINCT object) FROM audit_log WHERE action = 'draw.executed'"
+            )
+            .await,
+            count(
+                &store,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'"
+            )
+            .await,
             "no draw ran twice"
         );
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'").await, 52);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'"
+            )
+            .await,
+            52
+        );
         assert_eq!(run(&["--db", &db.url, "audit", "verify"]).code, 0);
         // PostgreSQL spends identity values in rolled-back transactions: ask for the ids.
         for id in store.draw_ids().await.unwrap() {
-            assert_eq!(run(&["--db", &db.url, "draw", "verify", &id.to_string()]).code, 0);
+            assert_eq!(
+                run(&["--db", &db.url, "draw", "verify", &id.to_string()]).code,
+                0
+            );
         }
     }
 }
@@ -183,8 +282,17 @@ async fn two_serve_processes_on_one_database_make_each_draw_once() {
         let spawn = || {
             loggvakt()
                 .args([
-                    "--config", cfg, "--db", &db.url, "--now", "2027-05-04T08:00:00+02:00",
-                    "serve", "--listen", "127.0.0.1:0", "--tick-every", "1",
+                    "--config",
+                    cfg,
+                    "--db",
+                    &db.url,
+                    "--now",
+                    "2027-05-04T08:00:00+02:00",
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--tick-every",
+                    "1",
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -207,21 +315,42 @@ async fn two_serve_processes_on_one_database_make_each_draw_once() {
             if drawn == 52 && pending == 0 {
                 break;
             }
-            assert!(Instant::now() < deadline, "[{}] serve did not finish: {drawn} draws, {pending} pending", db.backend);
+            assert!(
+                Instant::now() < deadline,
+                "[{}] serve did not finish: {drawn} draws, {pending} pending",
+                db.backend
+            );
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
         let _ = a.kill();
         let _ = b.kill();
         let _ = a.wait();
         let _ = b.wait();
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM draws").await, 52, "[{}]", db.backend);
         assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.created'").await,
+            count(&store, "SELECT COUNT(*) FROM draws").await,
+            52,
+            "[{}]",
+            db.backend
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.created'"
+            )
+            .await,
             52
         );
         assert_eq!(
-            count(&store, "SELECT COUNT(DISTINCT object) FROM audit_log WHERE action = 'draw.executed'").await,
-            count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'").await,
+            count(
+                &store,
+                "SELECT COUNT(DISTINCT object) FROM audit_log WHERE action = 'draw.executed'"
+            )
+            .await,
+            count(
+                &store,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'draw.executed'"
+            )
+            .await,
             "[{}] no draw ran twice",
             db.backend
         );
