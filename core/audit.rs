@@ -83,44 +83,60 @@ pub(crate) async fn head(conn: &mut AnyConnection) -> Result<ChainHead> {
     })
 }
 
-/// Appends one record after `head` and advances it. The caller holds the write lock
-/// (see `Store::begin_write`), so nobody else can extend the chain meanwhile.
+/// Appends records after `head`, chained in order, and advances it; one statement for all.
+/// The caller holds the write lock (see `Store::begin_write`), so nobody else can extend
+/// the chain meanwhile.
 pub(crate) async fn append(
     conn: &mut AnyConnection,
     head: &mut ChainHead,
-    new: NewRecord<'_>,
+    new: Vec<NewRecord<'_>>,
 ) -> Result<i64> {
-    let mut record = Record {
-        seq: head.seq + 1,
-        at: ts(new.at),
-        recorded_at: ts(Utc::now()),
-        actor: new.actor.to_owned(),
-        action: new.action.to_owned(),
-        object: new.object.to_owned(),
-        details: new.details.to_string(),
-        prev_hash: head.hash.clone(),
-        hash: String::new(),
-    };
-    record.hash = record.expected_hash();
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, recorded_at, actor, action, object, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(record.seq)
-    .bind(&record.at)
-    .bind(&record.recorded_at)
-    .bind(&record.actor)
-    .bind(&record.action)
-    .bind(&record.object)
-    .bind(&record.details)
-    .bind(&record.prev_hash)
-    .bind(&record.hash)
-    .execute(conn)
-    .await?;
-    *head = ChainHead {
-        seq: record.seq,
-        hash: record.hash,
-    };
+    if new.is_empty() {
+        return Ok(head.seq);
+    }
+    let recorded_at = ts(Utc::now());
+    let mut records = Vec::with_capacity(new.len());
+    for n in new {
+        let mut record = Record {
+            seq: head.seq + 1,
+            at: ts(n.at),
+            recorded_at: recorded_at.clone(),
+            actor: n.actor.to_owned(),
+            action: n.action.to_owned(),
+            object: n.object.to_owned(),
+            details: n.details.to_string(),
+            prev_hash: head.hash.clone(),
+            hash: String::new(),
+        };
+        record.hash = record.expected_hash();
+        *head = ChainHead {
+            seq: record.seq,
+            hash: record.hash.clone(),
+        };
+        records.push(record);
+    }
+    let record_bytes = |r: &Record| 200 + r.details.len() + r.object.len() + r.actor.len();
+    for batch in crate::store::statement_batches(&records, 9, record_bytes) {
+        let sql = format!(
+            "INSERT INTO audit_log (seq, at, recorded_at, actor, action, object, details, prev_hash, hash) \
+             VALUES {}",
+            crate::store::placeholders(batch.len(), 9)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in batch {
+            query = query
+                .bind(r.seq)
+                .bind(&r.at)
+                .bind(&r.recorded_at)
+                .bind(&r.actor)
+                .bind(&r.action)
+                .bind(&r.object)
+                .bind(&r.details)
+                .bind(&r.prev_hash)
+                .bind(&r.hash);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(head.seq)
 }
 

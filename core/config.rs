@@ -283,12 +283,22 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(files)
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Byte offsets where lines start, so each item's line is a binary search rather than a
+/// scan from the top (a 2 000-unit file has 2 000 items).
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self(starts)
+    }
+
+    /// The 1-based line holding byte `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset)
+    }
 }
 
 fn read_toml(file: &Path, into: &mut Collected, errors: &mut Vec<ConfigError>) {
@@ -303,15 +313,16 @@ fn read_toml(file: &Path, into: &mut Collected, errors: &mut Vec<ConfigError>) {
         Ok(t) => t,
         Err(e) => return errors.push(err(None, format!("cannot read: {e}"))),
     };
+    let lines = LineIndex::new(&text);
     let raw: RawFile = match toml::from_str(&text) {
         Ok(raw) => raw,
         Err(e) => {
-            let line = e.span().map(|s| line_of(&text, s.start));
+            let line = e.span().map(|s| lines.line(s.start));
             let message = e.message().trim().replace('\n', " ");
             return errors.push(err(line, message));
         }
     };
-    let locate = |span: std::ops::Range<usize>| line_of(&text, span.start);
+    let locate = |span: std::ops::Range<usize>| lines.line(span.start);
     if let Some(org) = raw.organisation {
         let line = locate(org.span());
         if let Some(first) = &into.organisation {
@@ -972,4 +983,19 @@ fn validate_routines(
         }
     }
     routines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineIndex;
+
+    #[test]
+    fn line_index_finds_lines() {
+        let idx = LineIndex::new("a\nbb\n\nc");
+        assert_eq!(idx.line(0), 1);
+        assert_eq!(idx.line(1), 1, "the newline belongs to its line");
+        assert_eq!(idx.line(2), 2);
+        assert_eq!(idx.line(5), 3);
+        assert_eq!(idx.line(6), 4);
+    }
 }

@@ -92,126 +92,18 @@ fn validate_id(raw: &str) -> Result<(), IdentError> {
     }
 }
 
-/// A Swedish personnummer or samordningsnummer, 12 digits, check digit verified.
-///
-/// `Debug` masks the last four digits so that a stray `{:?}` in a log line does not leak it;
-/// the full number is only available through [`Personnummer::digits`].
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Personnummer(String);
+/// The personnummer type lives in the connector SDK, because connectors produce it too.
+pub use loggvakt_connector::{InvalidPersonnummer, Personnummer};
 
-impl Personnummer {
-    /// Accepts `YYYYMMDDNNNN` or `YYYYMMDD-NNNN`; the 10-digit forms are refused because
-    /// their century is ambiguous.
-    pub fn parse(raw: &str) -> Result<Self, IdentError> {
-        let raw = raw.trim();
-        let digits: String = match raw.as_bytes() {
-            [head @ .., b'-', _, _, _, _] if head.len() == 8 => raw.replace('-', ""),
-            _ => raw.to_owned(),
-        };
-        if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(IdentError::InvalidPersonnummer);
-        }
-        // The crate checks the date (with the samordningsnummer day offset); the check digit
-        // is ours, because the crate computes it over the real day of birth, which is wrong
-        // for samordningsnummer (the Luhn sum covers the digits as written).
-        let date_ok = personnummer::Personnummer::parse(&digits).is_ok();
-        if date_ok && luhn_ok(&digits.as_bytes()[2..]) {
-            Ok(Self(digits))
-        } else {
-            Err(IdentError::InvalidPersonnummer)
-        }
-    }
-
-    /// The 12 digits, for storage and for the people entitled to see them.
-    pub fn digits(&self) -> &str {
-        &self.0
-    }
-
-    /// Samordningsnummer have 60 added to the day of birth.
-    pub fn is_coordination_number(&self) -> bool {
-        self.0[6..8].parse::<u32>().is_ok_and(|day| day > 60)
-    }
-}
-
-/// Luhn over YYMMDDNNNC: weights 2,1,2,… on the first nine digits, the tenth is the check.
-fn luhn_ok(ten: &[u8]) -> bool {
-    let sum: u32 = ten[..9]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            d / 10 + d % 10
-        })
-        .sum();
-    (10 - sum % 10) % 10 == u32::from(ten[9] - b'0')
-}
-
-impl TryFrom<String> for Personnummer {
-    type Error = IdentError;
-    fn try_from(raw: String) -> Result<Self, IdentError> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<Personnummer> for String {
-    fn from(p: Personnummer) -> String {
-        p.0
-    }
-}
-
-impl fmt::Debug for Personnummer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Personnummer({}-****)", &self.0[..8])
+impl From<InvalidPersonnummer> for IdentError {
+    fn from(_: InvalidPersonnummer) -> Self {
+        IdentError::InvalidPersonnummer
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accepts_valid_test_numbers_with_and_without_dash() {
-        let a = Personnummer::parse("19121212-1212").unwrap();
-        let b = Personnummer::parse("191212121212").unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a.digits(), "191212121212");
-        assert!(!a.is_coordination_number());
-    }
-
-    #[test]
-    fn refuses_bad_check_digit_date_and_short_forms() {
-        for bad in [
-            "19121212-1213",
-            "19121312-1212",
-            "121212-1212",
-            "1212121212",
-            "19121212+1212",
-            "abc",
-            "",
-        ] {
-            assert_eq!(
-                Personnummer::parse(bad),
-                Err(IdentError::InvalidPersonnummer),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn coordination_numbers_are_accepted() {
-        // Day 72 = 12 + 60; the check digit is computed over the digits as written.
-        let p = Personnummer::parse("19121272-1219");
-        assert!(p.is_ok(), "{p:?}");
-        assert!(p.unwrap().is_coordination_number());
-        assert!(Personnummer::parse("19121272-1212").is_err());
-    }
-
-    #[test]
-    fn debug_never_shows_the_last_four_digits() {
-        let p = Personnummer::parse("19121212-1212").unwrap();
-        assert_eq!(format!("{p:?}"), "Personnummer(19121212-****)");
-    }
 
     #[test]
     fn ids_keep_to_a_safe_alphabet() {

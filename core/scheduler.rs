@@ -93,9 +93,11 @@ pub async fn plan_month(
     for chunk in pending.chunks(CHUNK) {
         let mut tx = store.begin_write(now, actor).await?;
         tx.extend_plan_start(month).await?;
-        for d in chunk {
+        let ids = tx.insert_draws(chunk).await?;
+        let mut created = Vec::new();
+        for (d, id) in chunk.iter().zip(ids) {
             // None: another instance stored this draw since we looked; theirs stands.
-            let Some(id) = tx.insert_draw(d).await? else {
+            let Some(id) = id else {
                 report.existing += 1;
                 continue;
             };
@@ -109,10 +111,11 @@ pub async fn plan_month(
                 "sample_size": d.selected.len(),
                 "digests": d.digests(),
             });
-            tx.audit("draw.created", &draw_object(id), details).await?;
-            report.created += 1;
-            crashpoint::pass("plan.after_draw");
+            created.push((draw_object(id), details));
         }
+        report.created += created.len();
+        tx.audit_many("draw.created", created).await?;
+        crashpoint::pass("plan.before_commit");
         tx.commit().await?;
     }
     if pending.is_empty() {

@@ -189,7 +189,7 @@ async fn a_process_killed_mid_tick_loses_and_duplicates_nothing() {
                 "2027-05-03T08:00:00+02:00",
                 "tick",
             ])
-            .env("LOGGVAKT_CRASH_AT", "plan.after_draw:30")
+            .env("LOGGVAKT_CRASH_AT", "plan.before_commit:1")
             .output()
             .unwrap();
         assert!(!r.status.success(), "the process was aborted");

@@ -6,7 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
+use super::{
+    Result, Store, StoreError, WriteTx, parse_date, parse_ts, placeholders, statement_batches, ts,
+};
 use crate::calendar::Month;
 use crate::draw::{Draw, DrawStatus, Seed, Selected};
 use crate::ident::{RoutineId, StaffId, SystemId, UnitId};
@@ -68,48 +70,79 @@ fn member_from_row(row: &AnyRow) -> Result<(i64, Selected)> {
 }
 
 impl WriteTx {
-    /// Stores a draw unless one exists for its routine, unit and month; returns the new id,
-    /// or `None` when another process got there first.
-    pub async fn insert_draw(&mut self, d: &Draw) -> Result<Option<i64>> {
-        let population = serde_json::to_string(&d.population).expect("members serialise");
-        let params = serde_json::to_string(&d.params).expect("params serialise");
-        let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO draws (routine_id, unit_id, system_id, month, execution_date, window_end, \
-             population_size, sample_size, seed, params, population, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (routine_id, unit_id, month) DO NOTHING RETURNING id",
-        )
-        .bind(d.routine.as_str())
-        .bind(d.unit.as_str())
-        .bind(d.system.as_str())
-        .bind(d.month.to_string())
-        .bind(d.execution_date.to_string())
-        .bind(d.window_end.to_string())
-        .bind(d.population.len() as i64)
-        .bind(d.selected.len() as i64)
-        .bind(d.seed.to_hex())
-        .bind(params)
-        .bind(population)
-        .bind(d.status.as_str())
-        .bind(ts(d.created_at))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        let Some((id,)) = row else { return Ok(None) };
-        for (position, s) in d.selected.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO draw_members (draw_id, position, staff_id, username, review_from, review_to) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(position as i64)
-            .bind(s.staff_id.as_str())
-            .bind(s.username.as_str())
-            .bind(s.review_from.to_rfc3339())
-            .bind(s.review_to.to_rfc3339())
-            .execute(&mut *self.tx)
-            .await?;
+    /// Stores draws unless one exists for their routine, unit and month; returns each one's
+    /// new id, or `None` where another process got there first. One multi-row statement per
+    /// table, because a region's month is thousands of draws and round trips dominate.
+    pub async fn insert_draws(&mut self, draws: &[Draw]) -> Result<Vec<Option<i64>>> {
+        if draws.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(Some(id))
+        let mut inserted: HashMap<(String, String), i64> = HashMap::new();
+        // The population snapshot dominates a draw row's size: about 40 bytes a member.
+        let draw_bytes = |d: &Draw| 400 + 48 * d.population.len();
+        for batch in statement_batches(draws, 13, draw_bytes) {
+            let sql = format!(
+                "INSERT INTO draws (routine_id, unit_id, system_id, month, execution_date, window_end, \
+                 population_size, sample_size, seed, params, population, status, created_at) \
+                 VALUES {} ON CONFLICT (routine_id, unit_id, month) DO NOTHING \
+                 RETURNING id, routine_id, unit_id",
+                placeholders(batch.len(), 13)
+            );
+            let mut query = sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
+            for d in batch {
+                query = query
+                    .bind(d.routine.as_str())
+                    .bind(d.unit.as_str())
+                    .bind(d.system.as_str())
+                    .bind(d.month.to_string())
+                    .bind(d.execution_date.to_string())
+                    .bind(d.window_end.to_string())
+                    .bind(d.population.len() as i64)
+                    .bind(d.selected.len() as i64)
+                    .bind(d.seed.to_hex())
+                    .bind(serde_json::to_string(&d.params).expect("params serialise"))
+                    .bind(serde_json::to_string(&d.population).expect("members serialise"))
+                    .bind(d.status.as_str())
+                    .bind(ts(d.created_at));
+            }
+            for (id, routine, unit) in query.fetch_all(&mut *self.tx).await? {
+                inserted.insert((routine, unit), id);
+            }
+        }
+        // All draws of one call share a month, so routine and unit identify each.
+        let ids: Vec<Option<i64>> = draws
+            .iter()
+            .map(|d| {
+                inserted
+                    .get(&(d.routine.to_string(), d.unit.to_string()))
+                    .copied()
+            })
+            .collect();
+        let members: Vec<(i64, usize, &Selected)> = draws
+            .iter()
+            .zip(&ids)
+            .filter_map(|(d, id)| id.map(|id| (id, d)))
+            .flat_map(|(id, d)| d.selected.iter().enumerate().map(move |(i, s)| (id, i, s)))
+            .collect();
+        for batch in statement_batches(&members, 6, |_| 160) {
+            let sql = format!(
+                "INSERT INTO draw_members (draw_id, position, staff_id, username, review_from, review_to) \
+                 VALUES {}",
+                placeholders(batch.len(), 6)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, position, s) in batch {
+                query = query
+                    .bind(*id)
+                    .bind(*position as i64)
+                    .bind(s.staff_id.as_str())
+                    .bind(s.username.as_str())
+                    .bind(s.review_from.to_rfc3339())
+                    .bind(s.review_to.to_rfc3339());
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(ids)
     }
 
     /// Records how a claimed draw ended.

@@ -1,0 +1,473 @@
+//! The host side of the ABI: a loaded plugin seen as an ordinary `Connector`.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{ABI_VERSION, ABI_VERSION_SYMBOL, Buffer, CreateInput, ImportInput, PluginVTable};
+use super::{PollInput, STATUS_ERROR, STATUS_OK, VTABLE_SYMBOL};
+use crate::{
+    AccessEvent, Connector, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest,
+    OrderReceipt, OrderRequest, PollOutcome, WriteBack,
+};
+
+/// Why a plugin could not be loaded. Each names the library, so an operator with several
+/// plugins configured knows which one to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginLoadError {
+    #[error("cannot load plugin {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: libloading::Error,
+    },
+    #[error("{path} is not a loggvakt plugin: it does not export the symbol {symbol} ({source})")]
+    MissingSymbol {
+        path: PathBuf,
+        symbol: &'static str,
+        #[source]
+        source: libloading::Error,
+    },
+    #[error(
+        "plugin {path} was built for plugin ABI version {plugin}, but this loggvakt speaks \
+         version {host}; rebuild the plugin against loggvakt-connector of this release"
+    )]
+    AbiMismatch {
+        path: PathBuf,
+        plugin: u32,
+        host: u32,
+    },
+    #[error("plugin {path} returned no function table from {VTABLE_SYMBOL}")]
+    NullVTable { path: PathBuf },
+    #[error("plugin {path} did not finish {step} within {timeout:?}")]
+    Timeout {
+        path: PathBuf,
+        step: &'static str,
+        timeout: Duration,
+    },
+    #[error("plugin {path} could not create the connector: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: ConnectorError,
+    },
+    #[error("plugin {path} gave no usable manifest: {source}")]
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: ConnectorError,
+    },
+}
+
+/// A plugin instance pointer.
+struct InstancePtr(*mut c_void);
+
+// SAFETY: the ABI requires an instance to be usable from any thread, one call at a time
+// (a Rust plugin's instance is a `Box` of a `Send + Sync` connector plus a tokio runtime,
+// which is `Send + Sync`). `Inner` only touches the pointer while holding the `Mutex`, which
+// gives the one-call-at-a-time part, so moving the pointer between threads is sound.
+unsafe impl Send for InstancePtr {}
+
+struct Inner {
+    path: PathBuf,
+    vtable: PluginVTable,
+    instance: Mutex<InstancePtr>,
+    timeout: Duration,
+}
+
+impl Inner {
+    /// One synchronous call through the table; blocks for as long as the plugin takes.
+    fn invoke(&self, method: &str, input: &[u8]) -> Result<Vec<u8>, ConnectorError> {
+        // A poisoned lock only means another call panicked in host code after the plugin
+        // returned; the instance itself is as good as the plugin left it.
+        let instance = self.instance.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Buffer::EMPTY;
+        // SAFETY: the instance came from this table's `create` and is destroyed only when
+        // `Inner` drops; the lock gives one call at a time; `method`, `input` and `out` are
+        // valid for the duration of the call.
+        let status = unsafe {
+            (self.vtable.invoke)(
+                instance.0,
+                method.as_ptr(),
+                method.len(),
+                input.as_ptr(),
+                input.len(),
+                &mut out,
+            )
+        };
+        drop(instance);
+        // SAFETY: `out` was written by this plugin (or is still EMPTY) and is taken once.
+        let bytes = unsafe { take(&self.vtable, out) };
+        match status {
+            STATUS_OK => Ok(bytes),
+            STATUS_ERROR => Err(plugin_error(method, &bytes)),
+            other => Err(ConnectorError::permanent(format!(
+                "plugin call {method} broke the ABI: status {other}"
+            ))),
+        }
+    }
+
+    fn call<O: DeserializeOwned>(&self, method: &str, input: &[u8]) -> Result<O, ConnectorError> {
+        let bytes = self.invoke(method, input)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            // Names the place only: answers carry personnummer, and serde quotes values.
+            ConnectorError::malformed(format!(
+                "the plugin's answer to {method} is not JSON of the expected shape \
+                 ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let instance = self
+            .instance
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        // SAFETY: the instance came from this table's `create`; `Inner` is dropped once, and
+        // only when no call holds it (every call holds an `Arc<Inner>`).
+        unsafe { (self.vtable.destroy)(instance.0) };
+    }
+}
+
+/// Copies a plugin's buffer into host memory and gives it back to the plugin to free.
+///
+/// # Safety
+/// `buffer` is `Buffer::EMPTY` or was written by `vtable`'s plugin and not yet freed.
+unsafe fn take(vtable: &PluginVTable, buffer: Buffer) -> Vec<u8> {
+    if buffer.ptr.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: a non-null buffer from the plugin holds `len` initialised bytes until freed.
+    let bytes = unsafe { std::slice::from_raw_parts(buffer.ptr, buffer.len) }.to_vec();
+    // SAFETY: freed once, by the library that allocated it.
+    unsafe { (vtable.free)(buffer) };
+    bytes
+}
+
+fn plugin_error(method: &str, bytes: &[u8]) -> ConnectorError {
+    serde_json::from_slice(bytes).unwrap_or_else(|_| {
+        ConnectorError::malformed(format!(
+            "plugin call {method} failed with an error that is not ConnectorError JSON"
+        ))
+    })
+}
+
+/// Runs `f` on a thread of its own and waits at most `timeout` for it; for the calls that
+/// are not async (loading, import), where `spawn_blocking` + `tokio::time::timeout` is not
+/// available. A call that overruns keeps its thread until the plugin returns.
+fn on_thread_with_timeout<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ThreadCallError> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("loggvakt-plugin-call".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| ThreadCallError::Spawn(e.to_string()))?;
+    rx.recv_timeout(timeout).map_err(|e| match e {
+        RecvTimeoutError::Timeout => ThreadCallError::TimedOut,
+        RecvTimeoutError::Disconnected => ThreadCallError::Panicked,
+    })
+}
+
+enum ThreadCallError {
+    Spawn(String),
+    TimedOut,
+    Panicked,
+}
+
+/// A connector loaded from a plugin library, usable as any other `Connector`.
+///
+/// Every call runs the plugin synchronously on a blocking thread, bounded by the timeout
+/// given at load, because a plugin's own async runtime cannot share the host's reactor and
+/// a hung plugin must not hang the scheduler. Calls to one instance are serialised. A call
+/// that times out is reported as retryable; its thread goes on until the plugin returns, and
+/// calls after it wait for it (and likely time out as well) rather than run concurrently.
+#[derive(Clone)]
+pub struct PluginConnector {
+    inner: Arc<Inner>,
+    manifest: Manifest,
+}
+
+impl fmt::Debug for PluginConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginConnector")
+            .field("path", &self.inner.path)
+            .field("manifest", &self.manifest)
+            .field("timeout", &self.inner.timeout)
+            .finish()
+    }
+}
+
+impl PluginConnector {
+    /// Loads the library at `path`, checks its ABI version, creates the connector for
+    /// `system_id` from `settings` and reads its manifest. The library is never unloaded,
+    /// not even when loading fails after it was opened. Blocks for up to about twice
+    /// `timeout`; call it at start-up or from a blocking thread.
+    pub fn load(
+        path: &Path,
+        system_id: &str,
+        settings: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<PluginConnector, PluginLoadError> {
+        let owned_path = || path.to_path_buf();
+        // SAFETY: opening a library runs its initialisers. A plugin is code the operator
+        // installed and configured, trusted as much as loggvakt's own binary; nothing here
+        // can make an untrusted library safe to load.
+        let library =
+            unsafe { libloading::Library::new(path) }.map_err(|source| PluginLoadError::Open {
+                path: owned_path(),
+                source,
+            })?;
+        // Never unloaded (see the module docs), so its symbols live for the process.
+        let library: &'static libloading::Library = Box::leak(Box::new(library));
+
+        let missing = |symbol: &'static str| {
+            move |source| PluginLoadError::MissingSymbol {
+                path: owned_path(),
+                symbol,
+                source,
+            }
+        };
+        // SAFETY: the symbol's type is the one the ABI defines for this name.
+        let abi_version =
+            unsafe { library.get::<unsafe extern "C" fn() -> u32>(ABI_VERSION_SYMBOL.as_bytes()) }
+                .map_err(missing(ABI_VERSION_SYMBOL))?;
+        // SAFETY: a plugin's version function takes nothing and only returns a constant.
+        let plugin_version = unsafe { abi_version() };
+        if plugin_version != ABI_VERSION {
+            return Err(PluginLoadError::AbiMismatch {
+                path: owned_path(),
+                plugin: plugin_version,
+                host: ABI_VERSION,
+            });
+        }
+        // SAFETY: as above; only read once the version says this table has our layout.
+        let vtable_fn = unsafe {
+            library.get::<unsafe extern "C" fn() -> *const PluginVTable>(VTABLE_SYMBOL.as_bytes())
+        }
+        .map_err(missing(VTABLE_SYMBOL))?;
+        // SAFETY: a plugin of our ABI version returns null or a table valid for the process.
+        let vtable = unsafe { vtable_fn().as_ref() }
+            .copied()
+            .ok_or_else(|| PluginLoadError::NullVTable { path: owned_path() })?;
+        // SAFETY: the version handshake passed and the library is never unloaded, so the
+        // table's functions follow this ABI and stay valid for the process.
+        unsafe { Self::from_vtable(vtable, path, system_id, settings, timeout) }
+    }
+
+    /// Adapts a function table that is already at hand: what `load` does after the
+    /// handshake. Tests use it with [`super::vtable`] to run a connector through the real
+    /// ABI code in-process; `label` stands in for the library's path in errors.
+    ///
+    /// # Safety
+    /// The table's functions must follow the ABI described in [`crate::plugin`] and remain
+    /// callable for the rest of the process. Tables from [`super::vtable`] do.
+    pub unsafe fn from_vtable(
+        vtable: PluginVTable,
+        label: &Path,
+        system_id: &str,
+        settings: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<PluginConnector, PluginLoadError> {
+        let path = label.to_path_buf();
+        if vtable.abi_version != ABI_VERSION {
+            return Err(PluginLoadError::AbiMismatch {
+                path,
+                plugin: vtable.abi_version,
+                host: ABI_VERSION,
+            });
+        }
+        let input = serde_json::to_vec(&CreateInput {
+            system_id: system_id.to_owned(),
+            settings: settings.clone(),
+        })
+        .expect("a String and a serde_json::Value always encode");
+        let created = on_thread_with_timeout(timeout, move || {
+            let mut out = Buffer::EMPTY;
+            // SAFETY: `input` and `out` are valid for the call (the caller vouches for the
+            // table); the returned pointer is ours to invoke and destroy.
+            let instance = unsafe { (vtable.create)(input.as_ptr(), input.len(), &mut out) };
+            // SAFETY: `out` is EMPTY or written by the plugin, and taken once.
+            let bytes = unsafe { take(&vtable, out) };
+            (InstancePtr(instance), bytes)
+        });
+        let (instance, bytes) = match created {
+            Ok(made) => made,
+            // If `create` does return later, its instance is never destroyed: a small leak
+            // once, in exchange for never destroying something that may be half made.
+            Err(ThreadCallError::TimedOut) => {
+                return Err(PluginLoadError::Timeout {
+                    path,
+                    step: "create",
+                    timeout,
+                });
+            }
+            Err(ThreadCallError::Spawn(e)) => {
+                return Err(PluginLoadError::Create {
+                    path,
+                    source: ConnectorError::retryable(format!("cannot start a thread: {e}")),
+                });
+            }
+            Err(ThreadCallError::Panicked) => {
+                return Err(PluginLoadError::Create {
+                    path,
+                    source: ConnectorError::permanent("the call to create panicked in the host"),
+                });
+            }
+        };
+        if instance.0.is_null() {
+            return Err(PluginLoadError::Create {
+                source: plugin_error("create", &bytes),
+                path,
+            });
+        }
+        let inner = Arc::new(Inner {
+            path: path.clone(),
+            vtable,
+            instance: Mutex::new(instance),
+            timeout,
+        });
+        let manifest = {
+            let inner = Arc::clone(&inner);
+            on_thread_with_timeout(timeout, move || inner.call::<Manifest>("manifest", b"null"))
+        };
+        let manifest = match manifest {
+            Ok(Ok(m)) => m,
+            Ok(Err(source)) => return Err(PluginLoadError::Manifest { path, source }),
+            Err(ThreadCallError::TimedOut) => {
+                return Err(PluginLoadError::Timeout {
+                    path,
+                    step: "manifest",
+                    timeout,
+                });
+            }
+            Err(ThreadCallError::Spawn(e)) => {
+                return Err(PluginLoadError::Manifest {
+                    path,
+                    source: ConnectorError::retryable(format!("cannot start a thread: {e}")),
+                });
+            }
+            Err(ThreadCallError::Panicked) => {
+                return Err(PluginLoadError::Manifest {
+                    path,
+                    source: ConnectorError::permanent("the call to manifest panicked in the host"),
+                });
+            }
+        };
+        Ok(PluginConnector { inner, manifest })
+    }
+
+    /// The library this connector was loaded from (or the label given to `from_vtable`).
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn call<I: Serialize, O: DeserializeOwned + Send + 'static>(
+        &self,
+        method: &'static str,
+        input: &I,
+    ) -> Result<O, ConnectorError> {
+        let input = encode(method, input)?;
+        let inner = Arc::clone(&self.inner);
+        let timeout = self.inner.timeout;
+        let task = tokio::task::spawn_blocking(move || inner.call::<O>(method, &input));
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(join)) => Err(ConnectorError::permanent(format!(
+                "plugin call {method} failed in the host: {join}"
+            ))),
+            Err(_) => Err(timed_out(method, timeout)),
+        }
+    }
+}
+
+fn encode<I: Serialize>(method: &str, input: &I) -> Result<Vec<u8>, ConnectorError> {
+    serde_json::to_vec(input)
+        .map_err(|e| ConnectorError::permanent(format!("cannot encode the input to {method}: {e}")))
+}
+
+fn timed_out(method: &str, timeout: Duration) -> ConnectorError {
+    ConnectorError::retryable(format!("plugin call {method} timed out after {timeout:?}"))
+}
+
+#[async_trait::async_trait]
+impl Connector for PluginConnector {
+    /// Read once at load: it cannot change, and `manifest` has no way to report an error.
+    fn manifest(&self) -> Manifest {
+        self.manifest.clone()
+    }
+
+    async fn health(&self) -> Result<(), ConnectorError> {
+        self.call("health", &()).await
+    }
+
+    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
+        self.call("order", req).await
+    }
+
+    async fn poll(
+        &self,
+        req: &OrderRequest,
+        receipt: &OrderReceipt,
+    ) -> Result<PollOutcome, ConnectorError> {
+        let input = PollInput {
+            request: req.clone(),
+            receipt: receipt.clone(),
+        };
+        self.call("poll", &input).await
+    }
+
+    async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
+        self.call("fetch", q).await
+    }
+
+    /// Reads the input within the limits here, so an oversized file is refused before it
+    /// is copied across; then runs the plugin on a thread of its own with the timeout.
+    fn import(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        let bytes = limits.read_all(input)?;
+        let input = encode(
+            "import",
+            &ImportInput {
+                bytes,
+                limits: *limits,
+            },
+        )?;
+        let inner = Arc::clone(&self.inner);
+        let timeout = self.inner.timeout;
+        match on_thread_with_timeout(timeout, move || {
+            inner.call::<ImportOutcome>("import", &input)
+        }) {
+            Ok(answer) => answer,
+            Err(ThreadCallError::TimedOut) => Err(timed_out("import", timeout)),
+            Err(ThreadCallError::Spawn(e)) => Err(ConnectorError::retryable(format!(
+                "cannot start a thread for plugin call import: {e}"
+            ))),
+            Err(ThreadCallError::Panicked) => Err(ConnectorError::permanent(
+                "plugin call import panicked in the host",
+            )),
+        }
+    }
+
+    async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
+        self.call("write_back", wb).await
+    }
+}

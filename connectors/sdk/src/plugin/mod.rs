@@ -1,0 +1,157 @@
+//! The plugin C ABI: connectors built as a `cdylib` and loaded at run time.
+//!
+//! The design follows Polars' expression plugins and DataFusion's `datafusion/ffi`: a version
+//! handshake first, then only bytes cross the boundary. Rust has no stable ABI, so no Rust
+//! type (no `String`, no trait object, no allocator) is shared; every call is JSON in, JSON
+//! out, through a table of `extern "C"` functions.
+//!
+//! # The contract, for plugins in any language
+//!
+//! A plugin exports two C functions:
+//!
+//! * `uint32_t loggvakt_plugin_abi_version(void)` returns [`ABI_VERSION`]. The host calls it
+//!   before anything else and refuses a plugin of another version.
+//! * `const PluginVTable *loggvakt_plugin_vtable(void)` returns a table that lives as long as
+//!   the process.
+//!
+//! Through the table:
+//!
+//! * `create(input, len, out)` gets [`CreateInput`] as JSON and returns an opaque instance
+//!   pointer, or null with a [`crate::ConnectorError`] as JSON in `*out`.
+//! * `invoke(instance, method, method_len, input, input_len, out)` calls one method by name
+//!   with its JSON input (see [`METHODS`]) and returns [`STATUS_OK`] with the answer as JSON
+//!   in `*out`, or [`STATUS_ERROR`] with a `ConnectorError` as JSON in `*out`.
+//! * `free(buffer)` releases a [`Buffer`] the plugin wrote into `*out`. Buffers are allocated
+//!   by the plugin and released only by the plugin, because host and plugin may not share an
+//!   allocator. The host calls `free` exactly once for every buffer with a non-null `ptr`.
+//! * `destroy(instance)` drops an instance; the host calls it once, after the last `invoke`.
+//!
+//! An instance is used by one call at a time (the host serialises calls), but not always
+//! from the same thread, so instances must not depend on thread-local state between calls.
+//! No function may unwind into the host; a plugin written in Rust gets that, and all of the
+//! above, from [`crate::export_plugin!`]. The host never unloads a plugin: code and statics
+//! of a library (thread-local destructors, runtimes, leaked threads) are not safe to remove
+//! from a running process.
+//!
+//! | method | input JSON | answer JSON |
+//! |---|---|---|
+//! | `manifest` | ignored | [`crate::Manifest`] |
+//! | `health` | ignored | `null` |
+//! | `order` | [`crate::OrderRequest`] | [`crate::OrderReceipt`] |
+//! | `poll` | [`PollInput`] | [`crate::PollOutcome`] |
+//! | `fetch` | [`crate::FetchQuery`] | array of [`crate::AccessEvent`] |
+//! | `import` | [`ImportInput`] | [`crate::ImportOutcome`] |
+//! | `write_back` | [`crate::WriteBack`] | `null` |
+//!
+//! An unknown method answers a `ConnectorError` of kind `unsupported`, so a newer host can
+//! talk to an older plugin about what both know.
+
+use std::ffi::c_void;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ImportLimits, OrderReceipt, OrderRequest};
+
+mod export;
+mod host;
+
+pub use export::vtable;
+pub use host::{PluginConnector, PluginLoadError};
+
+/// Raised whenever a change to this module changes what crosses the boundary.
+pub const ABI_VERSION: u32 = 1;
+
+/// `extern "C" fn() -> u32`
+pub const ABI_VERSION_SYMBOL: &str = "loggvakt_plugin_abi_version";
+
+/// `extern "C" fn() -> *const PluginVTable`
+pub const VTABLE_SYMBOL: &str = "loggvakt_plugin_vtable";
+
+/// `invoke` succeeded; `*out` holds the answer.
+pub const STATUS_OK: i32 = 0;
+/// `invoke` failed; `*out` holds a `ConnectorError`.
+pub const STATUS_ERROR: i32 = 1;
+
+/// The method names `invoke` understands.
+pub const METHODS: [&str; 7] = [
+    "manifest",
+    "health",
+    "order",
+    "poll",
+    "fetch",
+    "import",
+    "write_back",
+];
+
+/// Bytes owned by the plugin. `ptr`, `len` and `cap` are those of the plugin's own vector
+/// (for a Rust plugin, a `Vec<u8>`), so that `free` can rebuild and drop it. A null `ptr`
+/// means empty and needs no `free`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Buffer {
+    pub ptr: *mut u8,
+    pub len: usize,
+    pub cap: usize,
+}
+
+impl Buffer {
+    pub const EMPTY: Buffer = Buffer {
+        ptr: std::ptr::null_mut(),
+        len: 0,
+        cap: 0,
+    };
+}
+
+/// The function table a plugin exports. The functions are `unsafe` to call because they take
+/// raw pointers whose validity only the caller can promise.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PluginVTable {
+    /// Must equal the version from `loggvakt_plugin_abi_version`; checked again so that a
+    /// table from a mismatched build is not trusted on the strength of one symbol.
+    pub abi_version: u32,
+    pub create:
+        unsafe extern "C" fn(input: *const u8, input_len: usize, out: *mut Buffer) -> *mut c_void,
+    pub invoke: unsafe extern "C" fn(
+        instance: *mut c_void,
+        method: *const u8,
+        method_len: usize,
+        input: *const u8,
+        input_len: usize,
+        out: *mut Buffer,
+    ) -> i32,
+    pub free: unsafe extern "C" fn(buffer: Buffer),
+    pub destroy: unsafe extern "C" fn(instance: *mut c_void),
+}
+
+/// The JSON input of `create`: the arguments of [`crate::FromSettings::from_settings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateInput {
+    pub system_id: String,
+    pub settings: serde_json::Value,
+}
+
+/// The JSON input of the `poll` method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollInput {
+    pub request: OrderRequest,
+    pub receipt: OrderReceipt,
+}
+
+/// The JSON input of the `import` method: the whole file, base64, and the limits. The host
+/// has already refused files over the limit before sending them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportInput {
+    #[serde(with = "crate::base64_serde")]
+    pub bytes: Vec<u8>,
+    pub limits: ImportLimits,
+}
+
+impl std::fmt::Debug for ImportInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportInput")
+            .field("bytes", &format_args!("<{} bytes>", self.bytes.len()))
+            .field("limits", &self.limits)
+            .finish()
+    }
+}

@@ -1,0 +1,267 @@
+//! What is asked of a connector and what it answers. Everything here is serde because it
+//! crosses the plugin ABI as JSON; the JSON shapes are part of the ABI (see `plugin`).
+
+use std::fmt;
+use std::io::Read;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::csv_form::RowError;
+use crate::{AccessEvent, ConnectorError, Personnummer};
+
+/// Which of the capabilities of DESIGN.md §6 a connector offers. The core only calls the
+/// methods that are declared; the others answer [`crate::ErrorKind::Unsupported`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Sends a request that is answered later (mail, portal form, Lifecare message).
+    pub order: bool,
+    /// Collects an answer to an earlier order.
+    pub poll: bool,
+    /// Answers a query at once (Sesam 2).
+    pub fetch: bool,
+    /// Parses a delivered file of its format.
+    pub import: bool,
+    /// Records the review's outcome in the source system (an Evolution note).
+    pub write_back: bool,
+}
+
+/// Who a connector is, for the operator's eyes and for the capability check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub capabilities: Capabilities,
+}
+
+/// A half-open period `[from, to)` of local (Europe/Stockholm) wall time, which is what the
+/// source systems' own forms and log views ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Period {
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+}
+
+impl Period {
+    pub fn contains(&self, t: NaiveDateTime) -> bool {
+        self.from <= t && t < self.to
+    }
+}
+
+/// A user as the source system knows them; Lifecare's administrators want the name as well.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UserRef {
+    pub username: String,
+    pub name: Option<String>,
+}
+
+/// Whose accesses are asked for: the sampled staff (a routine check) or every access to one
+/// patient's record (a targeted check or a patient's request).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    Users(Vec<UserRef>),
+    Patient(Personnummer),
+}
+
+/// An order for an extract. The same `idempotency_key` on a retry must not produce a second
+/// order at the peer where the peer lets the connector tell (a message id, a ticket search).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub idempotency_key: String,
+    /// The human order reference quoted in mails and tickets, e.g. `LV-2027-05-17-1`.
+    pub reference: String,
+    pub subject: Subject,
+    pub period: Period,
+}
+
+/// What the peer said when the order was placed; handed back to [`crate::Connector::poll`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderReceipt {
+    /// The peer's ticket number or message id, when it gives one.
+    pub external_ref: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The answer to a poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollOutcome {
+    /// Nothing yet; poll again later.
+    Pending,
+    /// The extract arrived; the core passes it to [`crate::Connector::import`].
+    Delivered(Extract),
+    /// The peer said no, or the order expired; ordering again is a human decision.
+    NeverComing { reason: String },
+}
+
+/// A delivered file, as delivered. Its bytes are base64 in JSON.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extract {
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    #[serde(with = "crate::base64_serde")]
+    pub bytes: Vec<u8>,
+}
+
+/// The bytes are personal data; `Debug` shows their size only.
+impl fmt::Debug for Extract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extract")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &format_args!("<{} bytes>", self.bytes.len()))
+            .finish()
+    }
+}
+
+/// A synchronous query (Sesam 2's Loggöversikt).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchQuery {
+    pub subject: Subject,
+    pub period: Period,
+}
+
+/// The outcome of a review as the source system records it (Evolution's note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReviewOutcome {
+    /// Utan anmärkning: nothing to remark on.
+    #[serde(rename = "utan_anmarkning")]
+    UtanAnmarkning,
+    /// Med anmärkning: something was found and is followed up.
+    #[serde(rename = "med_anmarkning")]
+    MedAnmarkning,
+}
+
+/// What to write back into the source system once a review is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteBack {
+    pub reference: String,
+    pub subject: Subject,
+    pub period: Period,
+    pub outcome: ReviewOutcome,
+    pub comment: Option<String>,
+}
+
+/// Bounds on an import, so that a wrong or hostile file cannot exhaust the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportLimits {
+    pub max_bytes: u64,
+}
+
+impl ImportLimits {
+    /// Reads all of `input`, refusing it as soon as it exceeds `max_bytes` rather than after
+    /// reading it all.
+    pub fn read_all(&self, input: &mut dyn Read) -> Result<Vec<u8>, ConnectorError> {
+        let mut bytes = Vec::new();
+        input
+            .take(self.max_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| ConnectorError::permanent(format!("cannot read the file: {e}")))?;
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(ConnectorError::permanent(format!(
+                "the file is larger than the import limit of {} bytes",
+                self.max_bytes
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// The events of an import and the rows that could not be read. Rejected rows do not fail
+/// the import: the reviewer sees them, and a whole extract is not lost for one bad line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOutcome {
+    pub events: Vec<AccessEvent>,
+    pub rejected: Vec<RowError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn extract_bytes_are_base64_in_json_and_hidden_in_debug() {
+        let x = Extract {
+            file_name: Some("logg.csv".into()),
+            content_type: None,
+            bytes: b"191212121212".to_vec(),
+        };
+        let json = serde_json::to_string(&PollOutcome::Delivered(x.clone())).unwrap();
+        assert_eq!(
+            json,
+            r#"{"delivered":{"file_name":"logg.csv","content_type":null,"bytes":"MTkxMjEyMTIxMjEy"}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<PollOutcome>(&json).unwrap(),
+            PollOutcome::Delivered(x.clone())
+        );
+        assert!(!format!("{x:?}").contains("1912"), "{x:?}");
+        assert!(
+            serde_json::from_str::<Extract>(
+                r#"{"file_name":null,"content_type":null,"bytes":"!!"}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn json_shapes_of_the_enums() {
+        assert_eq!(
+            serde_json::to_string(&PollOutcome::Pending).unwrap(),
+            r#""pending""#
+        );
+        assert_eq!(
+            serde_json::to_string(&PollOutcome::NeverComing {
+                reason: "nej".into()
+            })
+            .unwrap(),
+            r#"{"never_coming":{"reason":"nej"}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ReviewOutcome::UtanAnmarkning).unwrap(),
+            r#""utan_anmarkning""#
+        );
+        assert_eq!(
+            serde_json::to_string(&ReviewOutcome::MedAnmarkning).unwrap(),
+            r#""med_anmarkning""#
+        );
+        let s = Subject::Patient(Personnummer::parse("19121212-1212").unwrap());
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"patient":"191212121212"}"#
+        );
+        let s = Subject::Users(vec![UserRef {
+            username: "C821234".into(),
+            name: None,
+        }]);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"users":[{"username":"C821234","name":null}]}"#
+        );
+    }
+
+    #[test]
+    fn period_is_half_open() {
+        let p = Period {
+            from: at("2027-05-01T00:00:00"),
+            to: at("2027-06-01T00:00:00"),
+        };
+        assert!(p.contains(at("2027-05-01T00:00:00")));
+        assert!(p.contains(at("2027-05-31T23:59:59")));
+        assert!(!p.contains(at("2027-06-01T00:00:00")));
+    }
+
+    #[test]
+    fn read_all_stops_at_the_limit() {
+        let limits = ImportLimits { max_bytes: 4 };
+        assert_eq!(limits.read_all(&mut &b"abcd"[..]).unwrap(), b"abcd");
+        let err = limits.read_all(&mut &b"abcde"[..]).unwrap_err();
+        assert!(!err.is_retryable());
+        assert!(err.message.contains("4 bytes"), "{err}");
+    }
+}
