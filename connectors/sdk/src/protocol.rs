@@ -32,6 +32,10 @@ pub struct Manifest {
     pub name: String,
     pub version: String,
     pub capabilities: Capabilities,
+    /// How many users one order may name (Cosmic's journal unit takes at most 3 per unit and
+    /// order); the host splits larger samples into several orders. `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_users_per_order: Option<u32>,
 }
 
 /// A half-open period `[from, to)` of local (Europe/Stockholm) wall time, which is what the
@@ -53,6 +57,11 @@ impl Period {
 pub struct UserRef {
     pub username: String,
     pub name: Option<String>,
+    /// This user's own review period, when it differs from the order's: every sampled user
+    /// of a stickprov has a day of their own, while one order names several users. The
+    /// order's `period` then spans them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
 }
 
 /// Whose accesses are asked for: the sampled staff (a routine check) or every access to one
@@ -238,6 +247,7 @@ mod tests {
         let s = Subject::Users(vec![UserRef {
             username: "C821234".into(),
             name: None,
+            period: None,
         }]);
         assert_eq!(
             serde_json::to_string(&s).unwrap(),

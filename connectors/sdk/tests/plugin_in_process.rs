@@ -51,6 +51,7 @@ impl Connector for Test {
                 import: true,
                 write_back: true,
             },
+            max_users_per_order: Some(3),
         }
     }
 
@@ -124,6 +125,7 @@ impl Connector for Minimal {
             name: "minimal".into(),
             version: "0".into(),
             capabilities: Capabilities::default(),
+            max_users_per_order: None,
         }
     }
     async fn health(&self) -> Result<(), ConnectorError> {
@@ -165,6 +167,7 @@ fn order(reference: &str) -> OrderRequest {
         subject: Subject::Users(vec![UserRef {
             username: "C821234".into(),
             name: Some("Anna Andersson".into()),
+            period: None,
         }]),
         period: period(),
     }

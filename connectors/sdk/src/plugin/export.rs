@@ -53,7 +53,7 @@ pub const fn vtable<C: Connector + FromSettings + 'static>() -> PluginVTable {
 /// #[async_trait]
 /// impl Connector for MyConnector {
 ///     fn manifest(&self) -> Manifest {
-///         Manifest { name: "mine".into(), version: "1".into(), capabilities: Default::default() }
+///         Manifest { name: "mine".into(), version: "1".into(), capabilities: Default::default(), max_users_per_order: None }
 ///     }
 ///     async fn health(&self) -> Result<(), ConnectorError> {
 ///         Ok(())
