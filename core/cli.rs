@@ -15,8 +15,10 @@ use crate::audit::{self, Verdict};
 use crate::calendar::{Month, local_date};
 use crate::clock::Clock;
 use crate::config;
+use crate::connectors::Connectors;
 use crate::demo;
 use crate::draw::Draw;
+use crate::orders::{self, OrderState};
 use crate::org::{Organisation, RoutineKind};
 use crate::scheduler;
 use crate::server::{self, ServeOptions};
@@ -91,6 +93,16 @@ pub enum Command {
         #[arg(long, default_value_t = 60, hide = true)]
         tick_every: u64,
     },
+    /// Bring in a delivered extract file.
+    Extract {
+        #[command(subcommand)]
+        action: ExtractAction,
+    },
+    /// Inspect and resolve extract orders.
+    Order {
+        #[command(subcommand)]
+        action: OrderAction,
+    },
     /// Check the audit trail.
     Audit {
         #[command(subcommand)]
@@ -119,6 +131,44 @@ pub enum DrawAction {
         /// The draw's id (see `plan`).
         id: i64,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExtractAction {
+    /// Import the extract file (CSV or XLSX, as the order's system delivers it) for an order
+    /// awaiting delivery. The whole file is checked first: an unreadable row, a row for a user
+    /// who was not ordered or outside the ordered period refuses the file with line and
+    /// reason, and the order keeps its state.
+    Import {
+        /// The order's id (see `order list`).
+        #[arg(long)]
+        order: i64,
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrderAction {
+    /// List orders, newest first.
+    List {
+        /// Only orders in this state (pending, sending, awaiting_delivery, imported, failed, in_doubt).
+        #[arg(long, value_parser = parse_order_state)]
+        state: Option<OrderState>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Send a failed or in-doubt order again (check first that the receiving system does not
+    /// already have an in-doubt one).
+    Resend { id: i64 },
+    /// Record that an in-doubt order did reach the receiving system; it then awaits delivery.
+    MarkSent { id: i64 },
+}
+
+fn parse_order_state(raw: &str) -> Result<OrderState, String> {
+    OrderState::parse(raw).ok_or_else(|| {
+        let all: Vec<&str> = OrderState::ALL.iter().map(|s| s.as_str()).collect();
+        format!("'{raw}' is not an order state: {}", all.join(", "))
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -264,17 +314,29 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tick => {
             let org = load_config(&cli.config)?;
             let store = open_store(&cli.db).await?;
-            let r = scheduler::tick(&store, &org, &clock, &server::instance_name()).await?;
+            let connectors = Connectors::for_org(&org);
+            let r = scheduler::tick(&store, &org, &connectors, &clock, &server::instance_name())
+                .await?;
             if r.skipped {
                 println!("another instance is ticking; nothing done");
             } else {
+                let o = &r.orders;
                 println!(
-                    "tick at {}: {} draws made, {} ran on their day, {} ran late, {} missed",
+                    "tick at {}: {} draws made, {} ran on their day, {} ran late, {} missed; \
+                     orders: {} created, {} sent, {} fetched, {} delivered, {} to retry, {} failed, {} in doubt, {} overdue",
                     clock.now().with_timezone(&crate::calendar::TZ).to_rfc3339(),
                     r.created,
                     r.done.len(),
                     r.late.len(),
-                    r.missed.len()
+                    r.missed.len(),
+                    r.orders_created,
+                    o.sent,
+                    o.fetched,
+                    o.delivered,
+                    o.retried,
+                    o.failed,
+                    o.in_doubt,
+                    o.overdue
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -312,8 +374,116 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Extract {
+            action: ExtractAction::Import { order, file },
+        } => {
+            let org = load_config(&cli.config)?;
+            let store = open_store(&cli.db).await?;
+            let connectors = Connectors::for_org(&org);
+            let n = orders::import_file(
+                &store,
+                &org,
+                &connectors,
+                &clock,
+                &cli_actor(),
+                order,
+                &file,
+            )
+            .await?;
+            println!("order {order}: {n} events imported from {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Order { action } => order_command(&cli.db, &clock, action).await,
         Command::Demo { dir } => {
             demo::run(&dir, cli.now).await.context("demo failed")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn order_command(db: &str, clock: &Clock, action: OrderAction) -> Result<ExitCode> {
+    let store = open_store(db).await?;
+    match action {
+        OrderAction::List { state, format } => {
+            let list = store.orders(state).await?;
+            if format == Format::Json {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|o| {
+                        serde_json::json!({
+                            "id": o.id, "draw_id": o.draw_id, "part": o.part, "system": o.system,
+                            "reference": o.reference, "state": o.state, "attempts": o.attempts,
+                            "last_error": o.last_error,
+                            "external_ref": o.receipt.as_ref().and_then(|r| r.external_ref.clone()),
+                            "sent_at": o.sent_at, "delivered_at": o.delivered_at, "deliver_by": o.deliver_by,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for o in &list {
+                    println!(
+                        "{:>5}  {:<10} {:<22} {:<18} attempts {}  {}",
+                        o.id,
+                        o.system,
+                        o.reference,
+                        o.state.as_str(),
+                        o.attempts,
+                        o.last_error.as_deref().unwrap_or("")
+                    );
+                }
+                println!("{} orders", list.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OrderAction::Resend { id } | OrderAction::MarkSent { id } => {
+            let resend = matches!(action, OrderAction::Resend { .. });
+            let order = store
+                .order(id)
+                .await?
+                .with_context(|| format!("there is no order {id}"))?;
+            let allowed = if resend {
+                matches!(order.state, OrderState::Failed | OrderState::InDoubt)
+            } else {
+                order.state == OrderState::InDoubt
+            };
+            if !allowed {
+                bail!(
+                    "order {id} is {}; that cannot be changed this way",
+                    order.state.as_str()
+                );
+            }
+            let now = clock.now();
+            let mut tx = store.begin_write(now, &cli_actor()).await?;
+            let mut update = crate::store::orders::OrderUpdate::to(if resend {
+                OrderState::Pending
+            } else {
+                OrderState::AwaitingDelivery
+            });
+            update.next_attempt_at = Some(now);
+            if !resend {
+                update.sent_at = Some(now);
+            }
+            tx.transition(id, order.state, &update).await?;
+            tx.audit(
+                if resend {
+                    "order.resend"
+                } else {
+                    "order.marked_sent"
+                },
+                &orders::order_object(id),
+                serde_json::json!({"from": order.state}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "order {id}: {}",
+                if resend {
+                    "will be sent again at the next tick"
+                } else {
+                    "recorded as sent; awaiting delivery"
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

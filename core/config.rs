@@ -113,6 +113,22 @@ struct RawSystem {
     connector: String,
     #[serde(default)]
     settings: toml::Table,
+    #[serde(default = "default_max_attempts")]
+    max_attempts: i64,
+    #[serde(default = "default_delivery_sla_days")]
+    delivery_sla_days: i64,
+    #[serde(default = "default_max_extract_mb")]
+    max_extract_mb: i64,
+}
+
+fn default_max_attempts() -> i64 {
+    6
+}
+fn default_delivery_sla_days() -> i64 {
+    10
+}
+fn default_max_extract_mb() -> i64 {
+    1024
 }
 
 #[derive(Deserialize)]
@@ -752,11 +768,28 @@ fn validate_systems(raw: &[Located<RawSystem>], p: &mut Problems) -> Vec<System>
                 None
             }
         };
+        let mut bounded = |field: &str, value: i64, range: std::ops::RangeInclusive<i64>| {
+            if !range.contains(&value) {
+                p.at(
+                    file,
+                    line,
+                    &item,
+                    field,
+                    format!("{value} is outside {}..={}", range.start(), range.end()),
+                );
+            }
+        };
+        bounded("max_attempts", s.raw.max_attempts, 1..=100);
+        bounded("delivery_sla_days", s.raw.delivery_sla_days, 1..=365);
+        bounded("max_extract_mb", s.raw.max_extract_mb, 1..=1_048_576);
         match (SystemId::new(&s.raw.id), connector) {
             (Ok(id), Some(connector)) => systems.push(System {
                 id,
                 connector,
                 settings: s.raw.settings.clone(),
+                max_attempts: s.raw.max_attempts.clamp(1, 100) as u32,
+                delivery_sla_days: s.raw.delivery_sla_days.clamp(1, 365) as u32,
+                max_extract_bytes: (s.raw.max_extract_mb.clamp(1, 1_048_576) as u64) << 20,
             }),
             (Err(e), _) => p.at(file, line, &item, "id", e.to_string()),
             _ => {}

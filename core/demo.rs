@@ -11,6 +11,7 @@ use crate::audit::{self, Verdict};
 use crate::calendar::{Month, local_date, start_of_day};
 use crate::clock::Clock;
 use crate::config;
+use crate::connectors::Connectors;
 use crate::scheduler;
 use crate::store::Store;
 
@@ -55,12 +56,14 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
     let first = Month::of(local_date(start.unwrap_or_else(Utc::now)));
     let months = [first, first.next()];
     let instance = "demo";
+    let connectors = Connectors::for_org(&org);
     for month in months {
         println!("\n{month}");
         for day in month.days() {
             // Each day's tick at 06:00 local time.
             let at = start_of_day(day).with_timezone(&Utc) + TimeDelta::hours(6);
-            let r = scheduler::tick(&store, &org, &Clock::starting_at(at), instance).await?;
+            let r = scheduler::tick(&store, &org, &connectors, &Clock::starting_at(at), instance)
+                .await?;
             if r.created > 0 {
                 println!("  {day}  {} draws made for {month}", r.created);
             }

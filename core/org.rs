@@ -38,6 +38,12 @@ pub struct System {
     pub connector: ConnectorRef,
     /// Checked by the connector when it is used; planning needs none of it.
     pub settings: toml::Table,
+    /// Sending an order is tried this many times before it is marked failed.
+    pub max_attempts: u32,
+    /// An ordered extract not delivered after this many days raises a reminder.
+    pub delivery_sla_days: u32,
+    /// Extract files larger than this are refused unread.
+    pub max_extract_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -10,8 +10,10 @@ use serde_json::json;
 
 use crate::calendar::{Month, local_date};
 use crate::clock::Clock;
+use crate::connectors::Connectors;
 use crate::crashpoint;
 use crate::draw::{self, Draw, DrawParams, DrawStatus, Seed};
+use crate::orders::{self, OrderReport};
 use crate::org::{Organisation, RoutineKind};
 use crate::store::{Store, StoreError};
 
@@ -140,12 +142,15 @@ pub struct TickReport {
     pub done: Vec<i64>,
     pub late: Vec<i64>,
     pub missed: Vec<i64>,
+    pub orders_created: usize,
+    pub orders: OrderReport,
 }
 
 /// One tick at the clock's time: make missing draws, then run what is due.
 pub async fn tick(
     store: &Store,
     org: &Organisation,
+    connectors: &Connectors,
     clock: &Clock,
     instance: &str,
 ) -> Result<TickReport, PlanError> {
@@ -155,7 +160,7 @@ pub async fn tick(
             ..TickReport::default()
         });
     };
-    let result = tick_holding_lease(store, org, clock, instance).await;
+    let result = tick_holding_lease(store, org, connectors, clock, instance).await;
     lease.release().await;
     result
 }
@@ -163,6 +168,7 @@ pub async fn tick(
 async fn tick_holding_lease(
     store: &Store,
     org: &Organisation,
+    connectors: &Connectors,
     clock: &Clock,
     instance: &str,
 ) -> Result<TickReport, PlanError> {
@@ -186,7 +192,8 @@ async fn tick_holding_lease(
         }
         for id in claimed {
             crashpoint::pass("tick.after_claim");
-            let status = run_draw(store, id, today, now, &actor).await?;
+            let (status, orders) = run_draw(store, org, connectors, id, today, now, &actor).await?;
+            report.orders_created += orders;
             match status {
                 DrawStatus::Done => report.done.push(id),
                 DrawStatus::Late => report.late.push(id),
@@ -195,18 +202,22 @@ async fn tick_holding_lease(
             }
         }
     }
+    report.orders = orders::process(store, org, connectors, clock, &actor).await?;
     Ok(report)
 }
 
 /// Runs one claimed draw: on its day it is done, later within its window it is late (its
-/// planned day kept), after the window it is missed and stays visible as such.
+/// planned day kept), after the window it is missed and stays visible as such. A draw that
+/// runs creates its extract orders in the same transaction.
 async fn run_draw(
     store: &Store,
+    org: &Organisation,
+    connectors: &Connectors,
     id: i64,
     today: NaiveDate,
     now: DateTime<Utc>,
     actor: &str,
-) -> Result<DrawStatus, PlanError> {
+) -> Result<(DrawStatus, usize), PlanError> {
     let draw = store
         .draw(id)
         .await?
@@ -220,6 +231,11 @@ async fn run_draw(
     };
     let mut tx = store.begin_write(now, actor).await?;
     tx.finish_draw(id, status).await?;
+    let orders = if status == DrawStatus::Missed {
+        0
+    } else {
+        orders::create_for_draw(&mut tx, org, connectors, &draw).await?
+    };
     let action = if status == DrawStatus::Missed {
         "draw.missed"
     } else {
@@ -238,7 +254,7 @@ async fn run_draw(
     )
     .await?;
     tx.commit().await?;
-    Ok(status)
+    Ok((status, orders))
 }
 
 /// Why `draw verify` failed, or that it passed.

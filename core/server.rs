@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::clock::Clock;
+use crate::connectors::Connectors;
 use crate::org::Organisation;
 use crate::scheduler::{self, TickReport};
 use crate::store::{self, Store};
@@ -37,6 +38,7 @@ struct LastTick {
 struct Shared {
     store: Store,
     org: Organisation,
+    connectors: Connectors,
     clock: Clock,
     instance: String,
     /// Held for the length of a tick, so a slow tick and the next timer never overlap here.
@@ -60,7 +62,14 @@ async fn run_tick(shared: &Shared) {
         tracing::warn!("previous tick still running; skipping this one");
         return;
     };
-    let result = scheduler::tick(&shared.store, &shared.org, &shared.clock, &shared.instance).await;
+    let result = scheduler::tick(
+        &shared.store,
+        &shared.org,
+        &shared.connectors,
+        &shared.clock,
+        &shared.instance,
+    )
+    .await;
     *last = LastTick {
         at: Some(store::ts(shared.clock.now())),
         ..LastTick::default()
@@ -114,9 +123,14 @@ pub async fn serve(
     clock: Clock,
     options: ServeOptions,
 ) -> anyhow::Result<()> {
+    let connectors = Connectors::for_org(&org);
+    for (system, problem) in connectors.problems() {
+        tracing::warn!(%system, %problem, "connector unavailable; its orders wait and retry");
+    }
     let shared = Arc::new(Shared {
         store,
         org,
+        connectors,
         clock,
         instance: instance_name(),
         ticking: Mutex::new(LastTick::default()),

@@ -118,6 +118,7 @@ fn downtime_makes_work_late_within_the_window_and_missed_after_it() {
 async fn concurrent_ticks_make_each_draw_once() {
     let cfg = common::example_config();
     let org = loggvakt::config::load(&cfg).unwrap();
+    let connectors = loggvakt::connectors::Connectors::for_org(&org);
     for db in TestDb::all() {
         let store = db.open().await;
         let clock = loggvakt::clock::Clock::starting_at(
@@ -126,9 +127,9 @@ async fn concurrent_ticks_make_each_draw_once() {
                 .into(),
         );
         let ticks = (0..4).map(|i| {
-            let (store, org) = (store.clone(), org.clone());
+            let (store, org, connectors) = (store.clone(), org.clone(), connectors.clone());
             tokio::spawn(async move {
-                loggvakt::scheduler::tick(&store, &org, &clock, &format!("t{i}")).await
+                loggvakt::scheduler::tick(&store, &org, &connectors, &clock, &format!("t{i}")).await
             })
         });
         for t in ticks {

@@ -5,6 +5,7 @@
 //! on both backends.
 
 mod draws;
+pub mod orders;
 
 use std::str::FromStr;
 

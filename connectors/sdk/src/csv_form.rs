@@ -343,7 +343,10 @@ pub fn read_all<R: io::Read>(input: R) -> Result<ImportOutcome, RowError> {
     let mut outcome = ImportOutcome::default();
     for row in Reader::new(input)? {
         match row {
-            Ok((_, e)) => outcome.events.push(e),
+            Ok((line, e)) => {
+                outcome.events.push(e);
+                outcome.lines.push(line);
+            }
             Err(e) => outcome.rejected.push(e),
         }
     }

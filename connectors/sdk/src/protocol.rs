@@ -183,6 +183,17 @@ impl ImportLimits {
 pub struct ImportOutcome {
     pub events: Vec<AccessEvent>,
     pub rejected: Vec<RowError>,
+    /// The file line each event came from, parallel to `events` (empty when the source has
+    /// no lines), so that the host's own checks (ordered user, period) can name the line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<u64>,
+}
+
+impl ImportOutcome {
+    /// The source line of event `i`, when known.
+    pub fn line_of(&self, i: usize) -> Option<u64> {
+        self.lines.get(i).copied()
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,102 @@
+//! Which connector serves each configured system: a built-in one, or a plugin library
+//! loaded at run time. Built lazily per command that talks to systems (`plan` needs none),
+//! and every failure is kept per system, so one misconfigured system does not stop the rest.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use loggvakt_connector::Connector;
+use loggvakt_connector::plugin::PluginConnector;
+
+use crate::org::{ConnectorRef, Organisation, System};
+
+/// How long one plugin call may take before it counts as a (retryable) timeout.
+const PLUGIN_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The connectors of an organisation's systems.
+#[derive(Clone, Default)]
+pub struct Connectors {
+    by_system: HashMap<String, Result<Arc<dyn Connector>, String>>,
+}
+
+impl Connectors {
+    /// Builds (or loads) every system's connector; problems are kept, not raised.
+    pub fn for_org(org: &Organisation) -> Self {
+        let by_system = org
+            .systems
+            .iter()
+            .map(|s| (s.id.to_string(), build(s)))
+            .collect();
+        Self { by_system }
+    }
+
+    /// Replaces one system's connector, for tests and the demo's simulators.
+    pub fn with(mut self, system: &str, connector: Arc<dyn Connector>) -> Self {
+        self.by_system.insert(system.to_owned(), Ok(connector));
+        self
+    }
+
+    pub fn get(&self, system: &str) -> Result<Arc<dyn Connector>, String> {
+        self.by_system
+            .get(system)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("system '{system}' is not configured")))
+    }
+
+    /// Every system whose connector could not be built, with the reason; `serve` refuses to
+    /// start on these and `config check` lists them.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .by_system
+            .iter()
+            .filter_map(|(s, c)| c.as_ref().err().map(|e| (s.clone(), e.clone())))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn settings_json(system: &System) -> serde_json::Value {
+    serde_json::to_value(&system.settings).unwrap_or(serde_json::Value::Null)
+}
+
+fn build(system: &System) -> Result<Arc<dyn Connector>, String> {
+    match &system.connector {
+        ConnectorRef::BuiltIn(name) => built_in(name, system),
+        ConnectorRef::Plugin(lib) => {
+            let path = plugin_path(lib);
+            PluginConnector::load(
+                &path,
+                system.id.as_str(),
+                &settings_json(system),
+                PLUGIN_CALL_TIMEOUT,
+            )
+            .map(|c| Arc::new(c) as Arc<dyn Connector>)
+            .map_err(|e| format!("plugin for system '{}': {e}", system.id))
+        }
+    }
+}
+
+/// A plugin is named by a path, or by a bare name looked up as `lib<name>.so` in
+/// `LOGGVAKT_PLUGIN_DIR` (default `plugins/`).
+fn plugin_path(lib: &str) -> PathBuf {
+    if lib.contains('/') || lib.ends_with(std::env::consts::DLL_SUFFIX) {
+        return PathBuf::from(lib);
+    }
+    let dir = std::env::var_os("LOGGVAKT_PLUGIN_DIR")
+        .map_or_else(|| PathBuf::from("plugins"), PathBuf::from);
+    dir.join(format!(
+        "{}{lib}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+fn built_in(name: &str, system: &System) -> Result<Arc<dyn Connector>, String> {
+    Err(format!(
+        "system '{}': the built-in '{name}' connector is not part of this build yet",
+        system.id
+    ))
+}

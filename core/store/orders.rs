@@ -1,0 +1,320 @@
+//! Extract orders, their attempts, and the access events they bring.
+
+use chrono::{DateTime, Utc};
+use loggvakt_connector::{AccessEvent, OrderReceipt, OrderRequest};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, StoreError, WriteTx, parse_ts, placeholders, statement_batches, ts};
+use crate::orders::{Order, OrderState};
+
+/// An order about to be stored.
+pub struct NewOrder<'a> {
+    pub draw_id: Option<i64>,
+    pub part: i64,
+    pub system_id: &'a str,
+    pub request: &'a OrderRequest,
+}
+
+const ORDER_COLUMNS: &str = "id, draw_id, part, system_id, idempotency_key, reference, request, \
+     state, attempts, next_attempt_at, last_error, receipt, created_at, sent_at, delivered_at, \
+     deliver_by, reminded_at";
+
+fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("order {id}: {what}: {e}"))
+}
+
+fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
+    row.try_get::<Option<String>, _>(col)?
+        .as_deref()
+        .map(parse_ts)
+        .transpose()
+}
+
+fn order_from_row(row: &AnyRow) -> Result<Order> {
+    let id: i64 = row.try_get("id")?;
+    let state: String = row.try_get("state")?;
+    let request: String = row.try_get("request")?;
+    Ok(Order {
+        id,
+        draw_id: row.try_get("draw_id")?,
+        part: row.try_get("part")?,
+        system: row.try_get("system_id")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        reference: row.try_get("reference")?,
+        request: serde_json::from_str(&request).map_err(|e| corrupt(id, "request", e))?,
+        state: OrderState::parse(&state).ok_or_else(|| corrupt(id, "state", &state))?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        next_attempt_at: parse_ts(&row.try_get::<String, _>("next_attempt_at")?)?,
+        last_error: row.try_get("last_error")?,
+        receipt: row
+            .try_get::<Option<String>, _>("receipt")?
+            .map(|r| serde_json::from_str::<OrderReceipt>(&r))
+            .transpose()
+            .map_err(|e| corrupt(id, "receipt", e))?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        sent_at: opt_ts(row, "sent_at")?,
+        delivered_at: opt_ts(row, "delivered_at")?,
+        deliver_by: opt_ts(row, "deliver_by")?,
+        reminded_at: opt_ts(row, "reminded_at")?,
+    })
+}
+
+impl WriteTx {
+    /// Stores an order unless one exists for the same draw and part; returns its id.
+    pub async fn insert_order(&mut self, o: &NewOrder<'_>) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO orders (draw_id, part, system_id, idempotency_key, reference, request, \
+             state, attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(o.draw_id)
+        .bind(o.part)
+        .bind(o.system_id)
+        .bind(o.request.idempotency_key.as_str())
+        .bind(o.request.reference.as_str())
+        .bind(serde_json::to_string(o.request).expect("requests serialise"))
+        .bind(ts(self.at))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    /// Moves an order from one state to another, only if it is still in `from`; false when
+    /// someone else moved it first.
+    pub async fn transition(
+        &mut self,
+        id: i64,
+        from: OrderState,
+        to: &OrderUpdate,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET state = $1, updated_at = $2, \
+               attempts = attempts + $3, \
+               next_attempt_at = COALESCE($4, next_attempt_at), \
+               last_error = $5, \
+               receipt = COALESCE($6, receipt), \
+               external_ref = COALESCE($7, external_ref), \
+               sent_at = COALESCE($8, sent_at), \
+               delivered_at = COALESCE($9, delivered_at), \
+               deliver_by = COALESCE($10, deliver_by), \
+               claim_expires = $11 \
+             WHERE id = $12 AND state = $13",
+        )
+        .bind(to.state.as_str())
+        .bind(ts(self.at))
+        .bind(i64::from(to.count_attempt))
+        .bind(to.next_attempt_at.map(ts))
+        .bind(to.last_error.as_deref())
+        .bind(
+            to.receipt
+                .as_ref()
+                .map(|r| serde_json::to_string(r).expect("receipts serialise")),
+        )
+        .bind(to.receipt.as_ref().and_then(|r| r.external_ref.clone()))
+        .bind(to.sent_at.map(ts))
+        .bind(to.delivered_at.map(ts))
+        .bind(to.deliver_by.map(ts))
+        .bind(to.claim_expires.map(ts))
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records one attempt at an action on an order (send, poll, import), whatever its outcome.
+    pub async fn record_attempt(
+        &mut self,
+        order_id: i64,
+        attempt: u32,
+        action: &str,
+        outcome: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO order_attempts (order_id, attempt, at, action, outcome, error) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (order_id, attempt, action) DO UPDATE SET at = excluded.at, \
+             outcome = excluded.outcome, error = excluded.error",
+        )
+        .bind(order_id)
+        .bind(i64::from(attempt))
+        .bind(ts(self.at))
+        .bind(action)
+        .bind(outcome)
+        .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn mark_reminded(&mut self, order_id: i64) -> Result<()> {
+        sqlx::query("UPDATE orders SET reminded_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(ts(self.at))
+            .bind(order_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores an order's events; `staff_ids[i]` is the sampled person behind `events[i]`.
+    pub async fn insert_events(
+        &mut self,
+        order: &Order,
+        events: &[AccessEvent],
+        staff_ids: &[Option<String>],
+    ) -> Result<()> {
+        let rows: Vec<(&AccessEvent, &Option<String>)> = events.iter().zip(staff_ids).collect();
+        let size = |(e, _): &(&AccessEvent, &Option<String>)| {
+            220 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len)
+        };
+        for batch in statement_batches(&rows, 14, size) {
+            let sql = format!(
+                "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
+                 user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw) \
+                 VALUES {}",
+                placeholders(batch.len(), 14)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (e, staff) in batch {
+                q = q
+                    .bind(order.id)
+                    .bind(order.draw_id)
+                    .bind(staff.as_deref())
+                    .bind(e.system.as_str())
+                    .bind(e.time.format("%Y-%m-%dT%H:%M:%S").to_string())
+                    .bind(e.user_id.as_str())
+                    .bind(e.user_name.as_deref())
+                    .bind(e.patient_id.digits())
+                    .bind(e.patient_name.as_deref())
+                    .bind(e.care_unit.as_deref())
+                    .bind(e.action.as_str())
+                    .bind(e.event_text.as_str())
+                    .bind(e.system_part.as_deref())
+                    .bind(e.raw.as_deref());
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The new state of an order and what changes with it; `None` leaves a column as it is
+/// (except `last_error` and `claim_expires`, which are set as given).
+#[derive(Debug, Clone)]
+pub struct OrderUpdate {
+    pub state: OrderState,
+    pub count_attempt: bool,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub receipt: Option<OrderReceipt>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub deliver_by: Option<DateTime<Utc>>,
+    pub claim_expires: Option<DateTime<Utc>>,
+}
+
+impl OrderUpdate {
+    pub fn to(state: OrderState) -> Self {
+        Self {
+            state,
+            count_attempt: false,
+            next_attempt_at: None,
+            last_error: None,
+            receipt: None,
+            sent_at: None,
+            delivered_at: None,
+            deliver_by: None,
+            claim_expires: None,
+        }
+    }
+}
+
+impl Store {
+    pub async fn order(&self, id: i64) -> Result<Option<Order>> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(order_from_row)
+            .transpose()
+    }
+
+    /// Orders, newest first, optionally of one state.
+    pub async fn orders(&self, state: Option<OrderState>) -> Result<Vec<Order>> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(state.map(OrderState::as_str))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    /// Orders in `state` whose next attempt is due, oldest first. Claiming happens per order
+    /// through [`WriteTx::transition`], whose state check makes a second claimant lose.
+    pub async fn orders_due(
+        &self,
+        state: OrderState,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Order>> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE state = $1 AND next_attempt_at <= $2 \
+             ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(state.as_str())
+            .bind(ts(now))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    /// Orders left in `sending` by an instance whose claim has run out: it may or may not
+    /// have reached the peer.
+    pub async fn orders_in_doubt(&self, now: DateTime<Utc>) -> Result<Vec<Order>> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE state = 'sending' AND claim_expires < $1 ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ts(now))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    pub async fn orders_of_draw(&self, draw_id: i64) -> Result<Vec<Order>> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE draw_id = $1 ORDER BY part");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(draw_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    pub async fn event_count(&self, order_id: Option<i64>) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM access_events WHERE ($1 IS NULL OR order_id = $1)",
+        )
+        .bind(order_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
+    /// Counts of orders per system and state, for summaries.
+    pub async fn order_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT system_id, state, COUNT(*) FROM orders GROUP BY system_id, state ORDER BY system_id, state",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
