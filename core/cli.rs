@@ -313,8 +313,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Tick => {
             let org = load_config(&cli.config)?;
-            let store = open_store(&cli.db).await?;
             let connectors = Connectors::for_org(&org);
+            connectors.require_plugins().map_err(anyhow::Error::msg)?;
+            let store = open_store(&cli.db).await?;
             let r = scheduler::tick(&store, &org, &connectors, &clock, &server::instance_name())
                 .await?;
             if r.skipped {
@@ -378,8 +379,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             action: ExtractAction::Import { order, file },
         } => {
             let org = load_config(&cli.config)?;
-            let store = open_store(&cli.db).await?;
             let connectors = Connectors::for_org(&org);
+            connectors.require_plugins().map_err(anyhow::Error::msg)?;
+            let store = open_store(&cli.db).await?;
             let n = orders::import_file(
                 &store,
                 &org,

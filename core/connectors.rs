@@ -19,6 +19,7 @@ const PLUGIN_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Clone, Default)]
 pub struct Connectors {
     by_system: HashMap<String, Result<Arc<dyn Connector>, String>>,
+    plugins: Vec<String>,
 }
 
 impl Connectors {
@@ -29,7 +30,13 @@ impl Connectors {
             .iter()
             .map(|s| (s.id.to_string(), build(s)))
             .collect();
-        Self { by_system }
+        let plugins = org
+            .systems
+            .iter()
+            .filter(|s| matches!(s.connector, ConnectorRef::Plugin(_)))
+            .map(|s| s.id.to_string())
+            .collect();
+        Self { by_system, plugins }
     }
 
     /// Replaces one system's connector, for tests and the demo's simulators.
@@ -55,6 +62,29 @@ impl Connectors {
             .collect();
         v.sort();
         v
+    }
+
+    /// Plugins that failed to load (missing file or symbol, ABI version mismatch, refused
+    /// settings): commands that talk to systems stop at start on these.
+    pub fn plugin_problems(&self) -> Vec<(String, String)> {
+        self.problems()
+            .into_iter()
+            .filter(|(system, _)| self.plugins.contains(system))
+            .collect()
+    }
+
+    /// `Err` naming every plugin that failed to load.
+    pub fn require_plugins(&self) -> Result<(), String> {
+        let problems = self.plugin_problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+                .join("; "))
+        }
     }
 }
 

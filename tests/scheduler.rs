@@ -280,7 +280,11 @@ async fn two_serve_processes_on_one_database_make_each_draw_once() {
     let cfg = common::example_config();
     let cfg = cfg.to_str().unwrap();
     for db in TestDb::all() {
-        let spawn = || {
+        // Migrated first, as `init` does before servers start.
+        let store = db.open().await;
+        let logs = tempfile::tempdir().unwrap();
+        let spawn = |name: &str| {
+            let log = std::fs::File::create(logs.path().join(name)).unwrap();
             loggvakt()
                 .args([
                     "--config",
@@ -296,14 +300,18 @@ async fn two_serve_processes_on_one_database_make_each_draw_once() {
                     "1",
                 ])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(log)
                 .spawn()
                 .unwrap()
         };
-        let mut a = spawn();
-        let mut b = spawn();
-        let store = db.open().await;
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut a = spawn("a.log");
+        let mut b = spawn("b.log");
+        let server_logs = || {
+            ["a.log", "b.log"]
+                .map(|n| std::fs::read_to_string(logs.path().join(n)).unwrap_or_default())
+                .join("\n---\n")
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
         // Wait for several ticks of both to have passed over a complete plan.
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;

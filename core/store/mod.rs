@@ -118,13 +118,25 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                url: redact(url),
-                source,
-            })?;
+        // PostgreSQL's migrator takes an advisory lock; SQLite's has none, so two processes
+        // starting on a fresh file can collide. The loser retries and then finds the
+        // winner's migrations applied.
+        let mut tries = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if backend == Backend::Sqlite && tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+                }
+                Err(source) => {
+                    return Err(StoreError::Migrate {
+                        url: redact(url),
+                        source,
+                    });
+                }
+            }
+        }
         Ok(Self { pool, backend })
     }
 
