@@ -326,8 +326,9 @@ async fn two_serve_processes_on_one_database_make_each_draw_once() {
             }
             assert!(
                 Instant::now() < deadline,
-                "[{}] serve did not finish: {drawn} draws, {pending} pending",
-                db.backend
+                "[{}] serve did not finish: {drawn} draws, {pending} pending\n{}",
+                db.backend,
+                server_logs()
             );
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
