@@ -88,6 +88,7 @@ pub(crate) async fn head(conn: &mut AnyConnection) -> Result<ChainHead> {
 /// the chain meanwhile.
 pub(crate) async fn append(
     conn: &mut AnyConnection,
+    batching: crate::store::Batching,
     head: &mut ChainHead,
     new: Vec<NewRecord<'_>>,
 ) -> Result<i64> {
@@ -116,11 +117,11 @@ pub(crate) async fn append(
         records.push(record);
     }
     let record_bytes = |r: &Record| 200 + r.details.len() + r.object.len() + r.actor.len();
-    for batch in crate::store::statement_batches(&records, 9, record_bytes) {
+    for batch in batching.batches(&records, 9, record_bytes) {
         let sql = format!(
             "INSERT INTO audit_log (seq, at, recorded_at, actor, action, object, details, prev_hash, hash) \
              VALUES {}",
-            crate::store::placeholders(batch.len(), 9)
+            batching.placeholders(batch.len(), 9)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in batch {

@@ -6,9 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{
-    Result, Store, StoreError, WriteTx, parse_date, parse_ts, placeholders, statement_batches, ts,
-};
+use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
 use crate::calendar::Month;
 use crate::draw::{Draw, DrawStatus, Seed, Selected};
 use crate::ident::{RoutineId, StaffId, SystemId, UnitId};
@@ -80,13 +78,13 @@ impl WriteTx {
         let mut inserted: HashMap<(String, String), i64> = HashMap::new();
         // The population snapshot dominates a draw row's size: about 40 bytes a member.
         let draw_bytes = |d: &Draw| 400 + 48 * d.population.len();
-        for batch in statement_batches(draws, 13, draw_bytes) {
+        for batch in self.batching.batches(draws, 13, draw_bytes) {
             let sql = format!(
                 "INSERT INTO draws (routine_id, unit_id, system_id, month, execution_date, window_end, \
                  population_size, sample_size, seed, params, population, status, created_at) \
                  VALUES {} ON CONFLICT (routine_id, unit_id, month) DO NOTHING \
                  RETURNING id, routine_id, unit_id",
-                placeholders(batch.len(), 13)
+                self.batching.placeholders(batch.len(), 13)
             );
             let mut query = sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
             for d in batch {
@@ -124,11 +122,11 @@ impl WriteTx {
             .filter_map(|(d, id)| id.map(|id| (id, d)))
             .flat_map(|(id, d)| d.selected.iter().enumerate().map(move |(i, s)| (id, i, s)))
             .collect();
-        for batch in statement_batches(&members, 6, |_| 160) {
+        for batch in self.batching.batches(&members, 6, |_| 160) {
             let sql = format!(
                 "INSERT INTO draw_members (draw_id, position, staff_id, username, review_from, review_to) \
                  VALUES {}",
-                placeholders(batch.len(), 6)
+                self.batching.placeholders(batch.len(), 6)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, position, s) in batch {

@@ -5,7 +5,7 @@ use loggvakt_connector::{AccessEvent, OrderReceipt, OrderRequest};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, WriteTx, parse_ts, placeholders, statement_batches, ts};
+use super::{Result, Store, StoreError, WriteTx, parse_ts, ts};
 use crate::orders::{Order, OrderState};
 
 /// An order about to be stored.
@@ -170,12 +170,12 @@ impl WriteTx {
         let size = |(e, _): &(&AccessEvent, &Option<String>)| {
             220 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len)
         };
-        for batch in statement_batches(&rows, 14, size) {
+        for batch in self.batching.batches(&rows, 14, size) {
             let sql = format!(
                 "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
                  user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw) \
                  VALUES {}",
-                placeholders(batch.len(), 14)
+                self.batching.placeholders(batch.len(), 14)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (e, staff) in batch {
