@@ -13,8 +13,8 @@ use std::io::Read;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use loggvakt_connector::{
-    AccessEvent, Connector, ImportLimits, ImportOutcome, OrderReceipt, OrderRequest, Period,
-    PollOutcome, Subject, UserRef,
+    AccessEvent, Connector, FetchQuery, ImportLimits, ImportOutcome, OrderReceipt, OrderRequest,
+    Period, PollOutcome, Subject, UserRef,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -223,6 +223,16 @@ pub struct OrderReport {
     pub overdue: usize,
 }
 
+/// What the order steps work with: the store, the organisation, its connectors, the clock,
+/// and who acts (for the audit trail).
+pub struct Pipeline<'a> {
+    pub store: &'a Store,
+    pub org: &'a Organisation,
+    pub connectors: &'a Connectors,
+    pub clock: &'a Clock,
+    pub actor: &'a str,
+}
+
 /// Sends due orders, polls for deliveries and flags overdue ones.
 pub async fn process(
     store: &Store,
@@ -231,170 +241,37 @@ pub async fn process(
     clock: &Clock,
     actor: &str,
 ) -> Result<OrderReport, StoreError> {
-    let mut report = OrderReport::default();
-    let now = clock.now();
-    for order in store.orders_in_doubt(now).await? {
-        let mut tx = store.begin_write(now, actor).await?;
-        let mut update = OrderUpdate::to(OrderState::InDoubt);
-        update.last_error = Some(
-            "the sending process stopped before it recorded the answer; check with the receiving \
-             system whether the order arrived, then `order resend` or `order mark-sent`"
-                .into(),
-        );
-        if tx
-            .transition(order.id, OrderState::Sending, &update)
-            .await?
-        {
-            tx.audit(
-                "order.in_doubt",
-                &order_object(order.id),
-                json!({"attempts": order.attempts}),
-            )
-            .await?;
-            report.in_doubt += 1;
-        }
-        tx.commit().await?;
+    Pipeline {
+        store,
+        org,
+        connectors,
+        clock,
+        actor,
     }
-    for order in store.orders_due(OrderState::Pending, now, 500).await? {
-        send(store, org, connectors, clock, actor, &order, &mut report).await?;
-    }
-    for order in store
-        .orders_due(OrderState::AwaitingDelivery, now, 500)
-        .await?
-    {
-        poll(store, org, connectors, clock, actor, &order, &mut report).await?;
-    }
-    Ok(report)
+    .process()
+    .await
 }
 
-async fn send(
+/// `extract import --order ID FILE`: parses the file with the order's connector, checks it
+/// against the order, and stores it all or nothing.
+pub async fn import_file(
     store: &Store,
     org: &Organisation,
     connectors: &Connectors,
     clock: &Clock,
     actor: &str,
-    order: &Order,
-    report: &mut OrderReport,
-) -> Result<(), StoreError> {
-    let now = clock.now();
-    let attempt = order.attempts + 1;
-    // Claim and record the attempt before anything leaves the process.
-    let mut tx = store.begin_write(now, actor).await?;
-    let mut claim = OrderUpdate::to(OrderState::Sending);
-    claim.count_attempt = true;
-    claim.claim_expires = Some(now + SEND_CLAIM);
-    if !tx.transition(order.id, OrderState::Pending, &claim).await? {
-        return Ok(()); // another instance took it
+    order_id: i64,
+    path: &std::path::Path,
+) -> Result<usize, ImportError> {
+    Pipeline {
+        store,
+        org,
+        connectors,
+        clock,
+        actor,
     }
-    tx.record_attempt(order.id, attempt, "send", "started", None)
-        .await?;
-    tx.commit().await?;
-    crashpoint::pass("order.before_send");
-
-    let connector = connectors.get(&order.system);
-    let outcome = match &connector {
-        Err(e) => Err(loggvakt_connector::ConnectorError::config(e.clone())),
-        Ok(c) if !c.manifest().capabilities.order && c.manifest().capabilities.fetch => {
-            fetch_now(c.as_ref(), &order.request)
-                .await
-                .map(SendOutcome::Fetched)
-        }
-        Ok(c) => c.order(&order.request).await.map(SendOutcome::Sent),
-    };
-    crashpoint::pass("order.after_send");
-
-    let now = clock.now();
-    let max_attempts = org.system(&order.system).map_or(1, |s| s.max_attempts);
-    let sla = org
-        .system(&order.system)
-        .map_or(10, |s| s.delivery_sla_days);
-    let mut tx = store.begin_write(now, actor).await?;
-    match outcome {
-        Ok(SendOutcome::Sent(receipt)) => {
-            let mut u = OrderUpdate::to(OrderState::AwaitingDelivery);
-            u.sent_at = Some(now);
-            u.deliver_by = Some(now + TimeDelta::days(i64::from(sla)));
-            u.next_attempt_at = Some(now);
-            u.receipt = Some(receipt.clone());
-            tx.transition(order.id, OrderState::Sending, &u).await?;
-            tx.record_attempt(order.id, attempt, "send", "sent", None)
-                .await?;
-            tx.audit(
-                "order.sent",
-                &order_object(order.id),
-                json!({"attempt": attempt, "external_ref": receipt.external_ref}),
-            )
-            .await?;
-            report.sent += 1;
-        }
-        Ok(SendOutcome::Fetched(outcome)) => {
-            let checked = check_delivery(order, &outcome);
-            if checked.is_empty() {
-                let mut u = OrderUpdate::to(OrderState::Imported);
-                u.sent_at = Some(now);
-                u.delivered_at = Some(now);
-                tx.transition(order.id, OrderState::Sending, &u).await?;
-                store_events(&mut tx, org, store, order, &outcome.events).await?;
-                tx.record_attempt(order.id, attempt, "send", "fetched", None)
-                    .await?;
-                tx.audit(
-                    "order.fetched",
-                    &order_object(order.id),
-                    json!({"attempt": attempt, "events": outcome.events.len()}),
-                )
-                .await?;
-                report.fetched += 1;
-            } else {
-                let reason = refusal_summary(&checked);
-                let mut u = OrderUpdate::to(OrderState::Failed);
-                u.last_error = Some(format!("the system's answer was refused: {reason}"));
-                tx.transition(order.id, OrderState::Sending, &u).await?;
-                tx.record_attempt(order.id, attempt, "send", "refused", Some(&reason))
-                    .await?;
-                tx.audit(
-                    "order.failed",
-                    &order_object(order.id),
-                    json!({"attempt": attempt, "reason": "answer refused", "rows": checked.len()}),
-                )
-                .await?;
-                report.failed += 1;
-            }
-        }
-        Err(e) => {
-            let message = e.to_string();
-            let retry = e.is_retryable() && attempt < max_attempts;
-            let mut u = OrderUpdate::to(if retry {
-                OrderState::Pending
-            } else {
-                OrderState::Failed
-            });
-            u.last_error = Some(message.clone());
-            if retry {
-                u.next_attempt_at = Some(now + backoff(attempt));
-            }
-            tx.transition(order.id, OrderState::Sending, &u).await?;
-            tx.record_attempt(
-                order.id,
-                attempt,
-                "send",
-                if retry { "retry" } else { "failed" },
-                Some(&message),
-            )
-            .await?;
-            tx.audit(
-                if retry { "order.retry" } else { "order.failed" },
-                &order_object(order.id),
-                json!({"attempt": attempt, "retryable": e.is_retryable(), "kind": format!("{:?}", e.kind)}),
-            )
-            .await?;
-            if retry {
-                report.retried += 1;
-            } else {
-                report.failed += 1;
-            }
-        }
-    }
-    tx.commit().await
+    .import_file(order_id, path)
+    .await
 }
 
 enum SendOutcome {
@@ -402,148 +279,379 @@ enum SendOutcome {
     Fetched(ImportOutcome),
 }
 
+impl Pipeline<'_> {
+    pub async fn process(&self) -> Result<OrderReport, StoreError> {
+        let mut report = OrderReport::default();
+        let now = self.clock.now();
+        for order in self.store.orders_in_doubt(now).await? {
+            let mut tx = self.store.begin_write(now, self.actor).await?;
+            let mut update = OrderUpdate::to(OrderState::InDoubt);
+            update.last_error = Some(
+                "the sending process stopped before it recorded the answer; check with the receiving \
+                 system whether the order arrived, then `order resend` or `order mark-sent`"
+                    .into(),
+            );
+            if tx
+                .transition(order.id, OrderState::Sending, &update)
+                .await?
+            {
+                tx.audit(
+                    "order.in_doubt",
+                    &order_object(order.id),
+                    json!({"attempts": order.attempts}),
+                )
+                .await?;
+                report.in_doubt += 1;
+            }
+            tx.commit().await?;
+        }
+        for order in self.store.orders_due(OrderState::Pending, now, 500).await? {
+            self.send(&order, &mut report).await?;
+        }
+        for order in self
+            .store
+            .orders_due(OrderState::AwaitingDelivery, now, 500)
+            .await?
+        {
+            self.poll(&order, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    fn system_limit(&self, system: &str) -> u64 {
+        self.org
+            .system(system)
+            .map_or(u64::MAX, |s| s.max_extract_bytes)
+    }
+
+    /// Stores a delivery that passes [`check_delivery`] and moves the order from `from` to
+    /// `imported`, in the caller's transaction; otherwise returns the refusals and changes
+    /// nothing.
+    async fn accept(
+        &self,
+        tx: &mut WriteTx,
+        order: &Order,
+        from: OrderState,
+        outcome: &ImportOutcome,
+        via: &str,
+    ) -> Result<Result<usize, Vec<Refusal>>, StoreError> {
+        let problems = check_delivery(order, outcome);
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+        let now = self.clock.now();
+        let mut u = OrderUpdate::to(OrderState::Imported);
+        u.delivered_at = Some(now);
+        if from == OrderState::Sending {
+            u.sent_at = Some(now);
+        }
+        tx.transition(order.id, from, &u).await?;
+        store_events(tx, self.org, self.store, order, &outcome.events).await?;
+        tx.audit(
+            "order.imported",
+            &order_object(order.id),
+            json!({"events": outcome.events.len(), "via": via}),
+        )
+        .await?;
+        Ok(Ok(outcome.events.len()))
+    }
+
+    async fn send(&self, order: &Order, report: &mut OrderReport) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let attempt = order.attempts + 1;
+        // Claim and record the attempt before anything leaves the process.
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut claim = OrderUpdate::to(OrderState::Sending);
+        claim.count_attempt = true;
+        claim.claim_expires = Some(now + SEND_CLAIM);
+        if !tx.transition(order.id, OrderState::Pending, &claim).await? {
+            return Ok(()); // another instance took it
+        }
+        tx.record_attempt(order.id, attempt, "send", "started", None)
+            .await?;
+        tx.commit().await?;
+        crashpoint::pass("order.before_send");
+
+        let outcome = match self.connectors.get(&order.system) {
+            Err(e) => Err(loggvakt_connector::ConnectorError::config(e)),
+            Ok(c) if !c.manifest().capabilities.order && c.manifest().capabilities.fetch => {
+                fetch_now(c.as_ref(), &order.request)
+                    .await
+                    .map(SendOutcome::Fetched)
+            }
+            Ok(c) => c.order(&order.request).await.map(SendOutcome::Sent),
+        };
+        crashpoint::pass("order.after_send");
+
+        let now = self.clock.now();
+        let system = self.org.system(&order.system);
+        let max_attempts = system.map_or(1, |s| s.max_attempts);
+        let sla = system.map_or(10, |s| s.delivery_sla_days);
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        match outcome {
+            Ok(SendOutcome::Sent(receipt)) => {
+                let mut u = OrderUpdate::to(OrderState::AwaitingDelivery);
+                u.sent_at = Some(now);
+                u.deliver_by = Some(now + TimeDelta::days(i64::from(sla)));
+                u.next_attempt_at = Some(now);
+                u.receipt = Some(receipt.clone());
+                tx.transition(order.id, OrderState::Sending, &u).await?;
+                tx.record_attempt(order.id, attempt, "send", "sent", None)
+                    .await?;
+                tx.audit(
+                    "order.sent",
+                    &order_object(order.id),
+                    json!({"attempt": attempt, "external_ref": receipt.external_ref}),
+                )
+                .await?;
+                report.sent += 1;
+            }
+            Ok(SendOutcome::Fetched(outcome)) => {
+                match self
+                    .accept(&mut tx, order, OrderState::Sending, &outcome, "fetch")
+                    .await?
+                {
+                    Ok(_) => {
+                        tx.record_attempt(order.id, attempt, "send", "fetched", None)
+                            .await?;
+                        report.fetched += 1;
+                    }
+                    Err(problems) => {
+                        let reason = refusal_summary(&problems);
+                        let mut u = OrderUpdate::to(OrderState::Failed);
+                        u.last_error = Some(format!("the system's answer was refused: {reason}"));
+                        tx.transition(order.id, OrderState::Sending, &u).await?;
+                        tx.record_attempt(order.id, attempt, "send", "refused", Some(&reason))
+                            .await?;
+                        tx.audit(
+                            "order.failed",
+                            &order_object(order.id),
+                            json!({"attempt": attempt, "reason": "answer refused", "rows": problems.len()}),
+                        )
+                        .await?;
+                        report.failed += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let retry = e.is_retryable() && attempt < max_attempts;
+                let mut u = OrderUpdate::to(if retry {
+                    OrderState::Pending
+                } else {
+                    OrderState::Failed
+                });
+                u.last_error = Some(message.clone());
+                if retry {
+                    u.next_attempt_at = Some(now + backoff(attempt));
+                }
+                tx.transition(order.id, OrderState::Sending, &u).await?;
+                let outcome = if retry { "retry" } else { "failed" };
+                tx.record_attempt(order.id, attempt, "send", outcome, Some(&message))
+                    .await?;
+                tx.audit(
+                    if retry { "order.retry" } else { "order.failed" },
+                    &order_object(order.id),
+                    json!({"attempt": attempt, "retryable": e.is_retryable(), "kind": e.kind}),
+                )
+                .await?;
+                if retry {
+                    report.retried += 1;
+                } else {
+                    report.failed += 1;
+                }
+            }
+        }
+        tx.commit().await
+    }
+
+    async fn poll(&self, order: &Order, report: &mut OrderReport) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let overdue = order.deliver_by.is_some_and(|by| now > by) && order.reminded_at.is_none();
+        let connector = self
+            .connectors
+            .get(&order.system)
+            .ok()
+            .filter(|c| c.manifest().capabilities.poll);
+        let polled = match &connector {
+            Some(c) => Some(
+                c.poll(&order.request, &order.receipt.clone().unwrap_or_default())
+                    .await,
+            ),
+            None => None,
+        };
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut wait = OrderUpdate::to(OrderState::AwaitingDelivery);
+        // Polling is cheap for us but not for the peer: at most every 15 minutes.
+        wait.next_attempt_at = Some(now + TimeDelta::minutes(15));
+        wait.last_error = order.last_error.clone();
+        let refused = match polled {
+            None | Some(Ok(PollOutcome::Pending)) => None,
+            Some(Ok(PollOutcome::NeverComing { reason })) => {
+                let mut u = OrderUpdate::to(OrderState::Failed);
+                u.last_error = Some(format!("the system will not deliver: {reason}"));
+                tx.transition(order.id, OrderState::AwaitingDelivery, &u)
+                    .await?;
+                tx.audit(
+                    "order.failed",
+                    &order_object(order.id),
+                    json!({"reason": "never coming"}),
+                )
+                .await?;
+                report.failed += 1;
+                wait.state = OrderState::Failed;
+                None
+            }
+            Some(Ok(PollOutcome::Delivered(extract))) => {
+                let c = connector.as_ref().expect("polled through a connector");
+                let limits = ImportLimits {
+                    max_bytes: self.system_limit(&order.system),
+                };
+                match c.import(&mut extract.bytes.as_slice(), &limits) {
+                    Ok(outcome) => {
+                        match self
+                            .accept(
+                                &mut tx,
+                                order,
+                                OrderState::AwaitingDelivery,
+                                &outcome,
+                                "poll",
+                            )
+                            .await?
+                        {
+                            Ok(_) => {
+                                report.delivered += 1;
+                                wait.state = OrderState::Imported;
+                                None
+                            }
+                            Err(problems) => Some(refusal_summary(&problems)),
+                        }
+                    }
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            Some(Err(e)) => {
+                wait.last_error = Some(format!("poll failed: {e}"));
+                None
+            }
+        };
+        if let Some(reason) = &refused {
+            wait.last_error = Some(format!("delivered extract refused: {reason}"));
+            tx.audit("order.delivery_refused", &order_object(order.id), json!({}))
+                .await?;
+            report.refused += 1;
+        }
+        if wait.state == OrderState::AwaitingDelivery {
+            tx.transition(order.id, OrderState::AwaitingDelivery, &wait)
+                .await?;
+        }
+        if overdue {
+            tx.mark_reminded(order.id).await?;
+            tx.audit(
+                "order.delivery_overdue",
+                &order_object(order.id),
+                json!({"deliver_by": order.deliver_by, "reference": order.reference}),
+            )
+            .await?;
+            report.overdue += 1;
+        }
+        tx.commit().await
+    }
+
+    /// See [`import_file`].
+    pub async fn import_file(
+        &self,
+        order_id: i64,
+        path: &std::path::Path,
+    ) -> Result<usize, ImportError> {
+        let file = path.display().to_string();
+        let io = |source| ImportError::Io {
+            file: file.clone(),
+            source,
+        };
+        let order = self
+            .store
+            .order(order_id)
+            .await?
+            .ok_or(ImportError::NoSuchOrder(order_id))?;
+        if !matches!(
+            order.state,
+            OrderState::AwaitingDelivery | OrderState::InDoubt
+        ) {
+            return Err(ImportError::WrongState {
+                id: order.id,
+                state: order.state.as_str(),
+            });
+        }
+        let limit = self.system_limit(&order.system);
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > limit {
+            return Err(ImportError::TooLarge {
+                file,
+                size,
+                limit,
+                system: order.system,
+            });
+        }
+        let connector =
+            self.connectors
+                .get(&order.system)
+                .map_err(|reason| ImportError::Connector {
+                    system: order.system.clone(),
+                    reason,
+                })?;
+        let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+        // The limit again, on what is actually read: the file may grow after the size check.
+        let mut limited = (&mut reader).take(limit.saturating_add(1));
+        let outcome = connector
+            .import(&mut limited, &ImportLimits { max_bytes: limit })
+            .map_err(|e| ImportError::Unreadable {
+                file: file.clone(),
+                reason: e.to_string(),
+            })?;
+        if outcome.events.is_empty() && outcome.rejected.is_empty() {
+            return Err(ImportError::Unreadable {
+                file,
+                reason: "the extract holds no rows".into(),
+            });
+        }
+        let mut tx = self.store.begin_write(self.clock.now(), self.actor).await?;
+        match self
+            .accept(&mut tx, &order, order.state, &outcome, "file")
+            .await?
+        {
+            Ok(n) => {
+                tx.commit().await?;
+                Ok(n)
+            }
+            Err(problems) => Err(ImportError::Refused { file, problems }),
+        }
+    }
+}
+
 /// A synchronous source (Sesam 2): one query per user and period.
 async fn fetch_now(
     c: &dyn Connector,
     request: &OrderRequest,
 ) -> Result<ImportOutcome, loggvakt_connector::ConnectorError> {
-    let mut outcome = ImportOutcome::default();
-    let queries: Vec<loggvakt_connector::FetchQuery> = match &request.subject {
+    let queries: Vec<FetchQuery> = match &request.subject {
         Subject::Users(users) => users
             .iter()
-            .map(|u| loggvakt_connector::FetchQuery {
+            .map(|u| FetchQuery {
                 subject: Subject::Users(vec![u.clone()]),
                 period: u.period.unwrap_or(request.period),
             })
             .collect(),
-        Subject::Patient(_) => vec![loggvakt_connector::FetchQuery {
+        Subject::Patient(_) => vec![FetchQuery {
             subject: request.subject.clone(),
             period: request.period,
         }],
     };
+    let mut outcome = ImportOutcome::default();
     for q in &queries {
         outcome.events.extend(c.fetch(q).await?);
     }
     Ok(outcome)
-}
-
-async fn poll(
-    store: &Store,
-    org: &Organisation,
-    connectors: &Connectors,
-    clock: &Clock,
-    actor: &str,
-    order: &Order,
-    report: &mut OrderReport,
-) -> Result<(), StoreError> {
-    let now = clock.now();
-    let overdue = order.deliver_by.is_some_and(|by| now > by) && order.reminded_at.is_none();
-    let connector = connectors.get(&order.system).ok();
-    let can_poll = connector
-        .as_ref()
-        .is_some_and(|c| c.manifest().capabilities.poll);
-    let polled = match (&connector, can_poll) {
-        (Some(c), true) => {
-            let receipt = order.receipt.clone().unwrap_or_default();
-            Some(c.poll(&order.request, &receipt).await)
-        }
-        _ => None,
-    };
-    let mut tx = store.begin_write(now, actor).await?;
-    let mut next = OrderUpdate::to(OrderState::AwaitingDelivery);
-    // Polling is cheap for us but not for the peer: at most every 15 minutes.
-    next.next_attempt_at = Some(now + TimeDelta::minutes(15));
-    next.last_error = order.last_error.clone();
-    match polled {
-        None | Some(Ok(PollOutcome::Pending)) => {
-            tx.transition(order.id, OrderState::AwaitingDelivery, &next)
-                .await?;
-        }
-        Some(Ok(PollOutcome::NeverComing { reason })) => {
-            let mut u = OrderUpdate::to(OrderState::Failed);
-            u.last_error = Some(format!("the system will not deliver: {reason}"));
-            tx.transition(order.id, OrderState::AwaitingDelivery, &u)
-                .await?;
-            tx.audit(
-                "order.failed",
-                &order_object(order.id),
-                json!({"reason": "never coming"}),
-            )
-            .await?;
-            report.failed += 1;
-        }
-        Some(Ok(PollOutcome::Delivered(extract))) => {
-            let c = connector.as_ref().expect("polled through a connector");
-            let limits = ImportLimits {
-                max_bytes: org
-                    .system(&order.system)
-                    .map_or(u64::MAX, |s| s.max_extract_bytes),
-            };
-            let imported = c.import(&mut extract.bytes.as_slice(), &limits);
-            match imported.map(|o| {
-                let problems = check_delivery(order, &o);
-                (o, problems)
-            }) {
-                Ok((outcome, problems)) if problems.is_empty() => {
-                    let mut u = OrderUpdate::to(OrderState::Imported);
-                    u.delivered_at = Some(now);
-                    tx.transition(order.id, OrderState::AwaitingDelivery, &u)
-                        .await?;
-                    store_events(&mut tx, org, store, order, &outcome.events).await?;
-                    tx.audit(
-                        "order.imported",
-                        &order_object(order.id),
-                        json!({"events": outcome.events.len(), "via": "poll"}),
-                    )
-                    .await?;
-                    report.delivered += 1;
-                }
-                Ok((_, problems)) => {
-                    next.last_error = Some(format!(
-                        "delivered extract refused: {}",
-                        refusal_summary(&problems)
-                    ));
-                    tx.transition(order.id, OrderState::AwaitingDelivery, &next)
-                        .await?;
-                    tx.audit(
-                        "order.delivery_refused",
-                        &order_object(order.id),
-                        json!({"rows": problems.len()}),
-                    )
-                    .await?;
-                    report.refused += 1;
-                }
-                Err(e) => {
-                    next.last_error = Some(format!("delivered extract refused: {e}"));
-                    tx.transition(order.id, OrderState::AwaitingDelivery, &next)
-                        .await?;
-                    tx.audit(
-                        "order.delivery_refused",
-                        &order_object(order.id),
-                        json!({"error": e.kind}),
-                    )
-                    .await?;
-                    report.refused += 1;
-                }
-            }
-        }
-        Some(Err(e)) => {
-            next.last_error = Some(format!("poll failed: {e}"));
-            tx.transition(order.id, OrderState::AwaitingDelivery, &next)
-                .await?;
-        }
-    }
-    if overdue {
-        tx.mark_reminded(order.id).await?;
-        tx.audit(
-            "order.delivery_overdue",
-            &order_object(order.id),
-            json!({"deliver_by": order.deliver_by, "reference": order.reference}),
-        )
-        .await?;
-        report.overdue += 1;
-    }
-    tx.commit().await
 }
 
 /// One refused row of a delivery: where and why.
@@ -708,98 +816,6 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// `extract import --order ID FILE`: parses the file with the order's connector, checks it
-/// against the order, and stores it all or nothing.
-pub async fn import_file(
-    store: &Store,
-    org: &Organisation,
-    connectors: &Connectors,
-    clock: &Clock,
-    actor: &str,
-    order_id: i64,
-    path: &std::path::Path,
-) -> Result<usize, ImportError> {
-    let file = path.display().to_string();
-    let order = store
-        .order(order_id)
-        .await?
-        .ok_or(ImportError::NoSuchOrder(order_id))?;
-    if !matches!(
-        order.state,
-        OrderState::AwaitingDelivery | OrderState::InDoubt
-    ) {
-        return Err(ImportError::WrongState {
-            id: order.id,
-            state: order.state.as_str(),
-        });
-    }
-    let limit = org
-        .system(&order.system)
-        .map_or(u64::MAX, |s| s.max_extract_bytes);
-    let size = std::fs::metadata(path)
-        .map_err(|source| ImportError::Io {
-            file: file.clone(),
-            source,
-        })?
-        .len();
-    if size > limit {
-        return Err(ImportError::TooLarge {
-            file,
-            size,
-            limit,
-            system: order.system,
-        });
-    }
-    let connector = connectors
-        .get(&order.system)
-        .map_err(|reason| ImportError::Connector {
-            system: order.system.clone(),
-            reason,
-        })?;
-    let mut reader =
-        std::io::BufReader::new(std::fs::File::open(path).map_err(|source| ImportError::Io {
-            file: file.clone(),
-            source,
-        })?);
-    // The limit again, on what is actually read: the file may grow after the size check.
-    let mut limited = (&mut reader).take(limit.saturating_add(1));
-    let outcome = connector
-        .import(&mut limited, &ImportLimits { max_bytes: limit })
-        .map_err(|e| ImportError::Unreadable {
-            file: file.clone(),
-            reason: e.to_string(),
-        })?;
-    if outcome.events.is_empty() && outcome.rejected.is_empty() {
-        return Err(ImportError::Unreadable {
-            file,
-            reason: "the extract holds no rows".into(),
-        });
-    }
-    let problems = check_delivery(&order, &outcome);
-    if !problems.is_empty() {
-        return Err(ImportError::Refused { file, problems });
-    }
-    let now = clock.now();
-    let mut tx = store.begin_write(now, actor).await?;
-    let mut u = OrderUpdate::to(OrderState::Imported);
-    u.delivered_at = Some(now);
-    if !tx.transition(order.id, order.state, &u).await? {
-        return Err(ImportError::WrongState {
-            id: order.id,
-            state: "changed meanwhile",
-        });
-    }
-    store_events(&mut tx, org, store, &order, &outcome.events).await?;
-    tx.audit(
-        "order.imported",
-        &order_object(order.id),
-        json!({"events": outcome.events.len(), "via": "file", "bytes": size}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(outcome.events.len())
 }
 
 #[cfg(test)]
