@@ -257,6 +257,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             action: ConfigAction::Check,
         } => {
             let org = load_config(&cli.config)?;
+            // Each connector checks its own settings (no network): part of the check.
+            let problems = Connectors::for_org(&org).problems();
+            if !problems.is_empty() {
+                for (_, problem) in &problems {
+                    eprintln!("{}: {problem}", cli.config.display());
+                }
+                bail!(
+                    "{} system(s) cannot be used as configured; nothing was changed",
+                    problems.len()
+                );
+            }
             print!("{}", summary(&org, &cli.config));
             Ok(ExitCode::SUCCESS)
         }
@@ -314,7 +325,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tick => {
             let org = load_config(&cli.config)?;
             let connectors = Connectors::for_org(&org);
-            connectors.require_plugins().map_err(anyhow::Error::msg)?;
+            connectors.require_all().map_err(anyhow::Error::msg)?;
             let store = open_store(&cli.db).await?;
             let r = scheduler::tick(&store, &org, &connectors, &clock, &server::instance_name())
                 .await?;
@@ -380,7 +391,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let org = load_config(&cli.config)?;
             let connectors = Connectors::for_org(&org);
-            connectors.require_plugins().map_err(anyhow::Error::msg)?;
+            connectors.require_all().map_err(anyhow::Error::msg)?;
             let store = open_store(&cli.db).await?;
             let n = orders::import_file(
                 &store,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loggvakt_connector::Connector;
 use loggvakt_connector::plugin::PluginConnector;
+use loggvakt_connector::{Connector, FromSettings};
 
 use crate::org::{ConnectorRef, Organisation, System};
 
@@ -19,7 +19,6 @@ const PLUGIN_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Clone, Default)]
 pub struct Connectors {
     by_system: HashMap<String, Result<Arc<dyn Connector>, String>>,
-    plugins: Vec<String>,
 }
 
 impl Connectors {
@@ -30,13 +29,7 @@ impl Connectors {
             .iter()
             .map(|s| (s.id.to_string(), build(s)))
             .collect();
-        let plugins = org
-            .systems
-            .iter()
-            .filter(|s| matches!(s.connector, ConnectorRef::Plugin(_)))
-            .map(|s| s.id.to_string())
-            .collect();
-        Self { by_system, plugins }
+        Self { by_system }
     }
 
     /// Replaces one system's connector, for tests and the demo's simulators.
@@ -64,18 +57,10 @@ impl Connectors {
         v
     }
 
-    /// Plugins that failed to load (missing file or symbol, ABI version mismatch, refused
-    /// settings): commands that talk to systems stop at start on these.
-    pub fn plugin_problems(&self) -> Vec<(String, String)> {
-        self.problems()
-            .into_iter()
-            .filter(|(system, _)| self.plugins.contains(system))
-            .collect()
-    }
-
-    /// `Err` naming every plugin that failed to load.
-    pub fn require_plugins(&self) -> Result<(), String> {
-        let problems = self.plugin_problems();
+    /// `Err` naming every system whose connector could not be built (bad settings, a plugin
+    /// that failed to load): commands that talk to systems stop at start on these.
+    pub fn require_all(&self) -> Result<(), String> {
+        let problems = self.problems();
         if problems.is_empty() {
             Ok(())
         } else {
@@ -125,8 +110,21 @@ fn plugin_path(lib: &str) -> PathBuf {
 }
 
 fn built_in(name: &str, system: &System) -> Result<Arc<dyn Connector>, String> {
-    Err(format!(
-        "system '{}': the built-in '{name}' connector is not part of this build yet",
-        system.id
-    ))
+    fn make<C: Connector + FromSettings + 'static>(
+        system: &System,
+    ) -> Result<Arc<dyn Connector>, String> {
+        C::from_settings(system.id.as_str(), &settings_json(system))
+            .map(|c| Arc::new(c) as Arc<dyn Connector>)
+            .map_err(|e| format!("system '{}': {}", system.id, e.message))
+    }
+    match name {
+        "cosmic" => make::<loggvakt_cosmic::CosmicConnector>(system),
+        "treserva" => make::<loggvakt_treserva::TreservaConnector>(system),
+        "sesam2" => make::<loggvakt_sesam2::Sesam2Connector>(system),
+        "lifecare" => make::<loggvakt_lifecare::LifecareConnector>(system),
+        other => Err(format!(
+            "system '{}': no built-in connector '{other}'",
+            system.id
+        )),
+    }
 }

@@ -124,10 +124,7 @@ pub async fn serve(
     options: ServeOptions,
 ) -> anyhow::Result<()> {
     let connectors = Connectors::for_org(&org);
-    connectors.require_plugins().map_err(anyhow::Error::msg)?;
-    for (system, problem) in connectors.problems() {
-        tracing::warn!(%system, %problem, "connector unavailable; its orders wait and retry");
-    }
+    connectors.require_all().map_err(anyhow::Error::msg)?;
     let shared = Arc::new(Shared {
         store,
         org,

@@ -337,3 +337,23 @@ fn missing_config_path_is_a_clear_error() {
         r.stderr
     );
 }
+
+#[test]
+fn connector_settings_are_checked_by_their_connector() {
+    let toml = SMALL_ORG.replace("from = \"lk@example.se\", ", "");
+    let cfg = ConfigDir::new(&toml, Some(&good_csv()));
+    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("system 'cosmic'"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot be used as configured"),
+        "{}",
+        r.stderr
+    );
+    // tick refuses at start and writes nothing.
+    let db = TestDb::sqlite();
+    let r = run(&["--config", &cfg.arg(), "--db", &db.url, "tick"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("system 'cosmic'"), "{}", r.stderr);
+    assert!(!std::path::Path::new(db.url.trim_start_matches("sqlite://")).exists());
+}

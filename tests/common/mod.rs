@@ -192,6 +192,7 @@ manager = { name = "Bo Chef", email = "bo@example.se" }
 [[system]]
 id = "cosmic"
 connector = "cosmic"
+settings = { smtp_port = 1, from = "lk@example.se", order_to = "journal@region.example", recipient_name = "Loggkontroll", recipient_phone = "070-000 00 00", recipient_email = "lk@example.se" }
 
 [[routine]]
 id = "stickprov-cosmic"

@@ -1,0 +1,383 @@
+//! `loggvakt-cosmic`: the connector for Cosmic, the region's record, as municipal staff use it.
+//!
+//! An extract is *ordered* by a mail to the region's journal unit, at most
+//! `max_users_per_order` usernames per mail (the journal unit's rule: three), each with their
+//! own review period. The report comes back out of band (an encrypted Cryptshare file, a
+//! letter), so there is no `poll`: an administrator brings it in with
+//! `loggvakt extract import --order ID FILE`, which calls [`Connector::import`] on its CSV or
+//! XLSX form. The wire contract is `connectors/PROTOCOLS.md`.
+
+mod extract;
+
+pub use extract::COLUMNS;
+
+use std::io::Read;
+use std::time::Duration;
+
+use handlebars::Handlebars;
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox};
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use loggvakt_connector::{
+    Capabilities, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome, Manifest,
+    OrderReceipt, OrderRequest, Subject, async_trait,
+};
+use loggvakt_tabular::wire;
+use serde::{Deserialize, Serialize};
+
+/// The order mail's body; the template lives with the other templates so that a region can
+/// read (and, by rebuilding, change) the wording its journal unit receives.
+const TEMPLATE: &str = include_str!("../../../templates/cosmic_order.hbs");
+const TEMPLATE_NAME: &str = "cosmic_order";
+
+/// The `[[system]] settings` of a Cosmic system (PROTOCOLS.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosmicSettings {
+    #[serde(default = "default_host")]
+    pub smtp_host: String,
+    #[serde(default = "default_port")]
+    pub smtp_port: u16,
+    #[serde(default)]
+    pub smtp_tls: SmtpTls,
+    /// Seconds to wait for the SMTP server at each step; fractions allowed.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+    /// The sender of the order mails.
+    pub from: String,
+    /// The journal unit's address.
+    pub order_to: String,
+    #[serde(default = "default_max_users")]
+    pub max_users_per_order: u32,
+    /// Who receives the report, and whom the journal unit phones with the file's password.
+    pub recipient_name: String,
+    pub recipient_phone: String,
+    /// Where an encrypted report is sent; this or `recipient_address` is required.
+    #[serde(default)]
+    pub recipient_email: Option<String>,
+    /// Where a report on paper is sent.
+    #[serde(default)]
+    pub recipient_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain SMTP, for a relay on the same host or network segment.
+    #[default]
+    None,
+    /// STARTTLS is required; the server's certificate is verified against the web PKI roots.
+    Starttls,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_port() -> u16 {
+    25
+}
+fn default_timeout() -> f64 {
+    30.0
+}
+fn default_max_users() -> u32 {
+    3
+}
+
+/// The Cosmic connector: `order` and `import`.
+pub struct CosmicConnector {
+    system_id: String,
+    settings: CosmicSettings,
+    from: Mailbox,
+    to: Mailbox,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    templates: Handlebars<'static>,
+}
+
+impl std::fmt::Debug for CosmicConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CosmicConnector")
+            .field("system_id", &self.system_id)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromSettings for CosmicConnector {
+    fn from_settings(
+        system_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<Self, ConnectorError> {
+        let s: CosmicSettings = wire::settings(system_id, settings)?;
+        let bad = |setting: &str, problem: &str| wire::bad_setting(system_id, setting, problem);
+        let from: Mailbox = s
+            .from
+            .parse()
+            .map_err(|_| bad("from", "is not a mail address"))?;
+        let to: Mailbox = s
+            .order_to
+            .parse()
+            .map_err(|_| bad("order_to", "is not a mail address"))?;
+        if s.smtp_host.trim().is_empty() {
+            return Err(bad("smtp_host", "is empty"));
+        }
+        if s.max_users_per_order == 0 {
+            return Err(bad("max_users_per_order", "must be at least 1"));
+        }
+        if s.recipient_name.trim().is_empty() {
+            return Err(bad("recipient_name", "is empty"));
+        }
+        if s.recipient_phone.trim().is_empty() {
+            return Err(bad(
+                "recipient_phone",
+                "is empty; the journal unit phones it with the file's password",
+            ));
+        }
+        let blank = |o: &Option<String>| o.as_deref().is_none_or(|v| v.trim().is_empty());
+        if blank(&s.recipient_email) && blank(&s.recipient_address) {
+            return Err(bad(
+                "recipient_email",
+                "or `recipient_address` is required: where the report is to be sent",
+            ));
+        }
+        if let Some(email) = s
+            .recipient_email
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+        {
+            email
+                .parse::<Mailbox>()
+                .map_err(|_| bad("recipient_email", "is not a mail address"))?;
+        }
+        let timeout = wire::timeout(system_id, s.timeout_secs)?;
+        let transport = transport(system_id, &s, timeout)?;
+
+        let mut templates = Handlebars::new();
+        templates.set_strict_mode(true);
+        // A plain-text mail: HTML escaping would turn `&` in an address into `&amp;`.
+        templates.register_escape_fn(handlebars::no_escape);
+        templates
+            .register_template_string(TEMPLATE_NAME, TEMPLATE)
+            .map_err(|e| ConnectorError::config(format!("the Cosmic order template: {e}")))?;
+
+        Ok(Self {
+            system_id: system_id.to_owned(),
+            settings: s,
+            from,
+            to,
+            transport,
+            templates,
+        })
+    }
+}
+
+fn transport(
+    system_id: &str,
+    s: &CosmicSettings,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, ConnectorError> {
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.smtp_host.trim())
+        .port(s.smtp_port)
+        .timeout(Some(timeout));
+    let builder = match s.smtp_tls {
+        SmtpTls::None => builder,
+        SmtpTls::Starttls => {
+            let params = TlsParameters::new(s.smtp_host.trim().to_owned()).map_err(|e| {
+                wire::bad_setting(system_id, "smtp_tls", &format!("cannot be set up: {e}"))
+            })?;
+            builder.tls(Tls::Required(params))
+        }
+    };
+    Ok(builder.build())
+}
+
+/// What the template is rendered from.
+#[derive(Serialize)]
+struct OrderMail<'a> {
+    reference: &'a str,
+    period: TemplatePeriod,
+    users: Vec<TemplateUser<'a>>,
+    recipient: Recipient<'a>,
+}
+
+#[derive(Serialize)]
+struct TemplatePeriod {
+    from: String,
+    to: String,
+}
+
+#[derive(Serialize)]
+struct TemplateUser<'a> {
+    username: &'a str,
+    name: Option<&'a str>,
+    from: String,
+    to: String,
+}
+
+#[derive(Serialize)]
+struct Recipient<'a> {
+    name: &'a str,
+    phone: &'a str,
+    email: Option<&'a str>,
+    address: Option<&'a str>,
+}
+
+impl CosmicConnector {
+    /// The mail for `req`, or why it must not be sent. Public so that `config check` and
+    /// the demo can show an order without sending it.
+    pub fn render(&self, req: &OrderRequest) -> Result<Message, ConnectorError> {
+        let users = match &req.subject {
+            Subject::Users(users) => users,
+            // The journal unit's order form is per user; a patient's log is asked for in
+            // the region's own procedure for patient requests.
+            Subject::Patient(_) => {
+                return Err(ConnectorError::permanent(
+                    "a Cosmic order names users; orders by patient are not part of the journal unit's order mail",
+                ));
+            }
+        };
+        if users.is_empty() {
+            return Err(ConnectorError::permanent("the order names no users"));
+        }
+        let max = self.settings.max_users_per_order as usize;
+        if users.len() > max {
+            // Sending it anyway would break the journal unit's rule; the host splits samples.
+            return Err(ConnectorError::permanent(format!(
+                "the order names {} users; a Cosmic order may name at most {max} (max_users_per_order)",
+                users.len()
+            )));
+        }
+        let key = &req.idempotency_key;
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            return Err(ConnectorError::permanent(
+                "the idempotency key cannot be used in a Message-ID (letters, digits, - . _ only)",
+            ));
+        }
+
+        let data = OrderMail {
+            reference: &req.reference,
+            period: TemplatePeriod {
+                from: wire::minutes(req.period.from),
+                to: wire::minutes(req.period.to),
+            },
+            users: users
+                .iter()
+                .map(|u| {
+                    let p = u.period.unwrap_or(req.period);
+                    TemplateUser {
+                        username: &u.username,
+                        name: u.name.as_deref(),
+                        from: wire::minutes(p.from),
+                        to: wire::minutes(p.to),
+                    }
+                })
+                .collect(),
+            recipient: Recipient {
+                name: self.settings.recipient_name.trim(),
+                phone: self.settings.recipient_phone.trim(),
+                email: nonblank(&self.settings.recipient_email),
+                address: nonblank(&self.settings.recipient_address),
+            },
+        };
+        let body = self
+            .templates
+            .render(TEMPLATE_NAME, &data)
+            .map_err(|e| ConnectorError::config(format!("the Cosmic order template: {e}")))?;
+
+        let mut message = Message::builder()
+            .from(self.from.clone())
+            .to(self.to.clone())
+            .subject(format!("Beställning av loggutdrag {}", req.reference))
+            .message_id(Some(format!("<{key}@loggvakt>")))
+            .header(ContentType::TEXT_PLAIN)
+            .body(
+                Body::new_with_encoding(body, ContentTransferEncoding::QuotedPrintable)
+                    .map_err(|_| ConnectorError::config("the order mail cannot be encoded"))?,
+            )
+            .map_err(|e| {
+                ConnectorError::permanent(format!("the order mail cannot be built: {e}"))
+            })?;
+        message.headers_mut().insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Loggvakt-Order"),
+            key.clone(),
+        ));
+        Ok(message)
+    }
+}
+
+fn nonblank(o: &Option<String>) -> Option<&str> {
+    o.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// SMTP's own split: 4xx replies and a server that cannot be reached are worth another try,
+/// 5xx replies are refusals.
+fn smtp_error(e: lettre::transport::smtp::Error) -> ConnectorError {
+    let code = e.status().map(|c| format!(" ({c})")).unwrap_or_default();
+    if e.is_permanent() {
+        ConnectorError::permanent(format!("the mail server refused the order mail{code}: {e}"))
+    } else if e.is_tls() {
+        ConnectorError::config(format!(
+            "TLS with the mail server failed (check smtp_tls and smtp_host): {e}"
+        ))
+    } else {
+        ConnectorError::retryable(format!("the order mail could not be delivered{code}: {e}"))
+    }
+}
+
+#[async_trait]
+impl Connector for CosmicConnector {
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            name: "cosmic".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities {
+                order: true,
+                import: true,
+                ..Capabilities::default()
+            },
+            max_users_per_order: Some(self.settings.max_users_per_order),
+        }
+    }
+
+    async fn health(&self) -> Result<(), ConnectorError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ConnectorError::retryable(
+                "the mail server did not answer NOOP",
+            )),
+            Err(e) => Err(smtp_error(e)),
+        }
+    }
+
+    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
+        let message = self.render(req)?;
+        let response = self.transport.send(message).await.map_err(smtp_error)?;
+        let server_said: String = response.message().collect::<Vec<_>>().join(" ");
+        Ok(OrderReceipt {
+            // The journal unit answers out of band; our Message-ID is what a reply quotes.
+            external_ref: Some(format!("<{}@loggvakt>", req.idempotency_key)),
+            note: Some(format!(
+                "order mail to {} accepted by the mail server ({}{})",
+                self.to.email,
+                response.code(),
+                if server_said.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {server_said}")
+                }
+            )),
+        })
+    }
+
+    fn import(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        extract::import(&self.system_id, input, limits)
+    }
+}

@@ -1,0 +1,329 @@
+//! `loggvakt-lifecare`: the connector for Lifecare (Evolution), the municipal care record.
+//!
+//! Where Evolution cannot tell one manager's staff from another's, the manager sends the
+//! sampled staff's names and usernames to the system administrators' mailbox as a Lifecare
+//! message; an administrator takes the activity log on a random later day and replies with it
+//! attached. The review's outcome goes back into Evolution as a note. The wire contract is
+//! `connectors/PROTOCOLS.md`.
+
+mod extract;
+
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use loggvakt_connector::{
+    Capabilities, Connector, ConnectorError, Extract, FromSettings, ImportLimits, ImportOutcome,
+    Manifest, OrderReceipt, OrderRequest, PollOutcome, ReviewOutcome, Subject, WriteBack,
+    async_trait,
+};
+use loggvakt_tabular::wire::{self, http};
+use reqwest::{Client, StatusCode, Url};
+use serde::{Deserialize, Serialize};
+
+pub use extract::COLUMNS;
+
+/// The `[[system]] settings` of a Lifecare system (PROTOCOLS.md).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecareSettings {
+    pub base_url: String,
+    /// The API token, sent as `Authorization: Bearer`.
+    pub token: String,
+    #[serde(default = "default_mailbox")]
+    pub admin_mailbox: String,
+    /// The unit manager's Lifecare user, the messages' sender.
+    pub sender: String,
+    /// Seconds to wait for each request; fractions allowed.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+}
+
+/// The token stays out of logs.
+impl std::fmt::Debug for LifecareSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LifecareSettings")
+            .field("base_url", &self.base_url)
+            .field("token", &"<hidden>")
+            .field("admin_mailbox", &self.admin_mailbox)
+            .field("sender", &self.sender)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+fn default_mailbox() -> String {
+    "systemforvaltare".into()
+}
+fn default_timeout() -> f64 {
+    30.0
+}
+
+/// The Lifecare connector: `order`, `poll`, `import` and `write_back`.
+#[derive(Debug)]
+pub struct LifecareConnector {
+    system_id: String,
+    settings: LifecareSettings,
+    base: Url,
+    client: Client,
+}
+
+impl FromSettings for LifecareConnector {
+    fn from_settings(
+        system_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<Self, ConnectorError> {
+        let s: LifecareSettings = wire::settings(system_id, settings)?;
+        let base = http::base_url(system_id, "base_url", &s.base_url)?;
+        for (name, value) in [
+            ("token", &s.token),
+            ("admin_mailbox", &s.admin_mailbox),
+            ("sender", &s.sender),
+        ] {
+            if value.trim().is_empty() {
+                return Err(wire::bad_setting(system_id, name, "is empty"));
+            }
+        }
+        let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
+        Ok(Self {
+            system_id: system_id.to_owned(),
+            client: http::client(timeout)?,
+            base,
+            settings: s,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct NewMessage<'a> {
+    till: &'a str,
+    fran: &'a str,
+    amne: String,
+    text: String,
+    referens: &'a str,
+    idempotensnyckel: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: serde_json::Value,
+}
+
+impl Created {
+    /// The id as text; Lifecare's ids are strings, but a number must not fail an order that
+    /// the peer has accepted.
+    fn id(&self) -> Option<String> {
+        match &self.id {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    #[serde(default)]
+    bilaga: Option<Attachment>,
+}
+
+#[derive(Deserialize)]
+struct Attachment {
+    #[serde(default)]
+    filnamn: Option<String>,
+    innehall_base64: String,
+}
+
+#[derive(Serialize)]
+struct Note<'a> {
+    referens: &'a str,
+    text: String,
+    anvandare: Vec<&'a str>,
+}
+
+impl LifecareConnector {
+    fn url(&self, segments: &[&str]) -> Url {
+        http::endpoint(&self.base, segments)
+    }
+
+    /// The message text: one line per user with name, username and period.
+    pub fn message_text(&self, req: &OrderRequest) -> Result<String, ConnectorError> {
+        let Subject::Users(users) = &req.subject else {
+            // Evolution's own log search takes a client; the administrators' mailbox is for
+            // the staff lists Evolution cannot filter by itself.
+            return Err(ConnectorError::permanent(
+                "a Lifecare extract order names staff; a check by patient is made in Evolution's activity log directly",
+            ));
+        };
+        if users.is_empty() {
+            return Err(ConnectorError::permanent("the order names no users"));
+        }
+        let mut text = format!(
+            "Hej!\n\nLoggkontroll {}: ta ut aktivitetsloggen för användarna nedan, var och en för sin \
+             period, och svara på det här meddelandet med loggutdraget som bilaga (CSV med kolumnerna \
+             Tidpunkt;Användare;Namn;Personnummer;Brukare;Enhet;Aktivitet).\n\n",
+            req.reference
+        );
+        for u in users {
+            let period = wire::period_text(&u.period.unwrap_or(req.period));
+            match u.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                Some(name) => text.push_str(&format!("{name} ({}): {period}\n", u.username)),
+                None => text.push_str(&format!("{}: {period}\n", u.username)),
+            }
+        }
+        text.push_str(&format!(
+            "\nReferens: {}\n\nMed vänliga hälsningar\n{}\n",
+            req.reference,
+            self.settings.sender.trim()
+        ));
+        Ok(text)
+    }
+
+    /// The note's text: `Loggkontroll {period}: utan anmärkning` or `…: med anmärkning`.
+    /// The reviewer's comment is not written back: it may name people, and the note only
+    /// has to show that the check was made and how it ended.
+    pub fn note_text(wb: &WriteBack) -> String {
+        let outcome = match wb.outcome {
+            ReviewOutcome::UtanAnmarkning => "utan anmärkning",
+            ReviewOutcome::MedAnmarkning => "med anmärkning",
+        };
+        format!("Loggkontroll {}: {outcome}", wire::period_text(&wb.period))
+    }
+}
+
+#[async_trait]
+impl Connector for LifecareConnector {
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            name: "lifecare".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities {
+                order: true,
+                poll: true,
+                import: true,
+                write_back: true,
+                ..Capabilities::default()
+            },
+            max_users_per_order: None,
+        }
+    }
+
+    /// Only that Lifecare answers; every API call has an effect or reads personal data.
+    async fn health(&self) -> Result<(), ConnectorError> {
+        let what = "the Lifecare server";
+        let response = self
+            .client
+            .get(self.base.clone())
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, what))?;
+        if response.status().is_server_error() {
+            return Err(wire::status_error(
+                response.status().as_u16(),
+                None,
+                None,
+                what,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
+        let body = NewMessage {
+            till: self.settings.admin_mailbox.trim(),
+            fran: self.settings.sender.trim(),
+            amne: format!("Loggutdrag {}", req.reference),
+            text: self.message_text(req)?,
+            referens: &req.reference,
+            idempotensnyckel: &req.idempotency_key,
+        };
+        let what = "the Lifecare message to the administrators";
+        let request = self
+            .client
+            .post(self.url(&["api", "meddelanden"]))
+            .bearer_auth(self.settings.token.trim())
+            .json(&body);
+        let response = http::send(request, what).await?;
+        let again = response.status() == StatusCode::OK;
+        let created: Created = http::json(response, what).await?;
+        let id = created.id().ok_or_else(|| {
+            ConnectorError::malformed("Lifecare accepted the message but gave no message id")
+        })?;
+        Ok(OrderReceipt {
+            note: Some(if again {
+                format!("Lifecare already had this message: {id}")
+            } else {
+                format!("message {id} to {}", self.settings.admin_mailbox.trim())
+            }),
+            external_ref: Some(id),
+        })
+    }
+
+    async fn poll(
+        &self,
+        _req: &OrderRequest,
+        receipt: &OrderReceipt,
+    ) -> Result<PollOutcome, ConnectorError> {
+        let id = receipt
+            .external_ref
+            .as_deref()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| ConnectorError::permanent("the receipt holds no Lifecare message id"))?;
+        let what = format!("the replies to message {id}");
+        let request = self
+            .client
+            .get(self.url(&["api", "meddelanden"]))
+            .bearer_auth(self.settings.token.trim())
+            .query(&[("svar_pa", id)]);
+        let replies: Vec<Reply> = http::json(http::send(request, &what).await?, &what).await?;
+        // A reply without an attachment is a question or an acknowledgement; the extract
+        // is still to come.
+        let Some(attachment) = replies.into_iter().find_map(|r| r.bilaga) else {
+            return Ok(PollOutcome::Pending);
+        };
+        let encoded: String = attachment
+            .innehall_base64
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let bytes = STANDARD.decode(encoded.as_bytes()).map_err(|_| {
+            ConnectorError::malformed(format!(
+                "the attachment of the reply to message {id} is not valid base64"
+            ))
+        })?;
+        Ok(PollOutcome::Delivered(Extract {
+            file_name: attachment.filnamn,
+            content_type: None,
+            bytes,
+        }))
+    }
+
+    fn import(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        extract::import(&self.system_id, input, limits)
+    }
+
+    async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
+        let anvandare = match &wb.subject {
+            Subject::Users(users) => users.iter().map(|u| u.username.as_str()).collect(),
+            Subject::Patient(_) => Vec::new(),
+        };
+        let note = Note {
+            referens: &wb.reference,
+            text: Self::note_text(wb),
+            anvandare,
+        };
+        let what = "the note on the review's outcome";
+        let request = self
+            .client
+            .post(self.url(&["api", "anteckningar"]))
+            .bearer_auth(self.settings.token.trim())
+            .json(&note);
+        http::send(request, what).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! `loggvakt-sesam2`: the connector for Sesam 2, Region Skåne's assistive-device system.
+//!
+//! Sesam 2 answers at once: an authorised reviewer's search in *Administration › Loggning ›
+//! Loggöversikt*, by user or by recipient (the patient), over a date and time range. The
+//! connector runs that search page by page and maps the rows to access events. The wire
+//! contract is `connectors/PROTOCOLS.md`.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use loggvakt_connector::{
+    AccessEvent, Action, Capabilities, Connector, ConnectorError, FetchQuery, FromSettings,
+    Manifest, Period, Personnummer, Subject, async_trait,
+};
+use loggvakt_tabular::wire::{self, http};
+use loggvakt_tabular::{action_by_prefix, parse_time};
+use reqwest::{Client, Url};
+use serde::Deserialize;
+
+/// The `[[system]] settings` of a Sesam 2 system (PROTOCOLS.md).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sesam2Settings {
+    pub base_url: String,
+    /// The reviewer's API token, sent as `Authorization: Bearer`.
+    pub token: String,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Seconds to wait for each page; fractions allowed.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+}
+
+/// The token stays out of logs.
+impl std::fmt::Debug for Sesam2Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sesam2Settings")
+            .field("base_url", &self.base_url)
+            .field("token", &"<hidden>")
+            .field("page_size", &self.page_size)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+fn default_page_size() -> u32 {
+    100
+}
+fn default_timeout() -> f64 {
+    30.0
+}
+
+/// A runaway `antal_sidor` must not keep a fetch going for ever.
+const MAX_PAGES: u32 = 10_000;
+const MAX_PAGE_SIZE: u32 = 10_000;
+
+const ACTIONS: [(&str, Action); 6] = [
+    ("Hjälper mottagare", Action::Read),
+    ("Visar", Action::Read),
+    ("Läser", Action::Read),
+    ("Ändrar", Action::Write),
+    ("Skapar", Action::Create),
+    ("Skriver ut", Action::Print),
+];
+
+/// The Sesam 2 connector: `fetch`.
+#[derive(Debug)]
+pub struct Sesam2Connector {
+    system_id: String,
+    settings: Sesam2Settings,
+    overview: Url,
+    base: Url,
+    client: Client,
+}
+
+impl FromSettings for Sesam2Connector {
+    fn from_settings(
+        system_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<Self, ConnectorError> {
+        let s: Sesam2Settings = wire::settings(system_id, settings)?;
+        let base = http::base_url(system_id, "base_url", &s.base_url)?;
+        if s.token.trim().is_empty() {
+            return Err(wire::bad_setting(system_id, "token", "is empty"));
+        }
+        if s.page_size == 0 || s.page_size > MAX_PAGE_SIZE {
+            return Err(wire::bad_setting(
+                system_id,
+                "page_size",
+                &format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
+        Ok(Self {
+            system_id: system_id.to_owned(),
+            overview: http::endpoint(&base, &["administration", "loggning", "loggoversikt"]),
+            base,
+            client: http::client(timeout)?,
+            settings: s,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Page {
+    rader: Vec<serde_json::Value>,
+    sida: u32,
+    antal_sidor: u32,
+}
+
+#[derive(Deserialize)]
+struct Rad {
+    anvandare: Option<String>,
+    datum: Option<String>,
+    handelse: Option<String>,
+    mottagare: Option<String>,
+    applikation: Option<String>,
+}
+
+/// Who a search is about: one of Loggöversikt's two search keys.
+enum Key<'a> {
+    User(&'a str),
+    Recipient(&'a Personnummer),
+}
+
+impl Key<'_> {
+    /// For messages: a username may be shown, a personnummer not.
+    fn describe(&self) -> String {
+        match self {
+            Key::User(u) => format!("user {u}"),
+            Key::Recipient(_) => "the recipient".into(),
+        }
+    }
+}
+
+const WIRE_TIME: &str = "%Y-%m-%dT%H:%M:%S";
+
+impl Sesam2Connector {
+    /// Runs one search over all its pages.
+    async fn search(
+        &self,
+        key: Key<'_>,
+        period: Period,
+    ) -> Result<Vec<AccessEvent>, ConnectorError> {
+        let mut events = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let what = format!("Loggöversikt for {}, page {page}", key.describe());
+            let (name, value) = match &key {
+                Key::User(u) => ("anvandare", (*u).to_owned()),
+                Key::Recipient(p) => ("mottagare", p.digits().to_owned()),
+            };
+            let query = [
+                (name, value),
+                ("fran", period.from.format(WIRE_TIME).to_string()),
+                ("till", period.to.format(WIRE_TIME).to_string()),
+                ("sida", page.to_string()),
+                ("per_sida", self.settings.page_size.to_string()),
+            ];
+            let request = self
+                .client
+                .get(self.overview.clone())
+                .bearer_auth(self.settings.token.trim())
+                .query(&query);
+            let answer: Page = http::json(http::send(request, &what).await?, &what).await?;
+            if answer.sida != page {
+                return Err(ConnectorError::malformed(format!(
+                    "{what}: the answer is page {} instead",
+                    answer.sida
+                )));
+            }
+            for (i, row) in answer.rader.into_iter().enumerate() {
+                events.push(self.event(row).map_err(|problem| {
+                    ConnectorError::malformed(format!("{what}, row {}: {problem}", i + 1))
+                })?);
+            }
+            if answer.sida >= answer.antal_sidor {
+                return Ok(events);
+            }
+            if page >= MAX_PAGES {
+                return Err(ConnectorError::malformed(format!(
+                    "{what}: the answer claims more than {MAX_PAGES} pages"
+                )));
+            }
+            page += 1;
+        }
+    }
+
+    /// One row of the overview; the error text names the field at fault, never its value.
+    fn event(&self, row: serde_json::Value) -> Result<AccessEvent, String> {
+        let raw = row.to_string();
+        let rad: Rad = serde_json::from_value(row)
+            .map_err(|_| "is not a row of the expected shape".to_owned())?;
+        let required = |v: Option<String>, field: &str| {
+            v.map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| format!("field {field} is missing or empty"))
+        };
+        let datum = required(rad.datum, "datum")?;
+        let time: NaiveDateTime = parse_time(&datum).ok_or_else(|| {
+            "field datum is not a time of the form YYYY-MM-DD HH:MM:SS".to_owned()
+        })?;
+        let patient_id = Personnummer::parse(&required(rad.mottagare, "mottagare")?)
+            .map_err(|_| "field mottagare is not a valid personnummer".to_owned())?;
+        let event_text = required(rad.handelse, "handelse")?;
+        Ok(AccessEvent {
+            time,
+            system: self.system_id.clone(),
+            user_id: required(rad.anvandare, "anvandare")?,
+            user_name: None,
+            patient_id,
+            patient_name: None,
+            care_unit: None,
+            action: action_by_prefix(&event_text, &ACTIONS),
+            event_text,
+            system_part: rad
+                .applikation
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
+            raw: Some(raw),
+        })
+    }
+}
+
+#[async_trait]
+impl Connector for Sesam2Connector {
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            name: "sesam2".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities {
+                fetch: true,
+                ..Capabilities::default()
+            },
+            max_users_per_order: None,
+        }
+    }
+
+    /// Only that Sesam 2 answers: a search would itself be logged as a reviewer's look at
+    /// the log, which a health check must not cause.
+    async fn health(&self) -> Result<(), ConnectorError> {
+        let what = "the Sesam 2 server";
+        let response = self
+            .client
+            .get(self.base.clone())
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, what))?;
+        if response.status().is_server_error() {
+            return Err(wire::status_error(
+                response.status().as_u16(),
+                None,
+                None,
+                what,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
+        match &q.subject {
+            Subject::Users(users) => {
+                if users.is_empty() {
+                    return Err(ConnectorError::permanent("the query names no users"));
+                }
+                let mut events = Vec::new();
+                for u in users {
+                    let period = u.period.unwrap_or(q.period);
+                    events.extend(self.search(Key::User(&u.username), period).await?);
+                }
+                Ok(events)
+            }
+            Subject::Patient(p) => self.search(Key::Recipient(p), q.period).await,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+use loggvakt_connector::Personnummer;
+use loggvakt_simulator::Simulator;
+use serde_json::Value;
+
+use crate::common::{SESAM_TOKEN, client, config, dt, start};
+
+const PATH: &str = "/administration/loggning/loggoversikt";
+
+async fn get(sim: &Simulator, query: &[(&str, &str)], token: Option<&str>) -> (u16, Value) {
+    let mut req = client()
+        .get(format!("{}{PATH}", sim.sesam2_url()))
+        .query(query);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Follows the pages as the connector does, until `sida == antal_sidor`.
+async fn all_pages(sim: &Simulator, query: &[(&str, &str)], per_sida: u64) -> (u64, Vec<Value>) {
+    let mut rows = Vec::new();
+    let mut sida = 1u64;
+    loop {
+        let (s, k) = (sida.to_string(), per_sida.to_string());
+        let mut q = query.to_vec();
+        q.push(("sida", &s));
+        q.push(("per_sida", &k));
+        let (code, body) = get(sim, &q, Some(SESAM_TOKEN)).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["sida"], sida);
+        let page = body["rader"].as_array().unwrap();
+        assert!(page.len() as u64 <= per_sida);
+        rows.extend(page.iter().cloned());
+        if body["sida"] == body["antal_sidor"] {
+            let totalt = body["totalt"].as_u64().unwrap();
+            assert_eq!(
+                body["antal_sidor"].as_u64().unwrap(),
+                totalt.div_ceil(per_sida).max(1)
+            );
+            return (totalt, rows);
+        }
+        sida += 1;
+    }
+}
+
+#[tokio::test]
+async fn paging_by_user_adds_up_to_the_ground_truth() {
+    let sim = start(config()).await;
+    let q = [
+        ("anvandare", "189986"),
+        ("fran", "2027-04-01T00:00:00"),
+        ("till", "2027-04-15T00:00:00"),
+    ];
+    let (totalt, rows) = all_pages(&sim, &q, 7).await;
+    let truth = sim.events_for(
+        "sesam2",
+        "189986",
+        dt("2027-04-01 00:00"),
+        dt("2027-04-15 00:00"),
+    );
+    assert!(truth.len() > 14, "several pages");
+    assert_eq!(totalt as usize, truth.len());
+    assert_eq!(rows.len(), truth.len());
+    for (row, e) in rows.iter().zip(&truth) {
+        assert_eq!(row["anvandare"], "189986");
+        assert_eq!(row["datum"], e.time.format("%Y-%m-%d %H:%M:%S").to_string());
+        assert_eq!(row["handelse"], e.event_text.as_str());
+        assert_eq!(row["mottagare"], e.patient_id.digits());
+        assert_eq!(row["applikation"].as_str(), e.system_part.as_deref());
+        assert!(row["referensnummer"].is_string());
+    }
+    // "Hjälper mottagare" is referenced by the recipient, as in the seed's example.
+    let helps = rows
+        .iter()
+        .find(|r| r["handelse"] == "Hjälper mottagare")
+        .unwrap();
+    assert_eq!(helps["referensnummer"], helps["mottagare"]);
+
+    // A page past the end is empty, not an error.
+    let (code, body) = get(
+        &sim,
+        &[q[0], q[1], q[2], ("sida", "999")],
+        Some(SESAM_TOKEN),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(body["rader"].as_array().unwrap().len(), 0);
+    // An event filter narrows the count.
+    let (_, body) = get(
+        &sim,
+        &[q[0], q[1], q[2], ("handelse", "Skapar order")],
+        Some(SESAM_TOKEN),
+    )
+    .await;
+    let creates = truth
+        .iter()
+        .filter(|e| e.event_text == "Skapar order")
+        .count();
+    assert_eq!(body["totalt"].as_u64().unwrap() as usize, creates);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_targeted_check_by_recipient() {
+    let sim = start(config()).await;
+    let patient = sim.patients("Hjälpmedel Syd")[5].personnummer.clone();
+    let q = [
+        ("mottagare", patient.digits()),
+        ("fran", "2027-01-01T00:00:00"),
+        ("till", "2027-07-01T00:00:00"),
+    ];
+    let (totalt, rows) = all_pages(&sim, &q, 100).await;
+    let truth = sim.events_for_patient(
+        "sesam2",
+        &patient,
+        dt("2027-01-01 00:00"),
+        dt("2027-07-01 00:00"),
+    );
+    assert!(!truth.is_empty());
+    assert_eq!(totalt as usize, truth.len());
+    let users: std::collections::HashSet<_> = rows
+        .iter()
+        .map(|r| r["anvandare"].as_str().unwrap())
+        .collect();
+    assert_eq!(users.len(), 2, "both Sesam users read this record");
+    assert!(rows.iter().all(|r| r["mottagare"] == patient.digits()));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bearer_token_and_bad_queries_are_refused() {
+    let sim = start(config()).await;
+    let q = [
+        ("anvandare", "189986"),
+        ("fran", "2027-04-01T00:00:00"),
+        ("till", "2027-04-02T00:00:00"),
+    ];
+    assert_eq!(get(&sim, &q, None).await.0, 401);
+    assert_eq!(get(&sim, &q, Some("fel-token")).await.0, 401);
+    assert_eq!(get(&sim, &q, Some(SESAM_TOKEN)).await.0, 200);
+    for bad in [
+        vec![
+            ("fran", "2027-04-01T00:00:00"),
+            ("till", "2027-04-02T00:00:00"),
+        ],
+        vec![
+            ("anvandare", "189986"),
+            ("fran", "igår"),
+            ("till", "2027-04-02T00:00:00"),
+        ],
+        vec![
+            ("anvandare", "189986"),
+            ("fran", "2027-04-02T00:00:00"),
+            ("till", "2027-04-01T00:00:00"),
+        ],
+        vec![q[0], q[1], q[2], ("per_sida", "0")],
+        vec![("mottagare", "191212121213"), q[1], q[2]],
+    ] {
+        let (code, body) = get(&sim, &bad, Some(SESAM_TOKEN)).await;
+        assert_eq!(code, 400, "{bad:?}");
+        assert!(body["fel"].is_string());
+    }
+    let stats = sim.stats().sesam2;
+    assert_eq!((stats.requests, stats.rejected), (8, 7));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_rows_are_mixed_in_at_stable_places() {
+    let mut cfg = config();
+    cfg.faults.sesam2.malformed_rows = 4;
+    let sim = start(cfg).await;
+    let q = [
+        ("anvandare", "189987"),
+        ("fran", "2027-04-01T00:00:00"),
+        ("till", "2027-04-08T00:00:00"),
+    ];
+    let (totalt, rows) = all_pages(&sim, &q, 10).await;
+    let truth = sim.events_for(
+        "sesam2",
+        "189987",
+        dt("2027-04-01 00:00"),
+        dt("2027-04-08 00:00"),
+    );
+    assert_eq!(totalt as usize, truth.len() + 4);
+    let bad = rows
+        .iter()
+        .filter(|r| {
+            r.get("handelse").is_none()
+                || Personnummer::parse(r["mottagare"].as_str().unwrap()).is_err()
+                || chrono::NaiveDateTime::parse_from_str(
+                    r["datum"].as_str().unwrap(),
+                    "%Y-%m-%d %H:%M:%S",
+                )
+                .is_err()
+        })
+        .count();
+    assert_eq!(bad, 4);
+    // Paged differently, the same rows in the same order.
+    let (_, again) = all_pages(&sim, &q, 25).await;
+    assert_eq!(again, rows);
+    sim.shutdown().await;
+}

@@ -1,0 +1,605 @@
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, Cursor, Read};
+use std::rc::Rc;
+
+use calamine::{Data, Reader as _, Xlsx};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use loggvakt_connector::{
+    AccessEvent, Action, ConnectorError, ImportLimits, ImportOutcome, Personnummer, RowError,
+};
+
+const XLSX_MAGIC: &[u8; 4] = b"PK\x03\x04";
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// A header line longer than this is not a header; it bounds what is read to find one.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// A column an extract may have: its name as the source system writes it, the other names
+/// accepted for it, and whether a file without it can be imported at all.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Used in error messages and in [`RowError::field`].
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub required: bool,
+}
+
+impl Column {
+    pub const fn required(name: &'static str, aliases: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            aliases,
+            required: true,
+        }
+    }
+
+    pub const fn optional(name: &'static str, aliases: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            aliases,
+            required: false,
+        }
+    }
+
+    fn matches(&self, header: &str) -> bool {
+        let header = header.trim().to_lowercase();
+        std::iter::once(&self.name)
+            .chain(self.aliases)
+            .any(|n| n.to_lowercase() == header)
+    }
+}
+
+/// One data row, seen through the connector's column list: `col` arguments are indices into
+/// the `columns` slice passed to [`import`].
+pub struct Row<'a> {
+    line: u64,
+    cells: &'a [String],
+    positions: &'a [Option<usize>],
+    columns: &'a [Column],
+    delimiter: u8,
+}
+
+impl Row<'_> {
+    /// 1-based line of the file (or row of the sheet) the row starts on.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The trimmed cell, or `None` when it is empty or the file has no such column.
+    pub fn get(&self, col: usize) -> Option<&str> {
+        let pos = self.positions[col]?;
+        let text = self.cells.get(pos)?.trim();
+        (!text.is_empty()).then_some(text)
+    }
+
+    pub fn required(&self, col: usize) -> Result<&str, RowError> {
+        self.get(col).ok_or_else(|| self.error(col, "is empty"))
+    }
+
+    pub fn optional(&self, col: usize) -> Option<String> {
+        self.get(col).map(str::to_owned)
+    }
+
+    pub fn personnummer(&self, col: usize) -> Result<Personnummer, RowError> {
+        Personnummer::parse(self.required(col)?)
+            .map_err(|_| self.error(col, "is not a valid personnummer"))
+    }
+
+    /// A date and time in one cell, in the forms of [`parse_time`].
+    pub fn time(&self, col: usize) -> Result<NaiveDateTime, RowError> {
+        parse_time(self.required(col)?)
+            .ok_or_else(|| self.error(col, "is not a time of the form YYYY-MM-DD HH:MM:SS"))
+    }
+
+    /// A date and a time of day in two cells (Treserva's `Datum` and `Tid`).
+    pub fn date_and_time(
+        &self,
+        date_col: usize,
+        time_col: usize,
+    ) -> Result<NaiveDateTime, RowError> {
+        let date = NaiveDate::parse_from_str(self.required(date_col)?, "%Y-%m-%d")
+            .map_err(|_| self.error(date_col, "is not a date of the form YYYY-MM-DD"))?;
+        let text = self.required(time_col)?;
+        let time = NaiveTime::parse_from_str(text, "%H:%M:%S")
+            .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+            .map_err(|_| self.error(time_col, "is not a time of day of the form HH:MM:SS"))?;
+        Ok(date.and_time(time))
+    }
+
+    /// A rejection of this row, blaming column `col`.
+    pub fn error(&self, col: usize, reason: impl Into<String>) -> RowError {
+        RowError {
+            line: self.line,
+            field: Some(self.columns[col].name.to_owned()),
+            reason: reason.into(),
+        }
+    }
+
+    /// The whole row as a line of the file's own separator, kept as evidence in
+    /// [`AccessEvent::raw`]; it holds every column, also those no event field takes.
+    pub fn raw(&self) -> String {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(self.delimiter)
+            .from_writer(Vec::new());
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(self.cells);
+        let bytes = w.into_inner().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).trim_end().to_owned()
+    }
+}
+
+/// Parses the date-time forms the extracts use: `YYYY-MM-DD HH:MM[:SS]`, also with a `T`.
+pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+}
+
+/// Maps a source's event wording to an [`Action`] by its first word(s), case-insensitively:
+/// the systems add objects to their verbs (`Läst journalanteckning`, `Visar hjälpmedel`).
+pub fn action_by_prefix(text: &str, table: &[(&str, Action)]) -> Action {
+    let text = text.trim().to_lowercase();
+    table
+        .iter()
+        .find(|(prefix, _)| text.starts_with(&prefix.to_lowercase()))
+        .map_or(Action::Other, |&(_, a)| a)
+}
+
+/// Reads an extract from `input`, refusing it as soon as it passes `limits.max_bytes`: a CSV
+/// file is streamed, an XLSX file (a zip, which needs to seek) is read whole.
+///
+/// `map` turns each data row into an event; its `Err` rejects the row. A file that is empty
+/// or lacks a required column is a [`loggvakt_connector::ErrorKind::Malformed`] error.
+pub fn import(
+    input: &mut dyn Read,
+    limits: &ImportLimits,
+    columns: &[Column],
+    map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
+) -> Result<ImportOutcome, ConnectorError> {
+    let mut head = Vec::with_capacity(4);
+    (&mut *input)
+        .take(4)
+        .read_to_end(&mut head)
+        .map_err(read_error)?;
+    if head.as_slice() == XLSX_MAGIC {
+        let bytes = limits.read_all(&mut head.as_slice().chain(input))?;
+        return import_xlsx(&bytes, columns, map);
+    }
+    let limited = Limited {
+        inner: head.as_slice().chain(input),
+        left: limits.max_bytes,
+        max: limits.max_bytes,
+    };
+    import_csv(limited, columns, map)
+}
+
+fn read_error(e: io::Error) -> ConnectorError {
+    if let Some(Oversize(max)) = e.get_ref().and_then(|i| i.downcast_ref::<Oversize>()) {
+        // The same words as the SDK's `ImportLimits::read_all`, so both paths read alike.
+        ConnectorError::permanent(format!(
+            "the file is larger than the import limit of {max} bytes"
+        ))
+    } else {
+        ConnectorError::permanent(format!("cannot read the file: {e}"))
+    }
+}
+
+#[derive(Debug)]
+struct Oversize(u64);
+
+impl std::fmt::Display for Oversize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the file is larger than {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for Oversize {}
+
+/// Fails the read once more than `max` bytes came through, so a huge file is refused after
+/// reading just past the limit rather than after reading it all.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    max: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(io::Error::other(Oversize(self.max)));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn empty_file() -> ConnectorError {
+    ConnectorError::malformed("the file is empty: no header line and no rows")
+}
+
+/// Where each of `columns` sits in the file's header; a required column that is missing or
+/// a column named twice fails the file.
+fn locate(
+    header: &[String],
+    columns: &[Column],
+    line: u64,
+) -> Result<Vec<Option<usize>>, ConnectorError> {
+    let mut positions = vec![None; columns.len()];
+    for (pos, name) in header.iter().enumerate() {
+        let name = name.strip_prefix('\u{FEFF}').unwrap_or(name);
+        if let Some(col) = columns.iter().position(|c| c.matches(name))
+            && positions[col].replace(pos).is_some()
+        {
+            return Err(ConnectorError::malformed(format!(
+                "line {line}: the header names the column {} twice",
+                columns[col].name
+            )));
+        }
+    }
+    let missing: Vec<&str> = columns
+        .iter()
+        .zip(&positions)
+        .filter(|(c, p)| c.required && p.is_none())
+        .map(|(c, _)| c.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(ConnectorError::malformed(format!(
+            "line {line}: the header lacks the required column{} {}",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", ")
+        )));
+    }
+    Ok(positions)
+}
+
+/// Picks the separator the header line uses most; Swedish spreadsheet exports use `;`
+/// because `,` is the decimal sign.
+fn detect_delimiter(header_line: &[u8]) -> u8 {
+    let count = |d: u8| header_line.iter().filter(|&&b| b == d).count();
+    if count(b';') > count(b',') {
+        b';'
+    } else {
+        b','
+    }
+}
+
+fn import_csv(
+    mut input: impl Read,
+    columns: &[Column],
+    mut map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
+) -> Result<ImportOutcome, ConnectorError> {
+    // The header line is read ahead to choose the separator, then handed to csv again.
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match input.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => {
+                first.push(byte[0]);
+                let content = first.strip_prefix(BOM).unwrap_or(&first);
+                let non_blank = content.iter().any(|b| !b.is_ascii_whitespace());
+                if byte[0] == b'\n' && non_blank || first.len() > MAX_HEADER_BYTES {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(e)),
+        }
+    }
+    let content = first.strip_prefix(BOM).unwrap_or(&first);
+    if content.iter().all(u8::is_ascii_whitespace) {
+        return Err(empty_file());
+    }
+    let delimiter = detect_delimiter(content);
+    let (lines, starts) = Lines::new(first.as_slice().chain(input), delimiter);
+    let next_line = || starts.borrow_mut().pop_front().unwrap_or(0);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        // Widths are checked per row so the rejection names the line in our words.
+        .flexible(true)
+        .from_reader(lines);
+
+    let mut record = csv::ByteRecord::new();
+    let header_line = loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {
+                let line = next_line();
+                if !is_blank(&record) {
+                    break line;
+                }
+            }
+            Ok(false) => return Err(empty_file()),
+            Err(e) => return Err(csv_fatal(e)),
+        }
+    };
+    let header: Vec<String> = record
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let positions = locate(&header, columns, header_line)?;
+
+    let mut outcome = ImportOutcome::default();
+    let mut cells: Vec<String> = Vec::with_capacity(header.len());
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = next_line();
+                if is_blank(&record) {
+                    continue;
+                }
+                if record.len() != header.len() {
+                    outcome.rejected.push(RowError {
+                        line,
+                        field: None,
+                        reason: format!(
+                            "has {} fields, the header has {}",
+                            record.len(),
+                            header.len()
+                        ),
+                    });
+                    continue;
+                }
+                cells.clear();
+                let mut bad_utf8 = None;
+                for (pos, cell) in record.iter().enumerate() {
+                    match std::str::from_utf8(cell) {
+                        Ok(s) => cells.push(s.to_owned()),
+                        Err(_) => {
+                            bad_utf8.get_or_insert(pos);
+                            cells.push(String::new());
+                        }
+                    }
+                }
+                if let Some(pos) = bad_utf8 {
+                    let field = positions
+                        .iter()
+                        .position(|p| *p == Some(pos))
+                        .map(|col| columns[col].name.to_owned());
+                    outcome.rejected.push(RowError {
+                        line,
+                        field,
+                        reason: "is not valid UTF-8".into(),
+                    });
+                    continue;
+                }
+                let row = Row {
+                    line,
+                    cells: &cells,
+                    positions: &positions,
+                    columns,
+                    delimiter,
+                };
+                match map(&row) {
+                    Ok(e) => {
+                        outcome.events.push(e);
+                        outcome.lines.push(line);
+                    }
+                    Err(e) => outcome.rejected.push(e),
+                }
+            }
+            Err(e) => {
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(csv_fatal(e));
+                }
+                let line = next_line();
+                outcome.rejected.push(RowError {
+                    line,
+                    field: None,
+                    reason: "is not valid CSV".into(),
+                });
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// A blank line, or one of separators only, as spreadsheets write below a table.
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record
+        .iter()
+        .all(|c| c.strip_prefix(BOM).unwrap_or(c).trim_ascii().is_empty())
+}
+
+/// Where the CSV lexer stands, as far as telling a blank line apart from a line break
+/// inside a quoted field needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Sits between the file and csv to number its records. csv's own record positions are off
+/// by one after a `\r\n` line end and after a blank line (which it skips but dates the next
+/// record to), so this reader counts lines itself and queues the line each record starts on.
+/// It also turns each blank line into a line of one separator, a record of empty fields
+/// that [`is_blank`] skips, so that records and queued lines stay one to one.
+struct Lines<R> {
+    inner: R,
+    delimiter: u8,
+    lex: Lex,
+    line: u64,
+    line_empty: bool,
+    at_record_start: bool,
+    starts: Rc<RefCell<VecDeque<u64>>>,
+    chunk: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+}
+
+impl<R: Read> Lines<R> {
+    fn new(inner: R, delimiter: u8) -> (Self, Rc<RefCell<VecDeque<u64>>>) {
+        let starts = Rc::new(RefCell::new(VecDeque::new()));
+        let lines = Self {
+            inner,
+            delimiter,
+            lex: Lex::FieldStart,
+            line: 1,
+            line_empty: true,
+            at_record_start: true,
+            starts: starts.clone(),
+            chunk: vec![0; 8192],
+            out: Vec::with_capacity(8192),
+            pos: 0,
+        };
+        (lines, starts)
+    }
+
+    fn emit(&mut self, b: u8) {
+        if self.at_record_start {
+            self.starts.borrow_mut().push_back(self.line);
+            self.at_record_start = false;
+        }
+        self.out.push(b);
+    }
+
+    fn push(&mut self, b: u8) {
+        let newline = b == b'\n' || b == b'\r';
+        if newline && self.lex != Lex::Quoted {
+            if self.line_empty {
+                self.emit(self.delimiter);
+                // The `\n` of a `\r\n` must not add a second separator.
+                self.line_empty = false;
+            }
+            if b == b'\n' {
+                self.line_empty = true;
+                self.line += 1;
+            }
+            self.lex = Lex::FieldStart;
+            self.at_record_start = true;
+            self.out.push(b);
+            return;
+        }
+        self.line_empty = false;
+        self.lex = match (self.lex, b) {
+            (Lex::FieldStart, b'"') => Lex::Quoted,
+            (Lex::FieldStart | Lex::Unquoted | Lex::QuoteInQuoted, d) if d == self.delimiter => {
+                Lex::FieldStart
+            }
+            (Lex::Quoted, b'"') => Lex::QuoteInQuoted,
+            (Lex::QuoteInQuoted, b'"') | (Lex::Quoted, _) => Lex::Quoted,
+            _ => Lex::Unquoted,
+        };
+        self.emit(b);
+        if b == b'\n' {
+            self.line += 1;
+        }
+    }
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            let n = self.inner.read(&mut self.chunk)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            for i in 0..n {
+                self.push(self.chunk[i]);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn csv_fatal(e: csv::Error) -> ConnectorError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => read_error(io),
+        _ => ConnectorError::malformed("the header line is not valid CSV"),
+    }
+}
+
+fn import_xlsx(
+    bytes: &[u8],
+    columns: &[Column],
+    mut map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
+) -> Result<ImportOutcome, ConnectorError> {
+    // calamine's errors describe the workbook's structure, never cell values.
+    let mut book = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
+        ConnectorError::malformed(format!("the file is not a readable XLSX workbook: {e}"))
+    })?;
+    let range = match book.worksheet_range_at(0) {
+        Some(r) => r.map_err(|e| {
+            ConnectorError::malformed(format!(
+                "the first sheet of the workbook cannot be read: {e}"
+            ))
+        })?,
+        None => return Err(empty_file()),
+    };
+    let Some((first_row, _)) = range.start() else {
+        return Err(empty_file());
+    };
+    let mut rows = range.rows().enumerate().map(|(i, cells)| {
+        let line = u64::from(first_row) + i as u64 + 1;
+        (line, cells.iter().map(cell_text).collect::<Vec<String>>())
+    });
+    // Leading empty rows are skipped, as csv skips leading blank lines.
+    let Some((header_line, header)) =
+        rows.find(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
+    else {
+        return Err(empty_file());
+    };
+    let positions = locate(&header, columns, header_line)?;
+    let mut outcome = ImportOutcome::default();
+    for (line, cells) in rows {
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let row = Row {
+            line,
+            cells: &cells,
+            positions: &positions,
+            columns,
+            delimiter: b';',
+        };
+        match map(&row) {
+            Ok(e) => {
+                outcome.events.push(e);
+                outcome.lines.push(line);
+            }
+            Err(e) => outcome.rejected.push(e),
+        }
+    }
+    Ok(outcome)
+}
+
+/// A cell as the text a CSV export of it would hold, so one row mapping serves both formats.
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        // Personnummer typed into Excel become numbers; print them without a fraction.
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) => match dt.as_datetime() {
+            Some(t) if dt.as_f64() < 1.0 => t.format("%H:%M:%S").to_string(),
+            Some(t) if dt.as_f64().fract() == 0.0 => t.format("%Y-%m-%d").to_string(),
+            Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            None => String::new(),
+        },
+        // An error cell is no value; a required column then reports it as empty.
+        Data::Error(_) => String::new(),
+    }
+}

@@ -1,0 +1,293 @@
+//! `loggvakt-treserva`: the connector for Treserva, the social services' record.
+//!
+//! An extract is ordered through the self-service portal's e-service form; user support
+//! checks that the requester is a verksamhetschef and delivers the extract, which the
+//! connector collects by polling the ticket, or which arrives by post or encrypted mail and
+//! is imported. The wire contract is `connectors/PROTOCOLS.md`.
+
+mod extract;
+
+use std::io::Read;
+use std::time::Duration;
+
+use loggvakt_connector::{
+    Capabilities, Connector, ConnectorError, Extract, FromSettings, ImportLimits, ImportOutcome,
+    Manifest, OrderReceipt, OrderRequest, PollOutcome, Subject, async_trait,
+};
+use loggvakt_tabular::wire::{self, http};
+use reqwest::{Client, StatusCode, Url};
+use serde::Deserialize;
+
+pub use extract::COLUMNS;
+
+/// The `[[system]] settings` of a Treserva system (PROTOCOLS.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreservaSettings {
+    pub portal_url: String,
+    /// The verksamhetschef placing the orders; the portal checks their permissions.
+    pub requester_email: String,
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Seconds to wait for each request; fractions allowed.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+}
+
+/// How user support delivers the extract (the form's `leveranssatt`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    #[default]
+    KrypteradEpost,
+    Post,
+}
+
+impl Delivery {
+    fn as_str(self) -> &'static str {
+        match self {
+            Delivery::KrypteradEpost => "krypterad_epost",
+            Delivery::Post => "post",
+        }
+    }
+}
+
+fn default_timeout() -> f64 {
+    30.0
+}
+
+/// The Treserva connector: `order`, `poll` and `import`.
+#[derive(Debug)]
+pub struct TreservaConnector {
+    system_id: String,
+    settings: TreservaSettings,
+    portal: Url,
+    client: Client,
+}
+
+impl FromSettings for TreservaConnector {
+    fn from_settings(
+        system_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<Self, ConnectorError> {
+        let s: TreservaSettings = wire::settings(system_id, settings)?;
+        let portal = http::base_url(system_id, "portal_url", &s.portal_url)?;
+        let email = s.requester_email.trim();
+        if email.is_empty() || !email.contains('@') || email.contains(char::is_whitespace) {
+            return Err(wire::bad_setting(
+                system_id,
+                "requester_email",
+                "is not a mail address",
+            ));
+        }
+        let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
+        Ok(Self {
+            system_id: system_id.to_owned(),
+            client: http::client(timeout)?,
+            portal,
+            settings: s,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Ticket {
+    arende: String,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    status: String,
+    #[serde(default)]
+    orsak: Option<String>,
+}
+
+impl TreservaConnector {
+    /// The e-service form's fields for `req`, in the order the portal lists them.
+    pub fn form(&self, req: &OrderRequest) -> Result<Vec<(&'static str, String)>, ConnectorError> {
+        let mut form = vec![
+            ("referens", req.reference.clone()),
+            (
+                "bestallare",
+                self.settings.requester_email.trim().to_owned(),
+            ),
+        ];
+        match &req.subject {
+            Subject::Users(users) => {
+                if users.is_empty() {
+                    return Err(ConnectorError::permanent("the order names no users"));
+                }
+                if let Some(u) = users
+                    .iter()
+                    .find(|u| u.username.is_empty() || u.username.contains([',', ';', '=']))
+                {
+                    return Err(ConnectorError::permanent(format!(
+                        "the username {:?} cannot be written in the portal's form",
+                        u.username
+                    )));
+                }
+                let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
+                form.push(("anvandare", names.join(",")));
+                if users.iter().any(|u| u.period.is_some()) {
+                    let pairs: Vec<String> = users
+                        .iter()
+                        .map(|u| {
+                            let p = u.period.unwrap_or(req.period);
+                            format!(
+                                "{}={}/{}",
+                                u.username,
+                                wire::minutes(p.from),
+                                wire::minutes(p.to)
+                            )
+                        })
+                        .collect();
+                    form.push(("perioder", pairs.join(";")));
+                }
+            }
+            Subject::Patient(p) => form.push(("personnummer", p.digits().to_owned())),
+        }
+        form.push(("fran", wire::minutes(req.period.from)));
+        form.push(("till", wire::minutes(req.period.to)));
+        form.push(("leveranssatt", self.settings.delivery.as_str().to_owned()));
+        form.push(("idempotensnyckel", req.idempotency_key.clone()));
+        Ok(form)
+    }
+
+    fn order_url(&self) -> Url {
+        http::endpoint(&self.portal, &["e-tjanst", "loggutdrag"])
+    }
+
+    fn ticket(receipt: &OrderReceipt) -> Result<&str, ConnectorError> {
+        receipt
+            .external_ref
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ConnectorError::permanent("the receipt holds no Treserva ticket number"))
+    }
+}
+
+#[async_trait]
+impl Connector for TreservaConnector {
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            name: "treserva".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities {
+                order: true,
+                poll: true,
+                import: true,
+                ..Capabilities::default()
+            },
+            max_users_per_order: None,
+        }
+    }
+
+    /// Reaching the portal is enough: it has no side-effect-free call that checks the
+    /// requester, and any answer below 500 shows that it is up.
+    async fn health(&self) -> Result<(), ConnectorError> {
+        let what = "the portal's front page";
+        let response = self
+            .client
+            .get(self.portal.clone())
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, what))?;
+        if response.status().is_server_error() {
+            return Err(wire::status_error(
+                response.status().as_u16(),
+                None,
+                None,
+                what,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
+        let form = self.form(req)?;
+        let what = "the extract order to the Treserva portal";
+        let response = http::send(self.client.post(self.order_url()).form(&form), what).await?;
+        let again = response.status() == StatusCode::OK;
+        let ticket: Ticket = http::json(response, what).await?;
+        if ticket.arende.trim().is_empty() {
+            return Err(ConnectorError::malformed(
+                "the portal accepted the order but gave no ticket number",
+            ));
+        }
+        Ok(OrderReceipt {
+            note: Some(if again {
+                format!(
+                    "the portal already had this order: ticket {}",
+                    ticket.arende
+                )
+            } else {
+                format!("ticket {}", ticket.arende)
+            }),
+            external_ref: Some(ticket.arende),
+        })
+    }
+
+    async fn poll(
+        &self,
+        _req: &OrderRequest,
+        receipt: &OrderReceipt,
+    ) -> Result<PollOutcome, ConnectorError> {
+        let ticket = Self::ticket(receipt)?;
+        let what = format!("the status of ticket {ticket}");
+        let url = http::endpoint(&self.order_url(), &[ticket]);
+        let response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, &what))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(ConnectorError::permanent(format!(
+                "the portal does not know ticket {ticket}"
+            )));
+        }
+        let response = http::check(response, &what).await?;
+        let status: Status = http::json(response, &what).await?;
+        match status.status.as_str() {
+            "mottagen" | "behandlas" => Ok(PollOutcome::Pending),
+            "avslagen" => Ok(PollOutcome::NeverComing {
+                reason: match status.orsak.as_deref().map(str::trim) {
+                    Some(orsak) if !orsak.is_empty() => {
+                        format!("the portal refused the order: {}", wire::redact(orsak))
+                    }
+                    _ => "the portal refused the order".into(),
+                },
+            }),
+            "levererad" => {
+                let what = format!("the extract file of ticket {ticket}");
+                let file = http::endpoint(&url, &["fil"]);
+                let response = http::send(self.client.get(file), &what).await?;
+                let content_type = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| http::transport_error(e, &what))?;
+                Ok(PollOutcome::Delivered(Extract {
+                    file_name: Some(format!("{ticket}.csv")),
+                    content_type,
+                    bytes: bytes.to_vec(),
+                }))
+            }
+            other => Err(ConnectorError::malformed(format!(
+                "the portal gave ticket {ticket} an unknown status {other:?}"
+            ))),
+        }
+    }
+
+    fn import(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        extract::import(&self.system_id, input, limits)
+    }
+}
