@@ -108,6 +108,15 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Run the four simulated care systems on loopback for a manual trial: the Cosmic journal
+    /// unit's SMTP listener on 2525, Treserva's portal on 8481, Sesam 2's log overview on 8482
+    /// and Lifecare's message service on 8483 (the example configuration's addresses), with
+    /// access logs for the configured staff. Runs until Ctrl-C.
+    Simulate {
+        /// Seed of the generated access logs.
+        #[arg(long, default_value_t = 2027)]
+        seed: u64,
+    },
     /// Run the example organisation through two months on an accelerated clock, in a fresh
     /// SQLite database, and summarise what happened.
     Demo {
@@ -407,6 +416,38 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Order { action } => order_command(&cli.db, &clock, action).await,
+        Command::Simulate { seed } => {
+            let org = load_config(&cli.config)?;
+            let sim = crate::simulation::start(&org, seed, loggvakt_simulator::Ports::fixed())
+                .await
+                .context(
+                    "cannot start the simulated systems (are ports 2525 and 8481-8483 free?)",
+                )?;
+            println!(
+                "Simulated care systems for {} ({} staff accounts):",
+                org.name,
+                crate::simulation::sim_config(&org, seed).staff.len()
+            );
+            println!("  Cosmic journal unit (SMTP)   {}", sim.smtp_addr());
+            println!("  Treserva portal              {}", sim.treserva_url());
+            println!("  Sesam 2 log overview         {}", sim.sesam2_url());
+            println!("  Lifecare messages            {}", sim.lifecare_url());
+            println!(
+                "Ctrl-C stops. In another terminal: loggvakt tick (or serve) with the same configuration."
+            );
+            tokio::signal::ctrl_c().await.ok();
+            let stats = sim.stats();
+            println!(
+                "mails received {}, duplicate orders {}",
+                stats.mails_received,
+                stats.cosmic.duplicates
+                    + stats.treserva.duplicates
+                    + stats.sesam2.duplicates
+                    + stats.lifecare.duplicates
+            );
+            sim.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { dir } => {
             demo::run(&dir, cli.now).await.context("demo failed")?;
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,7 @@
 //! `loggvakt demo`: the example organisation taken through two months on an accelerated
-//! clock, in a fresh SQLite database, ending with a summary a newcomer can check.
+//! clock, in a fresh SQLite database, against the four simulated care systems (in-process, on
+//! loopback ports): draws, orders by mail, portal, log overview and message, deliveries and
+//! imports. It ends with a summary a newcomer can check.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +14,9 @@ use crate::calendar::{Month, local_date, start_of_day};
 use crate::clock::Clock;
 use crate::config;
 use crate::connectors::Connectors;
+use crate::orders::{self, OrderState};
 use crate::scheduler;
+use crate::simulation;
 use crate::store::Store;
 
 /// The example configuration, built in so the demo runs from any folder.
@@ -41,7 +45,13 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
                 .with_context(|| format!("cannot remove the previous demo's {}", file.display()))?;
         }
     }
-    let org = config::load(&schedules)?;
+    let mut org = config::load(&schedules)?;
+    let sim = simulation::start(&org, 2027, loggvakt_simulator::Ports::any())
+        .await
+        .context("cannot start the simulated care systems")?;
+    simulation::point_at(&mut org, &sim);
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox)?;
     let url = format!("sqlite://{}", db.display());
     let store = Store::open(&url).await?;
     println!(
@@ -57,6 +67,8 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
     let months = [first, first.next()];
     let instance = "demo";
     let connectors = Connectors::for_org(&org);
+    connectors.require_all().map_err(anyhow::Error::msg)?;
+    let mut cosmic_imported = 0;
     for month in months {
         println!("\n{month}");
         for day in month.days() {
@@ -74,6 +86,35 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
                     r.late.len(),
                     r.missed.len()
                 );
+            }
+            let o = &r.orders;
+            if o.sent + o.fetched + o.delivered + o.failed + o.retried > 0 {
+                println!(
+                    "  {day}  orders: {} sent, {} fetched at once (Sesam 2), {} delivered and imported, {} to retry, {} failed",
+                    o.sent, o.fetched, o.delivered, o.retried, o.failed
+                );
+            }
+            // The journal unit answers Cosmic orders out of band; the administrator saves
+            // each encrypted file and imports it, as `extract import` does.
+            let clock = Clock::starting_at(at + TimeDelta::hours(4));
+            for order in store.orders(Some(OrderState::AwaitingDelivery)).await? {
+                let Some(bytes) = sim.cosmic_extract(&order.idempotency_key) else {
+                    continue;
+                };
+                let file = inbox.join(format!("{}.csv", order.reference));
+                std::fs::write(&file, bytes)?;
+                let pipeline = orders::Pipeline {
+                    store: &store,
+                    org: &org,
+                    connectors: &connectors,
+                    clock: &clock,
+                    actor: "demo:administrator",
+                };
+                pipeline
+                    .import_file(order.id, &file)
+                    .await
+                    .with_context(|| format!("importing {}", file.display()))?;
+                cosmic_imported += 1;
             }
         }
     }
@@ -116,12 +157,52 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         "  draws verified from their seeds: {verified} of {}",
         draw_ids.len()
     );
+    println!("\n  {:<10} orders by state", "system");
+    let mut per_system: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (system, state, n) in store.order_counts().await? {
+        per_system
+            .entry(system)
+            .or_default()
+            .push(format!("{state} {n}"));
+    }
+    for (system, states) in &per_system {
+        println!("  {system:<10} {}", states.join(", "));
+    }
+    println!("  Cosmic extracts imported from files: {cosmic_imported}");
+    println!("  access events stored: {}", store.event_count(None).await?);
+    let stats = sim.stats();
+    println!(
+        "  the simulated systems counted {} duplicate orders; the journal unit received {} order mails",
+        stats.cosmic.duplicates
+            + stats.treserva.duplicates
+            + stats.sesam2.duplicates
+            + stats.lifecare.duplicates,
+        stats.mails_received
+    );
+    let outbox = dir.join("outbox");
+    std::fs::create_dir_all(&outbox)?;
+    for (i, mail) in sim.mails().iter().enumerate() {
+        let text = format!(
+            "From: {}\nTo: {}\nSubject: {}\nMessage-ID: {}\n\n{}",
+            mail.from,
+            mail.to.join(", "),
+            mail.subject,
+            mail.message_id.as_deref().unwrap_or(""),
+            mail.body
+        );
+        std::fs::write(outbox.join(format!("{:04}.eml", i + 1)), text)?;
+    }
     match audit::verify(&store).await? {
         Verdict::Intact { records, .. } => println!("  audit trail intact: {records} records"),
         Verdict::Broken { seq, reason } => println!("  audit trail BROKEN at #{seq}: {reason}"),
     }
     println!("\nDatabase: {}", db.display());
     println!("Configuration: {}", schedules.display());
+    println!(
+        "Mail outbox (the Cosmic order mails as the journal unit received them): {}",
+        outbox.display()
+    );
+    println!("Delivered Cosmic extracts: {}", inbox.display());
     println!(
         "Look closer:\n  loggvakt --db {url} --config {} --now {} plan --month {}",
         schedules.display(),

@@ -17,4 +17,5 @@ pub mod orders;
 pub mod org;
 pub mod scheduler;
 pub mod server;
+pub mod simulation;
 pub mod store;

@@ -46,6 +46,16 @@ pub struct System {
     pub max_extract_bytes: u64,
 }
 
+impl System {
+    /// The built-in connector's name, or `""` for a plugin.
+    pub fn connector_name(&self) -> &str {
+        match &self.connector {
+            ConnectorRef::BuiltIn(name) => name,
+            ConnectorRef::Plugin(_) => "",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Staff {
     pub id: StaffId,

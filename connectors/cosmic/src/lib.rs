@@ -92,6 +92,9 @@ pub struct CosmicConnector {
     to: Mailbox,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     templates: Handlebars<'static>,
+    /// lettre's own timeout covers only the connect; a server that accepts and then never
+    /// answers would hold a send for ever, so every exchange is bounded by this as well.
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for CosmicConnector {
@@ -167,6 +170,7 @@ impl FromSettings for CosmicConnector {
             to,
             transport,
             templates,
+            timeout,
         })
     }
 }
@@ -344,7 +348,10 @@ impl Connector for CosmicConnector {
     }
 
     async fn health(&self) -> Result<(), ConnectorError> {
-        match self.transport.test_connection().await {
+        let answer = tokio::time::timeout(self.timeout, self.transport.test_connection())
+            .await
+            .map_err(|_| ConnectorError::retryable("the mail server did not answer in time"))?;
+        match answer {
             Ok(true) => Ok(()),
             Ok(false) => Err(ConnectorError::retryable(
                 "the mail server did not answer NOOP",
@@ -355,7 +362,17 @@ impl Connector for CosmicConnector {
 
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
         let message = self.render(req)?;
-        let response = self.transport.send(message).await.map_err(smtp_error)?;
+        // A timeout here is retryable, and the retry may duplicate a mail the server did take:
+        // the journal unit sees the same Message-ID twice (noted in the order's attempts).
+        let response = tokio::time::timeout(self.timeout, self.transport.send(message))
+            .await
+            .map_err(|_| {
+                ConnectorError::retryable(format!(
+                    "the mail server did not answer within {:?}",
+                    self.timeout
+                ))
+            })?
+            .map_err(smtp_error)?;
         let server_said: String = response.message().collect::<Vec<_>>().join(" ");
         Ok(OrderReceipt {
             // The journal unit answers out of band; our Message-ID is what a reply quotes.
