@@ -1,0 +1,405 @@
+//! The same scenarios against each of the four built-in connectors, through the real order
+//! pipeline and the simulated systems: a sample is ordered (or fetched), delivered, normalised
+//! and stored, matching the simulator's ground truth; transient failures are retried; a
+//! delivery with malformed rows is refused with its line and the order keeps its state; a
+//! peer that never answers times out as retryable. (The example plugin is exercised from its
+//! shared library in `tests/plugin.rs`.)
+
+mod common;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use common::TestDb;
+use loggvakt::clock::Clock;
+use loggvakt::connectors::Connectors;
+use loggvakt::orders::{self, Order, OrderState, Pipeline};
+use loggvakt::org::Organisation;
+use loggvakt::store::Store;
+use loggvakt_connector::Subject;
+use loggvakt_simulator::{Ports, Simulator, SystemFaults};
+
+const SYSTEMS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
+
+fn at(s: &str) -> Clock {
+    Clock::starting_at(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+}
+
+struct World {
+    org: Organisation,
+    sim: Simulator,
+    connectors: Connectors,
+    store: Store,
+    _db: TestDb,
+}
+
+/// The example organisation against a fresh simulator, with short timeouts.
+async fn world() -> World {
+    let mut org = loggvakt::config::load(&common::example_config()).unwrap();
+    let sim = loggvakt::simulation::start(&org, 7, Ports::any())
+        .await
+        .unwrap();
+    loggvakt::simulation::point_at(&mut org, &sim);
+    for s in &mut org.systems {
+        s.settings.insert("timeout_secs".into(), 0.3.into());
+    }
+    let connectors = Connectors::for_org(&org);
+    connectors.require_all().unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    World {
+        org,
+        sim,
+        connectors,
+        store,
+        _db: db,
+    }
+}
+
+impl World {
+    fn pipeline<'a>(&'a self, clock: &'a Clock) -> Pipeline<'a> {
+        Pipeline {
+            store: &self.store,
+            org: &self.org,
+            connectors: &self.connectors,
+            clock,
+            actor: "test",
+        }
+    }
+
+    async fn tick(&self, when: &str) {
+        loggvakt::scheduler::tick(&self.store, &self.org, &self.connectors, &at(when), "test")
+            .await
+            .unwrap();
+    }
+
+    async fn orders_of(&self, system: &str) -> Vec<Order> {
+        let mut v: Vec<Order> = self
+            .store
+            .orders(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.system == system)
+            .collect();
+        v.sort_by_key(|o| o.id);
+        v
+    }
+
+    /// Imports what the journal unit sent back for each Cosmic order awaiting delivery.
+    async fn import_cosmic(&self, when: &str) -> Vec<Result<usize, orders::ImportError>> {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = at(when);
+        let mut results = Vec::new();
+        for o in self.orders_of("cosmic").await {
+            if o.state != OrderState::AwaitingDelivery {
+                continue;
+            }
+            let Some(bytes) = self.sim.cosmic_extract(&o.idempotency_key) else {
+                continue;
+            };
+            let file = dir.path().join(format!("{}.csv", o.reference));
+            std::fs::write(&file, bytes).unwrap();
+            results.push(self.pipeline(&clock).import_file(o.id, &file).await);
+        }
+        results
+    }
+
+    /// The accesses the simulator says the ordered users made in their periods.
+    fn ground_truth(&self, system: &str, order: &Order) -> usize {
+        let Subject::Users(users) = &order.request.subject else {
+            return 0;
+        };
+        users
+            .iter()
+            .map(|u| {
+                let p = u.period.unwrap_or(order.request.period);
+                self.sim.events_for(system, &u.username, p.from, p.to).len()
+            })
+            .sum()
+    }
+}
+
+/// First week of May 2027, then deliveries collected.
+async fn run_until_delivered(w: &World) {
+    for day in 3..=7 {
+        w.tick(&format!("2027-05-{day:02}T07:00:00+02:00")).await;
+    }
+    w.import_cosmic("2027-05-07T09:00:00+02:00").await;
+    w.tick("2027-05-07T09:30:00+02:00").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_connector_orders_receives_and_normalises_what_the_system_holds() {
+    let w = world().await;
+    run_until_delivered(&w).await;
+    for system in SYSTEMS {
+        let orders = w.orders_of(system).await;
+        assert!(!orders.is_empty(), "{system}: orders were made");
+        for o in &orders {
+            assert_eq!(o.state, OrderState::Imported, "{system}: {o:?}");
+            let stored = w.store.event_count(Some(o.id)).await.unwrap() as usize;
+            assert_eq!(
+                stored,
+                w.ground_truth(system, o),
+                "{system} order {}: every access, no more",
+                o.reference
+            );
+        }
+    }
+    let stats = w.sim.stats();
+    assert_eq!(stats.total_duplicates(), 0);
+    assert!(
+        stats.mails_received > 0
+            && stats.lifecare.orders_accepted > 0
+            && stats.treserva.orders_accepted > 0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_failures_are_retried_until_the_order_goes_through() {
+    for system in SYSTEMS {
+        let w = world().await;
+        w.sim.set_faults(
+            system,
+            SystemFaults {
+                fail_next: 2,
+                ..SystemFaults::default()
+            },
+        );
+        w.tick("2027-05-07T07:00:00+02:00").await;
+        let first = w.orders_of(system).await;
+        assert!(
+            first
+                .iter()
+                .any(|o| o.state == OrderState::Pending && o.attempts == 1),
+            "{system}: retried later: {first:?}"
+        );
+        // Backoff: one minute, then two.
+        for minutes in [2, 5, 9, 14] {
+            let when = at("2027-05-07T07:00:00+02:00").now() + TimeDelta::minutes(minutes);
+            w.tick(&when.to_rfc3339()).await;
+        }
+        w.import_cosmic("2027-05-07T08:00:00+02:00").await;
+        w.tick("2027-05-07T08:30:00+02:00").await;
+        for o in w.orders_of(system).await {
+            assert_eq!(o.state, OrderState::Imported, "{system}: {o:?}");
+        }
+        assert_eq!(w.sim.stats().total_duplicates(), 0, "{system}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_rows_refuse_the_delivery_with_their_line() {
+    for system in SYSTEMS {
+        let w = world().await;
+        w.sim.set_faults(
+            system,
+            SystemFaults {
+                malformed_rows: 1,
+                ..SystemFaults::default()
+            },
+        );
+        w.tick("2027-05-07T07:00:00+02:00").await;
+        let imports = w.import_cosmic("2027-05-07T08:00:00+02:00").await;
+        w.tick("2027-05-07T08:30:00+02:00").await;
+        let orders = w.orders_of(system).await;
+        match system {
+            "cosmic" => {
+                let refused: Vec<String> = imports
+                    .into_iter()
+                    .filter_map(Result::err)
+                    .map(|e| e.to_string())
+                    .collect();
+                assert!(!refused.is_empty(), "cosmic: a refused file");
+                assert!(refused.iter().all(|e| e.contains("line ")), "{refused:?}");
+                assert!(
+                    orders
+                        .iter()
+                        .all(|o| o.state == OrderState::AwaitingDelivery),
+                    "cosmic keeps waiting"
+                );
+            }
+            "sesam2" => {
+                // A synchronous answer that cannot be read is not retried blindly.
+                assert!(
+                    orders.iter().all(|o| o.state == OrderState::Failed),
+                    "{orders:?}"
+                );
+            }
+            _ => {
+                assert!(
+                    orders
+                        .iter()
+                        .all(|o| o.state == OrderState::AwaitingDelivery),
+                    "{system}: {orders:?}"
+                );
+                let errors: Vec<&str> = orders
+                    .iter()
+                    .filter_map(|o| o.last_error.as_deref())
+                    .collect();
+                assert!(
+                    !errors.is_empty()
+                        && errors
+                            .iter()
+                            .all(|e| e.contains("refused") && e.contains("line")),
+                    "{system}: {errors:?}"
+                );
+            }
+        }
+        assert_eq!(
+            w.store.event_count(None).await.unwrap() as usize,
+            stored_elsewhere(&w, system).await,
+            "{system}: nothing of a refused delivery is stored"
+        );
+    }
+}
+
+/// Events stored for systems other than `system` (which had the faults).
+async fn stored_elsewhere(w: &World, system: &str) -> usize {
+    let mut n = 0;
+    for o in w.store.orders(None).await.unwrap() {
+        if o.system != system {
+            n += w.store.event_count(Some(o.id)).await.unwrap() as usize;
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_that_never_answers_times_out_as_retryable() {
+    for system in SYSTEMS {
+        let w = world().await;
+        w.sim.set_faults(
+            system,
+            SystemFaults {
+                hang: true,
+                ..SystemFaults::default()
+            },
+        );
+        w.tick("2027-05-07T07:00:00+02:00").await;
+        let orders = w.orders_of(system).await;
+        assert!(!orders.is_empty());
+        for o in &orders {
+            assert_eq!(o.state, OrderState::Pending, "{system}: {o:?}");
+            assert_eq!(o.attempts, 1);
+            assert!(o.last_error.is_some(), "{system}: the timeout is recorded");
+        }
+    }
+}
+
+/// A small org with one unit of 61 Cosmic users (10 % is 7) for the mail tests.
+fn cosmic_org(sim: &Simulator) -> common::ConfigDir {
+    let toml = common::SMALL_ORG.replace(
+        "smtp_port = 1",
+        &format!("smtp_port = {}", sim.smtp_addr().port()),
+    );
+    common::ConfigDir::new(&toml, Some(&common::staff_csv(&[("hemtjanst", 61)])))
+}
+
+async fn sim_for(cfg: &common::ConfigDir) -> Simulator {
+    let org = loggvakt::config::load(cfg.path()).unwrap();
+    loggvakt::simulation::start(&org, 1, Ports::any())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply_address() {
+    // The simulator needs the staff, the configuration needs the simulator's port.
+    let probe = common::ConfigDir::new(
+        common::SMALL_ORG,
+        Some(&common::staff_csv(&[("hemtjanst", 61)])),
+    );
+    let sim = sim_for(&probe).await;
+    let cfg = cosmic_org(&sim);
+    let db = TestDb::sqlite();
+    let r = common::run(&[
+        "--config",
+        &cfg.arg(),
+        "--db",
+        &db.url,
+        "--now",
+        "2027-05-07T08:00:00+02:00",
+        "tick",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mails = sim.mails();
+    assert_eq!(mails.len(), 3, "{}", r.stdout);
+    let mut sizes: Vec<usize> = mails
+        .iter()
+        .map(|m| m.body.matches(": 2027-04-").count())
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(
+        sizes,
+        [1, 3, 3],
+        "3 + 3 + 1 usernames, each with its own period"
+    );
+    for m in &mails {
+        assert!(
+            m.subject
+                .starts_with("Beställning av loggutdrag LV-2027-05-"),
+            "{}",
+            m.subject
+        );
+        assert!(
+            m.body.contains("070-000 00 00"),
+            "the phone for the password"
+        );
+        assert!(m.body.contains("lk@example.se"), "the reply address");
+        assert!(m.order_key.is_some());
+    }
+    assert_eq!(sim.stats().cosmic.duplicates, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
+    let probe = common::ConfigDir::new(
+        common::SMALL_ORG,
+        Some(&common::staff_csv(&[("hemtjanst", 61)])),
+    );
+    let sim = sim_for(&probe).await;
+    let cfg = cosmic_org(&sim);
+    let db = TestDb::sqlite();
+    let killed = common::loggvakt()
+        .args([
+            "--config",
+            &cfg.arg(),
+            "--db",
+            &db.url,
+            "--now",
+            "2027-05-07T08:00:00+02:00",
+            "tick",
+        ])
+        .env("LOGGVAKT_CRASH_AT", "order.after_send:1")
+        .output()
+        .unwrap();
+    assert!(
+        !killed.status.success(),
+        "aborted after the first mail went out"
+    );
+    assert_eq!(sim.mails().len(), 1);
+    // Restarted at once, and again after the dead process's claim ran out.
+    for now in ["2027-05-07T08:01:00+02:00", "2027-05-07T08:30:00+02:00"] {
+        let r = common::run(&[
+            "--config",
+            &cfg.arg(),
+            "--db",
+            &db.url,
+            "--now",
+            now,
+            "tick",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    assert_eq!(sim.mails().len(), 3, "each order mailed once");
+    assert_eq!(sim.stats().cosmic.duplicates, 0);
+    let list = common::run(&[
+        "--db", &db.url, "order", "list", "--state", "in_doubt", "--format", "json",
+    ]);
+    let in_doubt: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(
+        in_doubt.as_array().unwrap().len(),
+        1,
+        "the interrupted order waits for a person"
+    );
+}
