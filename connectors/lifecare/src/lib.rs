@@ -211,22 +211,7 @@ impl Connector for LifecareConnector {
 
     /// Only that Lifecare answers; every API call has an effect or reads personal data.
     async fn health(&self) -> Result<(), ConnectorError> {
-        let what = "the Lifecare server";
-        let response = self
-            .client
-            .get(self.base.clone())
-            .send()
-            .await
-            .map_err(|e| http::transport_error(e, what))?;
-        if response.status().is_server_error() {
-            return Err(wire::status_error(
-                response.status().as_u16(),
-                None,
-                None,
-                what,
-            ));
-        }
-        Ok(())
+        http::reachable(&self.client, self.base.clone(), "the Lifecare server").await
     }
 
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {

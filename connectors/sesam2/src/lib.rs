@@ -239,22 +239,7 @@ impl Connector for Sesam2Connector {
     /// Only that Sesam 2 answers: a search would itself be logged as a reviewer's look at
     /// the log, which a health check must not cause.
     async fn health(&self) -> Result<(), ConnectorError> {
-        let what = "the Sesam 2 server";
-        let response = self
-            .client
-            .get(self.base.clone())
-            .send()
-            .await
-            .map_err(|e| http::transport_error(e, what))?;
-        if response.status().is_server_error() {
-            return Err(wire::status_error(
-                response.status().as_u16(),
-                None,
-                None,
-                what,
-            ));
-        }
-        Ok(())
+        http::reachable(&self.client, self.base.clone(), "the Sesam 2 server").await
     }
 
     async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {

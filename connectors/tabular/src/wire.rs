@@ -228,6 +228,26 @@ pub mod http {
         })
     }
 
+    /// The health check of an HTTP system: any answer below 500 shows that it is up. The
+    /// systems have no side-effect-free call that checks more (a log query would itself be
+    /// logged as a look at the log).
+    pub async fn reachable(client: &Client, url: Url, what: &str) -> Result<(), ConnectorError> {
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| transport_error(e, what))?;
+        if response.status().is_server_error() {
+            return Err(super::status_error(
+                response.status().as_u16(),
+                None,
+                None,
+                what,
+            ));
+        }
+        Ok(())
+    }
+
     pub fn transport_error(e: reqwest::Error, what: &str) -> ConnectorError {
         let e = e.without_url();
         if e.is_builder() {

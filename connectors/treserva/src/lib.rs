@@ -185,22 +185,7 @@ impl Connector for TreservaConnector {
     /// Reaching the portal is enough: it has no side-effect-free call that checks the
     /// requester, and any answer below 500 shows that it is up.
     async fn health(&self) -> Result<(), ConnectorError> {
-        let what = "the portal's front page";
-        let response = self
-            .client
-            .get(self.portal.clone())
-            .send()
-            .await
-            .map_err(|e| http::transport_error(e, what))?;
-        if response.status().is_server_error() {
-            return Err(wire::status_error(
-                response.status().as_u16(),
-                None,
-                None,
-                what,
-            ));
-        }
-        Ok(())
+        http::reachable(&self.client, self.portal.clone(), "the portal's front page").await
     }
 
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
