@@ -219,8 +219,8 @@ async fn draw_verify_passes_and_catches_every_kind_of_edit() {
         exec(
             &store,
             &format!(
-                "UPDATE draw_members SET review_from = '2027-04-30T00:00:00+02:00', \
-                 review_to = '2027-05-01T00:00:00+02:00' WHERE draw_id = {sel} AND position = 0"
+                "UPDATE draw_members SET review_from = '2027-03-15T00:00:00+01:00', \
+                 review_to = '2027-03-16T00:00:00+01:00' WHERE draw_id = {sel} AND position = 0"
             ),
         )
         .await;
