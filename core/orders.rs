@@ -545,7 +545,8 @@ impl Pipeline<'_> {
             tx.transition(order.id, OrderState::AwaitingDelivery, &wait)
                 .await?;
         }
-        if overdue {
+        // Only an order still waiting after this poll is overdue.
+        if overdue && wait.state == OrderState::AwaitingDelivery {
             tx.mark_reminded(order.id).await?;
             tx.audit(
                 "order.delivery_overdue",

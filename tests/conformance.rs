@@ -403,3 +403,39 @@ async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
         "the interrupted order waits for a person"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_reminder() {
+    // Sesam 2 answers at once: there is no delivery to wait for.
+    for system in ["cosmic", "treserva", "lifecare"] {
+        let w = world().await;
+        w.sim.set_faults(
+            system,
+            SystemFaults {
+                never_deliver: true,
+                ..SystemFaults::default()
+            },
+        );
+        w.tick("2027-05-07T07:00:00+02:00").await;
+        w.import_cosmic("2027-05-07T08:00:00+02:00").await;
+        // Past the example's delivery_sla_days (10), twice.
+        w.tick("2027-05-20T07:00:00+02:00").await;
+        w.tick("2027-05-21T07:00:00+02:00").await;
+        let orders = w.orders_of(system).await;
+        assert!(!orders.is_empty());
+        for o in &orders {
+            assert_eq!(o.state, OrderState::AwaitingDelivery, "{system}: {o:?}");
+            assert!(o.reminded_at.is_some(), "{system}: overdue reminder raised");
+        }
+        let reminders = common::count(
+            &w.store,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'order.delivery_overdue'",
+        )
+        .await;
+        assert_eq!(
+            reminders as usize,
+            orders.len(),
+            "{system}: one reminder per order"
+        );
+    }
+}

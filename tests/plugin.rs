@@ -157,3 +157,59 @@ fn a_missing_or_foreign_library_is_a_clear_error_at_start() {
         "0 orders"
     );
 }
+
+#[test]
+fn a_malformed_delivery_through_the_plugin_is_refused_with_its_line() {
+    let lib = plugin_library();
+    let out = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    let toml = org_with_plugin(
+        &format!("plugin:{}", lib.display()),
+        &out.path().display().to_string(),
+        &inbox.path().display().to_string(),
+    );
+    let cfg = ConfigDir::new(&toml, Some(&staff()));
+    let db = TestDb::sqlite();
+    let tick = |now: &str| {
+        run(&[
+            "--config",
+            &cfg.arg(),
+            "--db",
+            &db.url,
+            "--now",
+            now,
+            "tick",
+        ])
+    };
+    assert_eq!(tick("2027-05-07T08:00:00+02:00").code, 0);
+    let file = std::fs::read_dir(out.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let order: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let reference = order["reference"].as_str().unwrap();
+    let user = &order["subject"]["users"][0];
+    let day = &user["period"]["from"].as_str().unwrap()[..10];
+    // Line 2 is fine, line 3 has a bad timestamp.
+    let csv = format!(
+        "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part\n\
+         {day}T09:15:00,arkiv,{u},,191212121212,,,read,Läst,\n\
+         {day}T25:15:00,arkiv,{u},,191212121212,,,read,Läst,\n",
+        u = user["username"].as_str().unwrap()
+    );
+    std::fs::write(inbox.path().join(format!("{reference}.csv")), csv).unwrap();
+    assert_eq!(tick("2027-05-07T08:20:00+02:00").code, 0);
+    let list = run(&["--db", &db.url, "order", "list", "--format", "json"]);
+    let orders: Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(
+        orders[0]["state"], "awaiting_delivery",
+        "the order keeps its state"
+    );
+    let error = orders[0]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("refused") && error.contains("line 3"),
+        "{error}"
+    );
+}
