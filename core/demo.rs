@@ -203,16 +203,28 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         outbox.display()
     );
     println!("Delivered Cosmic extracts: {}", inbox.display());
+    // The binary as it was started, so the hints work without loggvakt on the PATH.
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            let cwd = std::env::current_dir().ok()?;
+            Some(
+                p.strip_prefix(&cwd)
+                    .map(|r| format!("./{}", r.display()))
+                    .unwrap_or_else(|_| p.display().to_string()),
+            )
+        })
+        .unwrap_or_else(|| "loggvakt".into());
     println!(
-        "Look closer:\n  loggvakt --db {url} --config {} --now {} plan --month {}",
+        "Look closer:\n  {exe} --db {url} --config {} --now {} plan --month {}",
         schedules.display(),
         start_of_day(months[1].last_day()).to_rfc3339(),
         months[1]
     );
     println!(
-        "  loggvakt --db {url} draw verify {}",
+        "  {exe} --db {url} draw verify {}",
         draw_ids.first().copied().unwrap_or(1)
     );
-    println!("  loggvakt --db {url} audit verify");
+    println!("  {exe} --db {url} audit verify");
     Ok(())
 }
