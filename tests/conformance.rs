@@ -439,3 +439,103 @@ async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_remi
         );
     }
 }
+
+/// The example plugin, loaded from its shared library, through the same scenarios: it is
+/// ordered, delivers, and is normalised and stored; a transient failure (its outbox not
+/// there) is retried; a malformed delivery is refused with its line. (It has no peer that
+/// can hang: its calls are file operations, bounded by the host's plugin timeout.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_plugin_passes_the_same_scenarios() {
+    let lib = common::plugin_library();
+    let root = tempfile::tempdir().unwrap();
+    let (outbox, inbox) = (root.path().join("out"), root.path().join("in"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let toml = format!(
+        "[organisation]\nname = \"P\"\nstaff_csv = \"staff.csv\"\n\
+         [[unit]]\nid = \"a\"\nname = \"A\"\nmanager = {{ name = \"M\", email = \"m@example.se\" }}\n\
+         escalate_to = {{ name = \"E\", email = \"e@example.se\" }}\n\
+         [[system]]\nid = \"arkiv\"\nconnector = \"plugin:{}\"\n\
+         settings = {{ outbox = \"{}\", inbox = \"{}\" }}\n\
+         [[routine]]\nid = \"r\"\nkind = \"stickprov\"\nsystem = \"arkiv\"\n",
+        lib.display(),
+        outbox.display(),
+        inbox.display()
+    );
+    let mut staff = String::from("id,name,unit,email,personnummer,arkiv\n");
+    for i in 1..=30 {
+        staff.push_str(&format!("s{i:02},P {i},a,,,fd{i:02}\n"));
+    }
+    let cfg = common::ConfigDir::new(&toml, Some(&staff));
+    let org = loggvakt::config::load(cfg.path()).unwrap();
+    let connectors = Connectors::for_org(&org);
+    connectors.require_all().unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let tick = |when: &'static str| {
+        let (store, org, connectors) = (store.clone(), org.clone(), connectors.clone());
+        async move {
+            loggvakt::scheduler::tick(&store, &org, &connectors, &at(when), "test")
+                .await
+                .unwrap()
+        }
+    };
+
+    // Transient failure: the outbox is not there yet, then it is.
+    let r = tick("2027-05-07T07:00:00+02:00").await;
+    assert_eq!(r.orders.retried, 1, "{r:?}");
+    std::fs::create_dir_all(&outbox).unwrap();
+    let r = tick("2027-05-07T07:05:00+02:00").await;
+    assert_eq!(r.orders.sent, 1, "{r:?}");
+    let order = store.orders(None).await.unwrap().pop().unwrap();
+    assert_eq!(order.attempts, 2);
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    assert_eq!(users.len(), 3, "10 % of 30");
+
+    // Malformed delivery: refused with its line, the order keeps waiting.
+    let header = "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part\n";
+    let row = |u: &loggvakt_connector::UserRef, hour: u32| {
+        let day = u.period.unwrap().from.date();
+        format!(
+            "{day}T{hour:02}:10:00,arkiv,{},,191212121212,,,read,Läst,\n",
+            u.username
+        )
+    };
+    let bad = format!(
+        "{header}{}{}",
+        row(&users[0], 9),
+        row(&users[1], 9).replace("191212121212", "191212121213")
+    );
+    let file = inbox.join(format!("{}.csv", order.reference));
+    std::fs::write(&file, bad).unwrap();
+    tick("2027-05-07T07:30:00+02:00").await;
+    let waiting = store.order(order.id).await.unwrap().unwrap();
+    assert_eq!(waiting.state, OrderState::AwaitingDelivery);
+    assert!(
+        waiting.last_error.as_deref().unwrap().contains("line 3"),
+        "{:?}",
+        waiting.last_error
+    );
+    assert_eq!(store.event_count(None).await.unwrap(), 0);
+
+    // A good delivery: every row stored, normalised, linked to the sampled people.
+    let good: String = std::iter::once(header.to_owned())
+        .chain(users.iter().flat_map(|u| [row(u, 9), row(u, 14)]))
+        .collect();
+    std::fs::write(&file, good).unwrap();
+    tick("2027-05-07T08:00:00+02:00").await;
+    assert_eq!(
+        store.order(order.id).await.unwrap().unwrap().state,
+        OrderState::Imported
+    );
+    assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 6);
+    assert_eq!(
+        common::count(
+            &store,
+            "SELECT COUNT(*) FROM access_events WHERE staff_id IS NULL"
+        )
+        .await,
+        0
+    );
+}

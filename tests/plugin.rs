@@ -5,34 +5,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
-use common::{ConfigDir, TestDb, run};
+use common::{ConfigDir, TestDb, plugin_library, run};
 use serde_json::Value;
-
-/// Builds the plugin's cdylib once per test binary and returns its path.
-fn plugin_library() -> &'static PathBuf {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", "loggvakt-file-drop", "--lib"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the example plugin builds");
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-        let lib = target.join("debug").join(format!(
-            "{}loggvakt_file_drop{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
-        assert!(lib.exists(), "{} exists", lib.display());
-        lib
-    })
-}
 
 fn org_with_plugin(connector: &str, outbox: &str, inbox: &str) -> String {
     format!(

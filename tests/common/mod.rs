@@ -218,3 +218,27 @@ pub fn staff_csv(units: &[(&str, usize)]) -> String {
     }
     csv
 }
+
+/// Builds the plugin's cdylib once per test binary and returns its path.
+pub fn plugin_library() -> &'static PathBuf {
+    static LIB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "-p", "loggvakt-file-drop", "--lib"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the example plugin builds");
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let lib = target.join("debug").join(format!(
+            "{}loggvakt_file_drop{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ));
+        assert!(lib.exists(), "{} exists", lib.display());
+        lib
+    })
+}

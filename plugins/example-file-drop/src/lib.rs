@@ -93,7 +93,13 @@ impl Connector for FileDrop {
     /// Writes `<reference>.json`. The file is created exclusively and written under a
     /// temporary name first, so a retried order never leaves two or a half-written one.
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
-        folder_ok("outbox", &self.outbox)?;
+        // A missing outbox is most often a share not mounted yet: worth another try.
+        if !self.outbox.is_dir() {
+            return Err(ConnectorError::retryable(format!(
+                "outbox folder {} is not there",
+                self.outbox.display()
+            )));
+        }
         let name = format!("{}.json", file_stem(&req.reference));
         let target = self.outbox.join(&name);
         if target.exists() {
