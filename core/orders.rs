@@ -115,7 +115,7 @@ fn local(t: DateTime<chrono::FixedOffset>) -> chrono::NaiveDateTime {
 /// own review period; the order's period spans its users' periods.
 pub fn requests_for_draw(
     draw: &Draw,
-    names: &HashMap<String, String>,
+    org: &Organisation,
     per_order: Option<u32>,
 ) -> Vec<OrderRequest> {
     if draw.selected.is_empty() {
@@ -132,7 +132,9 @@ pub fn requests_for_draw(
                 .iter()
                 .map(|s| UserRef {
                     username: s.username.clone(),
-                    name: names.get(s.staff_id.as_str()).cloned(),
+                    name: org
+                        .staff_member(s.staff_id.as_str())
+                        .map(|m| m.name.clone()),
                     period: Some(Period {
                         from: local(s.review_from),
                         to: local(s.review_to),
@@ -166,11 +168,6 @@ pub async fn create_for_draw(
     connectors: &Connectors,
     draw: &Draw,
 ) -> Result<usize, StoreError> {
-    let names: HashMap<String, String> = org
-        .staff
-        .iter()
-        .map(|s| (s.id.to_string(), s.name.clone()))
-        .collect();
     // Without a connector the limit is unknown; keep the configured one so the split is
     // right once the connector is there.
     let per_order = match connectors.get(draw.system.as_str()) {
@@ -182,10 +179,7 @@ pub async fn create_for_draw(
             .map(|n| n.clamp(1, 1000) as u32),
     };
     let mut created = 0;
-    for (i, request) in requests_for_draw(draw, &names, per_order)
-        .iter()
-        .enumerate()
-    {
+    for (i, request) in requests_for_draw(draw, org, per_order).iter().enumerate() {
         let new = NewOrder {
             draw_id: Some(draw.id),
             part: i as i64 + 1,

@@ -164,6 +164,7 @@ pub struct Organisation {
     unit_index: HashMap<UnitId, usize>,
     children: HashMap<UnitId, Vec<UnitId>>,
     staff_by_unit: HashMap<UnitId, Vec<usize>>,
+    staff_index: HashMap<StaffId, usize>,
 }
 
 impl Organisation {
@@ -192,6 +193,11 @@ impl Organisation {
         for (i, s) in staff.iter().enumerate() {
             staff_by_unit.entry(s.unit.clone()).or_default().push(i);
         }
+        let staff_index = staff
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
         Self {
             name,
             units,
@@ -201,11 +207,16 @@ impl Organisation {
             unit_index,
             children,
             staff_by_unit,
+            staff_index,
         }
     }
 
     pub fn unit(&self, id: &str) -> Option<&Unit> {
         self.unit_index.get(id).map(|&i| &self.units[i])
+    }
+
+    pub fn staff_member(&self, id: &str) -> Option<&Staff> {
+        self.staff_index.get(id).map(|&i| &self.staff[i])
     }
 
     pub fn system(&self, id: &str) -> Option<&System> {
