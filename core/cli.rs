@@ -24,6 +24,8 @@ use crate::scheduler;
 use crate::server::{self, ServeOptions};
 use crate::store::Store;
 
+mod review;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "loggvakt",
@@ -103,6 +105,26 @@ pub enum Command {
         #[command(subcommand)]
         action: OrderAction,
     },
+    /// Review tasks: list them, show one with its flagged rows, close it with its outcome.
+    Review {
+        #[command(subcommand)]
+        action: review::ReviewAction,
+    },
+    /// Cases opened from reviews with remark: steps and decision.
+    Case {
+        #[command(subcommand)]
+        action: review::CaseAction,
+    },
+    /// Targeted checks (riktad kontroll) by user or by patient over any period, ordered at once.
+    Check {
+        #[command(subcommand)]
+        action: review::CheckAction,
+    },
+    /// Patients' requests for the log of who read their record.
+    Request {
+        #[command(subcommand)]
+        action: review::RequestAction,
+    },
     /// Check the audit trail.
     Audit {
         #[command(subcommand)]
@@ -116,6 +138,29 @@ pub enum Command {
         /// Seed of the generated access logs.
         #[arg(long, default_value_t = 2027)]
         seed: u64,
+    },
+    /// Flag anomalies in a normalised CSV extract of any size: off-hours access, own record,
+    /// same surname, coworker, protected identity, watch list, no care relation, volume
+    /// spike. Works without configuration; an explicit --config adds its units, staff and
+    /// [rules]. Flags go to stdout; malformed rows are listed on stderr (exit code 1).
+    Analyze {
+        /// The extract, in the normalised CSV form (header time,system,user_id,user_name,
+        /// patient_id,patient_name,care_unit,action,event_text,system_part; one record per line).
+        file: PathBuf,
+        /// A staff.csv (id,name,unit,email,personnummer,<system id>…[,working_hours]) that
+        /// maps usernames to people, units and working hours.
+        #[arg(long)]
+        staff: Option<PathBuf>,
+        /// A CSV with a personnummer column: patients with protected identity.
+        #[arg(long)]
+        protected: Option<PathBuf>,
+        /// A CSV with a personnummer column: people of media interest, locally known people.
+        #[arg(long)]
+        watchlist: Option<PathBuf>,
+        /// json: flags and a summary per user and code; csv: one row per flagged line, the
+        /// summary on stderr.
+        #[arg(long, value_enum, default_value_t = AnalyzeFormat::Json)]
+        format: AnalyzeFormat,
     },
     /// Run the example organisation through two months on an accelerated clock, in a fresh
     /// SQLite database, and summarise what happened.
@@ -184,6 +229,12 @@ fn parse_order_state(raw: &str) -> Result<OrderState, String> {
 pub enum AuditAction {
     /// Walk the hash chain; exit 1 and name the first broken record if it does not hold.
     Verify,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnalyzeFormat {
+    Json,
+    Csv,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,6 +410,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     o.in_doubt,
                     o.overdue
                 );
+                let v = &r.review;
+                println!(
+                    "reviews: {} tasks made, {} reminders, {} escalations, {} notices sent, {} notices failed, \
+                     {} written back, {} checks scheduled, rows of {} closed tasks purged ({} rows)",
+                    v.tasks_created,
+                    v.reminders,
+                    v.escalations,
+                    v.notices_sent,
+                    v.notices_failed,
+                    v.write_backs,
+                    v.checks_created,
+                    v.tasks_purged,
+                    v.rows_purged
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -416,6 +481,33 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Order { action } => order_command(&cli.db, &clock, action).await,
+        Command::Analyze {
+            file,
+            staff,
+            protected,
+            watchlist,
+            format,
+        } => crate::analyze::run_to_stdout(&crate::analyze::Options {
+            file,
+            staff,
+            protected,
+            watchlist,
+            format: match format {
+                AnalyzeFormat::Json => crate::analyze::Format::Json,
+                AnalyzeFormat::Csv => crate::analyze::Format::Csv,
+            },
+            config: crate::analyze::config_given().then_some(cli.config),
+        }),
+        Command::Review { action } => {
+            review::review_command(&cli.db, &cli.config, &clock, action).await
+        }
+        Command::Case { action } => review::case_command(&cli.db, &clock, action).await,
+        Command::Check { action } => {
+            review::check_command(&cli.db, &cli.config, &clock, action).await
+        }
+        Command::Request { action } => {
+            review::request_command(&cli.db, &cli.config, &clock, action).await
+        }
         Command::Simulate { seed } => {
             let org = load_config(&cli.config)?;
             let sim = crate::simulation::start(&org, seed, loggvakt_simulator::Ports::fixed())

@@ -12,9 +12,13 @@ use toml::Spanned;
 use crate::calendar::WindowRule;
 use crate::ident::{Personnummer, RoutineId, StaffId, SystemId, UnitId};
 use crate::org::{
-    BUILT_IN_CONNECTORS, Cadence, ConnectorRef, Contact, Organisation, Routine, RoutineKind,
-    SampleRule, Staff, System, Unit, UnitSelector,
+    BUILT_IN_CONNECTORS, Cadence, ConnectorRef, Contact, NotifySettings, NotifyTransport,
+    Organisation, Routine, RoutineKind, SampleRule, Staff, System, Unit, UnitSelector,
 };
+
+mod rules;
+
+pub use rules::read_personnummer_csv;
 
 /// The only time zone the Swedish calendar rules are defined for.
 pub const TIMEZONE: &str = "Europe/Stockholm";
@@ -79,6 +83,33 @@ struct RawFile {
     staff: Vec<Spanned<RawStaff>>,
     #[serde(default)]
     routine: Vec<Spanned<RawRoutine>>,
+    rules: Option<Spanned<rules::RawRules>>,
+    notify: Option<Spanned<RawNotify>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    from: Option<String>,
+    base_url: Option<String>,
+    /// A folder for `.eml` files, relative to this file; the default transport.
+    outbox: Option<String>,
+    smtp: Option<RawSmtp>,
+    remind_days_before: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    #[serde(default = "default_smtp_port")]
+    port: i64,
+    #[serde(default)]
+    starttls: bool,
+}
+
+fn default_smtp_port() -> i64 {
+    25
 }
 
 #[derive(Deserialize)]
@@ -87,6 +118,9 @@ struct RawOrganisation {
     name: String,
     timezone: Option<String>,
     staff_csv: Option<String>,
+    /// CSV files with a `personnummer` column, relative to this file (the rules' lists).
+    protected_csv: Option<String>,
+    watchlist_csv: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +131,7 @@ struct RawUnit {
     parent: Option<String>,
     manager: Option<RawContact>,
     escalate_to: Option<RawContact>,
+    working_hours: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +177,7 @@ struct RawStaff {
     #[serde(default)]
     usernames: BTreeMap<String, String>,
     active: Option<bool>,
+    working_hours: Option<String>,
 }
 
 // Integers are read signed so that `min = -1` gets our message, not serde's.
@@ -236,6 +272,8 @@ struct Collected {
     systems: Vec<Located<RawSystem>>,
     staff: Vec<StaffSource>,
     routines: Vec<Located<RawRoutine>>,
+    rules: Option<Located<rules::RawRules>>,
+    notify: Option<Located<RawNotify>>,
 }
 
 /// Loads a configuration file, or every `*.toml` in a folder, and validates it.
@@ -267,7 +305,11 @@ pub fn load(path: &Path) -> Result<Organisation, ConfigErrors> {
         }
         None => {}
     }
-    let org = validate(collected, &mut errors);
+    let rules = rules::settings(&collected, &mut errors);
+    let org = validate(collected, &mut errors).map(|mut org| {
+        org.rules = rules;
+        org
+    });
     if errors.is_empty() {
         Ok(org.expect("validation without errors yields an organisation"))
     } else {
@@ -370,6 +412,29 @@ fn read_toml(file: &Path, into: &mut Collected, errors: &mut Vec<ConfigError>) {
             }
         };
     }
+    if let Some(n) = raw.notify {
+        let line = locate(n.span());
+        if let Some(first) = &into.notify {
+            errors.push(err(
+                Some(line),
+                format!(
+                    "a second [notify] table; the first is in {}:{}",
+                    first.file.display(),
+                    first.line
+                ),
+            ));
+        } else {
+            into.notify = Some(Located {
+                raw: n.into_inner(),
+                file: file.to_path_buf(),
+                line,
+            });
+        }
+    }
+    if let Some(r) = raw.rules {
+        let line = locate(r.span());
+        rules::collect(r.into_inner(), file, line, into, errors);
+    }
     collect!(raw.unit, into.units);
     collect!(raw.system, into.systems);
     collect!(raw.routine, into.routines);
@@ -422,13 +487,13 @@ fn read_staff_csv(
             ));
         }
         match name {
-            "id" | "name" | "unit" | "email" | "personnummer" | "active" => {}
+            "id" | "name" | "unit" | "email" | "personnummer" | "active" | "working_hours" => {}
             system if system_ids.contains(system) => system_columns.push((system.to_owned(), i)),
             other => errors.push(err(
                 Some(1),
                 Some(other.into()),
                 format!(
-                    "unknown column '{other}': expected id, name, unit, email, personnummer, active or a system id ({})",
+                    "unknown column '{other}': expected id, name, unit, email, personnummer, active, working_hours or a system id ({})",
                     sorted_join(&system_ids)
                 ),
             )),
@@ -493,6 +558,7 @@ fn read_staff_csv(
                 personnummer: get("personnummer"),
                 usernames,
                 active: Some(active),
+                working_hours: get("working_hours"),
             },
             file: file.to_path_buf(),
             line,
@@ -565,16 +631,93 @@ fn validate(c: Collected, errors: &mut Vec<ConfigError>) -> Option<Organisation>
     let system_ids: HashSet<&str> = c.systems.iter().map(|s| s.raw.id.as_str()).collect();
     let staff = validate_staff(&c.staff, &unit_ids, &system_ids, &mut p);
     let routines = validate_routines(&c.routines, &unit_ids, &system_ids, &mut p);
+    let notify = c.notify.as_ref().map(|n| validate_notify(n, &mut p));
     if !p.errors.is_empty() {
         return None;
     }
-    Some(Organisation::new(
-        org.raw.name.clone(),
-        units,
-        systems,
-        staff,
-        routines,
-    ))
+    let mut organisation = Organisation::new(org.raw.name.clone(), units, systems, staff, routines);
+    if let Some(notify) = notify {
+        organisation.notify = notify;
+    }
+    Some(organisation)
+}
+
+fn validate_notify(n: &Located<RawNotify>, p: &mut Problems) -> NotifySettings {
+    let (file, line, item) = (n.file.as_path(), n.line, "[notify]");
+    let mut s = NotifySettings::default();
+    if let Some(from) = &n.raw.from {
+        if !valid_email(from) {
+            p.at(
+                file,
+                line,
+                item,
+                "from",
+                format!("'{from}' is not an e-mail address"),
+            );
+        }
+        s.from = from.trim().to_owned();
+    }
+    if let Some(url) = &n.raw.base_url {
+        let url = url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            p.at(
+                file,
+                line,
+                item,
+                "base_url",
+                format!("'{url}' is not an http(s) address"),
+            );
+        }
+        s.base_url = url.to_owned();
+    }
+    match (&n.raw.outbox, &n.raw.smtp) {
+        (Some(_), Some(_)) => p.at(
+            file,
+            line,
+            item,
+            "smtp",
+            "give either outbox or smtp, not both".into(),
+        ),
+        (Some(dir), None) => {
+            let base = file.parent().unwrap_or(Path::new("."));
+            s.transport = NotifyTransport::Outbox(base.join(dir));
+        }
+        (None, Some(smtp)) => {
+            if smtp.host.trim().is_empty() {
+                p.at(file, line, item, "smtp.host", "is empty".into());
+            }
+            match u16::try_from(smtp.port) {
+                Ok(port) if port > 0 => {
+                    s.transport = NotifyTransport::Smtp {
+                        host: smtp.host.trim().to_owned(),
+                        port,
+                        starttls: smtp.starttls,
+                    }
+                }
+                _ => p.at(
+                    file,
+                    line,
+                    item,
+                    "smtp.port",
+                    format!("{} is not a port (1-65535)", smtp.port),
+                ),
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(days) = n.raw.remind_days_before {
+        match u32::try_from(days) {
+            Ok(d) if d <= 60 => s.remind_days_before = d,
+            _ => p.at(
+                file,
+                line,
+                item,
+                "remind_days_before",
+                format!("{days} is not a number of days between 0 and 60"),
+            ),
+        }
+    }
+    s
 }
 
 fn validate_units(raw: &[Located<RawUnit>], p: &mut Problems) -> Vec<Unit> {
@@ -679,6 +822,13 @@ fn validate_units(raw: &[Located<RawUnit>], p: &mut Problems) -> Vec<Unit> {
                 parent: u.raw.parent.as_deref().and_then(|p| UnitId::new(p).ok()),
                 manager,
                 escalate_to: contact(&u.raw.escalate_to),
+                working_hours: rules::working_hours(
+                    u.raw.working_hours.as_deref(),
+                    p,
+                    file,
+                    line,
+                    &item,
+                ),
             });
         }
     }
@@ -878,6 +1028,13 @@ fn validate_staff(
                 personnummer,
                 usernames: names,
                 active: r.active.unwrap_or(true),
+                working_hours: rules::working_hours(
+                    r.working_hours.as_deref(),
+                    p,
+                    file,
+                    line,
+                    &item,
+                ),
             });
         }
     }

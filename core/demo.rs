@@ -15,9 +15,11 @@ use crate::clock::Clock;
 use crate::config;
 use crate::connectors::Connectors;
 use crate::orders::{self, OrderState};
+use crate::review::Review;
 use crate::scheduler;
 use crate::simulation;
 use crate::store::Store;
+use loggvakt_connector::ReviewOutcome;
 
 /// The example configuration, built in so the demo runs from any folder.
 const EXAMPLE_TOML: &str = include_str!("../schedules/example.toml");
@@ -50,6 +52,14 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         .await
         .context("cannot start the simulated care systems")?;
     simulation::point_at(&mut org, &sim);
+    let notices = dir.join("notices");
+    if notices.exists() {
+        std::fs::remove_dir_all(&notices)
+            .with_context(|| format!("cannot empty the previous demo's {}", notices.display()))?;
+    }
+    org.notify.transport = crate::org::NotifyTransport::Outbox(notices.clone());
+    let rules = crate::rules::Rules::for_org(&org);
+    let mut managers = Managers::default();
     let inbox = dir.join("inbox");
     std::fs::create_dir_all(&inbox)?;
     let url = format!("sqlite://{}", db.display());
@@ -87,6 +97,13 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
                     r.missed.len()
                 );
             }
+            let v = &r.review;
+            if v.tasks_created + v.reminders + v.escalations + v.tasks_purged > 0 {
+                println!(
+                    "  {day}  reviews: {} tasks handed to managers, {} reminders, {} escalations, rows of {} reviews purged",
+                    v.tasks_created, v.reminders, v.escalations, v.tasks_purged
+                );
+            }
             let o = &r.orders;
             if o.sent + o.fetched + o.delivered + o.failed + o.retried > 0 {
                 println!(
@@ -116,6 +133,16 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
                     .with_context(|| format!("importing {}", file.display()))?;
                 cosmic_imported += 1;
             }
+            // The managers at work, later the same day.
+            let clock = Clock::starting_at(at + TimeDelta::hours(8));
+            let review = Review {
+                store: &store,
+                org: &org,
+                rules: &rules,
+                clock: &clock,
+                actor: "demo:manager",
+            };
+            managers.work(&review, &connectors).await?;
         }
     }
 
@@ -169,6 +196,50 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         println!("  {system:<10} {}", states.join(", "));
     }
     println!("  Cosmic extracts imported from files: {cosmic_imported}");
+    let tasks = store.tasks(None).await?;
+    let empty = store
+        .draws_for_month(months[0])
+        .await?
+        .into_iter()
+        .chain(store.draws_for_month(months[1]).await?)
+        .filter(|d| d.selected.is_empty())
+        .count();
+    println!(
+        "\n  review tasks: {} (one per draw with a sample; {empty} draws of units without staff of their own were empty)",
+        tasks.len()
+    );
+    let count = |f: &dyn Fn(&crate::review::Task) -> bool| tasks.iter().filter(|t| f(t)).count();
+    println!(
+        "  closed utan anmärkning {}, med anmärkning {}, open {}; reminded {}, escalated {}; rows purged for {}",
+        count(&|t| t.outcome == Some(ReviewOutcome::UtanAnmarkning)),
+        count(&|t| t.outcome == Some(ReviewOutcome::MedAnmarkning)),
+        count(&|t| t.state == crate::review::TaskState::Open),
+        count(&|t| t.reminded_at.is_some()),
+        count(&|t| t.escalated_at.is_some()),
+        count(&|t| t.rows_purged_at.is_some()),
+    );
+    let flagged: i64 = tasks.iter().map(|t| t.flagged_events).sum();
+    println!("  rows flagged by the rules: {flagged}");
+    for c in store.cases().await? {
+        println!(
+            "  case {} (task G-{}, {}): {} steps, decision {}",
+            c.id,
+            c.task_id,
+            c.unit,
+            c.steps.len(),
+            c.decision
+                .map_or("none yet", crate::cases::Decision::as_str)
+        );
+    }
+    let notes = store.notices(None).await?;
+    let by_kind = |k: crate::review::NoticeKind| notes.iter().filter(|n| n.kind == k).count();
+    println!(
+        "  notices in {}: {} new tasks, {} reminders, {} escalations",
+        notices.display(),
+        by_kind(crate::review::NoticeKind::Assigned),
+        by_kind(crate::review::NoticeKind::Reminder),
+        by_kind(crate::review::NoticeKind::Escalation)
+    );
     println!("  access events stored: {}", store.event_count(None).await?);
     let stats = sim.stats();
     println!(
@@ -203,6 +274,7 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         outbox.display()
     );
     println!("Delivered Cosmic extracts: {}", inbox.display());
+    println!("Notices to managers: {}", notices.display());
     // The binary as it was started, so the hints work without loggvakt on the PATH.
     let exe = std::env::current_exe()
         .ok()
@@ -225,6 +297,96 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         "  {exe} --db {url} draw verify {}",
         draw_ids.first().copied().unwrap_or(1)
     );
+    println!("  {exe} --db {url} review list --state all");
+    if let Some(t) = tasks.iter().find(|t| t.rows_purged_at.is_none()) {
+        println!("  {exe} --db {url} review show {} --flagged", t.id);
+    }
+    println!("  {exe} --db {url} case list");
     println!("  {exe} --db {url} audit verify");
     Ok(())
+}
+
+/// The unit managers of the demo, acting on a fixed pattern so that every part of the review
+/// flow shows: most review within two days; every fifth waits for the reminder; the first
+/// task waits for the escalation; the first task with flagged rows (other than that one) is
+/// closed with a remark, and its case is followed to a decision.
+#[derive(Default)]
+struct Managers {
+    remark_given: bool,
+}
+
+impl Managers {
+    async fn work(&mut self, review: &Review<'_>, connectors: &Connectors) -> Result<()> {
+        let now = review.clock.now();
+        let open = review
+            .store
+            .tasks(Some(crate::review::TaskState::Open))
+            .await?;
+        let first = review.store.tasks(None).await?.first().map(|t| t.id);
+        for (i, task) in open.iter().enumerate() {
+            let due = if Some(task.id) == first {
+                task.escalated_at.is_some()
+            } else if task.id % 5 == 1 {
+                task.reminded_at.is_some()
+            } else {
+                now - task.created_at >= TimeDelta::days(2)
+            };
+            if !due {
+                continue;
+            }
+            let remark = !self.remark_given && Some(task.id) != first && task.flagged_events > 0;
+            let by = task.reviewer_email.clone();
+            if remark {
+                self.remark_given = true;
+                let done = review
+                    .complete(
+                        task.id,
+                        ReviewOutcome::MedAnmarkning,
+                        Some("Flaggad åtkomst som inte kan förklaras av schema eller uppdrag; samtal med medarbetaren bokat."),
+                        &by,
+                        true,
+                        connectors,
+                    )
+                    .await?;
+                if let Some(case) = done.case {
+                    use crate::cases::{Decision, Step, decide, record_step};
+                    for (step, note) in [
+                        (
+                            Step::ContactEmployee,
+                            "Samtal hållet: medarbetaren täckte upp för en kollega på natten.",
+                        ),
+                        (
+                            Step::TargetedCheck,
+                            "Riktad kontroll av användaren över två veckor: inget mer avvikande.",
+                        ),
+                        (Step::InformChief, "Verksamhetschefen informerad."),
+                    ] {
+                        record_step(review.store, review.clock, &by, case, step, note).await?;
+                    }
+                    decide(
+                        review.store,
+                        review.clock,
+                        "demo:verksamhetschef",
+                        case,
+                        Decision::NoBreach,
+                        "Åtkomsten hade stöd i ett tillfälligt uppdrag; ingen överträdelse.",
+                    )
+                    .await?;
+                }
+            } else {
+                review
+                    .complete(
+                        task.id,
+                        ReviewOutcome::UtanAnmarkning,
+                        None,
+                        &by,
+                        true,
+                        connectors,
+                    )
+                    .await?;
+            }
+            let _ = i;
+        }
+        Ok(())
+    }
 }

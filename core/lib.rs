@@ -3,8 +3,11 @@
 //! architecture; `cli` and `server` sit on top of the workflow modules (`scheduler`,
 //! `draw`), which sit on `store`, `config` and `calendar`.
 
+pub mod analyze;
 pub mod audit;
 pub mod calendar;
+pub mod cases;
+pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,8 +16,12 @@ pub mod crashpoint;
 pub mod demo;
 pub mod draw;
 pub mod ident;
+pub mod notify;
 pub mod orders;
 pub mod org;
+pub mod retention;
+pub mod review;
+pub mod rules;
 pub mod scheduler;
 pub mod server;
 pub mod simulation;

@@ -182,6 +182,7 @@ pub async fn create_for_draw(
     for (i, request) in requests_for_draw(draw, org, per_order).iter().enumerate() {
         let new = NewOrder {
             draw_id: Some(draw.id),
+            check_id: None,
             part: i as i64 + 1,
             system_id: draw.system.as_str(),
             request,

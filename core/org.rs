@@ -13,6 +13,41 @@ pub struct Contact {
     pub email: String,
 }
 
+/// How notices to managers leave loggvakt (`[notify]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// The sender of notices.
+    pub from: String,
+    /// Where the web pages are reached; links in notices start here.
+    pub base_url: String,
+    pub transport: NotifyTransport,
+    /// A reminder goes this many days before a task's deadline.
+    pub remind_days_before: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyTransport {
+    /// Each notice written as an `.eml` file into this folder, for a mail system to pick up
+    /// or for a trial without a mail server.
+    Outbox(std::path::PathBuf),
+    Smtp {
+        host: String,
+        port: u16,
+        starttls: bool,
+    },
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            from: "loggvakt@localhost".into(),
+            base_url: "http://localhost:8080".into(),
+            transport: NotifyTransport::Outbox("outbox".into()),
+            remind_days_before: 3,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Unit {
     pub id: UnitId,
@@ -20,6 +55,8 @@ pub struct Unit {
     pub parent: Option<UnitId>,
     pub manager: Contact,
     pub escalate_to: Option<Contact>,
+    /// For the off_hours rule; inherited by child units and staff that have none.
+    pub working_hours: Option<crate::rules::WorkingHours>,
 }
 
 /// How loggvakt talks to a system: a built-in connector or a plugin library.
@@ -65,6 +102,8 @@ pub struct Staff {
     pub personnummer: Option<Personnummer>,
     pub usernames: BTreeMap<SystemId, String>,
     pub active: bool,
+    /// For the off_hours rule; else the unit's (or its parents'), else `[rules]`'s.
+    pub working_hours: Option<crate::rules::WorkingHours>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +200,10 @@ pub struct Organisation {
     pub systems: Vec<System>,
     pub staff: Vec<Staff>,
     pub routines: Vec<Routine>,
+    /// Set by `config::load` after construction; the default writes to `outbox/`.
+    pub notify: NotifySettings,
+    /// `[rules]` and the protected-identity and watch lists; set by `config::load`.
+    pub rules: crate::rules::RulesSettings,
     unit_index: HashMap<UnitId, usize>,
     children: HashMap<UnitId, Vec<UnitId>>,
     staff_by_unit: HashMap<UnitId, Vec<usize>>,
@@ -204,6 +247,8 @@ impl Organisation {
             systems,
             staff,
             routines,
+            notify: NotifySettings::default(),
+            rules: crate::rules::RulesSettings::default(),
             unit_index,
             children,
             staff_by_unit,

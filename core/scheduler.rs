@@ -15,6 +15,8 @@ use crate::crashpoint;
 use crate::draw::{self, Draw, DrawParams, DrawStatus, Seed};
 use crate::orders::{self, OrderReport};
 use crate::org::{Organisation, RoutineKind};
+use crate::review::{Review, ReviewReport};
+use crate::rules::Rules;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,7 @@ pub struct TickReport {
     pub missed: Vec<i64>,
     pub orders_created: usize,
     pub orders: OrderReport,
+    pub review: ReviewReport,
 }
 
 /// One tick at the clock's time: make missing draws, then run what is due.
@@ -203,6 +206,15 @@ async fn tick_holding_lease(
         }
     }
     report.orders = orders::process(store, org, connectors, clock, &actor).await?;
+    let rules = Rules::for_org(org);
+    let review = Review {
+        store,
+        org,
+        rules: &rules,
+        clock,
+        actor: &actor,
+    };
+    report.review = review.tick(connectors).await?;
     Ok(report)
 }
 

@@ -101,6 +101,7 @@ fn event(user: &str, time: chrono::NaiveDateTime) -> AccessEvent {
         event_text: "Läst".into(),
         system_part: None,
         raw: None,
+        protected_identity: false,
     }
 }
 

@@ -4,8 +4,10 @@
 //! occur. Times are stored as fixed-width UTC text so that they compare correctly as strings
 //! on both backends.
 
+mod cases;
 mod draws;
 pub mod orders;
+pub mod review;
 
 use std::str::FromStr;
 

@@ -11,6 +11,8 @@ use crate::orders::{Order, OrderState};
 /// An order about to be stored.
 pub struct NewOrder<'a> {
     pub draw_id: Option<i64>,
+    /// The targeted check or patient request the order is for, when not a draw.
+    pub check_id: Option<i64>,
     pub part: i64,
     pub system_id: &'a str,
     pub request: &'a OrderRequest,
@@ -64,12 +66,13 @@ impl WriteTx {
     /// Stores an order unless one exists for the same draw and part; returns its id.
     pub async fn insert_order(&mut self, o: &NewOrder<'_>) -> Result<Option<i64>> {
         let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO orders (draw_id, part, system_id, idempotency_key, reference, request, \
-             state, attempts, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) \
+            "INSERT INTO orders (draw_id, check_id, part, system_id, idempotency_key, reference, \
+             request, state, attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8) \
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(o.draw_id)
+        .bind(o.check_id)
         .bind(o.part)
         .bind(o.system_id)
         .bind(o.request.idempotency_key.as_str())
@@ -170,12 +173,12 @@ impl WriteTx {
         let size = |(e, _): &(&AccessEvent, &Option<String>)| {
             220 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len)
         };
-        for batch in self.batching.batches(&rows, 14, size) {
+        for batch in self.batching.batches(&rows, 15, size) {
             let sql = format!(
                 "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
-                 user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw) \
-                 VALUES {}",
-                self.batching.placeholders(batch.len(), 14)
+                 user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw, \
+                 protected_identity) VALUES {}",
+                self.batching.placeholders(batch.len(), 15)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (e, staff) in batch {
@@ -193,7 +196,8 @@ impl WriteTx {
                     .bind(e.action.as_str())
                     .bind(e.event_text.as_str())
                     .bind(e.system_part.as_deref())
-                    .bind(e.raw.as_deref());
+                    .bind(e.raw.as_deref())
+                    .bind(i64::from(e.protected_identity));
             }
             q.execute(&mut *self.tx).await?;
         }

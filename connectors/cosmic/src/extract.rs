@@ -62,5 +62,6 @@ fn event(system_id: &str, row: &Row) -> Result<AccessEvent, RowError> {
         event_text,
         system_part: row.optional(SYSTEM_PART),
         raw: Some(row.raw()),
+        protected_identity: false,
     })
 }

@@ -51,5 +51,6 @@ fn event(system_id: &str, row: &Row) -> Result<AccessEvent, RowError> {
         event_text,
         system_part: None,
         raw: Some(row.raw()),
+        protected_identity: false,
     })
 }

@@ -290,6 +290,7 @@ impl<R: io::Read> Reader<R> {
             event_text: text(EVENT_TEXT)?.to_owned(),
             system_part: optional(SYSTEM_PART)?,
             raw,
+            protected_identity: false,
         })
     }
 }

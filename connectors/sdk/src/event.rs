@@ -87,6 +87,10 @@ pub struct AccessEvent {
     pub system_part: Option<String>,
     /// The source row as text, kept in the store as evidence; not part of the CSV form.
     pub raw: Option<String>,
+    /// The source system marks the patient as having a protected identity (skyddad
+    /// identitet); the `protected_identity` rule flags such events whatever the local list says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected_identity: bool,
 }
 
 impl fmt::Debug for AccessEvent {
@@ -104,6 +108,7 @@ impl fmt::Debug for AccessEvent {
             .field("event_text", &self.event_text)
             .field("system_part", &self.system_part)
             .field("raw", &hidden(&self.raw))
+            .field("protected_identity", &self.protected_identity)
             .finish()
     }
 }
@@ -133,6 +138,7 @@ mod tests {
             event_text: "Hjälper mottagare".into(),
             system_part: Some("Sesam".into()),
             raw: Some("189986 | 2023-10-13 08:24:56 | Hjälper mottagare | 191212121212".into()),
+            protected_identity: false,
         }
     }
 

@@ -25,6 +25,7 @@ fn events() -> Vec<AccessEvent> {
             event_text: "Hjälper mottagare".into(),
             system_part: Some("Sesam".into()),
             raw: None,
+            protected_identity: false,
         },
         AccessEvent {
             time: "2027-05-17T23:59:59".parse().unwrap(),
@@ -38,6 +39,7 @@ fn events() -> Vec<AccessEvent> {
             event_text: "Läst anteckning\nflera rader".into(),
             system_part: None,
             raw: None,
+            protected_identity: false,
         },
         AccessEvent {
             time: "2027-01-01T00:00:00".parse().unwrap(),
@@ -51,6 +53,7 @@ fn events() -> Vec<AccessEvent> {
             event_text: String::new(),
             system_part: None,
             raw: None,
+            protected_identity: false,
         },
     ]
 }

@@ -150,6 +150,7 @@ fn event(system: &str, patient: Personnummer, time: chrono::NaiveDateTime) -> Ac
         event_text: "Läst journal".into(),
         system_part: None,
         raw: None,
+        protected_identity: false,
     }
 }
 

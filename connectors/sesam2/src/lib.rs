@@ -218,6 +218,7 @@ impl Sesam2Connector {
                 .map(|a| a.trim().to_owned())
                 .filter(|a| !a.is_empty()),
             raw: Some(raw),
+            protected_identity: false,
         })
     }
 }

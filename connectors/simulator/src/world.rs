@@ -345,6 +345,7 @@ impl World {
             event_text: text.to_owned(),
             system_part: None,
             raw: None,
+            protected_identity: false,
         };
         match kind {
             Kind::Cosmic => {

@@ -33,6 +33,7 @@ fn event(row: &Row) -> Result<AccessEvent, RowError> {
         event_text: text,
         system_part: None,
         raw: Some(row.raw()),
+        protected_identity: false,
     })
 }
 

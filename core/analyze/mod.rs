@@ -1,0 +1,562 @@
+//! `loggvakt analyze`: the anomaly rules over a normalised CSV extract of any size.
+//!
+//! The file is read in large chunks cut at newlines; worker threads (one per core) split,
+//! validate and check the rows of a chunk while the main thread reads the next one and
+//! writes finished chunks' flags in file order. Memory holds a few chunks and a constant
+//! amount per user (counters and a distinct-patient sketch), never the rows.
+//!
+//! Output (stdout):
+//! * `--format json` (default): `{"flags":[{"line","time","system","user_id","patient_id",
+//!   "codes","reasons"}…],"summary":{…},"user_flags":[…]}`; flags come first so they can
+//!   stream. `line` is the file line (the header is line 1).
+//! * `--format csv`: `line,time,user_id,patient_id,codes,reasons`, one row per flagged line,
+//!   codes separated by `;`, reasons by `; `; the summary goes to stderr.
+//!
+//! Malformed rows are reported on stderr with their line and column (at most
+//! [`MAX_MESSAGES`]), the rest of the file is analysed, and the exit code is 1.
+
+mod distinct;
+mod scan;
+mod staff;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::config;
+use crate::ident::UnitId;
+use crate::org::{Contact, Organisation, Unit};
+use crate::rules::{Code, Rules, median};
+pub use scan::Format;
+use scan::{ChunkOut, Layout, UserState, Worker};
+
+/// Bytes per chunk handed to a worker.
+const CHUNK: usize = 4 << 20;
+/// Malformed-row messages printed before the rest are only counted.
+pub const MAX_MESSAGES: usize = 20;
+/// Unit peers are the comparison group for volume_spike when the unit has at least this
+/// many other active users in the file; else all users are.
+const MIN_PEERS: usize = 4;
+
+pub struct Options {
+    pub file: PathBuf,
+    pub staff: Option<PathBuf>,
+    pub protected: Option<PathBuf>,
+    pub watchlist: Option<PathBuf>,
+    pub format: Format,
+    /// An explicitly given configuration: its units, staff and rule settings are used.
+    pub config: Option<PathBuf>,
+}
+
+/// Whether `--config` (or `LOGGVAKT_CONFIG`) was given, as opposed to the default folder,
+/// which analyze must not depend on.
+pub fn config_given() -> bool {
+    std::env::var_os("LOGGVAKT_CONFIG").is_some()
+        || std::env::args_os().any(|a| {
+            let a = a.to_string_lossy();
+            a == "--config" || a.starts_with("--config=")
+        })
+}
+
+/// The organisation the rules run against: the configuration's, or one made of the staff
+/// list (units named by their ids), or an empty one.
+fn organisation(opts: &Options) -> Result<Organisation> {
+    let base = match &opts.config {
+        Some(path) => config::load(path)?,
+        None => Organisation::new("analyze".into(), vec![], vec![], vec![], vec![]),
+    };
+    let mut org = match &opts.staff {
+        None => base,
+        Some(path) => {
+            let staff = staff::read(path)
+                .map_err(|e| anyhow::anyhow!("{e}\nthe staff list has {} problem(s)", e.0.len()))?;
+            let mut units = base.units.clone();
+            let mut known: HashSet<UnitId> = units.iter().map(|u| u.id.clone()).collect();
+            for s in &staff {
+                if known.insert(s.unit.clone()) {
+                    units.push(Unit {
+                        id: s.unit.clone(),
+                        name: s.unit.as_str().to_owned(),
+                        parent: None,
+                        manager: Contact {
+                            name: String::new(),
+                            email: String::new(),
+                        },
+                        escalate_to: None,
+                        working_hours: None,
+                    });
+                }
+            }
+            let mut org = Organisation::new(
+                base.name.clone(),
+                units,
+                base.systems.clone(),
+                staff,
+                base.routines.clone(),
+            );
+            org.rules = base.rules.clone();
+            org
+        }
+    };
+    for (path, protected) in [(&opts.protected, true), (&opts.watchlist, false)] {
+        let Some(path) = path else { continue };
+        let set = config::read_personnummer_csv(path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}\nthe list has {} problem(s)",
+                config::ConfigErrors(e.clone()),
+                e.len()
+            )
+        })?;
+        if protected {
+            org.rules.protected.extend(set);
+        } else {
+            org.rules.watchlist.extend(set);
+        }
+    }
+    Ok(org)
+}
+
+/// Runs the analysis, writing the result to `out`. Exit code 1 when rows were malformed.
+pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
+    let org = organisation(opts)?;
+    let rules = Rules::for_org(&org);
+    let path = &opts.file;
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+
+    let mut first = Vec::with_capacity(CHUNK + (64 << 10));
+    read_up_to(&mut file, &mut first, CHUNK)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let Some(header_end) = memchr::memchr(b'\n', &first)
+        .or_else(|| (first.len() < CHUNK && !first.is_empty()).then_some(first.len()))
+    else {
+        bail!("{}: empty file or no header line", path.display());
+    };
+    let layout = Layout::from_header(&first[..header_end])
+        .map_err(|e| anyhow::anyhow!("{}:1: {e}", path.display()))?;
+    first.drain(..(header_end + 1).min(first.len()));
+
+    let progress = (std::io::stderr().is_terminal() && size > 64 << 20).then(|| {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} analysing {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 16);
+    let mut writer = Output::new(opts.format, out, path.display().to_string());
+    writer.start()?;
+
+    let (work_tx, work_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<u8>, ChunkOut)>();
+    let users: Vec<Vec<UserState>> = std::thread::scope(|scope| -> Result<_> {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (rx, tx) = (Arc::clone(&work_rx), done_tx.clone());
+                let (rules, layout, format) = (&rules, layout.clone(), opts.format);
+                scope.spawn(move || {
+                    let mut worker = Worker::new(rules, layout, format);
+                    while let Some((seq, data)) = next(&rx) {
+                        let mut result = ChunkOut::default();
+                        worker.process(&data, &mut result);
+                        if tx.send((seq, data, result)).is_err() {
+                            break;
+                        }
+                    }
+                    worker.users
+                })
+            })
+            .collect();
+        drop(done_tx);
+
+        let mut pool: Vec<Vec<u8>> = Vec::new();
+        let mut carry = Vec::new();
+        let mut buf = first;
+        let mut seq = 0u64;
+        let mut read_error = None;
+        let mut want = CHUNK;
+        loop {
+            let eof = match read_up_to(&mut file, &mut buf, want) {
+                Ok(_) => buf.len() < want,
+                Err(e) => {
+                    read_error = Some(e);
+                    true
+                }
+            };
+            if !eof {
+                // Cut at the last newline; a line longer than a chunk makes the chunk bigger.
+                match memchr::memrchr(b'\n', &buf) {
+                    Some(i) => carry.extend_from_slice(&buf[i + 1..]),
+                    None => {
+                        want += CHUNK;
+                        continue;
+                    }
+                }
+                want = CHUNK;
+                let keep = buf.len() - carry.len();
+                buf.truncate(keep);
+            }
+            if let Some(bar) = &progress {
+                bar.inc((buf.len() + if seq == 0 { header_end + 1 } else { 0 }) as u64);
+            }
+            if work_tx.send((seq, buf)).is_err() {
+                break;
+            }
+            seq += 1;
+            while let Ok((s, data, result)) = done_rx.try_recv() {
+                writer.finished(s, result)?;
+                pool.push(data);
+            }
+            if eof {
+                break;
+            }
+            buf = pool
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(CHUNK + (64 << 10)));
+            buf.clear();
+            buf.append(&mut carry);
+        }
+        drop(work_tx);
+        for (s, _, result) in done_rx.iter() {
+            writer.finished(s, result)?;
+        }
+        if let Some(e) = read_error {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
+        Ok(handles
+            .into_iter()
+            .map(|h| h.join().expect("analyze worker panicked"))
+            .collect())
+    })?;
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let users = merge(users);
+    writer.finish(&rules, users)
+}
+
+fn next(rx: &Mutex<Receiver<(u64, Vec<u8>)>>) -> Option<(u64, Vec<u8>)> {
+    rx.lock().ok()?.recv().ok()
+}
+
+/// Reads until `buf` holds `want` bytes or the file ends; the number of bytes read.
+fn read_up_to(file: &mut File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+    let missing = want.saturating_sub(buf.len());
+    file.take(missing as u64).read_to_end(buf)
+}
+
+/// One user per (system, user id), workers' states added up, sorted for stable output.
+fn merge(per_worker: Vec<Vec<UserState>>) -> Vec<UserState> {
+    let mut by_key: BTreeMap<(Box<str>, Box<str>), UserState> = BTreeMap::new();
+    for users in per_worker {
+        for u in users {
+            match by_key.entry((u.system.clone(), u.user_id.clone())) {
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(u),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(u);
+                }
+            }
+        }
+    }
+    by_key.into_values().collect()
+}
+
+/// Writes finished chunks in file order, and the summary at the end.
+struct Output<'w> {
+    format: Format,
+    out: &'w mut dyn Write,
+    file: String,
+    pending: BTreeMap<u64, ChunkOut>,
+    next: u64,
+    /// File line of the next chunk's first line.
+    line: u64,
+    rows: u64,
+    flagged: u64,
+    malformed: u64,
+    messages: usize,
+    line_buf: itoa_buf::Buf,
+}
+
+mod itoa_buf {
+    /// Formats line numbers without going through `fmt` for every flagged row.
+    #[derive(Default)]
+    pub struct Buf([u8; 20]);
+
+    impl Buf {
+        pub fn format(&mut self, mut n: u64) -> &[u8] {
+            let mut i = self.0.len();
+            loop {
+                i -= 1;
+                self.0[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            &self.0[i..]
+        }
+    }
+}
+
+impl<'w> Output<'w> {
+    fn new(format: Format, out: &'w mut dyn Write, file: String) -> Self {
+        Self {
+            format,
+            out,
+            file,
+            pending: BTreeMap::new(),
+            next: 0,
+            line: 2,
+            rows: 0,
+            flagged: 0,
+            malformed: 0,
+            messages: 0,
+            line_buf: itoa_buf::Buf::default(),
+        }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        match self.format {
+            Format::Json => self.out.write_all(b"{\"flags\":[")?,
+            Format::Csv => self
+                .out
+                .write_all(b"line,time,user_id,patient_id,codes,reasons\n")?,
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, seq: u64, result: ChunkOut) -> Result<()> {
+        self.pending.insert(seq, result);
+        while let Some(result) = self.pending.remove(&self.next) {
+            self.write_chunk(&result)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, r: &ChunkOut) -> Result<()> {
+        let mut start = 0;
+        for &(line, end) in &r.marks {
+            let number = self.line_buf.format(self.line + line);
+            match self.format {
+                Format::Json => {
+                    let sep: &[u8] = if self.flagged == 0 { b"\n" } else { b",\n" };
+                    self.out.write_all(sep)?;
+                    self.out.write_all(b"{\"line\":")?;
+                    self.out.write_all(number)?;
+                }
+                Format::Csv => self.out.write_all(number)?,
+            }
+            self.out.write_all(&r.out[start..end])?;
+            self.flagged += 1;
+            start = end;
+        }
+        for e in &r.errors {
+            if self.messages < MAX_MESSAGES {
+                let place = match e.field {
+                    Some(field) => format!(", column {field}"),
+                    None => String::new(),
+                };
+                eprintln!(
+                    "{}: line {}{place}: {}",
+                    self.file,
+                    self.line + e.line,
+                    e.reason
+                );
+                self.messages += 1;
+            }
+        }
+        self.malformed += r.malformed;
+        self.rows += r.rows;
+        self.line += r.lines;
+        Ok(())
+    }
+
+    fn finish(self, rules: &Rules, users: Vec<UserState>) -> Result<ExitCode> {
+        let spikes = volume_spikes(rules, &users);
+        let mut by_code: BTreeMap<&str, u64> = Code::ALL.iter().map(|c| (c.as_str(), 0)).collect();
+        for u in &users {
+            for code in Code::ALL {
+                *by_code.entry(code.as_str()).or_default() += u.codes[code as usize];
+            }
+        }
+        by_code.insert(Code::VolumeSpike.as_str(), spikes.len() as u64);
+        let summary_users: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let (staff_id, unit) = u
+                    .staff
+                    .map(|s| rules.staff_ids(s))
+                    .map_or((None, None), |(id, unit)| (Some(id.as_str()), Some(unit)));
+                let codes: BTreeMap<&str, u64> = Code::ALL
+                    .iter()
+                    .filter(|c| u.codes[**c as usize] > 0)
+                    .map(|c| (c.as_str(), u.codes[*c as usize]))
+                    .collect();
+                json!({
+                    "system": &*u.system,
+                    "user_id": &*u.user_id,
+                    "staff_id": staff_id,
+                    "unit": unit,
+                    "rows": u.rows,
+                    "flagged_rows": u.flagged,
+                    "distinct_patients": u.distinct.count(),
+                    "distinct_patients_exact": u.distinct.is_exact(),
+                    "codes": codes,
+                    "volume_spike": spikes.get(&i),
+                })
+            })
+            .collect();
+        let user_flags: Vec<_> = spikes
+            .iter()
+            .map(|(&i, reason)| {
+                json!({
+                    "system": &*users[i].system,
+                    "user_id": &*users[i].user_id,
+                    "code": Code::VolumeSpike,
+                    "reason": reason,
+                })
+            })
+            .collect();
+        let summary = json!({
+            "file": self.file,
+            "rows": self.rows,
+            "malformed_rows": self.malformed,
+            "flagged_rows": self.flagged,
+            "users": users.len(),
+            "by_code": by_code,
+            "per_user": summary_users,
+        });
+        match self.format {
+            Format::Json => {
+                let tail = if self.flagged == 0 { "" } else { "\n" };
+                write!(self.out, "{tail}],\n\"summary\":")?;
+                serde_json::to_writer(&mut *self.out, &summary)?;
+                self.out.write_all(b",\n\"user_flags\":")?;
+                serde_json::to_writer(&mut *self.out, &user_flags)?;
+                self.out.write_all(b"}\n")?;
+            }
+            Format::Csv => {
+                let counts: Vec<String> = by_code
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(c, n)| format!("{c} {n}"))
+                    .collect();
+                eprintln!(
+                    "{}: {} rows, {} flagged{}{}",
+                    self.file,
+                    self.rows,
+                    self.flagged,
+                    if counts.is_empty() { "" } else { ": " },
+                    counts.join(", ")
+                );
+                for (&i, reason) in &spikes {
+                    eprintln!(
+                        "volume_spike: {} {}: {reason}",
+                        users[i].system, users[i].user_id
+                    );
+                }
+            }
+        }
+        self.out.flush()?;
+        if self.malformed > 0 {
+            if self.malformed as usize > self.messages {
+                eprintln!(
+                    "{}: … and {} more malformed row(s)",
+                    self.file,
+                    self.malformed as usize - self.messages
+                );
+            }
+            eprintln!(
+                "error: {} malformed row(s) in {} were skipped; the other rows were analysed",
+                self.malformed, self.file
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// volume_spike per user: distinct patients against the median of the unit's other users
+/// (when there are at least [`MIN_PEERS`] of them in the file), else of all other users.
+fn volume_spikes(rules: &Rules, users: &[UserState]) -> BTreeMap<usize, String> {
+    if !rules.is_enabled(Code::VolumeSpike) || users.len() < 2 {
+        return BTreeMap::new();
+    }
+    let counts: Vec<usize> = users.iter().map(|u| u.distinct.count()).collect();
+    let mut all = counts.clone();
+    all.sort_unstable();
+    let mut by_unit: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (u, &n) in users.iter().zip(&counts) {
+        if let Some(s) = u.staff {
+            by_unit.entry(rules.staff_ids(s).1).or_default().push(n);
+        }
+    }
+    by_unit.values_mut().for_each(|v| v.sort_unstable());
+    let mut spikes = BTreeMap::new();
+    for (i, (u, &n)) in users.iter().zip(&counts).enumerate() {
+        let group = u
+            .staff
+            .and_then(|s| by_unit.get(rules.staff_ids(s).1))
+            .filter(|g| g.len() > MIN_PEERS)
+            .unwrap_or(&all);
+        if let Some(m) = median_without(group, n)
+            && let Some(flag) = rules.volume_spike_vs_median(n, m)
+        {
+            spikes.insert(i, flag.reason);
+        }
+    }
+    spikes
+}
+
+/// The median of sorted `values` with one occurrence of `own` left out.
+fn median_without(values: &[usize], own: usize) -> Option<f64> {
+    let pos = values.partition_point(|&v| v < own);
+    if values.get(pos) != Some(&own) {
+        return median(values);
+    }
+    let n = values.len() - 1;
+    let at = |k: usize| if k < pos { values[k] } else { values[k + 1] };
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(at(n / 2) as f64),
+        _ => Some((at(n / 2 - 1) + at(n / 2)) as f64 / 2.0),
+    }
+}
+
+/// For callers that only have a path: runs with stdout as the output.
+pub fn run_to_stdout(opts: &Options) -> Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    run(opts, &mut out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median_without;
+
+    #[test]
+    fn median_leaves_the_user_out() {
+        assert_eq!(median_without(&[10, 100], 100), Some(10.0));
+        assert_eq!(median_without(&[1, 2, 3, 4], 4), Some(2.0));
+        assert_eq!(median_without(&[1, 2, 3, 4], 1), Some(3.0));
+        assert_eq!(median_without(&[5], 5), None);
+        assert_eq!(median_without(&[1, 3], 2), Some(2.0));
+    }
+}

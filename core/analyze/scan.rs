@@ -1,0 +1,749 @@
+//! The hot loop of `analyze`: splitting a chunk of the normalised CSV form into rows and
+//! fields at the byte level, validating each row and running the row rules on it.
+//!
+//! The normalised form has one record per line. Quoted fields (with `,` and `""` inside)
+//! are read; a quote left open at the end of a line is a malformed row, since a newline
+//! inside a field would make line numbers, and chunking at newlines, meaningless.
+//!
+//! Nothing is allocated per row: fields are slices of the chunk (or of one reused buffer
+//! for the rare line with escaped quotes), personnummer become integers, users are found in
+//! a map keyed by their bytes, and output is written only for flagged rows.
+
+use std::borrow::Cow;
+
+use chrono::NaiveDate;
+use loggvakt_connector::csv_form::HEADER;
+use memchr::{memchr, memchr_iter};
+use rustc_hash::FxHashMap;
+
+use super::distinct::Distinct;
+use crate::rules::{Code, CodeSet, DayKind, RowFacts, Rules, codes_of};
+
+/// More columns than this in a header is not the normalised form.
+pub const MAX_COLUMNS: usize = 64;
+
+const TIME: usize = 0;
+const SYSTEM: usize = 1;
+const USER_ID: usize = 2;
+const PATIENT_ID: usize = 4;
+const PATIENT_NAME: usize = 5;
+const CARE_UNIT: usize = 6;
+const ACTION: usize = 7;
+
+/// Where each column of [`HEADER`] sits in this file.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    columns: usize,
+    at: [usize; 10],
+}
+
+impl Layout {
+    /// Reads the header line; columns are matched by name, extra ones are ignored.
+    pub fn from_header(line: &[u8]) -> Result<Layout, String> {
+        let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = std::str::from_utf8(line).map_err(|_| "the header is not UTF-8 text")?;
+        let names: Vec<&str> = text
+            .split(',')
+            .map(|n| n.trim().trim_matches('"'))
+            .collect();
+        if names.len() > MAX_COLUMNS {
+            return Err(format!("the header has more than {MAX_COLUMNS} columns"));
+        }
+        let mut at = [usize::MAX; 10];
+        for (k, wanted) in HEADER.iter().enumerate() {
+            let mut found = names.iter().enumerate().filter(|(_, n)| *n == wanted);
+            match (found.next(), found.next()) {
+                (Some((i, _)), None) => at[k] = i,
+                (Some(_), Some(_)) => return Err(format!("column {wanted} appears twice")),
+                (None, _) => {}
+            }
+        }
+        let missing: Vec<&str> = HEADER
+            .iter()
+            .zip(at)
+            .filter(|(_, i)| *i == usize::MAX)
+            .map(|(n, _)| *n)
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "missing column(s) {}; the normalised form's header is {}",
+                missing.join(", "),
+                HEADER.join(",")
+            ));
+        }
+        Ok(Layout {
+            columns: names.len(),
+            at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// A row that could not be read: where, which column, why; never the value.
+#[derive(Debug, Clone)]
+pub struct Malformed {
+    /// 0-based line within the chunk.
+    pub line: u64,
+    pub field: Option<&'static str>,
+    pub reason: Cow<'static, str>,
+}
+
+/// What a worker hands back for one chunk.
+#[derive(Debug, Default)]
+pub struct ChunkOut {
+    /// Lines in the chunk, blank ones included.
+    pub lines: u64,
+    pub rows: u64,
+    pub flagged: u64,
+    /// Each flagged row's output without its line number; see `marks`.
+    pub out: Vec<u8>,
+    /// (0-based line within the chunk, end of its text in `out`).
+    pub marks: Vec<(u64, usize)>,
+    pub malformed: u64,
+    /// The first few malformed rows, for messages.
+    pub errors: Vec<Malformed>,
+}
+
+/// Malformed rows kept per chunk for messages; the caller caps the total it prints.
+const ERRORS_PER_CHUNK: usize = 50;
+
+/// Everything `analyze` keeps about one user: constant size whatever the file's size.
+#[derive(Debug, Clone)]
+pub struct UserState {
+    pub system: Box<str>,
+    pub user_id: Box<str>,
+    pub staff: Option<u32>,
+    pub rows: u64,
+    pub flagged: u64,
+    pub codes: [u64; 8],
+    pub distinct: Distinct,
+    /// The last care unit seen to match the user's units; users stay in one unit for
+    /// long runs of rows, and comparing bytes is cheaper than comparing folded names.
+    ok_unit: Vec<u8>,
+}
+
+impl UserState {
+    /// Adds another worker's state of the same user.
+    pub fn merge(&mut self, other: UserState) {
+        self.rows += other.rows;
+        self.flagged += other.flagged;
+        for (a, b) in self.codes.iter_mut().zip(other.codes) {
+            *a += b;
+        }
+        self.distinct.merge(other.distinct);
+    }
+}
+
+/// A parsed `time` field.
+#[derive(Debug, Clone, Copy)]
+struct Time {
+    date: u32,
+    minute: u16,
+    second: u8,
+}
+
+impl Time {
+    fn ymd(self) -> (i32, u32, u32) {
+        (
+            (self.date / 10_000) as i32,
+            self.date / 100 % 100,
+            self.date % 100,
+        )
+    }
+}
+
+/// One worker thread's state: its users and caches. Workers are merged at the end.
+pub struct Worker<'a> {
+    rules: &'a Rules,
+    layout: Layout,
+    format: Format,
+    /// system → user id → index into `users`.
+    systems: Vec<(Box<[u8]>, FxHashMap<Box<[u8]>, u32>)>,
+    pub users: Vec<UserState>,
+    days: FxHashMap<u32, (DayKind, DayKind)>,
+    last_day: Option<(u32, DayKind, DayKind)>,
+    /// Unescaped copy of a line with `""` inside quoted fields.
+    scratch: Vec<u8>,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(rules: &'a Rules, layout: Layout, format: Format) -> Self {
+        Self {
+            rules,
+            layout,
+            format,
+            systems: Vec::new(),
+            users: Vec::new(),
+            days: FxHashMap::default(),
+            last_day: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Processes whole lines (the chunk ends at a newline, or at the end of the file).
+    pub fn process(&mut self, chunk: &[u8], out: &mut ChunkOut) {
+        if chunk.is_empty() {
+            return;
+        }
+        let utf8 = std::str::from_utf8(chunk).is_ok();
+        let mut start = 0;
+        let mut line_no = 0;
+        for end in
+            memchr_iter(b'\n', chunk).chain((chunk.last() != Some(&b'\n')).then_some(chunk.len()))
+        {
+            let line = &chunk[start..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if !line.is_empty() {
+                self.line(line, line_no, utf8, out);
+            }
+            line_no += 1;
+            start = end + 1;
+        }
+        out.lines = line_no;
+    }
+
+    fn line(&mut self, line: &[u8], line_no: u64, utf8: bool, out: &mut ChunkOut) {
+        if !utf8 && std::str::from_utf8(line).is_err() {
+            return malformed(out, line_no, None, "is not UTF-8 text".into());
+        }
+        if memchr(b'"', line).is_none() {
+            let mut fields: [&[u8]; MAX_COLUMNS] = [&[]; MAX_COLUMNS];
+            let n = split_plain(line, &mut fields);
+            return self.row(&fields, n, line_no, out);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut bounds = [(0, 0); MAX_COLUMNS];
+        match split_quoted(line, &mut scratch, &mut bounds) {
+            Ok(n) => {
+                let mut fields: [&[u8]; MAX_COLUMNS] = [&[]; MAX_COLUMNS];
+                for (field, &(s, e)) in fields.iter_mut().zip(&bounds[..n]) {
+                    *field = &scratch[s..e];
+                }
+                self.row(&fields, n, line_no, out);
+            }
+            Err(reason) => malformed(out, line_no, None, reason.into()),
+        }
+        self.scratch = scratch;
+    }
+
+    fn row(&mut self, f: &[&[u8]; MAX_COLUMNS], n: usize, line_no: u64, out: &mut ChunkOut) {
+        let (at, columns) = (self.layout.at, self.layout.columns);
+        if n != columns {
+            let reason = format!("has {n} fields; the header has {columns}");
+            return malformed(out, line_no, None, reason.into());
+        }
+        let get = |k: usize| f[at[k]];
+        let Some(time) = parse_time(get(TIME)) else {
+            return malformed(
+                out,
+                line_no,
+                Some("time"),
+                "is not a time YYYY-MM-DDTHH:MM:SS".into(),
+            );
+        };
+        let (system, user) = (get(SYSTEM), get(USER_ID));
+        for (k, name) in [(SYSTEM, "system"), (USER_ID, "user_id")] {
+            if get(k).trim_ascii().is_empty() {
+                return malformed(out, line_no, Some(name), "is empty".into());
+            }
+        }
+        let Some(patient) = parse_personnummer(get(PATIENT_ID)) else {
+            return malformed(
+                out,
+                line_no,
+                Some("patient_id"),
+                "is not a valid personnummer (12 digits with a correct check digit)".into(),
+            );
+        };
+        if !is_action(get(ACTION)) {
+            return malformed(
+                out,
+                line_no,
+                Some("action"),
+                "is not one of read, write, create, sign, print, delete, emergency_open, other"
+                    .into(),
+            );
+        }
+        let Some((today, yesterday)) = self.day(time.date) else {
+            return malformed(out, line_no, Some("time"), "is not a real date".into());
+        };
+        let (patient_name, care_unit) = (get(PATIENT_NAME), get(CARE_UNIT));
+        let index = self.user(system, user) as usize;
+        let rules = self.rules;
+        let u = &mut self.users[index];
+        out.rows += 1;
+        u.rows += 1;
+        u.distinct.insert(patient);
+        // Valid UTF-8 is checked above; these are slices of it at ASCII commas.
+
+        let unit_checked = u.staff.is_some() && !care_unit.is_empty() && u.ok_unit == care_unit;
+        let facts = RowFacts {
+            minute: time.minute,
+            today,
+            yesterday,
+            patient,
+            patient_name: text(patient_name),
+            care_unit: if unit_checked { None } else { text(care_unit) },
+            protected_flag: false,
+        };
+        let set = rules.row_codes(u.staff, &facts);
+        if !unit_checked
+            && u.staff.is_some()
+            && facts.care_unit.is_some()
+            && set & Code::NoCareRelation.bit() == 0
+        {
+            u.ok_unit.clear();
+            u.ok_unit.extend_from_slice(care_unit);
+        }
+        if set == 0 {
+            return;
+        }
+        u.flagged += 1;
+        out.flagged += 1;
+        for code in codes_of(set) {
+            u.codes[code as usize] += 1;
+        }
+        let (y, m, d) = time.ymd();
+        let at = NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|date| {
+                date.and_hms_opt(
+                    u32::from(time.minute / 60),
+                    u32::from(time.minute % 60),
+                    u32::from(time.second),
+                )
+            })
+            .unwrap_or_default();
+        let flags = rules.row_flags(u.staff, &facts, at, set);
+        write_flag(
+            self.format,
+            &mut out.out,
+            get(TIME),
+            system,
+            user,
+            patient,
+            set,
+            flags.iter().map(|f| f.reason.as_str()),
+        );
+        out.marks.push((line_no, out.out.len()));
+    }
+
+    /// Kinds of the day and the day before, for a date as `YYYYMMDD`; None for no real date.
+    fn day(&mut self, key: u32) -> Option<(DayKind, DayKind)> {
+        if let Some((k, today, yesterday)) = self.last_day
+            && k == key
+        {
+            return Some((today, yesterday));
+        }
+        let kinds = match self.days.get(&key) {
+            Some(&kinds) => kinds,
+            None => {
+                let date =
+                    NaiveDate::from_ymd_opt((key / 10_000) as i32, key / 100 % 100, key % 100)?;
+                let kinds = (
+                    DayKind::of(date),
+                    DayKind::of(date.pred_opt().unwrap_or(date)),
+                );
+                self.days.insert(key, kinds);
+                kinds
+            }
+        };
+        self.last_day = Some((key, kinds.0, kinds.1));
+        Some(kinds)
+    }
+
+    fn user(&mut self, system: &[u8], user: &[u8]) -> u32 {
+        let s = match self.systems.iter().position(|(s, _)| **s == *system) {
+            Some(s) => s,
+            None => {
+                self.systems.push((system.into(), FxHashMap::default()));
+                self.systems.len() - 1
+            }
+        };
+        if let Some(&i) = self.systems[s].1.get(user) {
+            return i;
+        }
+        let i = self.users.len() as u32;
+        let system_str = String::from_utf8_lossy(system);
+        let user_str = String::from_utf8_lossy(user);
+        self.users.push(UserState {
+            staff: self.rules.account(&system_str, &user_str),
+            system: system_str.into(),
+            user_id: user_str.into(),
+            rows: 0,
+            flagged: 0,
+            codes: [0; 8],
+            distinct: Distinct::default(),
+            ok_unit: Vec::new(),
+        });
+        self.systems[s].1.insert(user.into(), i);
+        i
+    }
+}
+
+/// A field as text, None when empty. Rows are UTF-8-checked before they are split at ASCII
+/// commas, so the conversion cannot fail.
+fn text(b: &[u8]) -> Option<&str> {
+    let b = b.trim_ascii();
+    (!b.is_empty()).then(|| std::str::from_utf8(b).unwrap_or_default())
+}
+
+fn malformed(
+    out: &mut ChunkOut,
+    line: u64,
+    field: Option<&'static str>,
+    reason: Cow<'static, str>,
+) {
+    out.malformed += 1;
+    if out.errors.len() < ERRORS_PER_CHUNK {
+        out.errors.push(Malformed {
+            line,
+            field,
+            reason,
+        });
+    }
+}
+
+/// Splits a line without quotes; returns the number of fields (more than
+/// [`MAX_COLUMNS`] counts as `MAX_COLUMNS + 1`).
+fn split_plain<'l>(line: &'l [u8], fields: &mut [&'l [u8]; MAX_COLUMNS]) -> usize {
+    let mut n = 0;
+    let mut start = 0;
+    for comma in memchr_iter(b',', line) {
+        if n + 1 >= MAX_COLUMNS {
+            return MAX_COLUMNS + 1;
+        }
+        fields[n] = &line[start..comma];
+        n += 1;
+        start = comma + 1;
+    }
+    fields[n] = &line[start..];
+    n + 1
+}
+
+/// Splits a line with quoted fields into `scratch` (unescaped, fields back to back), with
+/// each field's range in `bounds`; returns the number of fields.
+fn split_quoted(
+    line: &[u8],
+    scratch: &mut Vec<u8>,
+    bounds: &mut [(usize, usize); MAX_COLUMNS],
+) -> Result<usize, &'static str> {
+    scratch.clear();
+    let mut n = 0;
+    let mut i = 0;
+    loop {
+        if n == MAX_COLUMNS {
+            return Err("has more fields than the header");
+        }
+        let start = scratch.len();
+        if line.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                let Some(q) = memchr(b'"', &line[i..]) else {
+                    return Err(
+                        "a quoted field is not closed on its line (the normalised form has one record per line)",
+                    );
+                };
+                scratch.extend_from_slice(&line[i..i + q]);
+                i += q + 1;
+                if line.get(i) == Some(&b'"') {
+                    scratch.push(b'"');
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            match line.get(i) {
+                None | Some(b',') => {}
+                Some(_) => return Err("text follows a closing quote inside a field"),
+            }
+        } else {
+            let end = memchr(b',', &line[i..]).map_or(line.len(), |c| i + c);
+            if memchr(b'"', &line[i..end]).is_some() {
+                return Err("a quote inside an unquoted field");
+            }
+            scratch.extend_from_slice(&line[i..end]);
+            i = end;
+        }
+        bounds[n] = (start, scratch.len());
+        n += 1;
+        if i >= line.len() {
+            break;
+        }
+        i += 1; // the comma
+        if i == line.len() {
+            if n == MAX_COLUMNS {
+                return Err("has more fields than the header");
+            }
+            bounds[n] = (scratch.len(), scratch.len());
+            n += 1;
+            break;
+        }
+    }
+    Ok(n)
+}
+
+fn digits<const N: usize>(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in &b[..N] {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+    }
+    Some(v)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`; the date's reality is checked by [`Worker::day`].
+fn parse_time(b: &[u8]) -> Option<Time> {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (
+        digits::<4>(b)?,
+        digits::<2>(&b[5..])?,
+        digits::<2>(&b[8..])?,
+    );
+    let (h, mi, s) = (
+        digits::<2>(&b[11..])?,
+        digits::<2>(&b[14..])?,
+        digits::<2>(&b[17..])?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    Some(Time {
+        date: y * 10_000 + mo * 100 + d,
+        minute: (h * 60 + mi) as u16,
+        second: s as u8,
+    })
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// `YYYYMMDDNNNN` or `YYYYMMDD-NNNN` as the SDK's `Personnummer::parse` accepts them (real
+/// date, samordningsnummer day + 60, Luhn check digit), as its [`crate::rules::pnr_key`].
+pub fn parse_personnummer(b: &[u8]) -> Option<u64> {
+    let b = b.trim_ascii();
+    let mut d = [0u8; 12];
+    match b.len() {
+        12 => d.copy_from_slice(b),
+        13 if b[8] == b'-' => {
+            d[..8].copy_from_slice(&b[..8]);
+            d[8..].copy_from_slice(&b[9..]);
+        }
+        _ => return None,
+    }
+    let mut key = 0u64;
+    for c in &mut d {
+        *c = c.wrapping_sub(b'0');
+        if *c > 9 {
+            return None;
+        }
+        key = key * 10 + u64::from(*c);
+    }
+    let year =
+        u32::from(d[0]) * 1000 + u32::from(d[1]) * 100 + u32::from(d[2]) * 10 + u32::from(d[3]);
+    let month = u32::from(d[4]) * 10 + u32::from(d[5]);
+    let mut day = u32::from(d[6]) * 10 + u32::from(d[7]);
+    if day > 60 {
+        day -= 60;
+    }
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let sum: u32 = d[2..11]
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let p = u32::from(c) * if i % 2 == 0 { 2 } else { 1 };
+            p / 10 + p % 10
+        })
+        .sum();
+    ((10 - sum % 10) % 10 == u32::from(d[11])).then_some(key)
+}
+
+fn is_action(b: &[u8]) -> bool {
+    matches!(
+        b,
+        b"read"
+            | b"write"
+            | b"create"
+            | b"sign"
+            | b"print"
+            | b"delete"
+            | b"emergency_open"
+            | b"other"
+    )
+}
+
+/// A JSON string, escaped.
+pub fn json_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &c) in s.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..0x20 => {
+                out.extend_from_slice(&s[start..i]);
+                out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&s[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// A CSV field, quoted when it has to be.
+pub fn csv_field(out: &mut Vec<u8>, s: &[u8]) {
+    if s.iter().any(|c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for &c in s {
+            if c == b'"' {
+                out.push(b'"');
+            }
+            out.push(c);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s);
+    }
+}
+
+/// A flagged row's output after its line number: JSON `,"time":…}` or CSV `,time,…\n`.
+#[allow(clippy::too_many_arguments)]
+fn write_flag<'r>(
+    format: Format,
+    out: &mut Vec<u8>,
+    time: &[u8],
+    system: &[u8],
+    user: &[u8],
+    patient: u64,
+    set: CodeSet,
+    reasons: impl Iterator<Item = &'r str>,
+) {
+    let patient = format!("{patient:012}");
+    match format {
+        Format::Json => {
+            out.extend_from_slice(b",\"time\":");
+            json_str(out, time);
+            out.extend_from_slice(b",\"system\":");
+            json_str(out, system);
+            out.extend_from_slice(b",\"user_id\":");
+            json_str(out, user);
+            out.extend_from_slice(b",\"patient_id\":\"");
+            out.extend_from_slice(patient.as_bytes());
+            out.extend_from_slice(b"\",\"codes\":[");
+            for (i, code) in codes_of(set).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_str(out, code.as_str().as_bytes());
+            }
+            out.extend_from_slice(b"],\"reasons\":[");
+            for (i, reason) in reasons.enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_str(out, reason.as_bytes());
+            }
+            out.extend_from_slice(b"]}");
+        }
+        Format::Csv => {
+            out.push(b',');
+            out.extend_from_slice(time);
+            out.push(b',');
+            csv_field(out, user);
+            out.push(b',');
+            out.extend_from_slice(patient.as_bytes());
+            out.push(b',');
+            let codes: Vec<&str> = codes_of(set).map(Code::as_str).collect();
+            out.extend_from_slice(codes.join(";").as_bytes());
+            out.push(b',');
+            let reasons: Vec<&str> = reasons.collect();
+            csv_field(out, reasons.join("; ").as_bytes());
+            out.push(b'\n');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personnummer_like_the_sdk() {
+        for (raw, ok) in [
+            ("191212121212", true),
+            ("19121212-1212", true),
+            ("191212121213", false),
+            ("19121312-1212", false),
+            ("1212121212", false),
+            ("19121272-1213", false),
+            ("19800414-9988", true),
+            ("2001111298881", false),
+        ] {
+            let sdk = loggvakt_connector::Personnummer::parse(raw).is_ok();
+            assert_eq!(sdk, ok, "{raw} per the SDK");
+            assert_eq!(parse_personnummer(raw.as_bytes()).is_some(), ok, "{raw}");
+        }
+        assert_eq!(parse_personnummer(b"19121212-1212"), Some(191_212_121_212));
+    }
+
+    #[test]
+    fn quoted_fields_and_escapes() {
+        let mut scratch = Vec::new();
+        let mut bounds = [(0, 0); MAX_COLUMNS];
+        let n = split_quoted(b"a,\"b, c\",\"say \"\"hi\"\"\",", &mut scratch, &mut bounds).unwrap();
+        let got: Vec<&[u8]> = bounds[..n].iter().map(|&(s, e)| &scratch[s..e]).collect();
+        let want: Vec<&[u8]> = vec![b"a", b"b, c", b"say \"hi\"", b""];
+        assert_eq!(got, want);
+        assert!(split_quoted(b"a,\"open", &mut scratch, &mut bounds).is_err());
+        assert!(split_quoted(b"a,\"x\"y,b", &mut scratch, &mut bounds).is_err());
+    }
+
+    #[test]
+    fn times_are_strict() {
+        assert!(parse_time(b"2027-05-04T07:00:00").is_some());
+        for bad in [
+            "2027-05-04 07:00:00",
+            "2027-13-04T07:00:00",
+            "2027-05-04T24:00:00",
+            "2027-05-04T07:00",
+            "2027-05-0xT07:00:00",
+        ] {
+            assert!(parse_time(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Targeted checks (S2) and patient requests (S3): an order by user or by patient over any
+//! period, through the same connectors and order pipeline as the random samples, and a
+//! review task once the extract is in. A scheduled targeted routine (`kind = "riktad"`)
+//! checks every patient on the protected-identity list each month.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use loggvakt_connector::{OrderRequest, Period, Personnummer, Subject, UserRef};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::calendar::{Month, local_date};
+use crate::clock::Clock;
+use crate::org::{Organisation, RoutineKind, UnitSelector};
+use crate::store::orders::NewOrder;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Everything one user did in the period.
+    User,
+    /// Every access to one patient's record in the period.
+    Patient,
+    /// A patient's own request for the log of their record.
+    PatientRequest,
+}
+
+impl CheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Patient => "patient",
+            Self::PatientRequest => "patient_request",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::User, Self::Patient, Self::PatientRequest]
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+    }
+}
+
+/// The documentation of a patient's request (DOMAIN.md S3).
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientRequest {
+    pub received_on: NaiveDate,
+    /// Which ID document was shown, e.g. "pass", "körkort".
+    pub identity_document: String,
+    pub identity_checked_by: String,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// The registered mail's number (rekommenderat brev).
+    pub registered_mail: Option<String>,
+    pub receipt_at: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub id: i64,
+    pub kind: CheckKind,
+    pub routine: Option<String>,
+    pub month: Option<String>,
+    pub system: String,
+    pub unit: String,
+    /// A username, or a patient's personnummer: personal data, never logged.
+    #[serde(skip)]
+    pub subject: String,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+    pub reason: String,
+    pub requested_by: String,
+    pub created_at: DateTime<Utc>,
+    pub request: Option<PatientRequest>,
+}
+
+impl Check {
+    pub fn reference(&self) -> String {
+        match self.kind {
+            CheckKind::PatientRequest => format!("LV-B-{}", self.id),
+            CheckKind::User | CheckKind::Patient => format!("LV-R-{}", self.id),
+        }
+    }
+}
+
+/// A check to be made.
+pub struct NewCheck {
+    pub kind: CheckKind,
+    pub system: String,
+    /// Whose manager reviews it; for a user check, the user's own unit by default.
+    pub unit: Option<String>,
+    pub subject: String,
+    /// The first and last day of the period, both included.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub reason: String,
+    pub request: Option<(NaiveDate, String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("there is no system '{0}' in the configuration (systems: {1})")]
+    NoSuchSystem(String, String),
+    #[error("there is no unit '{0}' in the configuration")]
+    NoSuchUnit(String),
+    #[error(
+        "no staff member has username '{0}' in system {1}; give --unit to say whose manager reviews the check"
+    )]
+    UnknownUser(String, String),
+    #[error("a check by patient needs --unit: the unit whose manager reviews it")]
+    UnitRequired,
+    #[error("the patient id is not a valid personnummer or samordningsnummer: {0}")]
+    BadPersonnummer(String),
+    #[error("the period is empty: --from {from} is after --to {to}")]
+    EmptyPeriod { from: NaiveDate, to: NaiveDate },
+    #[error("--to {to} is in the future; a log can only be asked for up to today ({today})")]
+    FuturePeriod { to: NaiveDate, today: NaiveDate },
+    #[error("{0} is empty")]
+    Empty(&'static str),
+    #[error("there is no check {0}")]
+    NoSuchCheck(i64),
+    #[error("check {0} is not a patient request")]
+    NotARequest(i64),
+    #[error("{0}")]
+    Order(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn start(date: NaiveDate) -> NaiveDateTime {
+    date.and_hms_opt(0, 0, 0)
+        .expect("midnight exists as a naive time")
+}
+
+/// Creates the check, its patient request record (if any) and its order in one transaction.
+pub async fn create(
+    store: &Store,
+    org: &Organisation,
+    clock: &Clock,
+    actor: &str,
+    new: NewCheck,
+) -> Result<(i64, i64), CheckError> {
+    if org.system(&new.system).is_none() {
+        let known: Vec<&str> = org.systems.iter().map(|s| s.id.as_str()).collect();
+        return Err(CheckError::NoSuchSystem(new.system, known.join(", ")));
+    }
+    if new.from > new.to {
+        return Err(CheckError::EmptyPeriod {
+            from: new.from,
+            to: new.to,
+        });
+    }
+    let today = local_date(clock.now());
+    if new.to > today {
+        return Err(CheckError::FuturePeriod { to: new.to, today });
+    }
+    if new.reason.trim().is_empty() {
+        return Err(CheckError::Empty("--reason"));
+    }
+    if let Some(u) = &new.unit
+        && org.unit(u).is_none()
+    {
+        return Err(CheckError::NoSuchUnit(u.clone()));
+    }
+    let period = Period {
+        from: start(new.from),
+        to: start(new.to + TimeDelta::days(1)),
+    };
+    let (subject, stored_subject, unit) = match new.kind {
+        CheckKind::User => {
+            let username = new.subject.trim();
+            if username.is_empty() {
+                return Err(CheckError::Empty("the username"));
+            }
+            let staff = org.staff.iter().find(|s| {
+                s.usernames
+                    .get(new.system.as_str())
+                    .is_some_and(|u| u.eq_ignore_ascii_case(username))
+            });
+            let unit = match (&new.unit, staff) {
+                (Some(u), _) => u.clone(),
+                (None, Some(s)) => s.unit.to_string(),
+                (None, None) => {
+                    return Err(CheckError::UnknownUser(username.into(), new.system.clone()));
+                }
+            };
+            let subject = Subject::Users(vec![UserRef {
+                username: username.to_owned(),
+                name: staff.map(|s| s.name.clone()),
+                period: None,
+            }]);
+            (subject, username.to_owned(), unit)
+        }
+        CheckKind::Patient | CheckKind::PatientRequest => {
+            let pnr = Personnummer::parse(new.subject.trim())
+                .map_err(|e| CheckError::BadPersonnummer(e.to_string()))?;
+            let unit = new.unit.clone().ok_or(CheckError::UnitRequired)?;
+            (Subject::Patient(pnr.clone()), pnr.digits().to_owned(), unit)
+        }
+    };
+    let now = clock.now();
+    let mut tx = store.begin_write(now, actor).await?;
+    let id = tx
+        .insert_check(
+            new.kind,
+            None,
+            None,
+            &new.system,
+            &unit,
+            &stored_subject,
+            period,
+            new.reason.trim(),
+            actor,
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a new check collided with an existing one".into()))?;
+    if let Some((received_on, document, checked_by)) = &new.request {
+        if document.trim().is_empty() {
+            return Err(CheckError::Empty("--identity-document"));
+        }
+        if checked_by.trim().is_empty() {
+            return Err(CheckError::Empty("--identity-checked-by"));
+        }
+        tx.insert_patient_request(id, *received_on, document.trim(), checked_by.trim())
+            .await?;
+    }
+    let order = order_for(&mut tx, id, new.kind, &new.system, subject, period).await?;
+    tx.audit(
+        "check.created",
+        &check_object(id),
+        json!({
+            "kind": new.kind.as_str(), "system": new.system, "unit": unit,
+            "from": new.from, "to": new.to, "order": order,
+            // A username is not patient data; a patient's number stays out of the trail.
+            "user": (new.kind == CheckKind::User).then_some(&stored_subject),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((id, order))
+}
+
+async fn order_for(
+    tx: &mut crate::store::WriteTx,
+    id: i64,
+    kind: CheckKind,
+    system: &str,
+    subject: Subject,
+    period: Period,
+) -> Result<i64, StoreError> {
+    let mut tag = [0u8; 6];
+    getrandom::fill(&mut tag).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+    let prefix = if kind == CheckKind::PatientRequest {
+        "B"
+    } else {
+        "R"
+    };
+    let request = OrderRequest {
+        idempotency_key: format!("lv-chk-{id}-{}", hex::encode(tag)),
+        reference: format!("LV-{prefix}-{id}"),
+        subject,
+        period,
+    };
+    let order = tx
+        .insert_order(&NewOrder {
+            draw_id: None,
+            check_id: Some(id),
+            part: 1,
+            system_id: system,
+            request: &request,
+        })
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the check's order collided".into()))?;
+    tx.audit(
+        "order.created",
+        &crate::orders::order_object(order),
+        json!({"check": id, "system": system, "reference": request.reference}),
+    )
+    .await?;
+    Ok(order)
+}
+
+pub fn check_object(id: i64) -> String {
+    format!("check:{id}")
+}
+
+/// The patients a scheduled targeted routine checks: those on the protected-identity list.
+fn protected_patients(org: &Organisation) -> Vec<Personnummer> {
+    let mut keys: Vec<u64> = org.rules.protected.iter().copied().collect();
+    keys.sort_unstable();
+    keys.into_iter()
+        .filter_map(|k| Personnummer::parse(&format!("{k:012}")).ok())
+        .collect()
+}
+
+/// The scheduled targeted routines: once a month (per cadence), a check by patient of each
+/// patient with protected identity over the previous month, reviewed by the manager of the
+/// routine's first unit. Idempotent per routine, month and patient.
+pub async fn schedule_protected(
+    store: &Store,
+    org: &Organisation,
+    clock: &Clock,
+    actor: &str,
+) -> Result<usize, StoreError> {
+    let now = clock.now();
+    let month = Month::of(local_date(now));
+    let patients = protected_patients(org);
+    let mut created = 0;
+    for routine in org
+        .routines
+        .iter()
+        .filter(|r| r.kind == RoutineKind::Riktad && r.cadence.includes(month))
+    {
+        let unit = match &routine.units {
+            UnitSelector::Listed(units) => units.first().map(ToString::to_string),
+            UnitSelector::All => org.routine_units(routine).first().map(|u| u.id.to_string()),
+        };
+        let Some(unit) = unit else { continue };
+        let prev = month.prev();
+        let period = Period {
+            from: start(prev.first_day()),
+            to: start(month.first_day()),
+        };
+        for patient in &patients {
+            let mut tx = store.begin_write(now, actor).await?;
+            let Some(id) = tx
+                .insert_check(
+                    CheckKind::Patient,
+                    Some(routine.id.as_str()),
+                    Some(&month.to_string()),
+                    routine.system.as_str(),
+                    &unit,
+                    patient.digits(),
+                    period,
+                    "schemalagd riktad kontroll: skyddade personuppgifter",
+                    actor,
+                )
+                .await?
+            else {
+                continue;
+            };
+            let order = order_for(
+                &mut tx,
+                id,
+                CheckKind::Patient,
+                routine.system.as_str(),
+                Subject::Patient(patient.clone()),
+                period,
+            )
+            .await?;
+            tx.audit(
+                "check.created",
+                &check_object(id),
+                json!({"kind": "patient", "routine": routine.id, "month": month.to_string(), "system": routine.system, "unit": unit, "order": order}),
+            )
+            .await?;
+            tx.commit().await?;
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// Records that the extract was sent to the patient by registered mail.
+pub async fn record_dispatch(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    id: i64,
+    registered_mail: &str,
+) -> Result<(), CheckError> {
+    let check = store.check(id).await?.ok_or(CheckError::NoSuchCheck(id))?;
+    if check.request.is_none() {
+        return Err(CheckError::NotARequest(id));
+    }
+    if registered_mail.trim().is_empty() {
+        return Err(CheckError::Empty("--registered-mail"));
+    }
+    let now = clock.now();
+    let mut tx = store.begin_write(now, actor).await?;
+    tx.set_request_dispatch(id, registered_mail.trim(), now)
+        .await?;
+    // Once sent, the copy we kept has served its purpose, unless a remark keeps it.
+    if let Some(task) = store.task_of_check(id).await?
+        && task.outcome == Some(loggvakt_connector::ReviewOutcome::UtanAnmarkning)
+    {
+        tx.set_retain_until(task.id, now).await?;
+    }
+    tx.audit(
+        "request.dispatched",
+        &check_object(id),
+        json!({"registered_mail": registered_mail.trim()}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records the delivery receipt of the registered mail.
+pub async fn record_receipt(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    id: i64,
+    on: NaiveDate,
+) -> Result<(), CheckError> {
+    let check = store.check(id).await?.ok_or(CheckError::NoSuchCheck(id))?;
+    if check.request.is_none() {
+        return Err(CheckError::NotARequest(id));
+    }
+    let now = clock.now();
+    let mut tx = store.begin_write(now, actor).await?;
+    tx.set_request_receipt(id, on).await?;
+    tx.audit("request.receipt", &check_object(id), json!({"on": on}))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! The anomaly rules' part of the configuration: the optional `[rules]` table, working hours
+//! on units and staff, and the protected-identity and watch lists named in `[organisation]`.
+//!
+//! ```toml
+//! [rules]
+//! disabled = ["same_surname"]                        # codes of rules to switch off
+//! working_hours = "mon-fri 07:00-18:00"              # default for units/staff without their own
+//! volume_spike = { factor = 3.0, min_patients = 15 } # > factor × peers' median, and ≥ min
+//! ```
+
+use std::path::Path;
+
+use rustc_hash::FxHashSet;
+use serde::Deserialize;
+
+use super::{Collected, ConfigError, Located, Problems};
+use crate::ident::Personnummer;
+use crate::rules::{Code, RulesSettings, VolumeSpikeSettings, WorkingHours, pnr_key};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRules {
+    #[serde(default)]
+    disabled: Vec<String>,
+    working_hours: Option<String>,
+    volume_spike: Option<RawVolumeSpike>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVolumeSpike {
+    factor: Option<f64>,
+    min_patients: Option<i64>,
+}
+
+pub(super) fn collect(
+    raw: RawRules,
+    file: &Path,
+    line: usize,
+    into: &mut Collected,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(first) = &into.rules {
+        errors.push(ConfigError {
+            file: file.to_path_buf(),
+            line: Some(line),
+            item: None,
+            field: None,
+            message: format!(
+                "a second [rules] table; the first is in {}:{}",
+                first.file.display(),
+                first.line
+            ),
+        });
+    } else {
+        into.rules = Some(Located {
+            raw,
+            file: file.to_path_buf(),
+            line,
+        });
+    }
+}
+
+/// Validates `[rules]` and reads the lists named in `[organisation]`.
+pub(super) fn settings(c: &Collected, errors: &mut Vec<ConfigError>) -> RulesSettings {
+    let mut settings = RulesSettings::default();
+    if let Some(r) = &c.rules {
+        let (file, line, item) = (r.file.as_path(), r.line, "[rules]");
+        let mut p = Problems { errors };
+        for code in &r.raw.disabled {
+            match Code::parse(code) {
+                Some(code) => {
+                    settings.disabled.insert(code);
+                }
+                None => p.at(
+                    file,
+                    line,
+                    item,
+                    "disabled",
+                    format!(
+                        "unknown rule '{code}': expected {}",
+                        Code::ALL.map(Code::as_str).join(", ")
+                    ),
+                ),
+            }
+        }
+        if let Some(wh) = working_hours(r.raw.working_hours.as_deref(), &mut p, file, line, item) {
+            settings.working_hours = wh;
+        }
+        if let Some(v) = &r.raw.volume_spike {
+            let defaults = VolumeSpikeSettings::default();
+            let factor = v.factor.unwrap_or(defaults.factor);
+            if !(factor.is_finite() && factor >= 1.0) {
+                p.at(
+                    file,
+                    line,
+                    item,
+                    "volume_spike.factor",
+                    format!("{factor} is not a number of at least 1"),
+                );
+            }
+            let min = v.min_patients.unwrap_or(i64::from(defaults.min_patients));
+            if !(1..=1_000_000).contains(&min) {
+                p.at(
+                    file,
+                    line,
+                    item,
+                    "volume_spike.min_patients",
+                    format!("{min} is outside 1..=1000000"),
+                );
+            }
+            settings.volume_spike = VolumeSpikeSettings {
+                factor,
+                min_patients: min.clamp(1, 1_000_000) as u32,
+            };
+        }
+    }
+    if let Some(org) = &c.organisation {
+        let base = org.file.parent().unwrap_or(Path::new("."));
+        for (list, name) in [
+            (&org.raw.protected_csv, "protected_csv"),
+            (&org.raw.watchlist_csv, "watchlist_csv"),
+        ] {
+            let Some(csv) = list else { continue };
+            let set = match read_personnummer_csv(&base.join(csv)) {
+                Ok(set) => set,
+                Err(mut e) => {
+                    // Unreadable files name the field that points at them.
+                    for err in e.iter_mut().filter(|err| err.line.is_none()) {
+                        err.item = Some(format!("[organisation] {name}"));
+                    }
+                    errors.append(&mut e);
+                    continue;
+                }
+            };
+            if name == "protected_csv" {
+                settings.protected = set;
+            } else {
+                settings.watchlist = set;
+            }
+        }
+    }
+    settings
+}
+
+/// Parses an optional working-hours text, reporting a bad one as a problem of `item`.
+pub(super) fn working_hours(
+    raw: Option<&str>,
+    p: &mut Problems,
+    file: &Path,
+    line: usize,
+    item: &str,
+) -> Option<WorkingHours> {
+    match WorkingHours::parse(raw?) {
+        Ok(wh) => Some(wh),
+        Err(e) => {
+            p.at(file, line, item, "working_hours", e.to_string());
+            None
+        }
+    }
+}
+
+/// Reads a list of people: a CSV file with a `personnummer` column (other columns are
+/// ignored), as [`pnr_key`]s. Every bad row is an error with its line; the numbers themselves
+/// are never echoed.
+pub fn read_personnummer_csv(file: &Path) -> Result<FxHashSet<u64>, Vec<ConfigError>> {
+    let err = |line, field: Option<&str>, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        item: None,
+        field: field.map(str::to_owned),
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(file)
+        .map_err(|e| vec![err(None, None, format!("cannot read: {e}"))])?;
+    let column = reader
+        .headers()
+        .map_err(|e| vec![err(Some(1), None, format!("bad header: {e}"))])?
+        .iter()
+        .position(|h| h == "personnummer")
+        .ok_or_else(|| vec![err(Some(1), None, "missing column: personnummer".into())])?;
+    let mut set = FxHashSet::default();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize);
+                errors.push(err(line, None, "unreadable row".into()));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        match record.get(column).map(Personnummer::parse) {
+            Some(Ok(pnr)) => {
+                set.insert(pnr_key(&pnr));
+            }
+            Some(Err(e)) => errors.push(err(Some(line), Some("personnummer"), e.to_string())),
+            None => errors.push(err(Some(line), Some("personnummer"), "is missing".into())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(errors)
+    }
+}

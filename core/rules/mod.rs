@@ -1,0 +1,475 @@
+//! Anomaly rules over normalised access events: which accesses a reviewer should look at
+//! first, each with a stable [`Code`] and a Swedish reason that lets the reviewer judge it
+//! at a glance (DOMAIN.md, "What the reviewer looks for").
+//!
+//! Reasons never contain a patient's personnummer or name: they are shown in review tasks
+//! and notices that travel further than the log itself. They may name the user's own
+//! surname, unit and working hours, and the care unit of the event.
+//!
+//! [`Rules::for_org`] prepares everything once (staff by account, personnummer as integers,
+//! folded unit and surname strings), so checking a row allocates nothing unless it is
+//! flagged; `analyze` relies on that for its ten million rows.
+
+mod names;
+mod working_hours;
+
+use std::collections::{BTreeSet, HashMap};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use chrono::NaiveDateTime;
+use loggvakt_connector::AccessEvent;
+
+use crate::ident::{Personnummer, StaffId};
+use crate::org::Organisation;
+
+pub use names::{folded, is_unknown_unit, matches_folded, shared_surname, surname_parts};
+pub use working_hours::{DayKind, WEEKDAYS_SV, WorkingHours, WorkingHoursError, minute_of_day};
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    OffHours,
+    SelfAccess,
+    SameSurname,
+    Coworker,
+    ProtectedIdentity,
+    Watchlist,
+    NoCareRelation,
+    VolumeSpike,
+}
+
+impl Code {
+    pub const ALL: [Code; 8] = [
+        Code::OffHours,
+        Code::SelfAccess,
+        Code::SameSurname,
+        Code::Coworker,
+        Code::ProtectedIdentity,
+        Code::Watchlist,
+        Code::NoCareRelation,
+        Code::VolumeSpike,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::OffHours => "off_hours",
+            Code::SelfAccess => "self_access",
+            Code::SameSurname => "same_surname",
+            Code::Coworker => "coworker",
+            Code::ProtectedIdentity => "protected_identity",
+            Code::Watchlist => "watchlist",
+            Code::NoCareRelation => "no_care_relation",
+            Code::VolumeSpike => "volume_spike",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// A short Swedish title, for lists and headings.
+    pub fn label_sv(self) -> &'static str {
+        match self {
+            Code::OffHours => "Utanför arbetstid",
+            Code::SelfAccess => "Egen journal",
+            Code::SameSurname => "Samma efternamn",
+            Code::Coworker => "Kollega",
+            Code::ProtectedIdentity => "Skyddad identitet",
+            Code::Watchlist => "Bevakningslista",
+            Code::NoCareRelation => "Ingen vårdrelation",
+            Code::VolumeSpike => "Ovanligt många patienter",
+        }
+    }
+
+    /// The code's bit in a [`CodeSet`].
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Codes as bits (see [`Code::bit`]): what a row check returns before any reason is written.
+pub type CodeSet = u8;
+
+/// The codes of a set, in [`Code::ALL`] order.
+pub fn codes_of(set: CodeSet) -> impl Iterator<Item = Code> {
+    Code::ALL.into_iter().filter(move |c| set & c.bit() != 0)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Flag {
+    pub code: Code,
+    /// Swedish; never a patient's personnummer or name.
+    pub reason: String,
+}
+
+/// `volume_spike`: a user's distinct patients above `factor` × the median of the comparison
+/// group, and at least `min_patients`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VolumeSpikeSettings {
+    pub factor: f64,
+    pub min_patients: u32,
+}
+
+impl Default for VolumeSpikeSettings {
+    fn default() -> Self {
+        Self {
+            factor: 3.0,
+            min_patients: 15,
+        }
+    }
+}
+
+/// The rules' configuration (`[rules]`, the protected-identity and watch lists); working
+/// hours of units and staff are on [`crate::org::Unit`] and [`crate::org::Staff`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RulesSettings {
+    pub disabled: BTreeSet<Code>,
+    /// For units and staff that have none of their own.
+    pub working_hours: WorkingHours,
+    pub volume_spike: VolumeSpikeSettings,
+    /// Patients with protected identity (skyddad identitet), as [`pnr_key`]s.
+    pub protected: FxHashSet<u64>,
+    /// People of media interest and others known locally, as [`pnr_key`]s.
+    pub watchlist: FxHashSet<u64>,
+}
+
+/// A personnummer as an integer: twelve digits fit in 40 bits, and integer sets are what
+/// a row-by-row check can afford.
+pub fn pnr_key(p: &Personnummer) -> u64 {
+    p.digits()
+        .bytes()
+        .fold(0, |n, b| n * 10 + u64::from(b - b'0'))
+}
+
+/// One staff member as the rules need them.
+#[derive(Debug, Clone)]
+struct StaffRule {
+    id: StaffId,
+    unit_id: String,
+    unit_name: String,
+    pnr: Option<u64>,
+    /// The surname's parts as written (for the reason) and folded (for comparing).
+    surname_shown: Vec<String>,
+    surname_folded: Vec<String>,
+    /// Folded ids and names of the unit and its ancestors: the care units the person
+    /// works for.
+    units_folded: Vec<String>,
+    /// Index into `Rules::hours`.
+    hours: usize,
+}
+
+/// What a row check needs of an event; `analyze` fills it from borrowed bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct RowFacts<'a> {
+    /// Minute of the day, 0..1440.
+    pub minute: u16,
+    pub today: DayKind,
+    pub yesterday: DayKind,
+    pub patient: u64,
+    pub patient_name: Option<&'a str>,
+    pub care_unit: Option<&'a str>,
+    /// The source system marked the patient as protected.
+    pub protected_flag: bool,
+}
+
+/// The rules, prepared for one organisation. Cheap to share between threads.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    enabled: CodeSet,
+    /// `hours[0]` is the organisation's default.
+    hours: Vec<WorkingHours>,
+    volume: VolumeSpikeSettings,
+    protected: FxHashSet<u64>,
+    watchlist: FxHashSet<u64>,
+    staff: Vec<StaffRule>,
+    by_id: HashMap<StaffId, u32>,
+    /// system → username → staff index.
+    by_account: HashMap<String, HashMap<String, u32>>,
+    by_pnr: FxHashMap<u64, u32>,
+}
+
+impl Rules {
+    /// Built once from the validated organisation (its rule settings, working hours per
+    /// unit/staff, staff personnummer and surnames, units, protected and watch lists).
+    pub fn for_org(org: &Organisation) -> Rules {
+        let settings = &org.rules;
+        let enabled = Code::ALL
+            .into_iter()
+            .filter(|c| !settings.disabled.contains(c))
+            .fold(0, |set, c| set | c.bit());
+        let mut hours = vec![settings.working_hours.clone()];
+        let mut hours_index = |wh: &WorkingHours| match hours.iter().position(|h| h == wh) {
+            Some(i) => i,
+            None => {
+                hours.push(wh.clone());
+                hours.len() - 1
+            }
+        };
+        // Per unit: folded names up the tree and the nearest working hours.
+        let mut unit_info: HashMap<&str, (Vec<String>, Option<usize>)> = HashMap::new();
+        for unit in &org.units {
+            let mut folded_names = Vec::new();
+            let mut nearest = None;
+            let mut current = Some(unit);
+            for _ in 0..=org.units.len() {
+                let Some(u) = current else { break };
+                folded_names.push(folded(u.id.as_str()));
+                folded_names.push(folded(&u.name));
+                if nearest.is_none() {
+                    nearest = u.working_hours.as_ref().map(&mut hours_index);
+                }
+                current = u.parent.as_ref().and_then(|p| org.unit(p.as_str()));
+            }
+            folded_names.sort();
+            folded_names.dedup();
+            unit_info.insert(unit.id.as_str(), (folded_names, nearest));
+        }
+        let mut staff = Vec::with_capacity(org.staff.len());
+        let mut by_id = HashMap::new();
+        let mut by_account: HashMap<String, HashMap<String, u32>> = HashMap::new();
+        let mut by_pnr = FxHashMap::default();
+        for s in &org.staff {
+            let i = staff.len() as u32;
+            let (units_folded, unit_hours) = unit_info
+                .get(s.unit.as_str())
+                .cloned()
+                .unwrap_or_else(|| (vec![folded(s.unit.as_str())], None));
+            let hours = s
+                .working_hours
+                .as_ref()
+                .map(&mut hours_index)
+                .or(unit_hours)
+                .unwrap_or(0);
+            let pnr = s.personnummer.as_ref().map(pnr_key);
+            let surname_shown: Vec<String> = surname_parts(&s.name).map(str::to_owned).collect();
+            staff.push(StaffRule {
+                id: s.id.clone(),
+                unit_id: s.unit.as_str().to_owned(),
+                unit_name: org
+                    .unit(s.unit.as_str())
+                    .map_or_else(|| s.unit.as_str().to_owned(), |u| u.name.clone()),
+                pnr,
+                surname_folded: surname_shown.iter().map(|p| folded(p)).collect(),
+                surname_shown,
+                units_folded,
+                hours,
+            });
+            by_id.insert(s.id.clone(), i);
+            for (system, username) in &s.usernames {
+                by_account
+                    .entry(system.as_str().to_owned())
+                    .or_default()
+                    .insert(username.clone(), i);
+            }
+            if let Some(pnr) = pnr {
+                by_pnr.entry(pnr).or_insert(i);
+            }
+        }
+        Rules {
+            enabled,
+            hours,
+            volume: settings.volume_spike,
+            protected: settings.protected.clone(),
+            watchlist: settings.watchlist.clone(),
+            staff,
+            by_id,
+            by_account,
+            by_pnr,
+        }
+    }
+
+    pub fn is_enabled(&self, code: Code) -> bool {
+        self.enabled & code.bit() != 0
+    }
+
+    /// Row-based rules (everything but volume_spike) for one event; `staff` is the sampled
+    /// person the event belongs to when known (else the user is looked up by
+    /// (event.system, event.user_id)).
+    pub fn check(&self, event: &AccessEvent, staff: Option<&StaffId>) -> Vec<Flag> {
+        let who = match staff {
+            Some(id) => self.by_id.get(id).copied(),
+            None => self.account(&event.system, &event.user_id),
+        };
+        let date = event.time.date();
+        let facts = RowFacts {
+            minute: minute_of_day(event.time),
+            today: DayKind::of(date),
+            yesterday: DayKind::of(date.pred_opt().unwrap_or(date)),
+            patient: pnr_key(&event.patient_id),
+            patient_name: event.patient_name.as_deref(),
+            care_unit: event.care_unit.as_deref(),
+            protected_flag: event.protected_identity,
+        };
+        let set = self.row_codes(who, &facts);
+        self.row_flags(who, &facts, event.time, set)
+    }
+
+    /// The staff member behind a user name in a system.
+    pub fn account(&self, system: &str, user_id: &str) -> Option<u32> {
+        self.by_account.get(system)?.get(user_id).copied()
+    }
+
+    /// The staff id and unit id of a staff index from [`Rules::account`].
+    pub fn staff_ids(&self, staff: u32) -> (&StaffId, &str) {
+        let s = &self.staff[staff as usize];
+        (&s.id, &s.unit_id)
+    }
+
+    /// Which row-based rules fire, without writing any reason.
+    pub fn row_codes(&self, staff: Option<u32>, row: &RowFacts) -> CodeSet {
+        let on = |c: Code| self.enabled & c.bit() != 0;
+        let person = staff.map(|i| &self.staff[i as usize]);
+        let mut set = 0;
+        if on(Code::OffHours) {
+            let hours = &self.hours[person.map_or(0, |p| p.hours)];
+            if !hours.covers(row.minute, row.today, row.yesterday) {
+                set |= Code::OffHours.bit();
+            }
+        }
+        let own = person.and_then(|p| p.pnr);
+        let is_self = own == Some(row.patient);
+        if is_self && on(Code::SelfAccess) {
+            set |= Code::SelfAccess.bit();
+        }
+        if on(Code::SameSurname)
+            && !is_self
+            && let (Some(p), Some(name)) = (person, row.patient_name)
+            && shared_surname(&p.surname_folded, name).is_some()
+        {
+            set |= Code::SameSurname.bit();
+        }
+        if on(Code::Coworker) && !is_self && self.by_pnr.contains_key(&row.patient) {
+            set |= Code::Coworker.bit();
+        }
+        if on(Code::ProtectedIdentity)
+            && (row.protected_flag || self.protected.contains(&row.patient))
+        {
+            set |= Code::ProtectedIdentity.bit();
+        }
+        if on(Code::Watchlist) && self.watchlist.contains(&row.patient) {
+            set |= Code::Watchlist.bit();
+        }
+        if on(Code::NoCareRelation)
+            && let (Some(p), Some(unit)) = (person, row.care_unit)
+            && !is_unknown_unit(unit)
+            && !p.units_folded.iter().any(|u| matches_folded(u, unit))
+        {
+            set |= Code::NoCareRelation.bit();
+        }
+        set
+    }
+
+    /// The reasons for the codes in `set` (from [`Rules::row_codes`] on the same row).
+    pub fn row_flags(
+        &self,
+        staff: Option<u32>,
+        row: &RowFacts,
+        time: NaiveDateTime,
+        set: CodeSet,
+    ) -> Vec<Flag> {
+        let person = staff.map(|i| &self.staff[i as usize]);
+        codes_of(set)
+            .map(|code| {
+                let reason = match code {
+                    Code::OffHours => {
+                        let hours = &self.hours[person.map_or(0, |p| p.hours)];
+                        let holiday = crate::calendar::holiday_name(time.date())
+                            .map(|h| format!(" ({})", h.to_lowercase()))
+                            .unwrap_or_default();
+                        format!(
+                            "Öppnad {} {}{holiday}, utanför arbetstiden {hours}",
+                            WEEKDAYS_SV[row.today.weekday as usize],
+                            time.format("%H:%M"),
+                        )
+                    }
+                    Code::SelfAccess => "Användaren har öppnat sin egen journal".into(),
+                    Code::SameSurname => {
+                        let shown = person
+                            .zip(row.patient_name)
+                            .and_then(|(p, name)| {
+                                shared_surname(&p.surname_folded, name)
+                                    .map(|i| p.surname_shown[i].as_str())
+                            })
+                            .unwrap_or_default();
+                        format!("Samma efternamn som användaren ({shown})")
+                    }
+                    Code::Coworker => {
+                        let unit = self
+                            .by_pnr
+                            .get(&row.patient)
+                            .map_or("", |&i| self.staff[i as usize].unit_name.as_str());
+                        format!("Patienten är anställd ({unit})")
+                    }
+                    Code::ProtectedIdentity if row.protected_flag => {
+                        "Patienten har skyddad identitet (markerad i källsystemet)".into()
+                    }
+                    Code::ProtectedIdentity => {
+                        "Patienten har skyddad identitet (finns på listan)".into()
+                    }
+                    Code::Watchlist => "Patienten finns på bevakningslistan".into(),
+                    Code::NoCareRelation => format!(
+                        "Vårdenheten {} hör inte till användarens enhet ({})",
+                        row.care_unit.unwrap_or_default().trim(),
+                        person.map_or("", |p| p.unit_name.as_str())
+                    ),
+                    Code::VolumeSpike => String::new(),
+                };
+                Flag { code, reason }
+            })
+            .collect()
+    }
+
+    /// volume_spike: a user's distinct patients in the reviewed period against a baseline
+    /// (the user's own history or unit peers). None when the rule is off or nothing stands out.
+    pub fn volume_spike(&self, distinct_patients: usize, baseline: &[usize]) -> Option<Flag> {
+        let mut sorted = baseline.to_vec();
+        sorted.sort_unstable();
+        self.volume_spike_vs_median(distinct_patients, median(&sorted)?)
+    }
+
+    /// [`Rules::volume_spike`] against an already computed median of the baseline.
+    pub fn volume_spike_vs_median(&self, distinct_patients: usize, median: f64) -> Option<Flag> {
+        if !self.is_enabled(Code::VolumeSpike)
+            || distinct_patients < self.volume.min_patients as usize
+            || distinct_patients as f64 <= self.volume.factor * median
+        {
+            return None;
+        }
+        Some(Flag {
+            code: Code::VolumeSpike,
+            reason: format!(
+                "{distinct_patients} olika patienter under perioden, mer än {} gånger jämförelsens median ({})",
+                trim_float(self.volume.factor),
+                trim_float(median)
+            ),
+        })
+    }
+}
+
+/// The median of sorted values; None for none.
+pub fn median(sorted: &[usize]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0),
+    }
+}
+
+/// Swedish style: `3` rather than `3.0`, and `2,5`.
+fn trim_float(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").unwrap_or(&s).replace('.', ",")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,347 @@
+//! Cases, their steps, targeted checks and patient requests.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use loggvakt_connector::Period;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
+use crate::cases::{Case, CaseStep, Decision, Step};
+use crate::checks::{Check, CheckKind, PatientRequest};
+use crate::review::Task;
+
+fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what} {id}: {e}"))
+}
+
+fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
+    row.try_get::<Option<String>, _>(col)?
+        .as_deref()
+        .map(parse_ts)
+        .transpose()
+}
+
+fn naive(raw: &str, id: i64) -> Result<chrono::NaiveDateTime> {
+    chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")
+        .map_err(|e| corrupt("check", id, e))
+}
+
+const CASE_COLUMNS: &str = "id, task_id, unit_id, system_id, opened_at, opened_by, summary, state, \
+     decision, decided_at, decided_by, decision_note, retain_until";
+
+const CHECK_COLUMNS: &str = "c.id, c.kind, c.routine_id, c.month, c.system_id, c.unit_id, c.subject, \
+     c.period_from, c.period_to, c.reason, c.requested_by, c.created_at, r.received_on, \
+     r.identity_document, r.identity_checked_by, r.dispatched_at, r.registered_mail, r.receipt_at";
+
+fn check_from_row(row: &AnyRow) -> Result<Check> {
+    let id: i64 = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
+    let received: Option<String> = row.try_get("received_on")?;
+    let request = match received {
+        None => None,
+        Some(on) => Some(PatientRequest {
+            received_on: parse_date(&on)?,
+            identity_document: row.try_get("identity_document")?,
+            identity_checked_by: row.try_get("identity_checked_by")?,
+            dispatched_at: opt_ts(row, "dispatched_at")?,
+            registered_mail: row.try_get("registered_mail")?,
+            receipt_at: row
+                .try_get::<Option<String>, _>("receipt_at")?
+                .as_deref()
+                .map(parse_date)
+                .transpose()?,
+        }),
+    };
+    Ok(Check {
+        id,
+        kind: CheckKind::parse(&kind).ok_or_else(|| corrupt("check", id, "kind"))?,
+        routine: row.try_get("routine_id")?,
+        month: row.try_get("month")?,
+        system: row.try_get("system_id")?,
+        unit: row.try_get("unit_id")?,
+        subject: row.try_get("subject")?,
+        from: naive(&row.try_get::<String, _>("period_from")?, id)?,
+        to: naive(&row.try_get::<String, _>("period_to")?, id)?,
+        reason: row.try_get("reason")?,
+        requested_by: row.try_get("requested_by")?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        request,
+    })
+}
+
+impl WriteTx {
+    pub async fn insert_case(
+        &mut self,
+        task: &Task,
+        summary: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO cases (task_id, unit_id, system_id, opened_at, opened_by, summary, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING id",
+        )
+        .bind(task.id)
+        .bind(task.unit.as_str())
+        .bind(task.system.as_str())
+        .bind(ts(at))
+        .bind(by)
+        .bind(summary)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn insert_case_step(
+        &mut self,
+        case: i64,
+        step: Step,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO case_steps (case_id, step, at, by_actor, note) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(case)
+        .bind(step.as_str())
+        .bind(ts(at))
+        .bind(self.actor.clone())
+        .bind(note)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn decide_case(
+        &mut self,
+        case: i64,
+        decision: Decision,
+        note: &str,
+        at: DateTime<Utc>,
+        retain_until: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE cases SET state = 'decided', decision = $1, decided_at = $2, decided_by = $3, \
+             decision_note = $4, retain_until = $5 WHERE id = $6 AND state = 'open'",
+        )
+        .bind(decision.as_str())
+        .bind(ts(at))
+        .bind(self.actor.clone())
+        .bind(note)
+        .bind(ts(retain_until))
+        .bind(case)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// `None` when a scheduled check for this routine, month and subject exists.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_check(
+        &mut self,
+        kind: CheckKind,
+        routine: Option<&str>,
+        month: Option<&str>,
+        system: &str,
+        unit: &str,
+        subject: &str,
+        period: Period,
+        reason: &str,
+        requested_by: &str,
+    ) -> Result<Option<i64>> {
+        let fmt = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO checks (kind, routine_id, month, system_id, unit_id, subject, period_from, \
+             period_to, reason, requested_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(kind.as_str())
+        .bind(routine)
+        .bind(month)
+        .bind(system)
+        .bind(unit)
+        .bind(subject)
+        .bind(fmt(period.from))
+        .bind(fmt(period.to))
+        .bind(reason)
+        .bind(requested_by)
+        .bind(ts(self.at))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    pub async fn insert_patient_request(
+        &mut self,
+        check: i64,
+        received_on: NaiveDate,
+        document: &str,
+        checked_by: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO patient_requests (check_id, received_on, identity_document, identity_checked_by) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(check)
+        .bind(received_on.to_string())
+        .bind(document)
+        .bind(checked_by)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_request_dispatch(
+        &mut self,
+        check: i64,
+        registered_mail: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE patient_requests SET dispatched_at = $1, registered_mail = $2 WHERE check_id = $3",
+        )
+        .bind(ts(at))
+        .bind(registered_mail)
+        .bind(check)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_request_receipt(&mut self, check: i64, on: NaiveDate) -> Result<()> {
+        sqlx::query("UPDATE patient_requests SET receipt_at = $1 WHERE check_id = $2")
+            .bind(on.to_string())
+            .bind(check)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn case(&self, id: i64) -> Result<Option<Case>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1");
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut case = case_from_row(&row)?;
+        case.steps = self.case_steps(id).await?;
+        Ok(Some(case))
+    }
+
+    pub async fn cases(&self) -> Result<Vec<Case>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
+        let mut cases = Vec::new();
+        for row in &rows {
+            let mut case = case_from_row(row)?;
+            case.steps = self.case_steps(case.id).await?;
+            cases.push(case);
+        }
+        Ok(cases)
+    }
+
+    pub async fn case_of_task(&self, task: i64) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM cases WHERE task_id = $1")
+            .bind(task)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    async fn case_steps(&self, id: i64) -> Result<Vec<CaseStep>> {
+        let rows = sqlx::query(
+            "SELECT step, at, by_actor, note FROM case_steps WHERE case_id = $1 ORDER BY at, step",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let step: String = r.try_get("step")?;
+                Ok(CaseStep {
+                    step: Step::parse(&step).ok_or_else(|| corrupt("case", id, "step"))?,
+                    at: parse_ts(&r.try_get::<String, _>("at")?)?,
+                    by: r.try_get("by_actor")?,
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn check(&self, id: i64) -> Result<Option<Check>> {
+        let sql = format!(
+            "SELECT {CHECK_COLUMNS} FROM checks c LEFT JOIN patient_requests r ON r.check_id = c.id \
+             WHERE c.id = $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(check_from_row)
+            .transpose()
+    }
+
+    pub async fn checks(&self) -> Result<Vec<Check>> {
+        let sql = format!(
+            "SELECT {CHECK_COLUMNS} FROM checks c LEFT JOIN patient_requests r ON r.check_id = c.id \
+             ORDER BY c.id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(check_from_row)
+            .collect()
+    }
+
+    pub async fn task_of_check(&self, check: i64) -> Result<Option<Task>> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM review_tasks WHERE check_id = $1")
+            .bind(check)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some((id,)) => self.task(id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn orders_of_check(&self, check: i64) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM orders WHERE check_id = $1 ORDER BY id")
+                .bind(check)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+fn case_from_row(row: &AnyRow) -> Result<Case> {
+    let id: i64 = row.try_get("id")?;
+    let decision: Option<String> = row.try_get("decision")?;
+    Ok(Case {
+        id,
+        task_id: row.try_get("task_id")?,
+        unit: row.try_get("unit_id")?,
+        system: row.try_get("system_id")?,
+        opened_at: parse_ts(&row.try_get::<String, _>("opened_at")?)?,
+        opened_by: row.try_get("opened_by")?,
+        summary: row.try_get("summary")?,
+        state: row.try_get("state")?,
+        decision: decision
+            .map(|d| Decision::parse(&d).ok_or_else(|| corrupt("case", id, "decision")))
+            .transpose()?,
+        decided_at: opt_ts(row, "decided_at")?,
+        decided_by: row.try_get("decided_by")?,
+        decision_note: row.try_get("decision_note")?,
+        retain_until: opt_ts(row, "retain_until")?,
+        steps: Vec::new(),
+    })
+}

@@ -1,0 +1,517 @@
+//! Review tasks, their reviewed users and flagged rows, and the notices about them.
+
+use chrono::{DateTime, Utc};
+use loggvakt_connector::ReviewOutcome;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, StoreError, WriteTx, parse_ts, ts};
+use crate::review::{
+    NewTask, Notice, NoticeKind, NoticeState, StoredFlag, Task, TaskEvent, TaskKind, TaskState,
+    TaskUser,
+};
+
+const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, month, \
+     reviewer_name, reviewer_email, state, created_at, remind_at, deadline, reminded_at, \
+     escalated_at, outcome, comment, closed_at, closed_by, write_back, users, events, \
+     flagged_events, retain_until, rows_purged_at";
+
+fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what} {id}: {e}"))
+}
+
+fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
+    row.try_get::<Option<String>, _>(col)?
+        .as_deref()
+        .map(parse_ts)
+        .transpose()
+}
+
+fn outcome_str(o: ReviewOutcome) -> &'static str {
+    match o {
+        ReviewOutcome::UtanAnmarkning => "utan_anmarkning",
+        ReviewOutcome::MedAnmarkning => "med_anmarkning",
+    }
+}
+
+pub fn parse_outcome(raw: &str) -> Option<ReviewOutcome> {
+    match raw {
+        "utan_anmarkning" => Some(ReviewOutcome::UtanAnmarkning),
+        "med_anmarkning" => Some(ReviewOutcome::MedAnmarkning),
+        _ => None,
+    }
+}
+
+fn task_from_row(row: &AnyRow) -> Result<Task> {
+    let id: i64 = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    let outcome: Option<String> = row.try_get("outcome")?;
+    Ok(Task {
+        id,
+        kind: TaskKind::parse(&kind).ok_or_else(|| corrupt("task", id, "kind"))?,
+        draw_id: row.try_get("draw_id")?,
+        check_id: row.try_get("check_id")?,
+        unit: row.try_get("unit_id")?,
+        system: row.try_get("system_id")?,
+        month: row.try_get("month")?,
+        reviewer_name: row.try_get("reviewer_name")?,
+        reviewer_email: row.try_get("reviewer_email")?,
+        state: TaskState::parse(&state).ok_or_else(|| corrupt("task", id, "state"))?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        remind_at: parse_ts(&row.try_get::<String, _>("remind_at")?)?,
+        deadline: parse_ts(&row.try_get::<String, _>("deadline")?)?,
+        reminded_at: opt_ts(row, "reminded_at")?,
+        escalated_at: opt_ts(row, "escalated_at")?,
+        outcome: outcome
+            .map(|o| parse_outcome(&o).ok_or_else(|| corrupt("task", id, "outcome")))
+            .transpose()?,
+        comment: row.try_get("comment")?,
+        closed_at: opt_ts(row, "closed_at")?,
+        closed_by: row.try_get("closed_by")?,
+        write_back: row.try_get("write_back")?,
+        users: row.try_get("users")?,
+        events: row.try_get("events")?,
+        flagged_events: row.try_get("flagged_events")?,
+        retain_until: opt_ts(row, "retain_until")?,
+        rows_purged_at: opt_ts(row, "rows_purged_at")?,
+    })
+}
+
+fn notice_from_row(row: &AnyRow) -> Result<Notice> {
+    let id: i64 = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    Ok(Notice {
+        id,
+        task_id: row.try_get("task_id")?,
+        kind: NoticeKind::parse(&kind).ok_or_else(|| corrupt("notice", id, "kind"))?,
+        recipient: row.try_get("recipient")?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body")?,
+        state: NoticeState::parse(&state).ok_or_else(|| corrupt("notice", id, "state"))?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        last_error: row.try_get("last_error")?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        sent_at: opt_ts(row, "sent_at")?,
+    })
+}
+
+impl WriteTx {
+    /// Stores a new task with its users and row flags; `None` when the draw or check already
+    /// has one (another instance made it first).
+    pub async fn insert_task(&mut self, t: &NewTask) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO review_tasks (kind, draw_id, check_id, unit_id, system_id, month, \
+             reviewer_name, reviewer_email, state, created_at, remind_at, deadline, users, events, \
+             flagged_events) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(t.kind.as_str())
+        .bind(t.draw_id)
+        .bind(t.check_id)
+        .bind(t.unit.as_str())
+        .bind(t.system.as_str())
+        .bind(t.month.as_deref())
+        .bind(t.reviewer.name.as_str())
+        .bind(t.reviewer.email.as_str())
+        .bind(ts(t.created_at))
+        .bind(ts(t.remind_at))
+        .bind(ts(t.deadline))
+        .bind(t.users.len() as i64)
+        .bind(t.events)
+        .bind(t.flags.iter().map(|(id, _)| *id).collect::<std::collections::HashSet<_>>().len() as i64)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.try_get("id")?;
+        for u in &t.users {
+            sqlx::query(
+                "INSERT INTO task_users (task_id, username, staff_id, events, distinct_patients, flags) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(u.username.as_str())
+            .bind(u.staff_id.as_deref())
+            .bind(u.events)
+            .bind(u.distinct_patients)
+            .bind(serde_json::to_string(&u.flags).expect("flags serialise"))
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        let flags: Vec<&(i64, StoredFlag)> = t.flags.iter().collect();
+        for batch in self
+            .batching
+            .batches(&flags, 3, |(_, f)| 40 + f.reason.len())
+        {
+            let sql = format!(
+                "INSERT INTO event_flags (event_id, code, reason) VALUES {} ON CONFLICT DO NOTHING",
+                self.batching.placeholders(batch.len(), 3)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (event, f) in batch {
+                q = q.bind(*event).bind(f.code.as_str()).bind(f.reason.as_str());
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(Some(id))
+    }
+
+    /// Closes an open task; false when it was no longer open.
+    pub async fn close_task(
+        &mut self,
+        id: i64,
+        outcome: ReviewOutcome,
+        comment: Option<&str>,
+        by: &str,
+        at: DateTime<Utc>,
+        write_back: Option<&str>,
+        retain_until: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE review_tasks SET state = 'closed', outcome = $1, comment = $2, closed_by = $3, \
+             closed_at = $4, write_back = $5, retain_until = $6 WHERE id = $7 AND state = 'open'",
+        )
+        .bind(outcome_str(outcome))
+        .bind(comment)
+        .bind(by)
+        .bind(ts(at))
+        .bind(write_back)
+        .bind(retain_until.map(ts))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_write_back(&mut self, id: i64, state: &str) -> Result<()> {
+        sqlx::query("UPDATE review_tasks SET write_back = $1 WHERE id = $2")
+            .bind(state)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_retain_until(&mut self, id: i64, until: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE review_tasks SET retain_until = $1 WHERE id = $2")
+            .bind(ts(until))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a task reminded or escalated; false when another instance did it first.
+    pub async fn mark_task(
+        &mut self,
+        id: i64,
+        column: TaskMark,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let sql = match column {
+            TaskMark::Reminded => {
+                "UPDATE review_tasks SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL AND state = 'open'"
+            }
+            TaskMark::Escalated => {
+                "UPDATE review_tasks SET escalated_at = $1 WHERE id = $2 AND escalated_at IS NULL AND state = 'open'"
+            }
+        };
+        let done = sqlx::query(sql)
+            .bind(ts(at))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Queues a notice; `None` when this task already has this notice for this recipient.
+    pub async fn insert_notice(
+        &mut self,
+        task_id: i64,
+        kind: NoticeKind,
+        recipient: &str,
+        subject: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO notifications (task_id, kind, recipient, subject, body, state, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(task_id)
+        .bind(kind.as_str())
+        .bind(recipient)
+        .bind(subject)
+        .bind(body)
+        .bind(ts(at))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| r.try_get("id").map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// Records a notice's delivery attempt.
+    pub async fn notice_attempted(
+        &mut self,
+        id: i64,
+        state: NoticeState,
+        error: Option<&str>,
+        next_attempt_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE notifications SET state = $1, attempts = attempts + 1, last_error = $2, \
+             next_attempt_at = $3, sent_at = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_at END \
+             WHERE id = $5",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(ts(next_attempt_at))
+        .bind(ts(at))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a task's extract rows and their flags, keeping the task and its counts.
+    pub async fn purge_task_rows(&mut self, task: &Task, at: DateTime<Utc>) -> Result<u64> {
+        let (col, key) = match (task.draw_id, task.check_id) {
+            (Some(d), _) => ("draw_id", d),
+            (None, Some(c)) => ("check_id", c),
+            (None, None) => return Ok(0),
+        };
+        let events = format!(
+            "SELECT e.id FROM access_events e JOIN orders o ON o.id = e.order_id WHERE o.{col} = $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM event_flags WHERE event_id IN ({events})"
+        )))
+        .bind(key)
+        .execute(&mut *self.tx)
+        .await?;
+        let deleted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM access_events WHERE id IN ({events})"
+        )))
+        .bind(key)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE review_tasks SET rows_purged_at = $1 WHERE id = $2")
+            .bind(ts(at))
+            .bind(task.id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(deleted)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum TaskMark {
+    Reminded,
+    Escalated,
+}
+
+impl Store {
+    pub async fn task(&self, id: i64) -> Result<Option<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM review_tasks WHERE id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(task_from_row)
+            .transpose()
+    }
+
+    pub async fn tasks(&self, state: Option<TaskState>) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM review_tasks WHERE ($1 IS NULL OR state = $1) ORDER BY id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(state.map(TaskState::as_str))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(task_from_row)
+            .collect()
+    }
+
+    /// Closed tasks whose rows are still stored and whose retention has ended.
+    pub async fn tasks_to_purge(&self, now: DateTime<Utc>) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM review_tasks WHERE state = 'closed' \
+             AND rows_purged_at IS NULL AND retain_until IS NOT NULL AND retain_until <= $1 ORDER BY id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ts(now))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(task_from_row)
+            .collect()
+    }
+
+    /// Draws that ran, have a sample, no task yet, and every order imported.
+    pub async fn draws_ready_for_review(&self) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT d.id FROM draws d WHERE d.status IN ('done', 'late') \
+             AND NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.draw_id = d.id) \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.draw_id = d.id) \
+             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.draw_id = d.id AND o.state <> 'imported') \
+             ORDER BY d.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Checks with orders, no task yet, and every order imported.
+    pub async fn checks_ready_for_review(&self) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT c.id FROM checks c WHERE \
+             NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.check_id = c.id) \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.check_id = c.id) \
+             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.check_id = c.id AND o.state <> 'imported') \
+             ORDER BY c.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    pub async fn task_users(&self, task_id: i64) -> Result<Vec<TaskUser>> {
+        let rows = sqlx::query(
+            "SELECT username, staff_id, events, distinct_patients, flags FROM task_users \
+             WHERE task_id = $1 ORDER BY username",
+        )
+        .bind(task_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let flags: String = r.try_get("flags")?;
+                Ok(TaskUser {
+                    username: r.try_get("username")?,
+                    staff_id: r.try_get("staff_id")?,
+                    events: r.try_get("events")?,
+                    distinct_patients: r.try_get("distinct_patients")?,
+                    flags: serde_json::from_str(&flags).map_err(|e| corrupt("task", task_id, e))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Distinct patients per review of this user in earlier tasks: the user's own history.
+    pub async fn user_history(
+        &self,
+        username: &str,
+        system: &str,
+        before: i64,
+    ) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT u.distinct_patients FROM task_users u JOIN review_tasks t ON t.id = u.task_id \
+             WHERE u.username = $1 AND t.system_id = $2 AND t.id < $3 ORDER BY t.id DESC LIMIT 12",
+        )
+        .bind(username)
+        .bind(system)
+        .bind(before)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// The stored events behind a draw or a check, with their order.
+    pub async fn events_of(
+        &self,
+        draw_id: Option<i64>,
+        check_id: Option<i64>,
+    ) -> Result<Vec<TaskEvent>> {
+        let (col, key) = match (draw_id, check_id) {
+            (Some(d), _) => ("draw_id", d),
+            (None, Some(c)) => ("check_id", c),
+            (None, None) => return Ok(Vec::new()),
+        };
+        let sql = format!(
+            "SELECT e.id, e.staff_id, e.time, e.user_id, e.user_name, e.patient_id, e.patient_name, \
+             e.care_unit, e.action, e.event_text, e.system_part, e.system_id, e.protected_identity \
+             FROM access_events e JOIN orders o ON o.id = e.order_id WHERE o.{col} = $1 \
+             ORDER BY e.user_id, e.time, e.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_all(self.pool())
+            .await?;
+        let mut events: Vec<TaskEvent> = rows
+            .iter()
+            .map(|r| {
+                Ok(TaskEvent {
+                    id: r.try_get("id")?,
+                    staff_id: r.try_get("staff_id")?,
+                    time: r.try_get("time")?,
+                    system: r.try_get("system_id")?,
+                    user_id: r.try_get("user_id")?,
+                    user_name: r.try_get("user_name")?,
+                    patient_id: r.try_get("patient_id")?,
+                    patient_name: r.try_get("patient_name")?,
+                    care_unit: r.try_get("care_unit")?,
+                    action: r.try_get("action")?,
+                    event_text: r.try_get("event_text")?,
+                    system_part: r.try_get("system_part")?,
+                    protected_identity: r.try_get::<i64, _>("protected_identity")? != 0,
+                    flags: Vec::new(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let flag_sql = format!(
+            "SELECT f.event_id, f.code, f.reason FROM event_flags f \
+             JOIN access_events e ON e.id = f.event_id JOIN orders o ON o.id = e.order_id \
+             WHERE o.{col} = $1"
+        );
+        let flags = sqlx::query(sqlx::AssertSqlSafe(flag_sql))
+            .bind(key)
+            .fetch_all(self.pool())
+            .await?;
+        let index: std::collections::HashMap<i64, usize> =
+            events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+        for f in &flags {
+            let event: i64 = f.try_get("event_id")?;
+            let code: String = f.try_get("code")?;
+            if let (Some(&i), Some(code)) = (index.get(&event), crate::rules::Code::parse(&code)) {
+                events[i].flags.push(StoredFlag {
+                    code,
+                    reason: f.try_get("reason")?,
+                });
+            }
+        }
+        for e in &mut events {
+            e.flags.sort_by_key(|f| f.code);
+        }
+        Ok(events)
+    }
+
+    pub async fn notices(&self, task_id: Option<i64>) -> Result<Vec<Notice>> {
+        let rows = sqlx::query(
+            "SELECT id, task_id, kind, recipient, subject, body, state, attempts, last_error, \
+             created_at, sent_at FROM notifications WHERE ($1 IS NULL OR task_id = $1) ORDER BY id",
+        )
+        .bind(task_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(notice_from_row).collect()
+    }
+
+    pub async fn notices_due(&self, now: DateTime<Utc>) -> Result<Vec<Notice>> {
+        let rows = sqlx::query(
+            "SELECT id, task_id, kind, recipient, subject, body, state, attempts, last_error, \
+             created_at, sent_at FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY id LIMIT 500",
+        )
+        .bind(ts(now))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(notice_from_row).collect()
+    }
+}
