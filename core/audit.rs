@@ -205,3 +205,15 @@ pub async fn for_object(store: &Store, object: &str) -> Result<Vec<Record>> {
     .fetch_all(store.pool())
     .await?)
 }
+
+/// The newest records, at most `limit`, those before `before` (a sequence number) when given.
+pub async fn page(store: &Store, before: Option<i64>, limit: i64) -> Result<Vec<Record>> {
+    Ok(sqlx::query_as(
+        "SELECT seq, at, recorded_at, actor, action, object, details, prev_hash, hash \
+         FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?)
+}

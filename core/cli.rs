@@ -24,7 +24,11 @@ use crate::scheduler;
 use crate::server::{self, ServeOptions};
 use crate::store::Store;
 
+mod report;
 mod review;
+mod users;
+
+pub use users::generated_password;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -120,10 +124,20 @@ pub enum Command {
         #[command(subcommand)]
         action: review::CheckAction,
     },
+    /// People who log in to the web pages, with their roles.
+    User {
+        #[command(subcommand)]
+        action: users::UserAction,
+    },
     /// Patients' requests for the log of who read their record.
     Request {
         #[command(subcommand)]
         action: review::RequestAction,
+    },
+    /// Reports for management (counts only, no names).
+    Report {
+        #[command(subcommand)]
+        action: report::ReportAction,
     },
     /// Check the audit trail.
     Audit {
@@ -502,8 +516,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             review::review_command(&cli.db, &cli.config, &clock, action).await
         }
         Command::Case { action } => review::case_command(&cli.db, &clock, action).await,
+        Command::User { action } => users::user_command(&cli.db, &cli.config, &clock, action).await,
         Command::Check { action } => {
             review::check_command(&cli.db, &cli.config, &clock, action).await
+        }
+        Command::Report { action } => {
+            report::report_command(&cli.db, &cli.config, &clock, action).await
         }
         Command::Request { action } => {
             review::request_command(&cli.db, &cli.config, &clock, action).await

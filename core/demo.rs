@@ -267,6 +267,11 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         Verdict::Intact { records, .. } => println!("  audit trail intact: {records} records"),
         Verdict::Broken { seq, reason } => println!("  audit trail BROKEN at #{seq}: {reason}"),
     }
+    let logins = demo_users(&store, &org, &tasks).await?;
+    println!("\nWeb logins (`serve`, then http://127.0.0.1:8480/):");
+    for (username, role, password, note) in &logins {
+        println!("  {role:<9} {username:<22} {password}  {note}");
+    }
     println!("\nDatabase: {}", db.display());
     println!("Configuration: {}", schedules.display());
     println!(
@@ -303,6 +308,7 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
     }
     println!("  {exe} --db {url} case list");
     println!("  {exe} --db {url} audit verify");
+    println!("  {exe} --db {url} --config {} serve", schedules.display());
     Ok(())
 }
 
@@ -389,4 +395,90 @@ impl Managers {
         }
         Ok(())
     }
+}
+
+/// One web user per role, with generated passwords, printed once. The reviewer is the
+/// manager with the most review tasks, so their pages have something to show.
+async fn demo_users(
+    store: &Store,
+    org: &crate::org::Organisation,
+    tasks: &[crate::review::Task],
+) -> Result<Vec<(String, &'static str, String, String)>> {
+    use crate::auth::{Role, hash_password};
+    use crate::store::users::NewUser;
+    let mut per_manager: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in tasks {
+        *per_manager.entry(t.reviewer_email.as_str()).or_default() += 1;
+    }
+    let reviewer = per_manager
+        .iter()
+        .max_by_key(|(email, n)| (**n, std::cmp::Reverse(**email)))
+        .map(|(e, _)| (*e).to_owned());
+    let reviewer_unit = org
+        .units
+        .iter()
+        .find(|u| Some(&u.manager.email) == reviewer.as_ref());
+    let mut out = Vec::new();
+    let mut people = vec![
+        (
+            "admin".to_owned(),
+            Role::Admin,
+            "Systemförvaltare Demo".to_owned(),
+            "admin@example.se".to_owned(),
+            String::new(),
+        ),
+        (
+            "ledning".to_owned(),
+            Role::Executive,
+            "Ledningen Demo".to_owned(),
+            "ledning@example.se".to_owned(),
+            String::new(),
+        ),
+        (
+            "revisor".to_owned(),
+            Role::Auditor,
+            "Revisor Demo".to_owned(),
+            "revisor@example.se".to_owned(),
+            String::new(),
+        ),
+    ];
+    if let Some(unit) = reviewer_unit {
+        let username = unit
+            .manager
+            .email
+            .split('@')
+            .next()
+            .unwrap_or("granskare")
+            .to_owned();
+        people.insert(
+            1,
+            (
+                username,
+                Role::Reviewer,
+                unit.manager.name.clone(),
+                unit.manager.email.clone(),
+                format!("(enhetschef, {})", unit.name),
+            ),
+        );
+    }
+    for (username, role, name, email, note) in people {
+        let password = crate::cli::generated_password();
+        let hash = hash_password(&password)?;
+        store
+            .upsert_user(
+                &NewUser {
+                    username: &username,
+                    name: &name,
+                    email: &email,
+                    role,
+                    units: &[],
+                    password_hash: &hash,
+                },
+                Utc::now(),
+                "demo",
+            )
+            .await?;
+        out.push((username, role.as_str(), password, note));
+    }
+    Ok(out)
 }

@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod audit;
+pub mod auth;
 pub mod calendar;
 pub mod cases;
 pub mod checks;
@@ -19,6 +20,7 @@ pub mod ident;
 pub mod notify;
 pub mod orders;
 pub mod org;
+pub mod report;
 pub mod retention;
 pub mod review;
 pub mod rules;
@@ -26,3 +28,4 @@ pub mod scheduler;
 pub mod server;
 pub mod simulation;
 pub mod store;
+pub mod web;

@@ -125,6 +125,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let connectors = Connectors::for_org(&org);
     connectors.require_all().map_err(anyhow::Error::msg)?;
+    let web = Arc::new(crate::web::AppState::new(
+        store.clone(),
+        Arc::new(org.clone()),
+        Arc::new(connectors.clone()),
+        clock,
+    ));
     let shared = Arc::new(Shared {
         store,
         org,
@@ -167,7 +173,8 @@ pub async fn serve(
 
     let app = Router::new()
         .route("/health", get(health))
-        .with_state(shared.clone());
+        .with_state(shared.clone())
+        .merge(crate::web::router(web));
     tracing::info!(%bound, instance = %shared.instance, "serving");
     eprintln!("loggvakt serving on http://{bound} (tick every {secs} s); Ctrl-C stops");
     axum::serve(listener, app)

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Into `--out DIR` (default `.`, created if missing) it writes:
-//! - `extract.csv`: `--rows` rows (about 110 bytes each) from one system, `cosmic`, over March
+//! - `extract.csv`: `--rows` rows (about 115 bytes each) from one system, `cosmic`, over March
 //!   2027 (with Easter and the change to summer time), day by day. Day staff work Monday to
 //!   Friday 07:00–18:00 and read records of their unit's patients, naming their unit in
 //!   `care_unit`; night staff (every twelfth unit) work 21:00–07:30 every day. About 2 % of
@@ -285,7 +285,8 @@ fn generate(args: &Args) -> io::Result<()> {
     fs::create_dir_all(&args.out)?;
     let mut rng = Rng(args.seed);
     let units = args.staff.div_ceil(STAFF_PER_UNIT);
-    let is_night = |u: u64| u % 12 == 11;
+    // Every twelfth unit, and the last, so that there is always a night team.
+    let is_night = |u: u64| u % 12 == 11 || u == units - 1;
     let patients = (args.rows / 5).clamp(1_000, 200_000);
     let panel = (patients / units).max(20);
 
@@ -361,7 +362,7 @@ fn generate(args: &Args) -> io::Result<()> {
             let night = !workday || rng.below(100) < 8;
             let pool = if night { &night_staff } else { &day_staff };
             let mut user = pool[rng.below(pool.len() as u64) as usize];
-            let spike = workday && r >= 990_000 && r < 990_000 + 2 * spike_share;
+            let spike = workday && (10_000..10_000 + 2 * spike_share.min(200_000)).contains(&r);
             if spike {
                 user = spikers[(r % 2) as usize];
                 planted.spike_rows += 1;
@@ -426,17 +427,18 @@ fn generate(args: &Args) -> io::Result<()> {
                 _ => {}
             }
             let (action, text) = match rng.below(100) {
-                0..85 => ("read", "Läst journal"),
+                0..85 => ("read", "Läst"),
                 85..95 => ("write", "Dokumentation"),
                 95..97 => ("sign", "Signerat"),
                 97..98 => ("print", "Utskrift"),
                 _ => ("emergency_open", "Nödöppning"),
             };
             let quoted = rng.below(50) == 0;
+            let part = if rng.below(10) == 0 { "Journal" } else { "" };
             let (y, m, dd) = civil_from_days(first_day + d - 1);
             writeln!(
                 w,
-                "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02},cosmic,{username},{user_name},{pnr},{first} {surname},{unit},{action},{},Journal",
+                "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02},cosmic,{username},{user_name},{pnr},{first} {surname},{unit},{action},{},{part}",
                 minute / 60,
                 minute % 60,
                 rng.below(60),

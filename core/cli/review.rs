@@ -354,7 +354,7 @@ pub async fn review_command(
                 print!("; case {case} opened (`loggvakt case show {case}`)");
             }
             match done.write_back.as_deref() {
-                Some("done") => print!("; outcome written back to {}", "the source system"),
+                Some("done") => print!("; outcome written back to the source system"),
                 Some("pending") => print!("; writing back to the source system will be retried"),
                 Some(other) => print!("; write-back {other}"),
                 None => {}

@@ -7,7 +7,9 @@
 mod cases;
 mod draws;
 pub mod orders;
+mod report;
 pub mod review;
+pub mod users;
 
 use std::str::FromStr;
 

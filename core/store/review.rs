@@ -158,6 +158,7 @@ impl WriteTx {
     }
 
     /// Closes an open task; false when it was no longer open.
+    #[allow(clippy::too_many_arguments)]
     pub async fn close_task(
         &mut self,
         id: i64,

@@ -1,0 +1,142 @@
+//! `user add|list`: the people who log in to the web pages.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+
+use super::{cli_actor, load_config, open_store};
+use crate::auth::{self, Role, User};
+use crate::clock::Clock;
+use crate::store::users::NewUser;
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Add a user, or change an existing one (their sessions end). The password is read from
+    /// standard input with --password-stdin, else from LOGGVAKT_PASSWORD, else one is made
+    /// and printed once.
+    Add {
+        username: String,
+        /// admin, reviewer (enhetschef), executive (ledning) or auditor (revisor).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Full name, shown on the pages.
+        #[arg(long)]
+        name: String,
+        /// E-mail; a reviewer sees the tasks of the units they manage by this address.
+        #[arg(long)]
+        email: String,
+        /// Further units a reviewer sees (comma-separated unit ids), e.g. as a deputy.
+        #[arg(long, value_delimiter = ',')]
+        units: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users and their roles.
+    List,
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw)
+        .ok_or_else(|| format!("'{raw}' is not a role: admin, reviewer, executive, auditor"))
+}
+
+/// A made-up password that is easy to type from a printout.
+pub fn generated_password() -> String {
+    let token = auth::random_token();
+    format!("{}-{}-{}", &token[..5], &token[5..10], &token[10..15])
+}
+
+pub async fn user_command(
+    db: &str,
+    config: &Path,
+    clock: &Clock,
+    action: UserAction,
+) -> Result<ExitCode> {
+    match action {
+        UserAction::Add {
+            username,
+            role,
+            name,
+            email,
+            units,
+            password_stdin,
+        } => {
+            let org = load_config(config)?;
+            if username.trim().is_empty() || username.contains(char::is_whitespace) {
+                bail!("the username must be one word");
+            }
+            if !email.contains('@') {
+                bail!("'{email}' is not an e-mail address");
+            }
+            for u in &units {
+                if org.unit(u).is_none() {
+                    bail!("there is no unit '{u}' in the configuration");
+                }
+            }
+            let probe = User {
+                id: 0,
+                username: username.clone(),
+                name: name.clone(),
+                email: email.clone(),
+                role,
+                units: units.clone(),
+                disabled: false,
+            };
+            if role == Role::Reviewer && probe.reviewer_units(&org).is_empty() {
+                bail!(
+                    "reviewer {email} manages no unit in the configuration; give --units to say whose tasks they review"
+                );
+            }
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else if let Ok(p) = std::env::var("LOGGVAKT_PASSWORD") {
+                (p, false)
+            } else {
+                (generated_password(), true)
+            };
+            let hash = auth::hash_password(&password)?;
+            let store = open_store(db).await?;
+            let id = store
+                .upsert_user(
+                    &NewUser {
+                        username: username.trim(),
+                        name: name.trim(),
+                        email: email.trim(),
+                        role,
+                        units: &units,
+                        password_hash: &hash,
+                    },
+                    clock.now(),
+                    &cli_actor(),
+                )
+                .await?;
+            println!("user {username} ({}) saved as id {id}", role.as_str());
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserAction::List => {
+            let store = open_store(db).await?;
+            for u in store.users().await? {
+                println!(
+                    "{:<20} {:<10} {:<28} {}{}",
+                    u.username,
+                    u.role.as_str(),
+                    u.email,
+                    u.name,
+                    if u.disabled { " (disabled)" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

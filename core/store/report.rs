@@ -1,0 +1,116 @@
+//! The compliance report's two queries. The classification of a draw is done here, in SQL,
+//! so that a region's year (tens of thousands of draws) comes back as one row per unit,
+//! system and month instead of one per draw. The categories and their precedence are
+//! described in `crate::report`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+
+use super::{Result, Store, ts};
+use crate::calendar::Month;
+use crate::report::Counts;
+
+/// One (unit, system, month) of draws with its counts.
+pub(crate) struct CountsRow {
+    pub unit: String,
+    pub system: String,
+    pub month: String,
+    pub counts: Counts,
+}
+
+// The first matching branch wins, so every draw lands in exactly one category. SUM over
+// integers is BIGINT on SQLite but NUMERIC on PostgreSQL, which `Any` cannot decode: hence
+// the casts.
+const COMPLIANCE_SQL: &str = "\
+SELECT unit_id, system_id, month, \
+  CAST(SUM(CASE WHEN cat <> 'empty' THEN 1 ELSE 0 END) AS BIGINT) AS planned, \
+  CAST(SUM(CASE WHEN cat = 'empty' THEN 1 ELSE 0 END) AS BIGINT) AS empty_draws, \
+  CAST(SUM(CASE WHEN cat = 'done_on_time' THEN 1 ELSE 0 END) AS BIGINT) AS done_on_time, \
+  CAST(SUM(CASE WHEN cat = 'late' THEN 1 ELSE 0 END) AS BIGINT) AS late, \
+  CAST(SUM(CASE WHEN cat = 'missed' THEN 1 ELSE 0 END) AS BIGINT) AS missed, \
+  CAST(SUM(CASE WHEN cat = 'in_progress' THEN 1 ELSE 0 END) AS BIGINT) AS in_progress, \
+  CAST(SUM(CASE WHEN cat = 'overdue' THEN 1 ELSE 0 END) AS BIGINT) AS overdue, \
+  CAST(SUM(CASE WHEN cat = 'waiting' THEN 1 ELSE 0 END) AS BIGINT) AS waiting, \
+  CAST(SUM(CASE WHEN outcome = 'utan_anmarkning' THEN 1 ELSE 0 END) AS BIGINT) AS utan_anmarkning, \
+  CAST(SUM(CASE WHEN outcome = 'med_anmarkning' THEN 1 ELSE 0 END) AS BIGINT) AS med_anmarkning, \
+  CAST(SUM(open_case) AS BIGINT) AS open_cases \
+FROM ( \
+  SELECT d.unit_id, d.system_id, d.month, \
+    CASE \
+      WHEN d.sample_size = 0 THEN 'empty' \
+      WHEN d.status = 'missed' THEN 'missed' \
+      WHEN d.status NOT IN ('done', 'late') OR t.id IS NULL THEN 'waiting' \
+      WHEN t.state = 'closed' AND d.status = 'done' AND t.closed_at <= t.deadline \
+        THEN 'done_on_time' \
+      WHEN t.state = 'closed' THEN 'late' \
+      WHEN t.deadline < $1 THEN 'overdue' \
+      ELSE 'in_progress' \
+    END AS cat, \
+    CASE WHEN t.state = 'closed' THEN t.outcome END AS outcome, \
+    CASE WHEN c.id IS NOT NULL AND c.state <> 'decided' THEN 1 ELSE 0 END AS open_case \
+  FROM draws d \
+  LEFT JOIN review_tasks t ON t.draw_id = d.id \
+  LEFT JOIN cases c ON c.task_id = t.id \
+  WHERE d.month >= $2 AND d.month <= $3 \
+) per_draw \
+GROUP BY unit_id, system_id, month \
+ORDER BY unit_id, system_id, month";
+
+impl Store {
+    /// Counts per unit, system and month of the draws from `first` to `last` (inclusive),
+    /// with open tasks judged against `now`.
+    pub(crate) async fn compliance_counts(
+        &self,
+        first: Month,
+        last: Month,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CountsRow>> {
+        let rows = sqlx::query(COMPLIANCE_SQL)
+            .bind(ts(now))
+            .bind(first.to_string())
+            .bind(last.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CountsRow {
+                    unit: row.try_get("unit_id")?,
+                    system: row.try_get("system_id")?,
+                    month: row.try_get("month")?,
+                    counts: Counts {
+                        planned: row.try_get("planned")?,
+                        empty: row.try_get("empty_draws")?,
+                        done_on_time: row.try_get("done_on_time")?,
+                        late: row.try_get("late")?,
+                        missed: row.try_get("missed")?,
+                        in_progress: row.try_get("in_progress")?,
+                        overdue: row.try_get("overdue")?,
+                        waiting: row.try_get("waiting")?,
+                        utan_anmarkning: row.try_get("utan_anmarkning")?,
+                        med_anmarkning: row.try_get("med_anmarkning")?,
+                        open_cases: row.try_get("open_cases")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// `(system, staff id)` of everyone sampled by a draw that ran (on its day or late) with
+    /// its execution day from `from` to `to` (inclusive).
+    pub(crate) async fn sampled_staff(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT d.system_id, m.staff_id FROM draw_members m \
+             JOIN draws d ON d.id = m.draw_id \
+             WHERE d.status IN ('done', 'late') \
+               AND d.execution_date >= $1 AND d.execution_date <= $2",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

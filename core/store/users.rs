@@ -1,0 +1,168 @@
+//! Web users and their sessions.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, StoreError, parse_ts, ts};
+use crate::auth::{Role, User};
+
+const USER_COLUMNS: &str = "id, username, name, email, role, units, password_hash, disabled";
+
+fn user_from_row(row: &AnyRow) -> Result<(User, String)> {
+    let id: i64 = row.try_get("id")?;
+    let role: String = row.try_get("role")?;
+    let units: String = row.try_get("units")?;
+    Ok((
+        User {
+            id,
+            username: row.try_get("username")?,
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            role: Role::parse(&role)
+                .ok_or_else(|| StoreError::Corrupt(format!("user {id}: role '{role}'")))?,
+            units: serde_json::from_str(&units)
+                .map_err(|e| StoreError::Corrupt(format!("user {id}: units: {e}")))?,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+        },
+        row.try_get("password_hash")?,
+    ))
+}
+
+/// A user about to be stored.
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub role: Role,
+    pub units: &'a [String],
+    pub password_hash: &'a str,
+}
+
+impl Store {
+    /// Adds a user, or replaces the password, name, e-mail, role and units of an existing
+    /// one with the same username; returns the id.
+    pub async fn upsert_user(
+        &self,
+        u: &NewUser<'_>,
+        at: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<i64> {
+        let mut tx = self.begin_write(at, actor).await?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO users (username, name, email, role, units, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO UPDATE SET \
+             name = excluded.name, email = excluded.email, role = excluded.role, \
+             units = excluded.units, password_hash = excluded.password_hash, disabled = 0 \
+             RETURNING id",
+        )
+        .bind(u.username)
+        .bind(u.name)
+        .bind(u.email)
+        .bind(u.role.as_str())
+        .bind(serde_json::to_string(u.units).expect("strings serialise"))
+        .bind(u.password_hash)
+        .bind(ts(at))
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        // Every session of a changed user ends: a new password must lock out the old ones.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.audit(
+            "user.saved",
+            &format!("user:{id}"),
+            serde_json::json!({"username": u.username, "role": u.role.as_str(), "units": u.units}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The user and their password hash.
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| user_from_row(r).map(|(u, _)| u))
+            .collect()
+    }
+
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(ts(now))
+        .bind(ts(expires))
+        .execute(self.pool())
+        .await?;
+        // Expired sessions go as new ones come, so the table stays small without a job.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(ts(now))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The live session's user and CSRF token.
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, String)>> {
+        let sql = format!(
+            "SELECT {}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1",
+            USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let expires = parse_ts(&row.try_get::<String, _>("expires_at")?)?;
+        let (user, _) = user_from_row(&row)?;
+        if expires < now || user.disabled {
+            return Ok(None);
+        }
+        Ok(Some((user, row.try_get("csrf")?)))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! The administrator's pages: the configuration with its validation state, the draws, and
+//! the orders with their attempts and failures.
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Session, Shared, WebError};
+use crate::auth::Role;
+use crate::calendar::{Month, TZ, local_date};
+use crate::org::RoutineKind;
+
+fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&TZ).format("%Y-%m-%d %H:%M").to_string()
+}
+
+pub async fn overview(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
+    session.require(&[Role::Admin])?;
+    let org = &state.org;
+    let problems = state.connectors.problems();
+    let units: Vec<_> = org
+        .units
+        .iter()
+        .map(|u| {
+            let staff = org
+                .staff
+                .iter()
+                .filter(|s| s.unit == u.id && s.active)
+                .count();
+            json!({
+                "id": u.id, "name": u.name, "parent": u.parent, "manager": u.manager.name,
+                "manager_email": u.manager.email,
+                "escalate_to": org.escalation_contact(&u.id).map(|c| c.name.clone()),
+                "staff": staff,
+            })
+        })
+        .collect();
+    let systems: Vec<_> = org
+        .systems
+        .iter()
+        .map(|s| {
+            let problem = problems.iter().find(|(id, _)| id == s.id.as_str()).map(|(_, p)| p.clone());
+            let capabilities = state.connectors.get(s.id.as_str()).ok().map(|c| {
+                let caps = c.manifest().capabilities;
+                [("beställning", caps.order), ("hämtning", caps.poll), ("fråga", caps.fetch), ("import", caps.import), ("återskrivning", caps.write_back)]
+                    .iter()
+                    .filter(|(_, on)| *on)
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            let accounts = org.staff.iter().filter(|st| st.usernames.contains_key(&s.id)).count();
+            json!({
+                "id": s.id, "connector": s.connector_name(), "ok": problem.is_none(), "problem": problem,
+                "capabilities": capabilities, "accounts": accounts, "max_attempts": s.max_attempts,
+                "delivery_sla_days": s.delivery_sla_days,
+            })
+        })
+        .collect();
+    let routines: Vec<_> = org
+        .routines
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "kind": if r.kind == RoutineKind::Stickprov { "stickprov" } else { "riktad" },
+                "system": r.system, "units": org.routine_units(r).len(),
+                "fraction": format!("{} %", f64::from(r.sample.fraction_ppm) / 10_000.0),
+                "min": r.sample.min, "hours": r.review_period_hours, "deadline_days": r.deadline_days,
+            })
+        })
+        .collect();
+    let staff_total = org.staff.len();
+    let staff_active = org.staff.iter().filter(|s| s.active).count();
+    let users: Vec<_> = state
+        .store
+        .users()
+        .await?
+        .iter()
+        .map(|u| json!({"username": u.username, "name": u.name, "role": u.role.label_sv(), "disabled": u.disabled}))
+        .collect();
+    Ok(state.page(
+        Some(&session),
+        "Konfiguration",
+        "admin",
+        json!({
+            "organisation": org.name, "units": units, "systems": systems, "routines": routines,
+            "staff_total": staff_total, "staff_active": staff_active, "users": users,
+            "valid": problems.is_empty(),
+        }),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct MonthQuery {
+    month: Option<String>,
+}
+
+pub async fn draws(
+    State(state): State<Shared>,
+    session: Session,
+    Query(q): Query<MonthQuery>,
+) -> Result<Response, WebError> {
+    session.require(&[Role::Admin])?;
+    let today = local_date(state.clock.now());
+    let month = match q.month.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => m
+            .parse::<Month>()
+            .map_err(|_| WebError::BadRequest(format!("'{m}' är ingen månad (ÅÅÅÅ-MM).")))?,
+        None => Month::of(today),
+    };
+    let draws: Vec<_> = state
+        .store
+        .draws_for_month(month)
+        .await?
+        .iter()
+        .map(|d| {
+            // The day is secret until it comes: staff must not be able to predict it.
+            let day_known = today >= d.execution_date;
+            json!({
+                "id": d.id, "routine": d.routine, "unit": state.org.unit(d.unit.as_str()).map_or(d.unit.to_string(), |u| u.name.clone()),
+                "system": d.system, "population": d.population.len(), "sample": d.selected.len(),
+                "execution_date": if day_known { d.execution_date.to_string() } else { "dold till dagen".into() },
+                "status": d.status.as_str(), "executed_at": d.executed_at.map(local),
+            })
+        })
+        .collect();
+    Ok(state.page(
+        Some(&session),
+        "Dragningar",
+        "draws",
+        json!({"month": month.to_string(), "prev": month.prev().to_string(), "next": month.next().to_string(), "draws": draws}),
+    ))
+}
+
+pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
+    session.require(&[Role::Admin])?;
+    let orders: Vec<_> = state
+        .store
+        .orders(None)
+        .await?
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id, "reference": o.reference, "system": o.system, "state": o.state.as_str(),
+                "failed": matches!(o.state, crate::orders::OrderState::Failed | crate::orders::OrderState::InDoubt),
+                "attempts": o.attempts, "last_error": o.last_error, "created_at": local(o.created_at),
+                "sent_at": o.sent_at.map(local), "delivered_at": o.delivered_at.map(local),
+                "deliver_by": o.deliver_by.map(local),
+            })
+        })
+        .collect();
+    Ok(state.page(
+        Some(&session),
+        "Beställningar",
+        "orders",
+        json!({"orders": orders}),
+    ))
+}

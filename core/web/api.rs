@@ -1,0 +1,166 @@
+//! The JSON API under `/api`: the same rights as the pages, 401/403 as JSON, and the CSRF
+//! token in `X-CSRF-Token` on every call that changes something (see `/api/me`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::executive::YearQuery;
+use super::reviewer::{parse_outcome, record_shown, review_error, reviewable, visible_tasks};
+use super::session::ApiSession;
+use super::{ApiError, Shared, WebError};
+use crate::audit;
+use crate::auth::Role;
+use crate::review::Review;
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+pub async fn me(ApiSession(s): ApiSession) -> ApiResult {
+    Ok(Json(json!({"user": s.user, "csrf_token": s.csrf})))
+}
+
+pub async fn tasks(State(state): State<Shared>, ApiSession(s): ApiSession) -> ApiResult {
+    s.require(&[Role::Reviewer, Role::Admin])?;
+    Ok(Json(json!(visible_tasks(&state, &s.user).await?)))
+}
+
+pub async fn task(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    s.require(&[Role::Reviewer, Role::Admin])?;
+    let task = reviewable(&state, &s, id).await?;
+    let users = state.store.task_users(id).await?;
+    let events = state.store.events_of(task.draw_id, task.check_id).await?;
+    record_shown(&state, &s, id, events.len()).await?;
+    let case = state.store.case_of_task(id).await?;
+    Ok(Json(
+        json!({"task": task, "users": users, "events": events, "case": case, "checklist": crate::review::CHECKLIST}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct Outcome {
+    outcome: String,
+    comment: Option<String>,
+}
+
+pub async fn complete(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<i64>,
+    Json(body): Json<Outcome>,
+) -> ApiResult {
+    s.require(&[Role::Reviewer, Role::Admin])?;
+    let task = reviewable(&state, &s, id).await?;
+    let outcome = parse_outcome(&body.outcome)?;
+    let actor = format!("web:{}", s.user.username);
+    let review = Review {
+        store: &state.store,
+        org: &state.org,
+        rules: &state.rules,
+        clock: &state.clock,
+        actor: &actor,
+    };
+    let as_reviewer = s.user.role == Role::Reviewer && task.is_reviewer(&s.user.email);
+    let done = review
+        .complete(
+            id,
+            outcome,
+            body.comment.as_deref(),
+            &s.user.email,
+            as_reviewer,
+            &state.connectors,
+        )
+        .await
+        .map_err(review_error)?;
+    Ok(Json(json!(done)))
+}
+
+pub async fn draws(State(state): State<Shared>, ApiSession(s): ApiSession) -> ApiResult {
+    s.require(&[Role::Admin, Role::Auditor])?;
+    let today = crate::calendar::local_date(state.clock.now());
+    let mut out = Vec::new();
+    for id in state.store.draw_ids().await? {
+        if let Some(d) = state.store.draw(id).await? {
+            let known = today >= d.execution_date;
+            out.push(json!({
+                "id": d.id, "routine": d.routine, "unit": d.unit, "system": d.system,
+                "month": d.month.to_string(), "status": d.status.as_str(),
+                "population_size": d.population.len(), "sample_size": d.selected.len(),
+                "execution_date": known.then_some(d.execution_date),
+            }));
+        }
+    }
+    Ok(Json(json!(out)))
+}
+
+pub async fn verify(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    s.require(&[Role::Admin, Role::Auditor])?;
+    let v = crate::scheduler::verify_draw(&state.store, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Json(
+        json!({"draw": id, "verified": v.differences.is_empty(), "differences": v.differences, "audit_seq": v.audit_seq}),
+    ))
+}
+
+pub async fn orders(State(state): State<Shared>, ApiSession(s): ApiSession) -> ApiResult {
+    s.require(&[Role::Admin])?;
+    let orders: Vec<_> = state
+        .store
+        .orders(None)
+        .await?
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id, "draw_id": o.draw_id, "system": o.system, "reference": o.reference,
+                "state": o.state.as_str(), "attempts": o.attempts, "last_error": o.last_error,
+                "created_at": o.created_at, "sent_at": o.sent_at, "delivered_at": o.delivered_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!(orders)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn audit(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult {
+    s.require(&[Role::Auditor, Role::Admin])?;
+    let records = audit::page(
+        &state.store,
+        q.before,
+        q.limit.unwrap_or(100).clamp(1, 1000),
+    )
+    .await?;
+    let verdict = match audit::verify(&state.store).await? {
+        audit::Verdict::Intact { records, .. } => json!({"intact": true, "records": records}),
+        audit::Verdict::Broken { seq, reason } => {
+            json!({"intact": false, "seq": seq, "reason": reason})
+        }
+    };
+    Ok(Json(json!({"chain": verdict, "records": records})))
+}
+
+pub async fn report(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Query(q): Query<YearQuery>,
+) -> ApiResult {
+    let c = super::executive::compliance(&state, &s, &q).await?;
+    Ok(Json(json!(c)))
+}

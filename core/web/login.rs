@@ -1,0 +1,117 @@
+//! Logging in and out. The login form is protected against CSRF by a double-submit token
+//! (a cookie and a hidden field that must match), since there is no session yet.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::TimeDelta;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::{SESSION_COOKIE, Session, cookie};
+use super::{Shared, WebError};
+use crate::auth::{random_token, same_secret, token_hash, verify_password};
+
+const LOGIN_COOKIE: &str = "lv_login";
+/// A session lasts a working day.
+const SESSION_HOURS: i64 = 10;
+
+fn set_cookie(state: &Shared, name: &str, value: &str, max_age: i64) -> String {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+pub async fn form(State(state): State<Shared>) -> Response {
+    login_page(&state, None)
+}
+
+fn login_page(state: &Shared, error: Option<&str>) -> Response {
+    let token = random_token();
+    let mut page = state.page(
+        None,
+        "Logga in",
+        "login",
+        json!({"login_token": token, "error": error}),
+    );
+    if let Ok(v) = set_cookie(state, LOGIN_COOKIE, &token, 3600).parse() {
+        page.headers_mut().append(header::SET_COOKIE, v);
+    }
+    page
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    login_token: String,
+}
+
+pub async fn submit(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&expected, &f.login_token) {
+        return Err(WebError::Csrf);
+    }
+    let found = state.store.user_by_name(f.username.trim()).await?;
+    // Verify against a hash even for an unknown user, so timing does not tell who exists.
+    let ok = match &found {
+        Some((user, hash)) => !user.disabled && verify_password(&f.password, hash),
+        None => {
+            verify_password(&f.password, DUMMY_HASH);
+            false
+        }
+    };
+    let Some((user, _)) = found.filter(|_| ok) else {
+        tracing::info!("failed login");
+        return Ok(login_page(&state, Some("Fel användarnamn eller lösenord.")));
+    };
+    let token = random_token();
+    let now = state.clock.now();
+    state
+        .store
+        .insert_session(
+            &token_hash(&token),
+            user.id,
+            &random_token(),
+            now,
+            now + TimeDelta::hours(SESSION_HOURS),
+        )
+        .await?;
+    tracing::info!(user = user.id, "login");
+    let mut response = Redirect::to("/").into_response();
+    for c in [
+        set_cookie(&state, SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+        set_cookie(&state, LOGIN_COOKIE, "", 0),
+    ] {
+        if let Ok(v) = c.parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<Shared>,
+    session: Session,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    session.check_csrf(&f.csrf)?;
+    state.store.delete_session(&session.token_hash).await?;
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(v) = set_cookie(&state, SESSION_COOKIE, "", 0).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// An argon2id hash of a random password, for the unknown-user branch of the login.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Ur8d3RA5d6xDiYIH4dXfBfU3Ko4Z6hBfBVn8vNNI0A";

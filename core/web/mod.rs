@@ -1,0 +1,272 @@
+//! The web pages (server-rendered handlebars, Swedish texts, no JavaScript needed) and the
+//! JSON API under `/api`, behind a login. Each role has its pages: reviewers their tasks,
+//! administrators the configuration, draws and orders, the executive the compliance report,
+//! the auditor the audit trail and draw verification.
+
+mod admin;
+mod api;
+mod auditor;
+mod executive;
+mod login;
+mod reviewer;
+mod session;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use handlebars::Handlebars;
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::connectors::Connectors;
+use crate::org::Organisation;
+use crate::rules::Rules;
+use crate::store::{Store, StoreError};
+
+pub use session::Session;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub org: Arc<Organisation>,
+    pub connectors: Arc<Connectors>,
+    pub rules: Rules,
+    pub clock: Clock,
+    templates: Handlebars<'static>,
+    /// Whether cookies carry `Secure` (the configured base URL is https).
+    secure_cookies: bool,
+    /// (session, task) pairs whose rows were already shown, so that the audit trail gets one
+    /// record per reviewer and task per session rather than one per page view.
+    shown: Mutex<HashSet<(String, i64)>>,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        org: Arc<Organisation>,
+        connectors: Arc<Connectors>,
+        clock: Clock,
+    ) -> Self {
+        let rules = Rules::for_org(&org);
+        let secure_cookies = org.notify.base_url.starts_with("https://");
+        Self {
+            store,
+            org,
+            connectors,
+            rules,
+            clock,
+            templates: templates(),
+            secure_cookies,
+            shown: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// A page in the common layout.
+    fn page(
+        &self,
+        session: Option<&Session>,
+        title: &str,
+        template: &str,
+        data: serde_json::Value,
+    ) -> Response {
+        let body = match self.templates.render(template, &data) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("template {template}: {e}");
+                return WebError::Internal.into_response();
+            }
+        };
+        let nav = session.map(nav_for);
+        let layout = json!({
+            "title": title,
+            "organisation": self.org.name,
+            "user": session.map(|s| json!({"name": s.user.name, "role": s.user.role.label_sv()})),
+            "csrf": session.map(|s| s.csrf.clone()),
+            "nav": nav,
+            "body": body,
+        });
+        match self.templates.render("layout", &layout) {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!("layout: {e}");
+                WebError::Internal.into_response()
+            }
+        }
+    }
+}
+
+fn nav_for(s: &Session) -> Vec<serde_json::Value> {
+    use crate::auth::Role::*;
+    let links: &[(&str, &str)] = match s.user.role {
+        Admin => &[
+            ("/granskningar", "Granskningar"),
+            ("/admin", "Konfiguration"),
+            ("/admin/dragningar", "Dragningar"),
+            ("/admin/bestallningar", "Beställningar"),
+            ("/rapport", "Rapport"),
+            ("/revision", "Revision"),
+        ],
+        Reviewer => &[
+            ("/granskningar", "Mina granskningar"),
+            ("/utdrag", "Väntande utdrag"),
+        ],
+        Executive => &[("/rapport", "Rapport")],
+        Auditor => &[("/revision", "Granskningsspår"), ("/rapport", "Rapport")],
+    };
+    links
+        .iter()
+        .map(|(href, label)| json!({"href": href, "label": label}))
+        .collect()
+}
+
+fn templates() -> Handlebars<'static> {
+    let mut h = Handlebars::new();
+    h.set_strict_mode(false);
+    for (name, text) in [
+        ("layout", include_str!("../../templates/web/layout.hbs")),
+        ("login", include_str!("../../templates/web/login.hbs")),
+        ("tasks", include_str!("../../templates/web/tasks.hbs")),
+        ("task", include_str!("../../templates/web/task.hbs")),
+        ("uploads", include_str!("../../templates/web/uploads.hbs")),
+        ("admin", include_str!("../../templates/web/admin.hbs")),
+        ("draws", include_str!("../../templates/web/draws.hbs")),
+        ("orders", include_str!("../../templates/web/orders.hbs")),
+        ("audit", include_str!("../../templates/web/audit.hbs")),
+        ("verify", include_str!("../../templates/web/verify.hbs")),
+        ("message", include_str!("../../templates/web/message.hbs")),
+    ] {
+        h.register_template_string(name, text)
+            .unwrap_or_else(|e| panic!("built-in template {name}: {e}"));
+    }
+    h
+}
+
+/// Why a request failed, as a page (or JSON under `/api`).
+#[derive(Debug)]
+pub enum WebError {
+    /// Not logged in.
+    Unauthorized,
+    /// Logged in, but this is not for this role or unit.
+    Forbidden,
+    NotFound,
+    /// The form's CSRF token is missing or wrong.
+    Csrf,
+    /// The input is wrong; the message says how.
+    BadRequest(String),
+    Internal,
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("store: {e}");
+        Self::Internal
+    }
+}
+
+impl WebError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthorized => "Du behöver logga in.".into(),
+            Self::Forbidden => "Du har inte behörighet till den här sidan.".into(),
+            Self::NotFound => "Sidan finns inte.".into(),
+            Self::Csrf => "Formuläret har gått ut. Ladda om sidan och försök igen.".into(),
+            Self::BadRequest(m) => m.clone(),
+            Self::Internal => "Ett internt fel inträffade; det är loggat.".into(),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        if matches!(self, Self::Unauthorized) {
+            return Redirect::to("/login").into_response();
+        }
+        let status = self.status();
+        let body = format!(
+            "<!doctype html><html lang=\"sv\"><meta charset=\"utf-8\"><title>{}</title>\
+             <body style=\"font-family:sans-serif;margin:3em\"><h1>{}</h1><p>{}</p><p><a href=\"/\">Till startsidan</a></p></body></html>",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            html_escape(&self.message())
+        );
+        (status, Html(body)).into_response()
+    }
+}
+
+/// The same errors for API clients: JSON with a status code, never a redirect.
+pub struct ApiError(pub WebError);
+
+impl From<WebError> for ApiError {
+    fn from(e: WebError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0.status(),
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(json!({"error": self.0.message()})),
+        )
+            .into_response()
+    }
+}
+
+pub fn html_escape(s: &str) -> String {
+    handlebars::html_escape(s)
+}
+
+/// The router of pages and API; `/health` is added by the server.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(session::home))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/granskningar", get(reviewer::tasks))
+        .route("/granskningar/{id}", get(reviewer::task))
+        .route("/granskningar/{id}/avsluta", post(reviewer::complete))
+        .route("/utdrag", get(reviewer::uploads))
+        .route("/bestallningar/{id}/utdrag", post(reviewer::upload))
+        .route("/admin", get(admin::overview))
+        .route("/admin/dragningar", get(admin::draws))
+        .route("/admin/bestallningar", get(admin::orders))
+        .route("/rapport", get(executive::report))
+        .route("/rapport.csv", get(executive::report_csv))
+        .route("/rapport.json", get(executive::report_json))
+        .route("/revision", get(auditor::trail))
+        .route("/revision/dragningar/{id}", get(auditor::verify))
+        .route("/api/me", get(api::me))
+        .route("/api/tasks", get(api::tasks))
+        .route("/api/tasks/{id}", get(api::task))
+        .route("/api/tasks/{id}/complete", post(api::complete))
+        .route("/api/draws", get(api::draws))
+        .route("/api/draws/{id}/verify", get(api::verify))
+        .route("/api/orders", get(api::orders))
+        .route("/api/audit", get(api::audit))
+        .route("/api/report/compliance", get(api::report))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024 * 1024))
+        .with_state(state)
+}

@@ -1,0 +1,409 @@
+//! The reviewer's pages: "Mina granskningar", a task with its rows, flags, filters,
+//! checklist and outcome form, and the upload of a delivered extract.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use loggvakt_connector::ReviewOutcome;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Session, Shared, WebError};
+use crate::auth::{Role, User};
+use crate::calendar::TZ;
+use crate::orders::{self, OrderState};
+use crate::review::{CHECKLIST, Review, ReviewError, Task, TaskEvent, TaskState, outcome_str};
+
+fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&TZ).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The tasks this user may see: all for an administrator, their units' for a reviewer.
+pub(super) async fn visible_tasks(state: &Shared, user: &User) -> Result<Vec<Task>, WebError> {
+    let all = state.store.tasks(None).await?;
+    Ok(all
+        .into_iter()
+        .filter(|t| user.may_review(t, &state.org))
+        .collect())
+}
+
+pub(super) fn task_summary(state: &Shared, t: &Task) -> serde_json::Value {
+    let now = state.clock.now();
+    let status = match (t.state, t.outcome) {
+        (TaskState::Closed, Some(ReviewOutcome::UtanAnmarkning)) => "Utan anmärkning",
+        (TaskState::Closed, Some(ReviewOutcome::MedAnmarkning)) => "Med anmärkning",
+        (TaskState::Closed, None) => "Avslutad",
+        _ if now > t.deadline => "Försenad",
+        _ => "Att granska",
+    };
+    json!({
+        "id": t.id,
+        "reference": t.reference(),
+        "kind": t.kind.label_sv(),
+        "unit": state.org.unit(&t.unit).map_or(t.unit.clone(), |u| u.name.clone()),
+        "system": t.system,
+        "month": t.month,
+        "deadline": local(t.deadline),
+        "overdue": t.state == TaskState::Open && now > t.deadline,
+        "open": t.state == TaskState::Open,
+        "status": status,
+        "users": t.users,
+        "events": t.events,
+        "flagged": t.flagged_events,
+    })
+}
+
+pub async fn tasks(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
+    session.require(&[Role::Reviewer, Role::Admin])?;
+    let tasks = visible_tasks(&state, &session.user).await?;
+    let (open, closed): (Vec<&Task>, Vec<&Task>) =
+        tasks.iter().partition(|t| t.state == TaskState::Open);
+    let open: Vec<_> = open.iter().map(|t| task_summary(&state, t)).collect();
+    let closed: Vec<_> = closed
+        .iter()
+        .rev()
+        .map(|t| task_summary(&state, t))
+        .collect();
+    let title = if session.user.role == Role::Admin {
+        "Alla granskningar"
+    } else {
+        "Mina granskningar"
+    };
+    Ok(state.page(
+        Some(&session),
+        title,
+        "tasks",
+        json!({"title": title, "open": open, "closed": closed}),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct TaskFilter {
+    /// Only this user's rows.
+    user: Option<String>,
+    /// Only rows with this flag code, or `alla` for any flag.
+    flagga: Option<String>,
+}
+
+/// Loads a task the session may review, or says why not.
+pub(super) async fn reviewable(
+    state: &Shared,
+    session: &Session,
+    id: i64,
+) -> Result<Task, WebError> {
+    let task = state.store.task(id).await?.ok_or(WebError::NotFound)?;
+    if !session.user.may_review(&task, &state.org) {
+        tracing::warn!(
+            user = session.user.id,
+            task = id,
+            "refused: not this user's task"
+        );
+        return Err(WebError::Forbidden);
+    }
+    Ok(task)
+}
+
+/// Records the first showing of a task's rows to a session in the audit trail.
+pub(super) async fn record_shown(
+    state: &Shared,
+    session: &Session,
+    task: i64,
+    rows: usize,
+) -> Result<(), WebError> {
+    let first = state
+        .shown
+        .lock()
+        .map(|mut s| s.insert((session.token_hash.clone(), task)))
+        .unwrap_or(true);
+    if first {
+        let mut tx = state
+            .store
+            .begin_write(state.clock.now(), &format!("web:{}", session.user.username))
+            .await?;
+        tx.audit(
+            "review.rows_shown",
+            &crate::review::task_object(task),
+            json!({"rows": rows}),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+pub async fn task(
+    State(state): State<Shared>,
+    session: Session,
+    Path(id): Path<i64>,
+    Query(filter): Query<TaskFilter>,
+) -> Result<Response, WebError> {
+    session.require(&[Role::Reviewer, Role::Admin])?;
+    let task = reviewable(&state, &session, id).await?;
+    let users = state.store.task_users(id).await?;
+    let events = state.store.events_of(task.draw_id, task.check_id).await?;
+    record_shown(&state, &session, id, events.len()).await?;
+    let shown: Vec<&TaskEvent> = events
+        .iter()
+        .filter(|e| {
+            filter
+                .user
+                .as_deref()
+                .is_none_or(|u| u.is_empty() || e.user_id.eq_ignore_ascii_case(u))
+        })
+        .filter(|e| match filter.flagga.as_deref() {
+            None | Some("") => true,
+            Some("alla") => !e.flags.is_empty(),
+            Some(code) => e.flags.iter().any(|f| f.code.as_str() == code),
+        })
+        .collect();
+    let mut by_user: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for e in &shown {
+        by_user.entry(e.user_id.clone()).or_default().push(json!({
+            "time": e.time.replace('T', " "),
+            "patient_id": e.patient_id,
+            "patient_name": e.patient_name,
+            "care_unit": e.care_unit,
+            "action": e.action,
+            "event_text": e.event_text,
+            "system_part": e.system_part,
+            "flagged": !e.flags.is_empty(),
+            "flags": e.flags.iter().map(|f| json!({"code": f.code.as_str(), "label": f.code.label_sv(), "reason": f.reason})).collect::<Vec<_>>(),
+        }));
+    }
+    let sections: Vec<_> = users
+        .iter()
+        .filter(|u| filter.user.as_deref().is_none_or(|f| f.is_empty() || u.username.eq_ignore_ascii_case(f)))
+        .map(|u| {
+            let name = u
+                .staff_id
+                .as_deref()
+                .and_then(|s| state.org.staff_member(s))
+                .map(|s| s.name.clone());
+            json!({
+                "username": u.username,
+                "name": name,
+                "events": u.events,
+                "distinct_patients": u.distinct_patients,
+                "flags": u.flags.iter().map(|f| json!({"code": f.code.as_str(), "label": f.code.label_sv(), "reason": f.reason})).collect::<Vec<_>>(),
+                "rows": by_user.remove(&u.username).or_else(|| by_user.remove(&u.username.to_lowercase())).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let codes: Vec<_> = crate::rules::Code::ALL
+        .iter()
+        .map(|c| json!({"code": c.as_str(), "label": c.label_sv(), "selected": filter.flagga.as_deref() == Some(c.as_str())}))
+        .collect();
+    let case = state.store.case_of_task(id).await?;
+    Ok(state.page(
+        Some(&session),
+        &format!("Granskning {}", task.reference()),
+        "task",
+        json!({
+            "task": task_summary(&state, &task),
+            "reviewer": task.reviewer_name,
+            "outcome": task.outcome.map(outcome_str),
+            "comment": task.comment,
+            "closed_by": task.closed_by,
+            "closed_at": task.closed_at.map(local),
+            "purged": task.rows_purged_at.is_some(),
+            "case": case,
+            "sections": sections,
+            "shown": shown.len(),
+            "codes": codes,
+            "filter_user": filter.user,
+            "only_flagged": filter.flagga.as_deref() == Some("alla"),
+            "users": users.iter().map(|u| json!({"username": u.username, "selected": filter.user.as_deref() == Some(u.username.as_str())})).collect::<Vec<_>>(),
+            "checklist": CHECKLIST,
+            "csrf": session.csrf,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct OutcomeForm {
+    csrf: String,
+    outcome: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub(super) fn parse_outcome(raw: &str) -> Result<ReviewOutcome, WebError> {
+    crate::store::review::parse_outcome(raw).ok_or_else(|| {
+        WebError::BadRequest("Välj utfall: utan anmärkning eller med anmärkning.".into())
+    })
+}
+
+pub(super) fn review_error(e: ReviewError) -> WebError {
+    match e {
+        ReviewError::NoSuchTask(_) => WebError::NotFound,
+        ReviewError::NotReviewer { .. } => WebError::Forbidden,
+        ReviewError::CommentRequired => WebError::BadRequest(
+            "Med anmärkning kräver en kommentar som beskriver vad som hittades.".into(),
+        ),
+        ReviewError::Closed { .. } => {
+            WebError::BadRequest("Granskningen är redan avslutad.".into())
+        }
+        ReviewError::Store(e) => e.into(),
+    }
+}
+
+pub async fn complete(
+    State(state): State<Shared>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<OutcomeForm>,
+) -> Result<Response, WebError> {
+    session.require(&[Role::Reviewer, Role::Admin])?;
+    session.check_csrf(&f.csrf)?;
+    let task = reviewable(&state, &session, id).await?;
+    let outcome = parse_outcome(&f.outcome)?;
+    let actor = format!("web:{}", session.user.username);
+    let review = Review {
+        store: &state.store,
+        org: &state.org,
+        rules: &state.rules,
+        clock: &state.clock,
+        actor: &actor,
+    };
+    // A reviewer closes as themself; an administrator closes on the reviewer's behalf.
+    let as_reviewer = session.user.role == Role::Reviewer && task.is_reviewer(&session.user.email);
+    review
+        .complete(
+            id,
+            outcome,
+            Some(f.comment.as_str()),
+            &session.user.email,
+            as_reviewer,
+            &state.connectors,
+        )
+        .await
+        .map_err(review_error)?;
+    Ok(Redirect::to(&format!("/granskningar/{id}")).into_response())
+}
+
+/// Orders of the user's units still waiting for their extract.
+async fn waiting_orders(state: &Shared, user: &User) -> Result<Vec<orders::Order>, WebError> {
+    let units = user.reviewer_units(&state.org);
+    let mut out = Vec::new();
+    for o in state
+        .store
+        .orders(Some(OrderState::AwaitingDelivery))
+        .await?
+    {
+        let unit = match o.draw_id {
+            Some(d) => state.store.draw(d).await?.map(|d| d.unit.to_string()),
+            None => None,
+        };
+        if user.role == Role::Admin || unit.is_some_and(|u| units.contains(&u)) {
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn uploads(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
+    session.require(&[Role::Reviewer, Role::Admin])?;
+    let orders: Vec<_> = waiting_orders(&state, &session.user)
+        .await?
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id, "reference": o.reference, "system": o.system,
+                "sent_at": o.sent_at.map(local), "deliver_by": o.deliver_by.map(local),
+            })
+        })
+        .collect();
+    Ok(state.page(
+        Some(&session),
+        "Väntande utdrag",
+        "uploads",
+        json!({"orders": orders, "csrf": session.csrf}),
+    ))
+}
+
+/// Stores an uploaded extract as `extract import` does: the whole file checked first.
+pub async fn upload(
+    State(state): State<Shared>,
+    session: Session,
+    Path(id): Path<i64>,
+    mut form: Multipart,
+) -> Result<Response, WebError> {
+    session.require(&[Role::Reviewer, Role::Admin])?;
+    if !waiting_orders(&state, &session.user)
+        .await?
+        .iter()
+        .any(|o| o.id == id)
+    {
+        return Err(WebError::Forbidden);
+    }
+    let (mut csrf, mut file) = (String::new(), None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| WebError::BadRequest(format!("Uppladdningen gick inte att läsa: {e}")))?
+    {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("file") => {
+                let name = field.file_name().unwrap_or("utdrag").to_owned();
+                let bytes = field.bytes().await.map_err(|e| {
+                    WebError::BadRequest(format!("Filen gick inte att ta emot: {e}"))
+                })?;
+                file = Some((name, bytes));
+            }
+            _ => {}
+        }
+    }
+    session.check_csrf(&csrf)?;
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return Err(WebError::BadRequest("Välj en fil att ladda upp.".into()));
+    };
+    // The importer reads from a file (its size limit and the connector's format both work
+    // on files); keep the original name's extension so CSV and XLSX are told apart.
+    let ext = std::path::Path::new(&name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("csv")
+        .to_owned();
+    let dir = tempfile_dir()?;
+    let path = dir.join(format!("utdrag.{ext}"));
+    std::fs::write(&path, &bytes).map_err(|_| WebError::Internal)?;
+    let actor = format!("web:{}", session.user.username);
+    let result = orders::import_file(
+        &state.store,
+        &state.org,
+        &state.connectors,
+        &state.clock,
+        &actor,
+        id,
+        &path,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let message = match result {
+        Ok(n) => format!(
+            "Utdraget för beställning {id} är inläst: {n} loggrader. Granskningen skapas vid nästa körning."
+        ),
+        Err(e) => {
+            let text = e.to_string().replace(&path.display().to_string(), &name);
+            return Err(WebError::BadRequest(format!(
+                "Utdraget kunde inte läsas in; inget sparades.\n{text}"
+            )));
+        }
+    };
+    Ok(state.page(
+        Some(&session),
+        "Utdrag inläst",
+        "message",
+        json!({"message": message, "back": "/utdrag"}),
+    ))
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf, WebError> {
+    let dir = std::env::temp_dir().join(format!("loggvakt-upload-{}", crate::auth::random_token()));
+    std::fs::create_dir_all(&dir).map_err(|_| WebError::Internal)?;
+    Ok(dir)
+}

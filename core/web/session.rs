@@ -1,0 +1,112 @@
+//! The logged-in user of a request, from the session cookie, and the checks that go with it.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{ApiError, Shared, WebError};
+use crate::auth::{Role, User, same_secret, token_hash};
+
+pub const SESSION_COOKIE: &str = "lv_session";
+
+/// A request's user. Pages that need one redirect to the login page without it.
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+    pub token_hash: String,
+}
+
+impl Session {
+    /// Refuses the request unless the user has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), WebError> {
+        if roles.contains(&self.user.role) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
+    /// Forms carry the session's CSRF token; a cross-site form cannot know it.
+    pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
+        if same_secret(token, &self.csrf) {
+            Ok(())
+        } else {
+            Err(WebError::Csrf)
+        }
+    }
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+pub(super) async fn load(headers: &HeaderMap, state: &Shared) -> Result<Session, WebError> {
+    let token = cookie(headers, SESSION_COOKIE).ok_or(WebError::Unauthorized)?;
+    let hash = token_hash(&token);
+    let (user, csrf) = state
+        .store
+        .session(&hash, state.clock.now())
+        .await?
+        .ok_or(WebError::Unauthorized)?;
+    Ok(Session {
+        user,
+        csrf,
+        token_hash: hash,
+    })
+}
+
+impl FromRequestParts<Shared> for Session {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        load(&parts.headers, state).await
+    }
+}
+
+/// The same for the API: 401 as JSON rather than a redirect, and every state-changing call
+/// must carry the CSRF token in `X-CSRF-Token`.
+pub struct ApiSession(pub Session);
+
+impl FromRequestParts<Shared> for ApiSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        let session = load(&parts.headers, state).await?;
+        if parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD {
+            let token = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            session.check_csrf(token)?;
+        }
+        Ok(Self(session))
+    }
+}
+
+/// `/`: each role's start page.
+pub async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    match load(&headers, &state).await {
+        Err(_) => Redirect::to("/login").into_response(),
+        Ok(s) => Redirect::to(match s.user.role {
+            Role::Admin | Role::Reviewer => "/granskningar",
+            Role::Executive => "/rapport",
+            Role::Auditor => "/revision",
+        })
+        .into_response(),
+    }
+}

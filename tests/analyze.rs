@@ -1,0 +1,477 @@
+//! `loggvakt analyze` end to end: planted anomalies found on their lines, the JSON and CSV
+//! outputs, malformed rows and missing files.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Run, loggvakt};
+use serde_json::Value;
+
+const HEADER: &str =
+    "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part";
+
+const STAFF: &str = "\
+id,name,unit,email,personnummer,cosmic,working_hours
+s1,Eva Lind,hemtjanst-norr,,19800414-9988,C1,
+s2,Nils Natt,nattpatrullen,,19960911-9822,C2,mon-sun 21:00-07:30 holidays
+s3,Per Berg,hemtjanst-norr,,20011112-9888,C3,
+";
+
+/// Each row with the codes it must get; the header is line 1, so row `i` is line `i + 2`.
+const ROWS: &[(&str, &[&str])] = &[
+    (
+        "2027-05-04T10:00:00,cosmic,C1,Eva Lind,191212121212,Tolvan Tolvansson,Hemtjänst Norr,read,Läst,Journal",
+        &[],
+    ),
+    (
+        "2027-05-08T23:14:00,cosmic,C1,Eva Lind,191212121212,Tolvan Tolvansson,Hemtjänst Norr,read,Läst,Journal",
+        &["off_hours"],
+    ),
+    (
+        "2027-05-04T10:01:00,cosmic,C1,Eva Lind,198004149988,Eva Lind,Hemtjänst Norr,read,Läst,Journal",
+        &["self_access"],
+    ),
+    (
+        "2027-05-04T10:02:00,cosmic,C1,Eva Lind,191212121212,Olle Lind,Hemtjänst Norr,read,Läst,Journal",
+        &["same_surname"],
+    ),
+    (
+        "2027-05-04T10:03:00,cosmic,C1,Eva Lind,19960911-9822,Nils Natt,Hemtjänst Norr,read,Läst,Journal",
+        &["coworker"],
+    ),
+    (
+        "2027-05-04T10:04:00,cosmic,C3,Per Berg,197605079826,,hemtjanst-norr,print,Utskrift,Journal",
+        &["protected_identity"],
+    ),
+    (
+        "2027-05-04T10:05:00,cosmic,C3,Per Berg,197802099908,,HEMTJÄNST NORR,read,Läst,Journal",
+        &["watchlist"],
+    ),
+    (
+        "2027-05-04T10:06:00,cosmic,C1,Eva Lind,191212121212,Tolvan Tolvansson,Hemtjänst Syd,read,Läst,Journal",
+        &["no_care_relation"],
+    ),
+    (
+        "2027-05-04T03:00:00,cosmic,C2,Nils Natt,191212121212,Tolvan Tolvansson,Nattpatrullen,read,Läst,Journal",
+        &[],
+    ),
+    (
+        "2027-05-04T10:07:00,cosmic,C3,Per Berg,191212121212,\"Tolvansson, Tolvan\",Ej tillämplig på enhet,read,\"Läst, \"\"översikt\"\"\",",
+        &[],
+    ),
+    (
+        "2027-05-04T11:00:00,cosmic,EXT1,Extern,191212121212,Tolvan Tolvansson,Hemtjänst Syd,emergency_open,Nödöppning,Journal",
+        &[],
+    ),
+    (
+        "2026-12-25T02:00:00,cosmic,C2,Nils Natt,191212121212,Tolvan Tolvansson,Nattpatrullen,read,Läst,Journal",
+        &[],
+    ),
+    (
+        "2026-12-25T10:00:00,cosmic,C1,Eva Lind,191212121212,Olle Lind,Hemtjänst Syd,read,Läst,Journal",
+        &["off_hours", "same_surname", "no_care_relation"],
+    ),
+];
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(rows: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut extract = format!("{HEADER}\n");
+        for r in rows {
+            extract.push_str(r);
+            extract.push('\n');
+        }
+        std::fs::write(dir.path().join("extract.csv"), extract).unwrap();
+        std::fs::write(dir.path().join("staff.csv"), STAFF).unwrap();
+        std::fs::write(
+            dir.path().join("protected.csv"),
+            "personnummer\n19760507-9826\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("watchlist.csv"),
+            "namn,personnummer\nKänd person,197802099908\n",
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn analyze(&self, extra: &[&str]) -> Run {
+        let p = |n: &str| self.path(n).display().to_string();
+        let mut args = vec![
+            "analyze".to_owned(),
+            p("extract.csv"),
+            "--staff".into(),
+            p("staff.csv"),
+            "--protected".into(),
+            p("protected.csv"),
+            "--watchlist".into(),
+            p("watchlist.csv"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        loggvakt().args(&args).output().expect("binary runs").into()
+    }
+}
+
+fn planted() -> Fixture {
+    Fixture::new(&ROWS.iter().map(|(r, _)| *r).collect::<Vec<_>>())
+}
+
+fn json(r: &Run) -> Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+#[test]
+fn planted_anomalies_are_found_on_their_lines() {
+    let r = planted().analyze(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "", "quiet on success");
+    let out = json(&r);
+    let flags = out["flags"].as_array().unwrap();
+    let mut expected: Vec<(u64, Vec<&str>)> = ROWS
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, codes))| !codes.is_empty())
+        .map(|(i, (_, codes))| (i as u64 + 2, codes.to_vec()))
+        .collect();
+    expected.sort();
+    let got: Vec<(u64, Vec<&str>)> = flags
+        .iter()
+        .map(|f| {
+            let codes = f["codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            (f["line"].as_u64().unwrap(), codes)
+        })
+        .collect();
+    assert_eq!(got, expected);
+    for f in flags {
+        let reasons = f["reasons"].as_array().unwrap();
+        assert_eq!(reasons.len(), f["codes"].as_array().unwrap().len());
+        for key in ["time", "system", "user_id", "patient_id"] {
+            assert!(f[key].is_string(), "{key} in {f}");
+        }
+        for reason in reasons {
+            let reason = reason.as_str().unwrap();
+            for secret in ["Tolvan", "Olle", "1912121212", "19960911", "Nils Natt"] {
+                assert!(!reason.contains(secret), "{secret} in {reason}");
+            }
+        }
+    }
+    let line = |n: u64| flags.iter().find(|f| f["line"] == n).unwrap();
+    assert_eq!(
+        line(3)["reasons"][0],
+        "Öppnad lördag 23:14, utanför arbetstiden mån–fre 07:00–18:00"
+    );
+    assert_eq!(line(3)["time"], "2027-05-08T23:14:00");
+    assert_eq!(line(3)["user_id"], "C1");
+    assert_eq!(line(3)["patient_id"], "191212121212");
+    assert_eq!(line(6)["patient_id"], "199609119822", "normalised digits");
+    assert_eq!(
+        line(5)["reasons"][0],
+        "Samma efternamn som användaren (Lind)"
+    );
+    assert_eq!(
+        line(6)["reasons"][0],
+        "Patienten är anställd (nattpatrullen)"
+    );
+
+    let summary = &out["summary"];
+    assert_eq!(summary["rows"], ROWS.len());
+    assert_eq!(summary["malformed_rows"], 0);
+    assert_eq!(summary["flagged_rows"], expected.len());
+    assert_eq!(summary["by_code"]["off_hours"], 2);
+    assert_eq!(summary["by_code"]["same_surname"], 2);
+    assert_eq!(summary["by_code"]["volume_spike"], 0);
+    let users = summary["per_user"].as_array().unwrap();
+    assert_eq!(users.len(), 4, "C1, C2, C3 and EXT1");
+    let eva = users.iter().find(|u| u["user_id"] == "C1").unwrap();
+    assert_eq!(eva["staff_id"], "s1");
+    assert_eq!(eva["unit"], "hemtjanst-norr");
+    assert_eq!(eva["rows"], 7);
+    assert_eq!(eva["flagged_rows"], 6);
+    assert_eq!(eva["codes"]["off_hours"], 2);
+    assert_eq!(eva["distinct_patients"], 3);
+    let ext = users.iter().find(|u| u["user_id"] == "EXT1").unwrap();
+    assert!(ext["staff_id"].is_null());
+    assert!(out["user_flags"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn without_staff_only_person_free_rules_apply() {
+    let f = planted();
+    let r = loggvakt()
+        .args(["analyze", f.path("extract.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let r: Run = r.into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = json(&r);
+    for flag in out["flags"].as_array().unwrap() {
+        let codes = flag["codes"].as_array().unwrap();
+        assert!(
+            codes.iter().all(|c| c == "off_hours"),
+            "without staff and lists only the default hours apply: {flag}"
+        );
+    }
+    // The night nurse is unknown now, so her 03:00 access is outside the default hours.
+    let lines: Vec<u64> = out["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 10, 13, 14]);
+}
+
+#[test]
+fn csv_format_has_one_row_per_flagged_line() {
+    let r = planted().analyze(&["--format", "csv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut reader = csv::Reader::from_reader(r.stdout.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["line", "time", "user_id", "patient_id", "codes", "reasons"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 8);
+    let last = rows.last().unwrap();
+    assert_eq!(&last[0], "14");
+    assert_eq!(&last[4], "off_hours;same_surname;no_care_relation");
+    assert!(
+        last[5].starts_with("Öppnad fredag 10:00 (juldagen), utanför"),
+        "{}",
+        &last[5]
+    );
+    assert!(last[5].contains("; Samma efternamn som användaren (Lind); "));
+    assert!(r.stderr.contains("13 rows, 8 flagged"), "{}", r.stderr);
+}
+
+/// A valid made-up personnummer: born 1950-01-01, birth number `n`.
+fn pnr(n: u32) -> String {
+    let nine = format!("500101{n:03}");
+    let sum: u32 = nine
+        .bytes()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = u32::from(c - b'0') * if i % 2 == 0 { 2 } else { 1 };
+            p / 10 + p % 10
+        })
+        .sum();
+    format!("19{nine}{}", (10 - sum % 10) % 10)
+}
+
+#[test]
+fn a_user_reading_many_more_patients_is_a_volume_spike() {
+    let mut rows = Vec::new();
+    for user in 0..10 {
+        for p in 0..6 {
+            rows.push(format!(
+                "2027-05-04T10:00:00,cosmic,U{user},,{},,,read,Läst,",
+                pnr(user * 10 + p)
+            ));
+        }
+    }
+    for p in 0..40 {
+        rows.push(format!(
+            "2027-05-04T11:00:00,cosmic,BUSY,,{},,,read,Läst,",
+            pnr(500 + p)
+        ));
+    }
+    let f = Fixture::new(&rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = loggvakt()
+        .args(["analyze", f.path("extract.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let r: Run = r.into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = json(&r);
+    let user_flags = out["user_flags"].as_array().unwrap();
+    assert_eq!(user_flags.len(), 1, "{user_flags:?}");
+    assert_eq!(user_flags[0]["user_id"], "BUSY");
+    assert_eq!(user_flags[0]["code"], "volume_spike");
+    assert_eq!(
+        user_flags[0]["reason"],
+        "40 olika patienter under perioden, mer än 3 gånger jämförelsens median (6)"
+    );
+    assert_eq!(out["summary"]["by_code"]["volume_spike"], 1);
+    assert!(out["flags"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn malformed_rows_are_reported_by_line_and_the_rest_analysed() {
+    let mut rows: Vec<&str> = ROWS.iter().map(|(r, _)| *r).collect();
+    rows.insert(
+        1,
+        "2027-05-04T10:00:00,cosmic,C1,Eva Lind,191212121213,Tolvan Tolvansson,,read,Läst,Journal",
+    );
+    rows.insert(2, "2027-05-04 10:00,cosmic,C1,,191212121212,,,read,Läst,");
+    rows.insert(
+        3,
+        "2027-05-04T10:00:00,cosmic,C1,,191212121212,,,peek,Läst,",
+    );
+    rows.insert(4, "2027-05-04T10:00:00,cosmic,C1,,191212121212,,read,Läst,");
+    rows.insert(
+        5,
+        "2027-05-04T10:00:00,cosmic,C1,,191212121212,\"open,,read,Läst,",
+    );
+    rows.insert(
+        6,
+        "2027-02-30T10:00:00,cosmic,C1,,191212121212,,,read,Läst,",
+    );
+    let r = Fixture::new(&rows).analyze(&[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    let expected = [
+        "line 3, column patient_id: is not a valid personnummer",
+        "line 4, column time: is not a time YYYY-MM-DDTHH:MM:SS",
+        "line 5, column action: is not one of read,",
+        "line 6: has 9 fields; the header has 10",
+        "line 7: a quoted field is not closed on its line",
+        "line 8, column time: is not a real date",
+    ];
+    assert_eq!(lines.len(), expected.len() + 1, "{}", r.stderr);
+    for (line, want) in lines.iter().zip(expected) {
+        assert!(line.contains(want), "{want} missing from {line}");
+        assert!(line.contains("extract.csv: "), "{line}");
+    }
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("error: 6 malformed row(s)")
+    );
+    assert!(!r.stderr.contains("191212121213"), "never the value");
+    let out = json(&r);
+    assert_eq!(out["summary"]["rows"], ROWS.len());
+    assert_eq!(out["summary"]["malformed_rows"], 6);
+    // The planted off-hours row moved from line 3 to line 9.
+    assert!(
+        out["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["line"] == 9 && f["codes"][0] == "off_hours")
+    );
+}
+
+#[test]
+fn many_malformed_rows_are_capped_in_messages() {
+    let bad = "2027-05-04T10:00:00,cosmic,C1,,191212121213,,,read,Läst,";
+    let rows = vec![bad; 30];
+    let r = Fixture::new(&rows).analyze(&["--format", "csv"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.matches("column patient_id").count(), 20);
+    assert!(
+        r.stderr.contains("… and 10 more malformed row(s)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn missing_file_and_bad_header_are_one_line_errors() {
+    let r: Run = loggvakt()
+        .args(["analyze", "/nonexistent/extract.csv"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: cannot open /nonexistent/extract.csv:"),
+        "{}",
+        r.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.csv");
+    std::fs::write(&file, "time,system,user\n").unwrap();
+    let r: Run = loggvakt()
+        .args(["analyze", file.to_str().unwrap()])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("x.csv:1: missing column(s) user_id"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_bad_staff_list_names_file_line_and_field() {
+    let f = planted();
+    std::fs::write(
+        f.path("staff.csv"),
+        "id,name,unit,personnummer,cosmic,working_hours\ns1,Eva,u,19800414-9989,C1,\ns2,Nils,u,,C2,mon-fry 21:00-07:00\n",
+    )
+    .unwrap();
+    let r = f.analyze(&[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("staff.csv:2: staff 's1': field `personnummer`: is not a valid personnummer"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("staff.csv:3: staff 's2': field `working_hours`: 'fry' is not a day"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("19800414"), "{}", r.stderr);
+}
+
+#[test]
+fn chunks_keep_line_order_and_numbers() {
+    // Enough rows for several chunks: every 1000th row is off hours.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.csv");
+    let mut text = format!("{HEADER}\n");
+    let rows = 120_000;
+    for i in 0..rows {
+        let hour = if i % 1000 == 999 { 20 } else { 10 };
+        text.push_str(&format!(
+            "2027-05-04T{hour}:00:00,cosmic,U{},Namn Namnsson,191212121212,\"Tolvansson, Tolvan\",,read,Läst journal,Journal\n",
+            i % 97
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    assert!(
+        std::fs::metadata(&file).unwrap().len() > 8 << 20,
+        "several chunks"
+    );
+    let r: Run = loggvakt()
+        .args(["analyze", file.to_str().unwrap(), "--format", "csv"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<u64> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<u64> = (0..rows)
+        .filter(|i| i % 1000 == 999)
+        .map(|i| i + 2)
+        .collect();
+    assert_eq!(lines, expected);
+}
