@@ -27,8 +27,8 @@
 //! Coverage, per unit and system, as of the clock's date (whatever the year): `active_staff`
 //! is the unit's active staff with an account in the system today; `staff_covered_12m` is how
 //! many of them were sampled in that system by a draw that ran (on its day or late) with its
-//! execution day in the 12 months up to and including today; `coverage` is the ratio (`null`
-//! without active staff). Counting only today's staff keeps the ratio at most 1: a leaver
+//! execution day in the 12 months up to and including today; `coverage` is the ratio, to four
+//! decimals (`null` without active staff). Counting only today's staff keeps the ratio at most 1: a leaver
 //! does not count, and someone who moved is covered by a sample taken in their former unit.
 //! Totals of coverage add up accounts: a person with accounts in two systems counts in both.
 
@@ -135,7 +135,11 @@ impl Reach {
         Self {
             active_staff,
             staff_covered_12m,
-            coverage: (active_staff > 0).then(|| staff_covered_12m as f64 / active_staff as f64),
+            // Four decimals are plenty for a share of staff, and keep the JSON free of long
+            // digit runs that a scan for personnummer would stop at.
+            coverage: (active_staff > 0).then(|| {
+                (staff_covered_12m as f64 / active_staff as f64 * 10_000.0).round() / 10_000.0
+            }),
         }
     }
 

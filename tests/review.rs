@@ -6,139 +6,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use chrono::{DateTime, TimeDelta, Utc};
-use common::{ConfigDir, SMALL_ORG, TestDb, count, loggvakt};
+use chrono::TimeDelta;
+use common::fixture::{Setup, at, first_week, pnr, setup, tick};
+use common::{TestDb, count, loggvakt};
 use loggvakt::cases::{self, CaseError, Decision, Step};
 use loggvakt::checks::{self, CheckKind, NewCheck};
 use loggvakt::clock::Clock;
-use loggvakt::connectors::Connectors;
 use loggvakt::review::{Review, ReviewError, TaskKind, TaskState};
 use loggvakt::rules::{Code, Rules};
-use loggvakt::scheduler;
-use loggvakt_connector::{
-    AccessEvent, Action, Capabilities, Connector, ConnectorError, FetchQuery, Manifest,
-    Personnummer, ReviewOutcome, Subject, WriteBack, async_trait,
-};
-
-/// Valid made-up personnummer (test series) for patients.
-fn pnr(serial: u32) -> Personnummer {
-    let base = format!("19121212{serial:03}");
-    let digits: Vec<u32> = base[2..].bytes().map(|b| u32::from(b - b'0')).collect();
-    let sum: u32 = digits
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let v = if i % 2 == 0 { d * 2 } else { *d };
-            v / 10 + v % 10
-        })
-        .sum();
-    Personnummer::parse(&format!("{base}{}", (10 - sum % 10) % 10)).unwrap()
-}
-
-/// A synchronous log source (like Sesam 2) that also takes write-backs.
-#[derive(Default)]
-struct Source {
-    write_backs: Mutex<Vec<WriteBack>>,
-}
-
-#[async_trait]
-impl Connector for Source {
-    fn manifest(&self) -> Manifest {
-        Manifest {
-            name: "source".into(),
-            version: "1".into(),
-            capabilities: Capabilities {
-                fetch: true,
-                write_back: true,
-                ..Capabilities::default()
-            },
-            max_users_per_order: None,
-        }
-    }
-    async fn health(&self) -> Result<(), ConnectorError> {
-        Ok(())
-    }
-    async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
-        let ev = |user: &str, hours: i64, patient: Personnummer| AccessEvent {
-            time: q.period.from + TimeDelta::minutes(hours * 60 / 2),
-            system: "cosmic".into(),
-            user_id: user.into(),
-            user_name: Some(format!("Namn {user}")),
-            patient_id: patient,
-            patient_name: Some("Tolvan Tolvansson".into()),
-            care_unit: Some("Hemtjänst".into()),
-            action: Action::Read,
-            event_text: "Läst anteckning".into(),
-            system_part: None,
-            raw: None,
-            protected_identity: false,
-        };
-        Ok(match &q.subject {
-            // 09:00 local, 10:00, 14:00 and one at 23:30.
-            Subject::Users(users) => users
-                .iter()
-                .flat_map(|u| {
-                    vec![
-                        ev(&u.username, 18, pnr(1)),
-                        ev(&u.username, 20, pnr(2)),
-                        ev(&u.username, 28, pnr(3)),
-                        ev(&u.username, 47, pnr(4)),
-                    ]
-                })
-                .collect(),
-            Subject::Patient(p) => vec![ev("C800001", 20, p.clone()), ev("C800002", 28, p.clone())],
-        })
-    }
-    async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
-        self.write_backs.lock().unwrap().push(wb.clone());
-        Ok(())
-    }
-}
-
-const NOTIFY: &str = r#"
-[notify]
-from = "loggvakt@example.se"
-base_url = "https://loggvakt.example.se"
-outbox = "outbox"
-remind_days_before = 3
-"#;
-
-fn staff() -> String {
-    let mut csv = String::from("id,name,unit,email,personnummer,cosmic\n");
-    for i in 1..=12 {
-        csv.push_str(&format!("s{i:04},Person {i},hemtjanst,,,C8{i:05}\n"));
-    }
-    for i in 13..=16 {
-        csv.push_str(&format!("s{i:04},Person {i},boende,,,C8{i:05}\n"));
-    }
-    csv
-}
-
-fn at(s: &str) -> Clock {
-    Clock::starting_at(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
-}
-
-struct Setup {
-    cfg: ConfigDir,
-    org: loggvakt::org::Organisation,
-    connectors: Connectors,
-    source: Arc<Source>,
-}
-
-fn setup() -> Setup {
-    let cfg = ConfigDir::new(&format!("{SMALL_ORG}{NOTIFY}"), Some(&staff()));
-    let org = loggvakt::config::load(cfg.path()).unwrap();
-    let source = Arc::new(Source::default());
-    let connectors = Connectors::for_org(&org).with("cosmic", source.clone());
-    Setup {
-        cfg,
-        org,
-        connectors,
-        source,
-    }
-}
+use loggvakt_connector::ReviewOutcome;
 
 fn outbox(s: &Setup) -> Vec<String> {
     let dir = s.cfg.path().join("outbox");
@@ -152,18 +28,6 @@ fn outbox(s: &Setup) -> Vec<String> {
         .unwrap_or_default();
     mails.sort();
     mails
-}
-
-async fn tick(s: &Setup, store: &loggvakt::store::Store, when: &str) -> scheduler::TickReport {
-    scheduler::tick(store, &s.org, &s.connectors, &at(when), "test")
-        .await
-        .unwrap()
-}
-
-async fn first_week(s: &Setup, store: &loggvakt::store::Store) {
-    for day in 1..=7 {
-        tick(s, store, &format!("2027-05-{day:02}T07:00:00+02:00")).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

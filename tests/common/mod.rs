@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 
 use loggvakt::store::Store;
 
+pub mod fixture;
+pub mod server;
+
 pub const PG_ENV: &str = "LOGGVAKT_TEST_PG_URL";
 
 /// The `loggvakt` binary under test.

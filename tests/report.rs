@@ -1,0 +1,846 @@
+//! `report compliance`: the figures match the database. The demo's two months are counted
+//! again here, straight from the tables and with this file's own reading of the definitions
+//! in `core/report.rs`, and compared with the JSON, the CSV and the HTML; a hand-made data
+//! set pins every category on each backend.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
+use common::{ConfigDir, SMALL_ORG, TestDb, count, exec, run, staff_csv};
+use loggvakt::calendar::local_date;
+use loggvakt::clock::Clock;
+use loggvakt::ident::{SystemId, UnitId};
+use loggvakt::org::Organisation;
+use loggvakt::report::{self, Counts};
+use loggvakt::store::Store;
+use serde_json::Value;
+use sqlx::Row;
+
+/// The demo starts here: a fixed year, so that both months fall in it.
+const DEMO_START: &str = "2026-05-01T00:00:00+02:00";
+const DEMO_YEAR: i32 = 2026;
+/// Just after the demo's last day of work.
+const REPORT_NOW: &str = "2026-06-30T23:30:00+02:00";
+
+/// What the database says about one unit × system × month, counted per draw.
+type Expected = BTreeMap<(String, String, String), Counts>;
+
+/// One draw as the tables hold it, with its task and case.
+struct DrawFacts {
+    unit: String,
+    system: String,
+    month: String,
+    sample_size: i64,
+    status: String,
+    task: Option<(String, String, Option<String>, Option<String>)>,
+    case_state: Option<String>,
+}
+
+async fn draw_facts(store: &Store, year: i32) -> Vec<DrawFacts> {
+    let rows = sqlx::query(
+        "SELECT d.unit_id, d.system_id, d.month, d.sample_size, d.status, \
+                t.state, t.deadline, t.closed_at, t.outcome, c.state \
+         FROM draws d \
+         LEFT JOIN review_tasks t ON t.draw_id = d.id \
+         LEFT JOIN cases c ON c.task_id = t.id \
+         WHERE d.month LIKE $1",
+    )
+    .bind(format!("{year}-%"))
+    .fetch_all(store.pool())
+    .await
+    .expect("draws");
+    rows.iter()
+        .map(|row| {
+            let text = |i: usize| -> Option<String> { row.try_get(i).expect("a column") };
+            DrawFacts {
+                unit: text(0).expect("unit"),
+                system: text(1).expect("system"),
+                month: text(2).expect("month"),
+                sample_size: row.try_get(3).expect("sample_size"),
+                status: text(4).expect("status"),
+                task: text(5).map(|state| (state, text(6).expect("deadline"), text(7), text(8))),
+                case_state: text(9),
+            }
+        })
+        .collect()
+}
+
+/// The definitions, read independently of the report's SQL.
+fn expected(facts: &[DrawFacts], now: DateTime<Utc>) -> Expected {
+    let now = loggvakt::store::ts(now);
+    let mut out = Expected::new();
+    for d in facts {
+        let c = out
+            .entry((d.unit.clone(), d.system.clone(), d.month.clone()))
+            .or_default();
+        if d.sample_size == 0 {
+            c.empty += 1;
+            continue;
+        }
+        c.planned += 1;
+        let ran = d.status == "done" || d.status == "late";
+        match (&d.task, d.status.as_str()) {
+            (_, "missed") => c.missed += 1,
+            (None, _) => c.waiting += 1,
+            _ if !ran => c.waiting += 1,
+            (Some((state, deadline, closed, _)), status) => {
+                if state == "closed" {
+                    let closed = closed.as_deref().expect("closed_at");
+                    if status == "done" && closed <= deadline.as_str() {
+                        c.done_on_time += 1;
+                    } else {
+                        c.late += 1;
+                    }
+                } else if deadline.as_str() < now.as_str() {
+                    c.overdue += 1;
+                } else {
+                    c.in_progress += 1;
+                }
+            }
+        }
+        if let Some((state, _, _, outcome)) = &d.task {
+            match (state.as_str(), outcome.as_deref()) {
+                ("closed", Some("utan_anmarkning")) => c.utan_anmarkning += 1,
+                ("closed", Some("med_anmarkning")) => c.med_anmarkning += 1,
+                _ => {}
+            }
+        }
+        if d.case_state.as_deref().is_some_and(|s| s != "decided") {
+            c.open_cases += 1;
+        }
+    }
+    out
+}
+
+fn counts_of(v: &Value) -> Counts {
+    serde_json::from_value(v.clone()).expect("counts")
+}
+
+fn rows_of(report: &Value) -> Expected {
+    report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            let key = |k: &str| r[k].as_str().expect(k).to_owned();
+            ((key("unit"), key("system"), key("month")), counts_of(r))
+        })
+        .collect()
+}
+
+/// Who is covered, from the tables: `(unit, system) -> (active, covered)`.
+async fn expected_coverage(
+    store: &Store,
+    org: &Organisation,
+    today: NaiveDate,
+    pairs: &[(String, String)],
+) -> BTreeMap<(String, String), (i64, i64)> {
+    let from = today.checked_sub_months(Months::new(12)).unwrap() + TimeDelta::days(1);
+    let sampled: Vec<(String, String)> = sqlx::query_as(
+        "SELECT d.system_id, m.staff_id FROM draw_members m, draws d \
+         WHERE d.id = m.draw_id AND d.status IN ('done', 'late') \
+           AND d.execution_date BETWEEN $1 AND $2",
+    )
+    .bind(from.to_string())
+    .bind(today.to_string())
+    .fetch_all(store.pool())
+    .await
+    .expect("members");
+    let sampled: HashSet<(String, String)> = sampled.into_iter().collect();
+    pairs
+        .iter()
+        .map(|(unit, system)| {
+            let population =
+                org.population(&UnitId::new(unit).unwrap(), &SystemId::new(system).unwrap());
+            let covered = population
+                .iter()
+                .filter(|m| sampled.contains(&(system.clone(), m.staff_id.to_string())))
+                .count();
+            (
+                (unit.clone(), system.clone()),
+                (population.len() as i64, covered as i64),
+            )
+        })
+        .collect()
+}
+
+fn assert_partition(c: &Counts, what: &str) {
+    assert_eq!(
+        c.done_on_time + c.late + c.missed + c.in_progress + c.overdue + c.waiting,
+        c.planned,
+        "{what}: every planned check is in exactly one state: {c:?}"
+    );
+}
+
+/// Every total is the sum of the rows it covers.
+fn assert_totals(report: &Value) {
+    let rows = report["rows"].as_array().unwrap();
+    let sum = |f: &dyn Fn(&Value) -> bool| {
+        let mut c = Counts::default();
+        for r in rows.iter().filter(|r| f(r)) {
+            c += counts_of(r);
+        }
+        c
+    };
+    let t = &report["totals"];
+    for (list, key) in [
+        ("by_unit", "unit"),
+        ("by_system", "system"),
+        ("by_month", "month"),
+    ] {
+        let totals = t[list].as_array().unwrap();
+        let distinct: BTreeSet<&str> = rows.iter().map(|r| r[key].as_str().unwrap()).collect();
+        assert_eq!(totals.len(), distinct.len(), "{list}");
+        for total in totals {
+            let id = total[key].as_str().unwrap();
+            assert_eq!(counts_of(total), sum(&|r| r[key] == id), "{list} {id}");
+            assert_partition(&counts_of(total), id);
+        }
+    }
+    assert_eq!(counts_of(&t["overall"]), sum(&|_| true), "overall");
+    for r in rows {
+        assert_partition(&counts_of(r), &r.to_string());
+    }
+}
+
+async fn assert_report_matches(dir: &Path, store: &Store, org: &Organisation) -> Value {
+    let r = report_run(dir, &["--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(json["year"], DEMO_YEAR);
+    assert_eq!(json["organisation"], "Exempelkommunen");
+    let now = parse_instant(REPORT_NOW);
+
+    let want = expected(&draw_facts(store, DEMO_YEAR).await, now);
+    assert!(!want.is_empty(), "the demo made draws");
+    assert_eq!(rows_of(&json), want, "per unit × system × month");
+    assert_totals(&json);
+
+    // The plain counts straight from the tables, overall.
+    let overall = counts_of(&json["totals"]["overall"]);
+    let like = format!("'{DEMO_YEAR}-%'");
+    let n = |sql: String| async move { count(store, &sql).await };
+    assert_eq!(
+        overall.planned,
+        n(format!(
+            "SELECT COUNT(*) FROM draws WHERE sample_size > 0 AND month LIKE {like}"
+        ))
+        .await
+    );
+    assert_eq!(
+        overall.empty,
+        n(format!(
+            "SELECT COUNT(*) FROM draws WHERE sample_size = 0 AND month LIKE {like}"
+        ))
+        .await
+    );
+    assert_eq!(
+        overall.missed,
+        n(format!(
+            "SELECT COUNT(*) FROM draws WHERE sample_size > 0 AND status = 'missed' AND month LIKE {like}"
+        ))
+        .await
+    );
+    assert_eq!(
+        overall.done_on_time,
+        n(format!(
+            "SELECT COUNT(*) FROM draws d JOIN review_tasks t ON t.draw_id = d.id \
+             WHERE d.sample_size > 0 AND d.status = 'done' AND t.state = 'closed' \
+               AND t.closed_at <= t.deadline AND d.month LIKE {like}"
+        ))
+        .await
+    );
+    for outcome in ["utan_anmarkning", "med_anmarkning"] {
+        let got = if outcome == "utan_anmarkning" {
+            overall.utan_anmarkning
+        } else {
+            overall.med_anmarkning
+        };
+        assert_eq!(
+            got,
+            n(format!(
+                "SELECT COUNT(*) FROM draws d JOIN review_tasks t ON t.draw_id = d.id \
+                 WHERE t.state = 'closed' AND t.outcome = '{outcome}' AND d.month LIKE {like}"
+            ))
+            .await,
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        overall.open_cases,
+        n(format!(
+            "SELECT COUNT(*) FROM cases c JOIN review_tasks t ON t.id = c.task_id \
+             JOIN draws d ON d.id = t.draw_id WHERE c.state <> 'decided' AND d.month LIKE {like}"
+        ))
+        .await
+    );
+
+    // Coverage, per unit and system.
+    let cov = &json["coverage"];
+    let today = local_date(now);
+    assert_eq!(cov["to"], today.to_string());
+    let pairs: Vec<(String, String)> = cov["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unit"].as_str().unwrap().to_owned(),
+                r["system"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want_cov = expected_coverage(store, org, today, &pairs).await;
+    let mut covered_total = 0;
+    for r in cov["rows"].as_array().unwrap() {
+        let key = (
+            r["unit"].as_str().unwrap().to_owned(),
+            r["system"].as_str().unwrap().to_owned(),
+        );
+        let (active, covered) = want_cov[&key];
+        assert_eq!(r["active_staff"], active, "{key:?}");
+        assert_eq!(r["staff_covered_12m"], covered, "{key:?}");
+        if active > 0 {
+            let ratio = r["coverage"].as_f64().unwrap();
+            assert!(
+                (ratio - covered as f64 / active as f64).abs() <= 0.00005 + 1e-12,
+                "{key:?}"
+            );
+        } else {
+            assert!(r["coverage"].is_null(), "{key:?}");
+        }
+        covered_total += covered;
+    }
+    assert!(covered_total > 0, "the demo's draws covered somebody");
+    assert_eq!(cov["overall"]["staff_covered_12m"], covered_total);
+    // Every unit × system with draws in the year has a coverage row.
+    let with_draws: BTreeSet<(String, String)> = want
+        .keys()
+        .map(|(u, s, _)| (u.clone(), s.clone()))
+        .collect();
+    assert!(with_draws.iter().all(|k| want_cov.contains_key(k)));
+
+    // The CSV holds the same rows.
+    let r = report_run(dir, &["--format", "csv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut csv = csv::Reader::from_reader(r.stdout.as_bytes());
+    assert_eq!(
+        csv.headers().unwrap().iter().collect::<Vec<_>>(),
+        report::CSV_COLUMNS
+    );
+    let mut from_csv = Expected::new();
+    for record in csv.records() {
+        let record = record.expect("CSV record");
+        let n = |i: usize| record[i].parse::<i64>().expect("a count");
+        from_csv.insert(
+            (record[0].into(), record[2].into(), record[3].into()),
+            Counts {
+                planned: n(4),
+                empty: n(5),
+                done_on_time: n(6),
+                late: n(7),
+                missed: n(8),
+                in_progress: n(9),
+                overdue: n(10),
+                waiting: n(11),
+                utan_anmarkning: n(12),
+                med_anmarkning: n(13),
+                open_cases: n(14),
+            },
+        );
+    }
+    assert_eq!(from_csv, want, "CSV rows");
+    json
+}
+
+fn parse_instant(raw: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(raw)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn report_run(dir: &Path, extra: &[&str]) -> common::Run {
+    let db = format!("sqlite://{}", dir.join("loggvakt.db").display());
+    let config = dir.join("schedules");
+    let mut args = vec![
+        "--db",
+        &db,
+        "--config",
+        config.to_str().unwrap(),
+        "--now",
+        REPORT_NOW,
+        "report",
+        "compliance",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// Runs of 12 digits (a personnummer without its dash) or 8 + dash + 4.
+fn personnummer_like(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    for i in 0..b.len() {
+        if i + 12 <= b.len() && digits(&b[i..i + 12]) {
+            return Some(text[i..i + 12].to_owned());
+        }
+        if i + 13 <= b.len()
+            && digits(&b[i..i + 8])
+            && b[i + 8] == b'-'
+            && digits(&b[i + 9..i + 13])
+        {
+            return Some(text[i..i + 13].to_owned());
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_match_the_database_on_the_demo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let r = run(&["--now", DEMO_START, "demo", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "demo: {}\n{}", r.stdout, r.stderr);
+    let months: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.len() == 7 && l.as_bytes()[4] == b'-')
+        .collect();
+    assert_eq!(months, ["2026-05", "2026-06"], "{}", r.stdout);
+
+    let url = format!("sqlite://{}", dir.join("loggvakt.db").display());
+    let store = Store::open(&url).await.expect("demo database");
+    let org = loggvakt::config::load(&dir.join("schedules")).expect("demo configuration");
+
+    let json = assert_report_matches(dir, &store, &org).await;
+    let overall = counts_of(&json["totals"]["overall"]);
+    assert!(
+        overall.planned > 0 && overall.done_on_time > 0,
+        "{overall:?}"
+    );
+    assert!(
+        overall.empty > 0,
+        "the demo has units without staff in a system"
+    );
+    assert_eq!(
+        json["rows"].as_array().unwrap().len(),
+        count(
+            &store,
+            "SELECT COUNT(*) FROM (SELECT DISTINCT unit_id, system_id, month FROM draws) x"
+        )
+        .await as usize
+    );
+
+    // No names, no personnummer, no usernames or patient ids, in any format.
+    let html = report_run(dir, &[]);
+    assert_eq!(html.code, 0, "{}", html.stderr);
+    let csv = report_run(dir, &["--format", "csv"]);
+    let staff_csv = std::fs::read_to_string(dir.join("schedules/staff.csv")).unwrap();
+    let mut secrets: Vec<String> = Vec::new();
+    let mut reader = csv::Reader::from_reader(staff_csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    for record in reader.records() {
+        let record = record.unwrap();
+        for (h, v) in headers.iter().zip(record.iter()) {
+            let is_username = !["id", "name", "unit", "email", "personnummer"].contains(&h)
+                && v.chars().any(|c| c.is_ascii_alphabetic());
+            if (h == "name" || h == "email" || is_username) && !v.is_empty() {
+                secrets.push(v.to_owned());
+            }
+        }
+    }
+    secrets.extend(org.staff.iter().map(|s| s.name.clone()));
+    let patients: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT patient_id, patient_name FROM access_events")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    for (id, name) in patients {
+        secrets.push(id);
+        secrets.extend(name);
+    }
+    assert!(
+        secrets.len() > 300,
+        "the demo's staff are known: {}",
+        secrets.len()
+    );
+    let json_text = serde_json::to_string(&json).unwrap();
+    for (format, text) in [
+        ("html", &html.stdout),
+        ("csv", &csv.stdout),
+        ("json", &json_text),
+    ] {
+        assert_eq!(personnummer_like(text), None, "{format}");
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{format} names {s}");
+        }
+    }
+
+    // The page: Swedish, printable, charts inline, nothing fetched or run.
+    let page = &html.stdout;
+    for text in [
+        "<!DOCTYPE html>",
+        "Loggkontroller 2026",
+        "Planerade",
+        "I tid",
+        "Sena",
+        "Missade",
+        "Pågår",
+        "Försenade",
+        "Utan anmärkning",
+        "Med anmärkning",
+        "Öppna ärenden",
+        "Täckning 12 mån",
+        "@media print",
+        "<svg",
+        "Så räknas siffrorna",
+        "Hemtjänst Norr",
+        "maj 2026",
+        "juni 2026",
+    ] {
+        assert!(page.contains(text), "the page has {text}");
+    }
+    for banned in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(!page.contains(banned), "no {banned}");
+    }
+    assert!(page.contains("<rect"), "the charts have bars");
+
+    // Every state, by changing the stored facts; the report follows the tables.
+    let closed_on_time: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT d.id, t.id FROM draws d JOIN review_tasks t ON t.draw_id = d.id \
+         WHERE d.status = 'done' AND t.state = 'closed' AND t.closed_at <= t.deadline \
+         ORDER BY d.id LIMIT 5",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(closed_on_time.len(), 5);
+    let [
+        (_, in_progress),
+        (_, overdue),
+        (unrun, _),
+        (missed, _),
+        (no_task, orphan),
+    ] = closed_on_time[..]
+    else {
+        unreachable!()
+    };
+    let reopen = "state = 'open', closed_at = NULL, outcome = NULL";
+    exec(
+        &store,
+        &format!(
+            "UPDATE review_tasks SET {reopen}, deadline = '2026-07-15T00:00:00.000000Z' WHERE id = {in_progress}"
+        ),
+    )
+    .await;
+    exec(
+        &store,
+        &format!(
+            "UPDATE review_tasks SET {reopen}, deadline = '2026-06-15T00:00:00.000000Z' WHERE id = {overdue}"
+        ),
+    )
+    .await;
+    exec(
+        &store,
+        &format!("UPDATE draws SET status = 'running' WHERE id = {unrun}"),
+    )
+    .await;
+    exec(
+        &store,
+        &format!("UPDATE draws SET status = 'missed' WHERE id = {missed}"),
+    )
+    .await;
+    exec(
+        &store,
+        &format!("UPDATE draws SET status = 'late' WHERE id = {no_task}"),
+    )
+    .await;
+    exec(
+        &store,
+        &format!("UPDATE review_tasks SET draw_id = NULL WHERE id = {orphan}"),
+    )
+    .await;
+    exec(&store, "UPDATE cases SET state = 'open', decision = NULL").await;
+    let json = assert_report_matches(dir, &store, &org).await;
+    let overall = counts_of(&json["totals"]["overall"]);
+    for (state, n) in [
+        ("in_progress", overall.in_progress),
+        ("overdue", overall.overdue),
+        ("waiting", overall.waiting),
+        ("missed", overall.missed),
+        ("late", overall.late),
+        ("open_cases", overall.open_cases),
+    ] {
+        assert!(n >= 1, "{state}: {overall:?}");
+    }
+
+    // A year without draws is an empty report, not an error.
+    let r = report_run(dir, &["--year", "2025", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let empty: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(empty["rows"].as_array().unwrap().len(), 0);
+    assert_eq!(counts_of(&empty["totals"]["overall"]), Counts::default());
+    let r = report_run(dir, &["--year", "2025"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Inga stickprov är planerade för 2025"));
+}
+
+#[test]
+fn a_bad_year_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", tmp.path().join("r.db").display());
+    let config = common::example_config();
+    for year in ["1800", "abc", "2027", "", "20266"] {
+        let r = run(&[
+            "--db",
+            &db,
+            "--config",
+            config.to_str().unwrap(),
+            "--now",
+            "2026-06-30T12:00:00+02:00",
+            "report",
+            "compliance",
+            "--year",
+            year,
+        ]);
+        assert_eq!(r.code, 1, "--year {year:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+        assert!(r.stderr.contains("--year"), "{}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    assert!(
+        !tmp.path().join("r.db").exists(),
+        "a bad year is refused before the database is touched"
+    );
+}
+
+/// Inserts a draw and returns its id.
+async fn draw(
+    store: &Store,
+    routine: &str,
+    unit: &str,
+    month: &str,
+    execution_date: &str,
+    sample: i64,
+    status: &str,
+) -> i64 {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO draws (routine_id, unit_id, system_id, month, execution_date, window_end, \
+         population_size, sample_size, seed, params, population, status, created_at) \
+         VALUES ($1, $2, 'cosmic', $3, $4, $4, 10, $5, 'x', '{}', '[]', $6, '2026-01-01T00:00:00.000000Z') \
+         RETURNING id",
+    )
+    .bind(routine)
+    .bind(unit)
+    .bind(month)
+    .bind(execution_date)
+    .bind(sample)
+    .bind(status)
+    .fetch_one(store.pool())
+    .await
+    .expect("insert draw");
+    id
+}
+
+async fn member(store: &Store, draw: i64, position: i64, staff: &str) {
+    sqlx::query(
+        "INSERT INTO draw_members (draw_id, position, staff_id, username, review_from, review_to) \
+         VALUES ($1, $2, $3, 'u', 'x', 'y')",
+    )
+    .bind(draw)
+    .bind(position)
+    .bind(staff)
+    .execute(store.pool())
+    .await
+    .expect("insert member");
+}
+
+/// Inserts a review task for `draw`: closed at `closed` with `outcome`, or open.
+async fn task(store: &Store, draw: i64, deadline: &str, closed: Option<(&str, &str)>) -> i64 {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO review_tasks (kind, draw_id, unit_id, system_id, reviewer_name, \
+         reviewer_email, state, created_at, remind_at, deadline, closed_at, outcome) \
+         VALUES ('stickprov', $1, 'hemtjanst', 'cosmic', 'R', 'r@example.se', $2, \
+         '2027-05-01T00:00:00.000000Z', $3, $3, $4, $5) RETURNING id",
+    )
+    .bind(draw)
+    .bind(if closed.is_some() { "closed" } else { "open" })
+    .bind(deadline)
+    .bind(closed.map(|c| c.0))
+    .bind(closed.map(|c| c.1))
+    .fetch_one(store.pool())
+    .await
+    .expect("insert task");
+    id
+}
+
+async fn case(store: &Store, task: i64, state: &str) {
+    sqlx::query(
+        "INSERT INTO cases (task_id, unit_id, system_id, opened_at, opened_by, summary, state) \
+         VALUES ($1, 'hemtjanst', 'cosmic', '2027-05-10T00:00:00.000000Z', 'x', 's', $2)",
+    )
+    .bind(task)
+    .bind(state)
+    .execute(store.pool())
+    .await
+    .expect("insert case");
+}
+
+#[tokio::test]
+async fn every_category_is_counted_on_each_backend() {
+    let cfg = ConfigDir::new(
+        SMALL_ORG,
+        Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])),
+    );
+    let org = loggvakt::config::load(cfg.path()).expect("config");
+    let now = parse_instant("2027-05-20T12:00:00Z");
+    let clock = Clock::starting_at(now);
+    let deadline = "2027-05-15T00:00:00.000000Z";
+    let (before, after) = ("2027-05-10T00:00:00.000000Z", "2027-05-16T00:00:00.000000Z");
+    for db in TestDb::all() {
+        let store = db.open().await;
+        let s = &store;
+        let on_time = draw(s, "r1", "hemtjanst", "2027-05", "2027-05-03", 2, "done").await;
+        member(s, on_time, 0, "s0001").await;
+        member(s, on_time, 1, "s0002").await;
+        task(s, on_time, deadline, Some((before, "utan_anmarkning"))).await;
+        let ran_late = draw(s, "r2", "hemtjanst", "2027-05", "2027-05-03", 1, "late").await;
+        member(s, ran_late, 0, "s0003").await;
+        let t = task(s, ran_late, deadline, Some((before, "med_anmarkning"))).await;
+        case(s, t, "open").await;
+        let closed_late = draw(s, "r3", "hemtjanst", "2027-05", "2027-05-04", 1, "done").await;
+        member(s, closed_late, 0, "s0002").await;
+        let t = task(s, closed_late, deadline, Some((after, "utan_anmarkning"))).await;
+        case(s, t, "decided").await;
+        let missed = draw(s, "r4", "hemtjanst", "2027-05", "2027-05-04", 1, "missed").await;
+        member(s, missed, 0, "s0004").await;
+        draw(s, "r5", "hemtjanst", "2027-05", "2027-05-25", 1, "planned").await;
+        let no_task = draw(s, "r6", "hemtjanst", "2027-05", "2027-05-05", 1, "done").await;
+        member(s, no_task, 0, "s0009").await;
+        let open = draw(s, "r7", "hemtjanst", "2027-05", "2027-05-05", 1, "done").await;
+        member(s, open, 0, "s0005").await;
+        task(s, open, "2027-05-30T00:00:00.000000Z", None).await;
+        let overdue = draw(s, "r8", "hemtjanst", "2027-05", "2027-05-05", 1, "late").await;
+        member(s, overdue, 0, "s0008").await;
+        member(s, overdue, 1, "s9999").await; // no longer on the staff list
+        task(s, overdue, "2027-05-19T00:00:00.000000Z", None).await;
+        draw(s, "r9", "hemtjanst", "2027-05", "2027-05-05", 0, "done").await;
+        let boende = draw(s, "r1", "boende", "2027-04", "2027-04-06", 1, "done").await;
+        member(s, boende, 0, "s0011").await;
+        task(
+            s,
+            boende,
+            "2027-04-20T00:00:00.000000Z",
+            Some(("2027-04-19T00:00:00.000000Z", "utan_anmarkning")),
+        )
+        .await;
+        // Last year: outside the rows, inside the 12 months (2026-05-21 to 2027-05-20) ...
+        let december = draw(s, "r1", "hemtjanst", "2026-12", "2026-12-02", 1, "done").await;
+        member(s, december, 0, "s0006").await;
+        // ... and outside both.
+        let old = draw(s, "r1", "hemtjanst", "2026-05", "2026-05-20", 1, "done").await;
+        member(s, old, 0, "s0007").await;
+
+        let got = report::compliance(s, &org, 2027, &clock)
+            .await
+            .expect("report");
+        let hem = Counts {
+            planned: 8,
+            empty: 1,
+            done_on_time: 1,
+            late: 2,
+            missed: 1,
+            in_progress: 1,
+            overdue: 1,
+            waiting: 2,
+            utan_anmarkning: 2,
+            med_anmarkning: 1,
+            open_cases: 1,
+        };
+        let bo = Counts {
+            planned: 1,
+            done_on_time: 1,
+            utan_anmarkning: 1,
+            ..Counts::default()
+        };
+        let rows: Vec<(&str, &str, &str, Counts)> = got
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.unit.as_str(),
+                    r.system.as_str(),
+                    r.month.as_str(),
+                    r.counts,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("hemtjanst", "cosmic", "2027-05", hem),
+                ("boende", "cosmic", "2027-04", bo)
+            ],
+            "[{}] rows in configuration order",
+            db.backend
+        );
+        assert_eq!(got.rows[0].unit_name, "Hemtjänst");
+        let mut all = hem;
+        all += bo;
+        assert_eq!(got.totals.overall, all, "[{}]", db.backend);
+        let months: Vec<&str> = got
+            .totals
+            .by_month
+            .iter()
+            .map(|m| m.month.as_str())
+            .collect();
+        assert_eq!(months, ["2027-04", "2027-05"]);
+
+        let cov = &got.coverage;
+        assert_eq!(
+            (cov.from.to_string(), cov.to.to_string()),
+            ("2026-05-21".into(), "2027-05-20".into())
+        );
+        let reach: Vec<(&str, i64, i64)> = cov
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.unit.as_str(),
+                    r.reach.active_staff,
+                    r.reach.staff_covered_12m,
+                )
+            })
+            .collect();
+        // hemtjanst: s0001-3, s0005, s0006, s0008 and s0009 (ran, no task yet); not the
+        // missed draw's s0004, last May's s0007, nor s9999, who left. boende: s0011.
+        assert_eq!(
+            reach,
+            [("hemtjanst", 10, 7), ("boende", 3, 1)],
+            "[{}]",
+            db.backend
+        );
+        assert_eq!(cov.rows[1].reach.coverage, Some(0.3333));
+        assert_eq!(cov.overall.active_staff, 13);
+        assert_eq!(cov.overall.staff_covered_12m, 8);
+
+        let html = report::to_html(&got);
+        assert!(html.contains("Loggkontroller 2027"));
+        assert!(html.contains("maj 2027"));
+        let csv = report::to_csv(&got);
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+    }
+}
+
+#[test]
+fn the_year_defaults_to_the_clocks() {
+    let clock = Clock::starting_at(parse_instant("2026-12-31T23:30:00Z"));
+    assert_eq!(
+        report::current_year(&clock),
+        2027,
+        "already 2027 in Stockholm"
+    );
+}
