@@ -609,13 +609,13 @@ mod html {
     const ROW_H: f64 = 24.0;
     const BAR_H: f64 = 16.0;
 
-    /// Horizontal bars, each a stack of `(class, label, value)`; `scale` is the value a full
-    /// bar stands for.
-    fn chart(
-        title: String,
-        bars: Vec<(String, Vec<(&'static str, &str, i64)>, String)>,
-        scale: i64,
-    ) -> Chart {
+    /// One part of a stacked bar: its CSS class, what it counts, how many.
+    type Part = (&'static str, &'static str, i64);
+    /// A bar: its label, its parts, and the figure written after it.
+    type BarSpec = (String, Vec<Part>, String);
+
+    /// Horizontal stacked bars; `scale` is the value a full bar stands for.
+    fn chart(title: String, bars: Vec<BarSpec>, scale: i64) -> Chart {
         let scale = scale.max(1) as f64;
         let height = (bars.len() as f64 * ROW_H + 8.0) as u32;
         let bars = bars

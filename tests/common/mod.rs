@@ -9,6 +9,7 @@ use loggvakt::store::Store;
 
 pub mod fixture;
 pub mod server;
+pub mod webdriver;
 
 pub const PG_ENV: &str = "LOGGVAKT_TEST_PG_URL";
 

@@ -1,0 +1,64 @@
+//! End to end in headless Chromium: a reviewer logs in, opens a task, sees a flagged row,
+//! completes the task, and the executive then sees it counted in the report.
+
+mod common;
+
+use common::server::{PASSWORD, start};
+use common::webdriver::Browser;
+use serde_json::Value;
+
+async fn log_in(b: &Browser, url: &str, user: &str) {
+    b.goto(&format!("{url}/login")).await;
+    b.type_into("#username", user).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("#login").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
+    let s = start().await;
+    let url = &s.url;
+    let b = Browser::start().await;
+
+    log_in(&b, url, "hanna").await;
+    assert!(
+        b.current_url().await.ends_with("/granskningar"),
+        "the reviewer lands on her tasks"
+    );
+    assert!(b.text("h1").await.contains("Mina granskningar"));
+    let links = b.find_all("#open-tasks a.task-link").await;
+    assert_eq!(links.len(), 1, "hemtjänst's one task, not boende's");
+    b.click("#open-tasks a.task-link").await;
+
+    // The flagged row, its flag and the reason in Swedish.
+    let flag = b.text("tr.flagged .flag[data-code=off_hours]").await;
+    assert_eq!(flag, "Utanför arbetstid");
+    assert!(b.text("tr.flagged .reason").await.contains("arbetstid"));
+    // The filter narrows to flagged rows.
+    b.goto(&format!("{}?flagga=alla", b.current_url().await))
+        .await;
+    assert!(
+        b.find_all("table.rows tr:not(.flagged) td")
+            .await
+            .is_empty(),
+        "only flagged rows"
+    );
+
+    b.click("#utan").await;
+    b.click("#complete").await;
+    assert_eq!(b.text("#task-status").await, "Utan anmärkning");
+
+    // Log out; the executive's report counts the check.
+    b.click("header form button").await;
+    log_in(&b, url, "ledning").await;
+    assert!(b.current_url().await.contains("/rapport"));
+    let page = b.source().await;
+    assert!(page.contains("Utan anmärkning"), "the report's column");
+    b.goto(&format!("{url}/rapport.json?year=2027")).await;
+    let json = b.text("body").await;
+    let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let total = &report["totals"]["overall"];
+    assert_eq!(total["utan_anmarkning"], 1, "{total}");
+    assert_eq!(total["done_on_time"], 1, "{total}");
+    b.quit().await;
+}
