@@ -609,8 +609,8 @@ mod html {
     const ROW_H: f64 = 24.0;
     const BAR_H: f64 = 16.0;
 
-    /// One part of a stacked bar: its CSS class, what it counts, how many.
-    type Part = (&'static str, &'static str, i64);
+    /// One part of a stacked bar: its CSS class, its tooltip, its length.
+    type Part = (&'static str, String, i64);
     /// A bar: its label, its parts, and the figure written after it.
     type BarSpec = (String, Vec<Part>, String);
 
@@ -627,13 +627,13 @@ mod html {
                 let segments = stack
                     .into_iter()
                     .filter(|(_, _, n)| *n > 0)
-                    .map(|(class, name, n)| {
+                    .map(|(class, title, n)| {
                         let width = n as f64 / scale * BAR_W;
                         let s = Segment {
                             x: format!("{x:.1}"),
                             width: format!("{width:.1}"),
                             class,
-                            title: format!("{label}: {name} {n}"),
+                            title,
                         };
                         x += width;
                         s
@@ -667,7 +667,7 @@ mod html {
                 let stack = STATES
                     .iter()
                     .zip(state_counts(c))
-                    .map(|(&(class, name), n)| (class, name, n))
+                    .map(|(&(class, name), n)| (class, format!("{label}: {name} {n}"), n))
                     .collect();
                 (label, stack, c.planned.to_string())
             })
@@ -679,34 +679,28 @@ mod html {
         let bars = items
             .filter(|(_, r)| r.active_staff > 0)
             .map(|(label, r)| {
-                // Scaled to each unit's own staff, so every bar's full length is 100 %.
-                let covered = r.staff_covered_12m * 1000 / r.active_staff;
+                let (n, of) = (r.staff_covered_12m, r.active_staff);
+                // In per mille of each unit's own staff, so that every full bar is 100 %.
+                let covered = n * 1000 / of;
                 (
                     label.to_owned(),
                     vec![
-                        ("covered", "Täckta", covered),
-                        ("uncovered", "Ej täckta", 1000 - covered),
+                        (
+                            "covered",
+                            format!("{label}: {n} av {of} granskade"),
+                            covered,
+                        ),
+                        (
+                            "uncovered",
+                            format!("{label}: {} av {of} ej granskade", of - n),
+                            1000 - covered,
+                        ),
                     ],
                     percent(r.coverage),
                 )
             })
             .collect();
-        let mut c = chart("Täckning 12 mån per enhet".into(), bars, 1000);
-        // The stack values are per mille; the titles should name people.
-        for bar in &mut c.bars {
-            for s in &mut bar.segments {
-                s.title = format!(
-                    "{}: {}",
-                    bar.label,
-                    if s.class == "covered" {
-                        "täckta"
-                    } else {
-                        "ej täckta"
-                    }
-                );
-            }
-        }
-        c
+        chart("Täckning 12 mån per enhet".into(), bars, 1000)
     }
 
     #[derive(Serialize)]

@@ -1,10 +1,11 @@
 //! Distinct patients per user in constant memory: exact up to [`EXACT_UP_TO`], then a
-//! HyperLogLog sketch of 1 KiB (standard error about 3 %). Exact small counts keep the
+//! HyperLogLog sketch of 512 bytes (standard error about 4.6 %; 20 000 users' sketches fit
+//! the L3 cache, which a row-by-row update over random users needs). Exact small counts keep the
 //! volume_spike minimum meaningful for small extracts; the sketch keeps memory flat for a
 //! user with a hundred thousand patients.
 
 const EXACT_UP_TO: usize = 64;
-const P: u32 = 10;
+const P: u32 = 9;
 const M: usize = 1 << P;
 
 #[derive(Debug, Clone)]

@@ -123,9 +123,9 @@ pub struct UserState {
     pub flagged: u64,
     pub codes: [u64; 8],
     pub distinct: Distinct,
-    /// The last care unit seen to match the user's units; users stay in one unit for
-    /// long runs of rows, and comparing bytes is cheaper than comparing folded names.
-    ok_unit: Vec<u8>,
+    /// Hash of the last care unit seen to match the user's units (0: none); users stay in
+    /// one unit for long runs of rows, and a hash kept inline costs no pointer chase.
+    ok_unit: u64,
 }
 
 impl UserState {
@@ -163,8 +163,10 @@ pub struct Worker<'a> {
     rules: &'a Rules,
     layout: Layout,
     format: Format,
-    /// system → user id → index into `users`.
-    systems: Vec<(Box<[u8]>, FxHashMap<Box<[u8]>, u32>)>,
+    /// system → user id → index into `users`; ids of up to 15 bytes are packed into the
+    /// key itself, so a lookup reads no other memory.
+    systems: Vec<(Box<[u8]>, FxHashMap<u128, u32>, FxHashMap<Box<[u8]>, u32>)>,
+    last_system: usize,
     pub users: Vec<UserState>,
     days: FxHashMap<u32, (DayKind, DayKind)>,
     last_day: Option<(u32, DayKind, DayKind)>,
@@ -179,6 +181,7 @@ impl<'a> Worker<'a> {
             layout,
             format,
             systems: Vec::new(),
+            last_system: 0,
             users: Vec::new(),
             days: FxHashMap::default(),
             last_day: None,
@@ -282,7 +285,12 @@ impl<'a> Worker<'a> {
         u.distinct.insert(patient);
         // Valid UTF-8 is checked above; these are slices of it at ASCII commas.
 
-        let unit_checked = u.staff.is_some() && !care_unit.is_empty() && u.ok_unit == care_unit;
+        let unit_hash = if u.staff.is_some() && !care_unit.is_empty() {
+            hash_bytes(care_unit)
+        } else {
+            0
+        };
+        let unit_checked = unit_hash != 0 && u.ok_unit == unit_hash;
         let facts = RowFacts {
             minute: time.minute,
             today,
@@ -294,12 +302,11 @@ impl<'a> Worker<'a> {
         };
         let set = rules.row_codes(u.staff, &facts);
         if !unit_checked
-            && u.staff.is_some()
+            && unit_hash != 0
             && facts.care_unit.is_some()
             && set & Code::NoCareRelation.bit() == 0
         {
-            u.ok_unit.clear();
-            u.ok_unit.extend_from_slice(care_unit);
+            u.ok_unit = unit_hash;
         }
         if set == 0 {
             return;
@@ -358,14 +365,23 @@ impl<'a> Worker<'a> {
     }
 
     fn user(&mut self, system: &[u8], user: &[u8]) -> u32 {
-        let s = match self.systems.iter().position(|(s, _)| **s == *system) {
-            Some(s) => s,
-            None => {
-                self.systems.push((system.into(), FxHashMap::default()));
-                self.systems.len() - 1
-            }
+        let s = match self.systems.get(self.last_system) {
+            Some((s, _, _)) if **s == *system => self.last_system,
+            _ => match self.systems.iter().position(|(s, _, _)| **s == *system) {
+                Some(s) => s,
+                None => {
+                    self.systems.push((system.into(), FxHashMap::default(), FxHashMap::default()));
+                    self.systems.len() - 1
+                }
+            },
         };
-        if let Some(&i) = self.systems[s].1.get(user) {
+        self.last_system = s;
+        let packed = pack(user);
+        let found = match packed {
+            Some(key) => self.systems[s].1.get(&key),
+            None => self.systems[s].2.get(user),
+        };
+        if let Some(&i) = found {
             return i;
         }
         let i = self.users.len() as u32;
@@ -379,11 +395,33 @@ impl<'a> Worker<'a> {
             flagged: 0,
             codes: [0; 8],
             distinct: Distinct::default(),
-            ok_unit: Vec::new(),
+            ok_unit: 0,
         });
-        self.systems[s].1.insert(user.into(), i);
+        match packed {
+            Some(key) => self.systems[s].1.insert(key, i),
+            None => self.systems[s].2.insert(user.into(), i),
+        };
         i
     }
+}
+
+/// Up to 15 bytes and their length in one integer.
+fn pack(b: &[u8]) -> Option<u128> {
+    if b.len() > 15 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..b.len()].copy_from_slice(b);
+    bytes[15] = b.len() as u8;
+    Some(u128::from_le_bytes(bytes))
+}
+
+/// A 64-bit hash that is never 0 (0 means "none" where it is kept).
+fn hash_bytes(b: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    h.write(b);
+    h.finish() | 1
 }
 
 /// A field as text, None when empty. Rows are UTF-8-checked before they are split at ASCII

@@ -23,7 +23,10 @@ use loggvakt_connector::AccessEvent;
 use crate::ident::{Personnummer, StaffId};
 use crate::org::Organisation;
 
-pub use names::{folded, is_unknown_unit, matches_folded, shared_surname, surname_parts};
+pub use names::{
+    folded, initials, is_unknown_unit, matches_folded, may_share_surname, shared_surname,
+    surname_parts,
+};
 pub use working_hours::{DayKind, WEEKDAYS_SV, WorkingHours, WorkingHoursError, minute_of_day};
 
 #[derive(
@@ -160,6 +163,7 @@ struct StaffRule {
     /// The surname's parts as written (for the reason) and folded (for comparing).
     surname_shown: Vec<String>,
     surname_folded: Vec<String>,
+    surname_initials: [char; 2],
     /// Folded ids and names of the unit and its ancestors: the care units the person
     /// works for.
     units_folded: Vec<String>,
@@ -258,6 +262,9 @@ impl Rules {
                     .unit(s.unit.as_str())
                     .map_or_else(|| s.unit.as_str().to_owned(), |u| u.name.clone()),
                 pnr,
+                surname_initials: initials(
+                    &surname_shown.iter().map(|p| folded(p)).collect::<Vec<_>>(),
+                ),
                 surname_folded: surname_shown.iter().map(|p| folded(p)).collect(),
                 surname_shown,
                 units_folded,
@@ -343,6 +350,8 @@ impl Rules {
         if on(Code::SameSurname)
             && !is_self
             && let (Some(p), Some(name)) = (person, row.patient_name)
+            && p.surname_initials[0] != '\0'
+            && may_share_surname(p.surname_initials, name)
             && shared_surname(&p.surname_folded, name).is_some()
         {
             set |= Code::SameSurname.bit();

@@ -50,8 +50,36 @@ pub fn surname(name: &str) -> &str {
     let name = name.trim();
     match name.split_once(',') {
         Some((last, _)) => last.trim(),
-        None => name.rsplit(char::is_whitespace).next().unwrap_or(name),
+        // Byte search: this runs for every row of `analyze`; names are split on ASCII spaces.
+        None => match name.bytes().rposition(|b| b.is_ascii_whitespace()) {
+            Some(i) => &name[i + 1..],
+            None => name,
+        },
     }
+}
+
+/// The folded first letters of a name's surname parts, for a cheap first check.
+pub fn initials(parts: &[String]) -> [char; 2] {
+    let mut out = ['\0'; 2];
+    for (slot, part) in out.iter_mut().zip(parts) {
+        *slot = part.chars().next().unwrap_or('\0');
+    }
+    out
+}
+
+/// False only when no part of `patient_name`'s surname can match a user whose surname parts
+/// start with `initials` (from [`initials`]); true means "compare in full".
+pub fn may_share_surname(initials: [char; 2], patient_name: &str) -> bool {
+    let surname = surname(patient_name);
+    if !surname.is_ascii() && surname.contains(['\u{2010}', '\u{2011}', '\u{2013}']) {
+        return true;
+    }
+    surname.split('-').any(|part| {
+        part.trim_start()
+            .chars()
+            .next()
+            .is_some_and(|c| initials.contains(&fold(c)))
+    })
 }
 
 /// The parts of a double-barrelled surname (`Lind-Berg` → `Lind`, `Berg`); a part of one

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::{Session, Shared, WebError};
 use crate::auth::Role;
-use crate::calendar::local_date;
 use crate::report::{self, Compliance};
 
 #[derive(Deserialize, Default)]
@@ -23,12 +22,12 @@ pub(super) async fn compliance(
 ) -> Result<Compliance, WebError> {
     session.require(&[Role::Executive, Role::Admin, Role::Auditor])?;
     let year = match q.year.as_deref().filter(|y| !y.is_empty()) {
-        None => chrono::Datelike::year(&local_date(state.clock.now())),
+        None => report::current_year(&state.clock),
         Some(y) => y
             .parse::<i32>()
             .ok()
-            .filter(|y| (2000..=2100).contains(y))
-            .ok_or_else(|| WebError::BadRequest(format!("'{y}' är inget år.")))?,
+            .and_then(|y| report::check_year(y, &state.clock).ok())
+            .ok_or_else(|| WebError::BadRequest(format!("'{y}' är inget år med loggkontroller.")))?,
     };
     Ok(report::compliance(&state.store, &state.org, year, &state.clock).await?)
 }
