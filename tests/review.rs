@@ -426,3 +426,72 @@ async fn review_commands() {
     assert_eq!(code, Some(1));
     assert!(err.contains("no review task 999"), "{err}");
 }
+
+/// A scheduled targeted routine checks every patient with protected identity each month,
+/// once, by patient, and the result is reviewed like any check.
+#[tokio::test(flavor = "multi_thread")]
+async fn protected_identities_are_checked_every_month() {
+    use common::fixture::Source;
+    use loggvakt::connectors::Connectors;
+    use std::sync::Arc;
+    for db in TestDb::all() {
+        let toml = format!(
+            "{}{}\n[[routine]]\nid = \"skyddade\"\nkind = \"riktad\"\nsystem = \"cosmic\"\nunits = [\"vard\"]\ncadence = \"monthly\"\n",
+            common::SMALL_ORG.replace(
+                "staff_csv = \"staff.csv\"",
+                "staff_csv = \"staff.csv\"\nprotected_csv = \"skyddade.csv\""
+            ),
+            "[notify]\noutbox = \"outbox\"\n"
+        );
+        let cfg = common::ConfigDir::new(&toml, Some(&common::fixture::staff()));
+        std::fs::write(
+            cfg.path().join("skyddade.csv"),
+            format!("personnummer\n{}\n{}\n", pnr(21).digits(), pnr(22).digits()),
+        )
+        .unwrap();
+        let org = loggvakt::config::load(cfg.path()).unwrap();
+        let connectors = Connectors::for_org(&org).with("cosmic", Arc::new(Source::default()));
+        let store = db.open().await;
+        let b = db.backend;
+        let tick_at = |when: &str| {
+            let (store, org, connectors) = (&store, &org, &connectors);
+            let clock = at(when);
+            async move {
+                loggvakt::scheduler::tick(store, org, connectors, &clock, "test")
+                    .await
+                    .unwrap()
+            }
+        };
+        let r = tick_at("2027-05-01T07:00:00+02:00").await;
+        assert_eq!(
+            r.review.checks_created, 2,
+            "[{b}] one check per protected patient"
+        );
+        let r = tick_at("2027-05-01T08:00:00+02:00").await;
+        assert_eq!(r.review.checks_created, 0, "[{b}] once per month");
+        let checks = store.checks().await.unwrap();
+        assert!(
+            checks
+                .iter()
+                .all(|c| c.kind == CheckKind::Patient && c.unit == "vard")
+        );
+        assert_eq!(checks[0].from.to_string(), "2027-04-01 00:00:00");
+        let tasks: Vec<_> = store
+            .tasks(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.kind == TaskKind::Riktad)
+            .collect();
+        assert_eq!(tasks.len(), 2, "[{b}] each is reviewed by the vård manager");
+        assert!(tasks.iter().all(|t| t.reviewer_email == "vera@example.se"));
+        // The rows are flagged as protected identity.
+        let rows = store.events_of(None, Some(checks[0].id)).await.unwrap();
+        assert!(
+            rows.iter()
+                .all(|e| e.flags.iter().any(|f| f.code == Code::ProtectedIdentity))
+        );
+        let r = tick_at("2027-06-01T07:00:00+02:00").await;
+        assert_eq!(r.review.checks_created, 2, "[{b}] and again next month");
+    }
+}

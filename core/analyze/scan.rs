@@ -370,7 +370,8 @@ impl<'a> Worker<'a> {
             _ => match self.systems.iter().position(|(s, _, _)| **s == *system) {
                 Some(s) => s,
                 None => {
-                    self.systems.push((system.into(), FxHashMap::default(), FxHashMap::default()));
+                    self.systems
+                        .push((system.into(), FxHashMap::default(), FxHashMap::default()));
                     self.systems.len() - 1
                 }
             },

@@ -27,7 +27,9 @@ pub(super) async fn compliance(
             .parse::<i32>()
             .ok()
             .and_then(|y| report::check_year(y, &state.clock).ok())
-            .ok_or_else(|| WebError::BadRequest(format!("'{y}' är inget år med loggkontroller.")))?,
+            .ok_or_else(|| {
+                WebError::BadRequest(format!("'{y}' är inget år med loggkontroller."))
+            })?,
     };
     Ok(report::compliance(&state.store, &state.org, year, &state.clock).await?)
 }
