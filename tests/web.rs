@@ -365,3 +365,36 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_sees_configuration_staff_draws_and_orders() {
+    let s = start().await;
+    let url = &s.url;
+    let admin = login(url, "admin").await;
+    let page = |path: &'static str| {
+        let admin = admin.clone();
+        let url = url.clone();
+        async move {
+            let res = admin.get(format!("{url}{path}")).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            res.text().await.unwrap()
+        }
+    };
+    let overview = page("/admin").await;
+    assert!(overview.contains("Konfigurationen är giltig"), "{overview}");
+    assert!(overview.contains("stickprov-cosmic") && overview.contains("Hemtjänst"));
+    let staff = page("/admin/personal?enhet=hemtjanst").await;
+    assert!(staff.contains("C800001") && staff.contains("Person 1<"));
+    let draws = page("/admin/dragningar?month=2027-05").await;
+    assert!(draws.contains("done"), "{draws}");
+    let orders = page("/admin/bestallningar").await;
+    assert!(orders.contains("imported"));
+    let all = page("/granskningar").await;
+    assert!(all.contains("Alla granskningar"));
+    let bad = admin
+        .get(format!("{url}/admin/dragningar?month=maj"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}

@@ -158,3 +158,44 @@ pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Res
         json!({"orders": orders}),
     ))
 }
+
+#[derive(Deserialize, Default)]
+pub struct UnitQuery {
+    enhet: Option<String>,
+}
+
+/// One unit's staff with their accounts per system; personnummer are only marked as known.
+pub async fn staff(
+    State(state): State<Shared>,
+    session: Session,
+    Query(q): Query<UnitQuery>,
+) -> Result<Response, WebError> {
+    session.require(&[Role::Admin])?;
+    let org = &state.org;
+    let unit = q
+        .enhet
+        .as_deref()
+        .and_then(|u| org.unit(u))
+        .ok_or_else(|| {
+            WebError::BadRequest("Välj en enhet i listan på konfigurationssidan.".into())
+        })?;
+    let systems: Vec<&str> = org.systems.iter().map(|s| s.id.as_str()).collect();
+    let staff: Vec<_> = org
+        .staff
+        .iter()
+        .filter(|s| s.unit == unit.id)
+        .map(|s| {
+            json!({
+                "id": s.id, "name": s.name, "email": s.email, "active": s.active,
+                "personnummer": s.personnummer.is_some(),
+                "accounts": systems.iter().map(|sys| s.usernames.iter().find(|(k, _)| k.as_str() == *sys).map(|(_, u)| u.clone()).unwrap_or_default()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(state.page(
+        Some(&session),
+        &format!("Personal: {}", unit.name),
+        "staff",
+        json!({"unit": unit.name, "systems": systems, "staff": staff}),
+    ))
+}

@@ -136,6 +136,7 @@ fn templates() -> Handlebars<'static> {
         ("uploads", include_str!("../../templates/web/uploads.hbs")),
         ("admin", include_str!("../../templates/web/admin.hbs")),
         ("draws", include_str!("../../templates/web/draws.hbs")),
+        ("staff", include_str!("../../templates/web/staff.hbs")),
         ("orders", include_str!("../../templates/web/orders.hbs")),
         ("audit", include_str!("../../templates/web/audit.hbs")),
         ("verify", include_str!("../../templates/web/verify.hbs")),
@@ -251,6 +252,7 @@ pub fn router(state: Shared) -> Router {
         .route("/utdrag", get(reviewer::uploads))
         .route("/bestallningar/{id}/utdrag", post(reviewer::upload))
         .route("/admin", get(admin::overview))
+        .route("/admin/personal", get(admin::staff))
         .route("/admin/dragningar", get(admin::draws))
         .route("/admin/bestallningar", get(admin::orders))
         .route("/rapport", get(executive::report))

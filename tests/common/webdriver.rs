@@ -16,6 +16,23 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // End the browser session even when a test panicked, or Chromium outlives the
+        // driver: a plain blocking DELETE, since Drop cannot await.
+        if let Some((host, path)) = self
+            .base
+            .strip_prefix("http://")
+            .and_then(|r| r.split_once('/'))
+        {
+            use std::io::{Read, Write};
+            if let Ok(mut tcp) = std::net::TcpStream::connect(host) {
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = write!(
+                    tcp,
+                    "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = tcp.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -167,7 +184,8 @@ impl Browser {
             .to_owned()
     }
 
+    /// Ends the session (also done on drop).
     pub async fn quit(self) {
-        let _ = self.http.delete(&self.base).send().await;
+        drop(self);
     }
 }
