@@ -398,3 +398,109 @@ async fn admin_sees_configuration_staff_draws_and_orders() {
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
+
+/// A reviewer uploads a delivered extract for an order of her unit; a bad file is refused
+/// with its line and nothing is stored; another unit's order is not hers to fill.
+#[tokio::test(flavor = "multi_thread")]
+async fn reviewer_uploads_a_delivered_extract() {
+    use loggvakt::checks::{CheckKind, NewCheck};
+    // Two checks (hemtjänst's user and boende's), made before the server starts and left
+    // awaiting delivery, as a Cosmic order is after its mail went out.
+    let s = start().await;
+    let store = s.db.open().await;
+    let clock = common::fixture::at("2027-05-10T09:00:00+02:00");
+    let mut ids = Vec::new();
+    for user in ["C800001", "C800013"] {
+        let (_, order) = loggvakt::checks::create(
+            &store,
+            &s.setup.org,
+            &clock,
+            "admin",
+            NewCheck {
+                kind: CheckKind::User,
+                system: "cosmic".into(),
+                unit: None,
+                subject: user.into(),
+                from: "2027-04-01".parse().unwrap(),
+                to: "2027-04-30".parse().unwrap(),
+                reason: "misstanke".into(),
+                request: None,
+            },
+        )
+        .await
+        .unwrap();
+        common::exec(
+            &store,
+            &format!("UPDATE orders SET state = 'awaiting_delivery' WHERE id = {order}"),
+        )
+        .await;
+        ids.push(order);
+    }
+    let url = &s.url;
+    let hanna = login(url, "hanna").await;
+    let page = hanna
+        .get(format!("{url}/utdrag"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("/bestallningar/{}/utdrag", ids[0])));
+    assert!(
+        !page.contains(&format!("/bestallningar/{}/utdrag", ids[1])),
+        "boende's order is not hers"
+    );
+    let me: Value = hanna
+        .get(format!("{url}/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    let upload = |order: i64, body: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(body.as_bytes()).file_name("utdrag.csv"),
+            );
+        hanna
+            .post(format!("{url}/bestallningar/{order}/utdrag"))
+            .multipart(form)
+            .send()
+    };
+    let bad = upload(ids[0], "Tidpunkt;Användarnamn;Personnummer;Händelse\n2027-04-03 10:00;C800001;191212121212;Läst\n2027-05-03 10:00;C800001;191212121212;Läst\n").await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let text = bad.text().await.unwrap();
+    assert!(
+        text.contains("line 3") && text.contains("inget sparades"),
+        "{text}"
+    );
+    assert_eq!(
+        common::count(
+            &store,
+            "SELECT COUNT(*) FROM access_events WHERE draw_id IS NULL"
+        )
+        .await,
+        0
+    );
+    let good = upload(
+        ids[0],
+        "Tidpunkt;Användarnamn;Personnummer;Händelse\n2027-04-03 10:00;C800001;191212121212;Läst\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(good.status(), StatusCode::OK);
+    assert!(good.text().await.unwrap().contains("1 loggrader"));
+    assert_eq!(
+        store.order(ids[0]).await.unwrap().unwrap().state,
+        loggvakt::orders::OrderState::Imported
+    );
+    let other = upload(ids[1], "Tidpunkt;Användarnamn;Personnummer;Händelse\n")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+}

@@ -284,9 +284,16 @@ pub async fn complete(
     Ok(Redirect::to(&format!("/granskningar/{id}")).into_response())
 }
 
-/// Orders of the user's units still waiting for their extract.
+/// Orders of the user's units still waiting for their extract: a draw's unit, or the unit
+/// whose manager reviews a targeted check.
 async fn waiting_orders(state: &Shared, user: &User) -> Result<Vec<orders::Order>, WebError> {
     let units = user.reviewer_units(&state.org);
+    let mut check_unit = std::collections::HashMap::new();
+    for c in state.store.checks().await? {
+        for o in state.store.orders_of_check(c.id).await? {
+            check_unit.insert(o, c.unit.clone());
+        }
+    }
     let mut out = Vec::new();
     for o in state
         .store
@@ -295,7 +302,7 @@ async fn waiting_orders(state: &Shared, user: &User) -> Result<Vec<orders::Order
     {
         let unit = match o.draw_id {
             Some(d) => state.store.draw(d).await?.map(|d| d.unit.to_string()),
-            None => None,
+            None => check_unit.get(&o.id).cloned(),
         };
         if user.role == Role::Admin || unit.is_some_and(|u| units.contains(&u)) {
             out.push(o);
