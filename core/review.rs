@@ -665,61 +665,55 @@ impl Review<'_> {
                     name: task.reviewer_name.clone(),
                     email: task.reviewer_email.clone(),
                 };
-                let mut tx = self.store.begin_write(now, self.actor).await?;
-                if tx.mark_task(task.id, TaskMark::Reminded, now).await? {
-                    let (subject, body) = self.render(&task, NoticeKind::Reminder, &to);
-                    tx.insert_notice(
-                        task.id,
-                        NoticeKind::Reminder,
-                        &to.email,
-                        &subject,
-                        &body,
-                        now,
-                    )
-                    .await?;
-                    tx.audit(
-                        "review.reminded",
-                        &task_object(task.id),
-                        json!({"to": to.email, "deadline": crate::store::ts(task.deadline)}),
-                    )
-                    .await?;
+                if self.notice_once(&task, NoticeKind::Reminder, &to).await? {
                     reminders += 1;
                 }
-                tx.commit().await?;
             }
             if task.escalated_at.is_none() && now > task.deadline {
-                let Some(to) = self
+                let to = self
                     .org
                     .unit(&task.unit)
                     .and_then(|u| self.org.escalation_contact(&u.id))
-                    .cloned()
-                else {
-                    continue;
-                };
-                let mut tx = self.store.begin_write(now, self.actor).await?;
-                if tx.mark_task(task.id, TaskMark::Escalated, now).await? {
-                    let (subject, body) = self.render(&task, NoticeKind::Escalation, &to);
-                    tx.insert_notice(
-                        task.id,
-                        NoticeKind::Escalation,
-                        &to.email,
-                        &subject,
-                        &body,
-                        now,
-                    )
-                    .await?;
-                    tx.audit(
-                        "review.escalated",
-                        &task_object(task.id),
-                        json!({"to": to.email, "deadline": crate::store::ts(task.deadline)}),
-                    )
-                    .await?;
+                    .cloned();
+                if let Some(to) = to
+                    && self.notice_once(&task, NoticeKind::Escalation, &to).await?
+                {
                     escalations += 1;
                 }
-                tx.commit().await?;
             }
         }
         Ok((reminders, escalations))
+    }
+
+    /// Marks the task reminded or escalated and queues the notice, in one transaction; false
+    /// when another instance did it first.
+    async fn notice_once(
+        &self,
+        task: &Task,
+        kind: NoticeKind,
+        to: &Contact,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let (mark, action) = match kind {
+            NoticeKind::Reminder => (TaskMark::Reminded, "review.reminded"),
+            NoticeKind::Escalation => (TaskMark::Escalated, "review.escalated"),
+            NoticeKind::Assigned => unreachable!("the first notice is made with the task"),
+        };
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        if !tx.mark_task(task.id, mark, now).await? {
+            return Ok(false);
+        }
+        let (subject, body) = self.render(task, kind, to);
+        tx.insert_notice(task.id, kind, &to.email, &subject, &body, now)
+            .await?;
+        tx.audit(
+            action,
+            &task_object(task.id),
+            json!({"to": to.email, "deadline": crate::store::ts(task.deadline)}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Sends the notices that are due. Delivery is at least once: a notice whose sending

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::server::{PASSWORD, login, start};
+use common::server::{PASSWORD, login, login_token, start};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -272,22 +272,7 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
         .cookie_store(true)
         .build()
         .unwrap();
-    let page = client
-        .get(format!("{url}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("name=\"login_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = login_token(&client, url).await;
     let res = client
         .post(format!("{url}/login"))
         .form(&[

@@ -5,20 +5,13 @@ use loggvakt_connector::Period;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
+use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_date, parse_ts, ts};
 use crate::cases::{Case, CaseStep, Decision, Step};
 use crate::checks::{Check, CheckKind, PatientRequest};
 use crate::review::Task;
 
 fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what} {id}: {e}"))
-}
-
-fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
-    row.try_get::<Option<String>, _>(col)?
-        .as_deref()
-        .map(parse_ts)
-        .transpose()
 }
 
 fn naive(raw: &str, id: i64) -> Result<chrono::NaiveDateTime> {

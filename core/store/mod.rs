@@ -386,6 +386,15 @@ pub fn parse_ts(raw: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp '{raw}': {e}")))
 }
 
+/// A nullable timestamp column.
+pub(crate) fn opt_ts(row: &sqlx::any::AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
+    use sqlx::Row;
+    row.try_get::<Option<String>, _>(col)?
+        .as_deref()
+        .map(parse_ts)
+        .transpose()
+}
+
 pub fn parse_date(raw: &str) -> Result<NaiveDate> {
     raw.parse()
         .map_err(|e| StoreError::Corrupt(format!("date '{raw}': {e}")))

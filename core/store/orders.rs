@@ -5,7 +5,7 @@ use loggvakt_connector::{AccessEvent, OrderReceipt, OrderRequest};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, WriteTx, parse_ts, ts};
+use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_ts, ts};
 use crate::orders::{Order, OrderState};
 
 /// An order about to be stored.
@@ -24,13 +24,6 @@ const ORDER_COLUMNS: &str = "id, draw_id, part, system_id, idempotency_key, refe
 
 fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("order {id}: {what}: {e}"))
-}
-
-fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
-    row.try_get::<Option<String>, _>(col)?
-        .as_deref()
-        .map(parse_ts)
-        .transpose()
 }
 
 fn order_from_row(row: &AnyRow) -> Result<Order> {

@@ -5,7 +5,7 @@ use loggvakt_connector::ReviewOutcome;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, WriteTx, parse_ts, ts};
+use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_ts, ts};
 use crate::review::{
     NewTask, Notice, NoticeKind, NoticeState, StoredFlag, Task, TaskEvent, TaskKind, TaskState,
     TaskUser,
@@ -18,13 +18,6 @@ const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, mon
 
 fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what} {id}: {e}"))
-}
-
-fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
-    row.try_get::<Option<String>, _>(col)?
-        .as_deref()
-        .map(parse_ts)
-        .transpose()
 }
 
 fn outcome_str(o: ReviewOutcome) -> &'static str {

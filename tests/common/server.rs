@@ -88,20 +88,7 @@ pub async fn login(url: &str, user: &str) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::limited(5))
         .build()
         .unwrap();
-    let page = client
-        .get(format!("{url}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("name=\"login_token\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("the login form has a token")
-        .to_owned();
+    let token = login_token(&client, url).await;
     let res = client
         .post(format!("{url}/login"))
         .form(&[
@@ -118,4 +105,21 @@ pub async fn login(url: &str, user: &str) -> reqwest::Client {
         "{user} logs in"
     );
     client
+}
+
+/// The login form's double-submit token (the client keeps the matching cookie).
+pub async fn login_token(client: &reqwest::Client, url: &str) -> String {
+    let page = client
+        .get(format!("{url}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.split("name=\"login_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the login form has a token")
+        .to_owned()
 }
