@@ -4,6 +4,8 @@
 
     python3 -m venv /tmp/duckvenv && /tmp/duckvenv/bin/pip install duckdb
     /usr/bin/time -v /tmp/duckvenv/bin/python benches/analyze_duckdb.py /tmp/extract /tmp/duck-out
+    # without the check-digit validation, DuckDB's best case:
+    /tmp/duckvenv/bin/python benches/analyze_duckdb.py /tmp/extract /tmp/duck-out --no-check-digit
 
 Reads DIR/extract.csv, staff.csv, protected.csv and watchlist.csv; writes OUT/flags.csv (one
 row per flagged line: line, time, user_id, patient_id, codes, reasons) and OUT/users.csv
@@ -76,6 +78,7 @@ def fold(x: str) -> str:
 
 def main() -> None:
     src, out = sys.argv[1], sys.argv[2]
+    check_digit = "--no-check-digit" not in sys.argv[3:]
     os.makedirs(out, exist_ok=True)
     con = duckdb.connect()
     started = time.monotonic()
@@ -108,7 +111,8 @@ def main() -> None:
           ),
           ev AS (
             SELECT * FROM raw
-            WHERE t IS NOT NULL AND regexp_full_match(pnr, '[0-9]{{12}}') AND {luhn_sql('pnr')}
+            WHERE t IS NOT NULL AND regexp_full_match(pnr, '[0-9]{{12}}')
+              AND {luhn_sql('pnr') if check_digit else 'true'}
               AND action IN ('read', 'write', 'create', 'sign', 'print', 'delete',
                              'emergency_open', 'other')
           ),

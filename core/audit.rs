@@ -217,3 +217,12 @@ pub async fn page(store: &Store, before: Option<i64>, limit: i64) -> Result<Vec<
     .fetch_all(store.pool())
     .await?)
 }
+
+/// The last record's sequence number: every state change writes a record, so this is a
+/// version of everything stored, and what the web caches are keyed by.
+pub async fn head_seq(store: &Store) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(row.map_or(0, |(s,)| s))
+}

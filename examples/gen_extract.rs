@@ -410,7 +410,7 @@ fn generate(args: &Args) -> io::Result<()> {
                 }
                 2_900..5_900 if !s.night => {
                     planted.off_hours += 1;
-                    minute = if r % 2 == 0 {
+                    minute = if r.is_multiple_of(2) {
                         18 * 60 + rng.below(360)
                     } else {
                         rng.below(7 * 60)

@@ -107,7 +107,6 @@ impl Distinct {
 /// row makes touches one cache line of a compact array rather than a separate allocation.
 /// A slot holds either up to [`ARENA_EXACT`] keys in an open-addressing table (0 is empty:
 /// no personnummer is 0) or the sketch's registers.
-#[derive(Default)]
 pub struct Arena {
     slots: Vec<[u8; M]>,
     /// Keys held exactly, or [`SKETCH`].
@@ -120,6 +119,14 @@ const KEYS: usize = M / 8;
 const ARENA_EXACT: u16 = (KEYS * 3 / 4) as u16;
 
 impl Arena {
+    /// Room for `users` counters in one allocation.
+    pub fn with_capacity(users: usize) -> Self {
+        Self {
+            slots: Vec::with_capacity(users),
+            counts: Vec::with_capacity(users),
+        }
+    }
+
     /// A new, empty counter; its index.
     pub fn push(&mut self) -> usize {
         self.slots.push([0; M]);
@@ -149,7 +156,10 @@ impl Arena {
             self.counts[i] = n + 1;
             return;
         }
-        let keys: Vec<u64> = (0..KEYS).map(|j| read_key(slot, j)).filter(|&k| k != 0).collect();
+        let keys: Vec<u64> = (0..KEYS)
+            .map(|j| read_key(slot, j))
+            .filter(|&k| k != 0)
+            .collect();
         *slot = [0; M];
         for k in keys.into_iter().chain([key]) {
             sketch_insert(slot, k);
@@ -163,7 +173,12 @@ impl Arena {
         if self.counts[i] == SKETCH {
             Distinct::Sketch(Box::new(*slot))
         } else {
-            Distinct::Exact((0..KEYS).map(|j| read_key(slot, j)).filter(|&k| k != 0).collect())
+            Distinct::Exact(
+                (0..KEYS)
+                    .map(|j| read_key(slot, j))
+                    .filter(|&k| k != 0)
+                    .collect(),
+            )
         }
     }
 }
@@ -180,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_arena_counts_like_the_counter() {
-        let mut arena = Arena::default();
+        let mut arena = Arena::with_capacity(2);
         let (a, b) = (arena.push(), arena.push());
         for k in 1..=40u64 {
             arena.insert(a, k * 1_000_003);

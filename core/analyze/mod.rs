@@ -178,7 +178,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
                             break;
                         }
                     }
-                    worker.users
+                    worker.into_users()
                 })
             })
             .collect();

@@ -16,7 +16,7 @@ use loggvakt_connector::csv_form::HEADER;
 use memchr::{memchr, memchr_iter};
 use rustc_hash::FxHashMap;
 
-use super::distinct::Distinct;
+use super::distinct::{Arena, Distinct};
 use crate::rules::{Code, CodeSet, DayKind, RowFacts, Rules, codes_of};
 
 /// More columns than this in a header is not the normalised form.
@@ -123,9 +123,19 @@ pub struct UserState {
     pub flagged: u64,
     pub codes: [u64; 8],
     pub distinct: Distinct,
+}
+
+/// What every row reads and writes of its user, kept small and in one array so that
+/// 20 000 users' worth stays in the L2 cache; the rest of [`UserState`] is touched only by
+/// flagged rows.
+#[derive(Debug, Clone, Copy)]
+struct Hot {
     /// Hash of the last care unit seen to match the user's units (0: none); users stay in
-    /// one unit for long runs of rows, and a hash kept inline costs no pointer chase.
+    /// one unit for long runs of rows, and comparing hashes needs no pointer chase.
     ok_unit: u64,
+    /// Staff index, or `u32::MAX` for a user not in the staff list.
+    staff: u32,
+    rows: u32,
 }
 
 impl UserState {
@@ -158,6 +168,9 @@ impl Time {
     }
 }
 
+/// A system's name and its users: ids packed into an integer, and the longer ones.
+type SystemUsers = (Box<[u8]>, FxHashMap<u128, u32>, FxHashMap<Box<[u8]>, u32>);
+
 /// One worker thread's state: its users and caches. Workers are merged at the end.
 pub struct Worker<'a> {
     rules: &'a Rules,
@@ -165,9 +178,11 @@ pub struct Worker<'a> {
     format: Format,
     /// system → user id → index into `users`; ids of up to 15 bytes are packed into the
     /// key itself, so a lookup reads no other memory.
-    systems: Vec<(Box<[u8]>, FxHashMap<u128, u32>, FxHashMap<Box<[u8]>, u32>)>,
+    systems: Vec<SystemUsers>,
     last_system: usize,
-    pub users: Vec<UserState>,
+    hot: Vec<Hot>,
+    cold: Vec<UserState>,
+    distinct: Arena,
     days: FxHashMap<u32, (DayKind, DayKind)>,
     last_day: Option<(u32, DayKind, DayKind)>,
     /// Unescaped copy of a line with `""` inside quoted fields.
@@ -182,11 +197,32 @@ impl<'a> Worker<'a> {
             format,
             systems: Vec::new(),
             last_system: 0,
-            users: Vec::new(),
+            hot: Vec::new(),
+            cold: Vec::new(),
+            distinct: Arena::with_capacity(rules.staff_count() + 1024),
             days: FxHashMap::default(),
             last_day: None,
             scratch: Vec::new(),
         }
+    }
+
+    /// The users seen, with their counters.
+    pub fn into_users(self) -> Vec<UserState> {
+        let Worker {
+            hot,
+            cold,
+            distinct,
+            ..
+        } = self;
+        cold.into_iter()
+            .zip(hot)
+            .enumerate()
+            .map(|(i, (mut u, h))| {
+                u.rows = u64::from(h.rows);
+                u.distinct = distinct.get(i);
+                u
+            })
+            .collect()
     }
 
     /// Processes whole lines (the chunk ends at a newline, or at the end of the file).
@@ -279,18 +315,17 @@ impl<'a> Worker<'a> {
         let (patient_name, care_unit) = (get(PATIENT_NAME), get(CARE_UNIT));
         let index = self.user(system, user) as usize;
         let rules = self.rules;
-        let u = &mut self.users[index];
+        self.distinct.insert(index, patient);
+        let h = &mut self.hot[index];
         out.rows += 1;
-        u.rows += 1;
-        u.distinct.insert(patient);
-        // Valid UTF-8 is checked above; these are slices of it at ASCII commas.
-
-        let unit_hash = if u.staff.is_some() && !care_unit.is_empty() {
+        h.rows += 1;
+        let staff = (h.staff != u32::MAX).then_some(h.staff);
+        let unit_hash = if staff.is_some() && !care_unit.is_empty() {
             hash_bytes(care_unit)
         } else {
             0
         };
-        let unit_checked = unit_hash != 0 && u.ok_unit == unit_hash;
+        let unit_checked = unit_hash != 0 && h.ok_unit == unit_hash;
         let facts = RowFacts {
             minute: time.minute,
             today,
@@ -300,17 +335,18 @@ impl<'a> Worker<'a> {
             care_unit: if unit_checked { None } else { text(care_unit) },
             protected_flag: false,
         };
-        let set = rules.row_codes(u.staff, &facts);
+        let set = rules.row_codes(staff, &facts);
         if !unit_checked
             && unit_hash != 0
             && facts.care_unit.is_some()
             && set & Code::NoCareRelation.bit() == 0
         {
-            u.ok_unit = unit_hash;
+            h.ok_unit = unit_hash;
         }
         if set == 0 {
             return;
         }
+        let u = &mut self.cold[index];
         u.flagged += 1;
         out.flagged += 1;
         for code in codes_of(set) {
@@ -326,7 +362,7 @@ impl<'a> Worker<'a> {
                 )
             })
             .unwrap_or_default();
-        let flags = rules.row_flags(u.staff, &facts, at, set);
+        let flags = rules.row_flags(staff, &facts, at, set);
         write_flag(
             self.format,
             &mut out.out,
@@ -385,18 +421,24 @@ impl<'a> Worker<'a> {
         if let Some(&i) = found {
             return i;
         }
-        let i = self.users.len() as u32;
+        let i = self.cold.len() as u32;
         let system_str = String::from_utf8_lossy(system);
         let user_str = String::from_utf8_lossy(user);
-        self.users.push(UserState {
-            staff: self.rules.account(&system_str, &user_str),
+        let staff = self.rules.account(&system_str, &user_str);
+        self.hot.push(Hot {
+            ok_unit: 0,
+            staff: staff.unwrap_or(u32::MAX),
+            rows: 0,
+        });
+        self.distinct.push();
+        self.cold.push(UserState {
+            staff,
             system: system_str.into(),
             user_id: user_str.into(),
             rows: 0,
             flagged: 0,
             codes: [0; 8],
             distinct: Distinct::default(),
-            ok_unit: 0,
         });
         match packed {
             Some(key) => self.systems[s].1.insert(key, i),

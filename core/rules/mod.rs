@@ -171,6 +171,14 @@ struct StaffRule {
     hours: usize,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct StaffHot {
+    /// 0: no personnummer.
+    pnr: u64,
+    hours: u32,
+    surname_initials: [char; 2],
+}
+
 /// What a row check needs of an event; `analyze` fills it from borrowed bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct RowFacts<'a> {
@@ -195,6 +203,8 @@ pub struct Rules {
     protected: FxHashSet<u64>,
     watchlist: FxHashSet<u64>,
     staff: Vec<StaffRule>,
+    /// What every row needs of a staff member, apart from the rest so that it stays in cache.
+    staff_hot: Vec<StaffHot>,
     by_id: HashMap<StaffId, u32>,
     /// system → username → staff index.
     by_account: HashMap<String, HashMap<String, u32>>,
@@ -281,8 +291,17 @@ impl Rules {
                 by_pnr.entry(pnr).or_insert(i);
             }
         }
+        let staff_hot = staff
+            .iter()
+            .map(|s| StaffHot {
+                pnr: s.pnr.unwrap_or(0),
+                hours: s.hours as u32,
+                surname_initials: s.surname_initials,
+            })
+            .collect();
         Rules {
             enabled,
+            staff_hot,
             hours,
             volume: settings.volume_spike,
             protected: settings.protected.clone(),
@@ -292,6 +311,11 @@ impl Rules {
             by_account,
             by_pnr,
         }
+    }
+
+    /// Staff members known to the rules.
+    pub fn staff_count(&self) -> usize {
+        self.staff.len()
     }
 
     pub fn is_enabled(&self, code: Code) -> bool {
@@ -334,24 +358,25 @@ impl Rules {
     /// Which row-based rules fire, without writing any reason.
     pub fn row_codes(&self, staff: Option<u32>, row: &RowFacts) -> CodeSet {
         let on = |c: Code| self.enabled & c.bit() != 0;
-        let person = staff.map(|i| &self.staff[i as usize]);
+        let hot = staff.map(|i| self.staff_hot[i as usize]);
+        let person = || staff.map(|i| &self.staff[i as usize]);
         let mut set = 0;
         if on(Code::OffHours) {
-            let hours = &self.hours[person.map_or(0, |p| p.hours)];
+            let hours = &self.hours[hot.map_or(0, |p| p.hours as usize)];
             if !hours.covers(row.minute, row.today, row.yesterday) {
                 set |= Code::OffHours.bit();
             }
         }
-        let own = person.and_then(|p| p.pnr);
-        let is_self = own == Some(row.patient);
+        let is_self = hot.is_some_and(|p| p.pnr != 0 && p.pnr == row.patient);
         if is_self && on(Code::SelfAccess) {
             set |= Code::SelfAccess.bit();
         }
         if on(Code::SameSurname)
             && !is_self
-            && let (Some(p), Some(name)) = (person, row.patient_name)
-            && p.surname_initials[0] != '\0'
-            && may_share_surname(p.surname_initials, name)
+            && let (Some(h), Some(name)) = (hot, row.patient_name)
+            && h.surname_initials[0] != '\0'
+            && may_share_surname(h.surname_initials, name)
+            && let Some(p) = person()
             && shared_surname(&p.surname_folded, name).is_some()
         {
             set |= Code::SameSurname.bit();
@@ -368,7 +393,7 @@ impl Rules {
             set |= Code::Watchlist.bit();
         }
         if on(Code::NoCareRelation)
-            && let (Some(p), Some(unit)) = (person, row.care_unit)
+            && let (Some(p), Some(unit)) = (person(), row.care_unit)
             && !is_unknown_unit(unit)
             && !p.units_folded.iter().any(|u| matches_folded(u, unit))
         {

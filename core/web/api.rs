@@ -31,11 +31,9 @@ pub async fn task(
     Path(id): Path<i64>,
 ) -> ApiResult {
     s.require(&[Role::Reviewer, Role::Admin])?;
-    let task = reviewable(&state, &s, id).await?;
-    let users = state.store.task_users(id).await?;
-    let events = state.store.events_of(task.draw_id, task.check_id).await?;
+    let d = reviewable(&state, &s, id).await?;
+    let (task, users, events, case) = (&d.task, &d.users, &d.events, d.case);
     record_shown(&state, &s, id, events.len()).await?;
-    let case = state.store.case_of_task(id).await?;
     Ok(Json(
         json!({"task": task, "users": users, "events": events, "case": case, "checklist": crate::review::CHECKLIST}),
     ))
@@ -54,7 +52,7 @@ pub async fn complete(
     Json(body): Json<Outcome>,
 ) -> ApiResult {
     s.require(&[Role::Reviewer, Role::Admin])?;
-    let task = reviewable(&state, &s, id).await?;
+    let task = reviewable(&state, &s, id).await?.task.clone();
     let outcome = parse_outcome(&body.outcome)?;
     let actor = format!("web:{}", s.user.username);
     let review = Review {
@@ -162,5 +160,5 @@ pub async fn report(
     Query(q): Query<YearQuery>,
 ) -> ApiResult {
     let c = super::executive::compliance(&state, &s, &q).await?;
-    Ok(Json(json!(c)))
+    Ok(Json(json!(c.compliance)))
 }

@@ -7,7 +7,10 @@ use serde::Deserialize;
 
 use super::{Session, Shared, WebError};
 use crate::auth::Role;
-use crate::report::{self, Compliance};
+use std::sync::Arc;
+
+use super::cache::ReportData;
+use crate::report;
 
 #[derive(Deserialize, Default)]
 pub struct YearQuery {
@@ -19,7 +22,7 @@ pub(super) async fn compliance(
     state: &Shared,
     session: &Session,
     q: &YearQuery,
-) -> Result<Compliance, WebError> {
+) -> Result<Arc<ReportData>, WebError> {
     session.require(&[Role::Executive, Role::Admin, Role::Auditor])?;
     let year = match q.year.as_deref().filter(|y| !y.is_empty()) {
         None => report::current_year(&state.clock),
@@ -31,7 +34,18 @@ pub(super) async fn compliance(
                 WebError::BadRequest(format!("'{y}' är inget år med loggkontroller."))
             })?,
     };
-    Ok(report::compliance(&state.store, &state.org, year, &state.clock).await?)
+    let key = (
+        crate::audit::head_seq(&state.store).await?,
+        state.clock.now().timestamp() / 60,
+    );
+    if let Some(r) = state.cache.report(year, key) {
+        return Ok(r);
+    }
+    let compliance = report::compliance(&state.store, &state.org, year, &state.clock).await?;
+    let html = report::to_html(&compliance);
+    let data = Arc::new(ReportData { compliance, html });
+    state.cache.put_report(year, key, data.clone());
+    Ok(data)
 }
 
 pub async fn report(
@@ -40,7 +54,7 @@ pub async fn report(
     Query(q): Query<YearQuery>,
 ) -> Result<Response, WebError> {
     let c = compliance(&state, &session, &q).await?;
-    Ok(Html(report::to_html(&c)).into_response())
+    Ok(Html(c.html.clone()).into_response())
 }
 
 pub async fn report_csv(
@@ -57,7 +71,7 @@ pub async fn report_csv(
                 "attachment; filename=\"loggkontroller.csv\"",
             ),
         ],
-        report::to_csv(&c),
+        report::to_csv(&c.compliance),
     )
         .into_response())
 }
@@ -68,5 +82,5 @@ pub async fn report_json(
     Query(q): Query<YearQuery>,
 ) -> Result<Response, WebError> {
     let c = compliance(&state, &session, &q).await?;
-    Ok(axum::Json(c).into_response())
+    Ok(axum::Json(&c.compliance).into_response())
 }

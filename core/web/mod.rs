@@ -6,6 +6,7 @@
 mod admin;
 mod api;
 mod auditor;
+mod cache;
 mod executive;
 mod login;
 mod reviewer;
@@ -42,6 +43,7 @@ pub struct AppState {
     /// (session, task) pairs whose rows were already shown, so that the audit trail gets one
     /// record per reviewer and task per session rather than one per page view.
     shown: Mutex<HashSet<(String, i64)>>,
+    cache: cache::Cache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -64,7 +66,28 @@ impl AppState {
             templates: templates(),
             secure_cookies,
             shown: Mutex::new(HashSet::new()),
+            cache: cache::Cache::default(),
         }
+    }
+
+    /// A task and everything its page shows, from the cache while nothing has changed.
+    async fn task_data(&self, id: i64) -> Result<Arc<cache::TaskData>, WebError> {
+        let version = crate::audit::head_seq(&self.store).await?;
+        if let Some(d) = self.cache.task(id, version) {
+            return Ok(d);
+        }
+        let task = self.store.task(id).await?.ok_or(WebError::NotFound)?;
+        let users = self.store.task_users(id).await?;
+        let events = self.store.events_of(task.draw_id, task.check_id).await?;
+        let case = self.store.case_of_task(id).await?;
+        let data = Arc::new(cache::TaskData {
+            task,
+            users,
+            events,
+            case,
+        });
+        self.cache.put_task(id, version, data.clone());
+        Ok(data)
     }
 
     /// A page in the common layout.

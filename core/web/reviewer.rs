@@ -93,9 +93,9 @@ pub(super) async fn reviewable(
     state: &Shared,
     session: &Session,
     id: i64,
-) -> Result<Task, WebError> {
-    let task = state.store.task(id).await?.ok_or(WebError::NotFound)?;
-    if !session.user.may_review(&task, &state.org) {
+) -> Result<std::sync::Arc<super::cache::TaskData>, WebError> {
+    let data = state.task_data(id).await?;
+    if !session.user.may_review(&data.task, &state.org) {
         tracing::warn!(
             user = session.user.id,
             task = id,
@@ -103,7 +103,7 @@ pub(super) async fn reviewable(
         );
         return Err(WebError::Forbidden);
     }
-    Ok(task)
+    Ok(data)
 }
 
 /// Records the first showing of a task's rows to a session in the audit trail.
@@ -141,9 +141,8 @@ pub async fn task(
     Query(filter): Query<TaskFilter>,
 ) -> Result<Response, WebError> {
     session.require(&[Role::Reviewer, Role::Admin])?;
-    let task = reviewable(&state, &session, id).await?;
-    let users = state.store.task_users(id).await?;
-    let events = state.store.events_of(task.draw_id, task.check_id).await?;
+    let data = reviewable(&state, &session, id).await?;
+    let (task, users, events) = (&data.task, &data.users, &data.events);
     record_shown(&state, &session, id, events.len()).await?;
     let shown: Vec<&TaskEvent> = events
         .iter()
@@ -196,13 +195,13 @@ pub async fn task(
         .iter()
         .map(|c| json!({"code": c.as_str(), "label": c.label_sv(), "selected": filter.flagga.as_deref() == Some(c.as_str())}))
         .collect();
-    let case = state.store.case_of_task(id).await?;
+    let case = data.case;
     Ok(state.page(
         Some(&session),
         &format!("Granskning {}", task.reference()),
         "task",
         json!({
-            "task": task_summary(&state, &task),
+            "task": task_summary(&state, task),
             "reviewer": task.reviewer_name,
             "outcome": task.outcome.map(outcome_str),
             "comment": task.comment,
@@ -258,7 +257,7 @@ pub async fn complete(
 ) -> Result<Response, WebError> {
     session.require(&[Role::Reviewer, Role::Admin])?;
     session.check_csrf(&f.csrf)?;
-    let task = reviewable(&state, &session, id).await?;
+    let task = reviewable(&state, &session, id).await?.task.clone();
     let outcome = parse_outcome(&f.outcome)?;
     let actor = format!("web:{}", session.user.username);
     let review = Review {
