@@ -357,3 +357,28 @@ fn connector_settings_are_checked_by_their_connector() {
     assert!(r.stderr.contains("system 'cosmic'"), "{}", r.stderr);
     assert!(!std::path::Path::new(db.url.trim_start_matches("sqlite://")).exists());
 }
+
+#[test]
+fn bad_notify_settings_name_the_field() {
+    let csv = good_csv();
+    refused(
+        &format!("{SMALL_ORG}\n[notify]\nbase_url = \"loggvakt.example\"\n"),
+        &csv,
+        &["[notify]", "base_url", "not an http(s) address"],
+    );
+    refused(
+        &format!("{SMALL_ORG}\n[notify]\nsmtp = {{ host = \"smtp.example\", port = 70000 }}\n"),
+        &csv,
+        &["[notify]", "smtp.port", "70000"],
+    );
+    refused(
+        &format!("{SMALL_ORG}\n[notify]\noutbox = \"ut\"\nsmtp = {{ host = \"smtp.example\" }}\n"),
+        &csv,
+        &["[notify]", "either outbox or smtp"],
+    );
+    refused(
+        &format!("{SMALL_ORG}\n[notify]\nremind_days_before = -1\n"),
+        &csv,
+        &["remind_days_before", "-1"],
+    );
+}
