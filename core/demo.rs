@@ -397,8 +397,7 @@ impl Managers {
     }
 }
 
-/// One web user per role, with generated passwords, printed once. The reviewer is the
-/// manager with the most review tasks, so their pages have something to show.
+/// One web user per role, with generated passwords, printed once.
 async fn demo_users(
     store: &Store,
     org: &crate::org::Organisation,
@@ -410,10 +409,18 @@ async fn demo_users(
     for t in tasks {
         *per_manager.entry(t.reviewer_email.as_str()).or_default() += 1;
     }
-    let reviewer = per_manager
-        .iter()
-        .max_by_key(|(email, n)| (**n, std::cmp::Reverse(**email)))
-        .map(|(e, _)| (*e).to_owned());
+    // The manager of the task closed with remark: its rows and flags are kept with the
+    // case, so their pages have rows to show; else the manager with the most tasks.
+    let with_case = match store.cases().await?.first() {
+        Some(c) => store.task(c.task_id).await?.map(|t| t.reviewer_email),
+        None => None,
+    };
+    let reviewer = with_case.or_else(|| {
+        per_manager
+            .iter()
+            .max_by_key(|(email, n)| (**n, std::cmp::Reverse(**email)))
+            .map(|(e, _)| (*e).to_owned())
+    });
     let reviewer_unit = org
         .units
         .iter()
