@@ -218,6 +218,10 @@ pub async fn run(dir: &Path, start: Option<DateTime<Utc>>) -> Result<()> {
         count(&|t| t.escalated_at.is_some()),
         count(&|t| t.rows_purged_at.is_some()),
     );
+    println!(
+        "  outcomes written back to the source system (Lifecare notes): {}",
+        count(&|t| t.write_back.as_deref() == Some("done"))
+    );
     let flagged: i64 = tasks.iter().map(|t| t.flagged_events).sum();
     println!("  rows flagged by the rules: {flagged}");
     for c in store.cases().await? {

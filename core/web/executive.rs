@@ -54,7 +54,22 @@ pub async fn report(
     Query(q): Query<YearQuery>,
 ) -> Result<Response, WebError> {
     let c = compliance(&state, &session, &q).await?;
-    Ok(Html(c.html.clone()).into_response())
+    // The printable page as the command line makes it, with the web's links on top (hidden
+    // when printed).
+    let year = c.compliance.year;
+    let next = if year < report::current_year(&state.clock) {
+        format!(" · <a href=\"/rapport?year={0}\">{0}</a>", year + 1)
+    } else {
+        String::new()
+    };
+    let nav = format!(
+        "<body>\n<nav class=\"lv-web\" style=\"font-family:sans-serif;padding:.5em 0\">\
+         <style>@media print {{ .lv-web {{ display: none }} }}</style>\
+         <a href=\"/\">loggvakt</a> · <a href=\"/rapport?year={prev}\">{prev}</a>{next} · \
+         <a href=\"/rapport.csv?year={year}\">Ladda ner CSV</a> · <a href=\"/rapport.json?year={year}\">JSON</a></nav>",
+        prev = year - 1,
+    );
+    Ok(Html(c.html.replacen("<body>", &nav, 1)).into_response())
 }
 
 pub async fn report_csv(
