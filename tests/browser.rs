@@ -21,24 +21,21 @@ async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
     let b = Browser::start().await;
 
     log_in(&b, url, "hanna").await;
-    assert!(
-        b.current_url().await.ends_with("/granskningar"),
-        "the reviewer lands on her tasks"
-    );
-    assert!(b.text("h1").await.contains("Mina granskningar"));
+    b.wait_for_url("/granskningar").await;
+    b.wait_for_text("h1", "Mina granskningar").await;
     let links = b.find_all("#open-tasks a.task-link").await;
     assert_eq!(links.len(), 1, "hemtjänst's one task, not boende's");
     b.click("#open-tasks a.task-link").await;
+    let task_url = b.wait_for_url("/granskningar/").await;
 
     // The flagged row, its flag and the reason in Swedish.
-    let flag = b.text("tr.flagged .flag[data-code=off_hours]").await;
-    assert_eq!(flag, "Utanför arbetstid");
+    b.wait_for_text("tr.flagged .flag[data-code=off_hours]", "Utanför arbetstid")
+        .await;
     assert!(b.text("tr.flagged .reason").await.contains("arbetstid"));
     // The filter narrows to flagged rows.
-    b.goto(&format!("{}?flagga=alla", b.current_url().await))
-        .await;
+    b.goto(&format!("{task_url}?flagga=alla")).await;
     assert!(
-        b.find_all("table.rows tr:not(.flagged) td")
+        b.find_all_now("table.rows tr:not(.flagged) td")
             .await
             .is_empty(),
         "only flagged rows"
@@ -46,14 +43,17 @@ async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
 
     b.click("#utan").await;
     b.click("#complete").await;
-    assert_eq!(b.text("#task-status").await, "Utan anmärkning");
+    b.wait_for_text("#task-status", "Utan anmärkning").await;
 
     // Log out; the executive's report counts the check.
     b.click("header form button").await;
+    b.wait_for_url("/login").await;
     log_in(&b, url, "ledning").await;
-    assert!(b.current_url().await.contains("/rapport"));
-    let page = b.source().await;
-    assert!(page.contains("Utan anmärkning"), "the report's column");
+    b.wait_for_url("/rapport").await;
+    assert!(
+        b.source().await.contains("Utan anmärkning"),
+        "the report's column"
+    );
     b.goto(&format!("{url}/rapport.json?year=2027")).await;
     let json = b.text("body").await;
     let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));

@@ -30,7 +30,14 @@ impl Drop for Browser {
                     tcp,
                     "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 );
-                let _ = tcp.read_to_end(&mut Vec::new());
+                // Read the answer's head only: the driver may keep the connection open.
+                let (mut seen, mut buf) = (Vec::new(), [0u8; 1024]);
+                while let Ok(n) = tcp.read(&mut buf) {
+                    seen.extend_from_slice(&buf[..n]);
+                    if n == 0 || seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
             }
         }
         let _ = self.driver.kill();
@@ -91,21 +98,89 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no browser session: {res}"))
             .to_owned();
-        Browser {
+        let browser = Browser {
             http,
             base: format!("{driver_url}/session/{id}"),
             driver,
-        }
+        };
+        // Finding an element waits for it up to 10 s, as a user waits for a page to load.
+        browser
+            .call(
+                reqwest::Method::POST,
+                "/timeouts",
+                Some(json!({"implicit": 10_000})),
+            )
+            .await;
+        browser
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    /// Waits until the address contains `part`: a click that submits a form returns before
+    /// the next page has loaded.
+    pub async fn wait_for_url(&self, part: &str) -> String {
+        for _ in 0..100 {
+            let url = self.current_url().await;
+            if url.contains(part) {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the browser never reached {part}; it is at {}",
+            self.current_url().await
+        );
+    }
+
+    /// Waits until the element's text is `expected`.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        for _ in 0..100 {
+            if self.try_text(css).await.as_deref() == Some(expected) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(self.text(css).await, expected, "{css}");
+    }
+
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);
         }
         let v: Value = req.send().await.unwrap().json().await.unwrap();
-        assert!(v["value"].get("error").is_none(), "{path}: {v}");
-        v["value"].clone()
+        if v["value"].get("error").is_some() {
+            Err(v)
+        } else {
+            Ok(v["value"].clone())
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|v| panic!("{path}: {v}"))
+    }
+
+    /// The element's text, or `None` while the page is changing under it.
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let el = self
+            .try_call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await
+            .ok()?;
+        let id = el[ELEMENT].as_str()?.to_owned();
+        self.try_call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+            .await
+            .ok()?
+            .as_str()
+            .map(str::to_owned)
     }
 
     pub async fn goto(&self, url: &str) {
@@ -137,6 +212,24 @@ impl Browser {
             .iter()
             .map(|e| e[ELEMENT].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    /// The elements there are now, without waiting for any to appear.
+    pub async fn find_all_now(&self, css: &str) -> Vec<String> {
+        self.call(
+            reqwest::Method::POST,
+            "/timeouts",
+            Some(json!({"implicit": 0})),
+        )
+        .await;
+        let found = self.find_all(css).await;
+        self.call(
+            reqwest::Method::POST,
+            "/timeouts",
+            Some(json!({"implicit": 10_000})),
+        )
+        .await;
+        found
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
