@@ -7,12 +7,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::executive::YearQuery;
-use super::reviewer::{parse_outcome, record_shown, review_error, reviewable, visible_tasks};
+use super::reviewer::{complete_task, record_shown, reviewable, visible_tasks};
 use super::session::ApiSession;
 use super::{ApiError, Shared, WebError};
 use crate::audit;
 use crate::auth::Role;
-use crate::review::Review;
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -52,28 +51,7 @@ pub async fn complete(
     Json(body): Json<Outcome>,
 ) -> ApiResult {
     s.require(&[Role::Reviewer, Role::Admin])?;
-    let task = reviewable(&state, &s, id).await?.task.clone();
-    let outcome = parse_outcome(&body.outcome)?;
-    let actor = format!("web:{}", s.user.username);
-    let review = Review {
-        store: &state.store,
-        org: &state.org,
-        rules: &state.rules,
-        clock: &state.clock,
-        actor: &actor,
-    };
-    let as_reviewer = s.user.role == Role::Reviewer && task.is_reviewer(&s.user.email);
-    let done = review
-        .complete(
-            id,
-            outcome,
-            body.comment.as_deref(),
-            &s.user.email,
-            as_reviewer,
-            &state.connectors,
-        )
-        .await
-        .map_err(review_error)?;
+    let done = complete_task(&state, &s, id, &body.outcome, body.comment.as_deref()).await?;
     Ok(Json(json!(done)))
 }
 

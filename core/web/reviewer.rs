@@ -257,8 +257,20 @@ pub async fn complete(
 ) -> Result<Response, WebError> {
     session.require(&[Role::Reviewer, Role::Admin])?;
     session.check_csrf(&f.csrf)?;
-    let task = reviewable(&state, &session, id).await?.task.clone();
-    let outcome = parse_outcome(&f.outcome)?;
+    complete_task(&state, &session, id, &f.outcome, Some(f.comment.as_str())).await?;
+    Ok(Redirect::to(&format!("/granskningar/{id}")).into_response())
+}
+
+/// Closes a task the session may review, for the page and the API alike.
+pub(super) async fn complete_task(
+    state: &Shared,
+    session: &Session,
+    id: i64,
+    outcome: &str,
+    comment: Option<&str>,
+) -> Result<crate::review::Completion, WebError> {
+    let task = reviewable(state, session, id).await?.task.clone();
+    let outcome = parse_outcome(outcome)?;
     let actor = format!("web:{}", session.user.username);
     let review = Review {
         store: &state.store,
@@ -273,14 +285,13 @@ pub async fn complete(
         .complete(
             id,
             outcome,
-            Some(f.comment.as_str()),
+            comment,
             &session.user.email,
             as_reviewer,
             &state.connectors,
         )
         .await
-        .map_err(review_error)?;
-    Ok(Redirect::to(&format!("/granskningar/{id}")).into_response())
+        .map_err(review_error)
 }
 
 /// Orders of the user's units still waiting for their extract: a draw's unit, or the unit
