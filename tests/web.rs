@@ -489,3 +489,44 @@ async fn reviewer_uploads_a_delivered_extract() {
         .unwrap();
     assert_eq!(other.status(), StatusCode::FORBIDDEN);
 }
+
+/// The day a draw runs is secret until it comes: staff who can see the admin pages or the API
+/// must not be able to predict it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_draws_day_is_hidden_until_it_comes() {
+    // 1 May 2027 is a Saturday: the serve's first tick makes May's draws, none due yet.
+    let s = common::server::start_at("2027-05-01T08:00:00+02:00", false).await;
+    let url = &s.url;
+    let admin = login(url, "admin").await;
+    let mut draws: Value = Value::Null;
+    for _ in 0..50 {
+        draws = admin
+            .get(format!("{url}/api/draws"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !draws.as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let draws = draws.as_array().unwrap();
+    assert_eq!(draws.len(), 2, "May's draws are made (hemtjänst, boende)");
+    assert!(
+        draws.iter().all(|d| d["execution_date"].is_null()),
+        "{draws:?}"
+    );
+    let page = admin
+        .get(format!("{url}/admin/dragningar?month=2027-05"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("dold till dagen").count(), 2, "{page}");
+    assert!(!page.contains("2027-05-0"), "no day of May shows");
+}

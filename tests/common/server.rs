@@ -24,11 +24,20 @@ impl Drop for Server {
 }
 
 /// The users: `hanna` reviews hemtjänst, `bo` boende, plus `ledning`, `revisor`, `admin`.
+/// The server's clock is 2027-05-10, after the first week's draws, reviews made.
 pub async fn start() -> Server {
+    start_at("2027-05-10T10:00:00+02:00", true).await
+}
+
+/// A server whose clock says `now`; `first_week`: whether May 2027's first week has been
+/// ticked through before (else the database has only the users).
+pub async fn start_at(now: &str, first_week_done: bool) -> Server {
     let setup = setup();
     let db = TestDb::sqlite();
     let store = db.open().await;
-    first_week(&setup, &store).await;
+    if first_week_done {
+        first_week(&setup, &store).await;
+    }
     let cfg = setup.cfg.arg();
     for (user, role, email) in [
         ("hanna", "reviewer", "hanna@example.se"),
@@ -50,14 +59,7 @@ pub async fn start() -> Server {
         );
     }
     let mut child = loggvakt()
-        .args([
-            "--db",
-            &db.url,
-            "--config",
-            &cfg,
-            "--now",
-            "2027-05-10T10:00:00+02:00",
-        ])
+        .args(["--db", &db.url, "--config", &cfg, "--now", now])
         .args(["serve", "--listen", "127.0.0.1:0", "--tick-every", "60"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
