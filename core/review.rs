@@ -905,6 +905,8 @@ impl Review<'_> {
             return Ok("failed: nothing to write back".into());
         };
         let wb = WriteBack {
+            // Per draw and seed, so a retry after a lost answer is recognised by the peer.
+            idempotency_key: format!("lv-wb-{}-{}", draw.id, &draw.seed.to_hex()[..12]),
             reference: format!("LV-{}-{}", draw.month, draw.id),
             subject: Subject::Users(users),
             period: Period { from, to },

@@ -140,6 +140,8 @@ struct Note<'a> {
     referens: &'a str,
     text: String,
     anvandare: Vec<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    idempotensnyckel: &'a str,
 }
 
 impl LifecareConnector {
@@ -301,6 +303,7 @@ impl Connector for LifecareConnector {
             referens: &wb.reference,
             text: Self::note_text(wb),
             anvandare,
+            idempotensnyckel: &wb.idempotency_key,
         };
         let what = "the note on the review's outcome";
         let request = self

@@ -223,6 +223,7 @@ async fn write_back_posts_the_outcome_as_a_note() {
         .await;
     let c = connector(&server.uri());
     let mut wb = WriteBack {
+        idempotency_key: "lv-wb-7-abc".into(),
         reference: "LV-2027-05-04-7".into(),
         subject: users(),
         period: april(),
@@ -240,6 +241,7 @@ async fn write_back_posts_the_outcome_as_a_note() {
             "referens": "LV-2027-05-04-7",
             "text": "Loggkontroll 2027-04-01 00:00 – 2027-05-01 00:00: utan anmärkning",
             "anvandare": ["elind", "pers"],
+            "idempotensnyckel": "lv-wb-7-abc",
         })
     );
     assert_eq!(
@@ -290,6 +292,7 @@ async fn failures_say_whether_a_retry_helps() {
         let err = c.order(&order()).await.unwrap_err();
         assert_eq!(err.kind, kind, "{err}");
         let wb = WriteBack {
+            idempotency_key: String::new(),
             reference: "r".into(),
             subject: users(),
             period: april(),

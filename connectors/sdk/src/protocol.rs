@@ -145,6 +145,10 @@ pub enum ReviewOutcome {
 /// What to write back into the source system once a review is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteBack {
+    /// The same key on a retry must not write a second note where the peer lets the
+    /// connector tell; empty from hosts that predate it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub idempotency_key: String,
     pub reference: String,
     pub subject: Subject,
     pub period: Period,

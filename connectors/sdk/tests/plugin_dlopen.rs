@@ -95,6 +95,7 @@ async fn a_plugin_written_against_the_documented_abi_loads_and_answers() {
 
     let err = c
         .write_back(&loggvakt_connector::WriteBack {
+            idempotency_key: String::new(),
             reference: "LV-1".into(),
             subject: q.subject.clone(),
             period: q.period,

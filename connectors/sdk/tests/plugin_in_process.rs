@@ -421,6 +421,7 @@ async fn every_capability_works_through_the_adapter() {
     assert_eq!((outcome.events.len(), outcome.rejected.len()), (1, 1));
 
     let mut wb = WriteBack {
+        idempotency_key: String::new(),
         reference: "LV-1".into(),
         subject: Subject::Patient(pnr()),
         period: period(),
@@ -540,6 +541,7 @@ async fn default_methods_say_unsupported_directly_and_through_the_abi() {
             c.import(&mut &b""[..], &ImportLimits { max_bytes: 1 })
                 .unwrap_err(),
             c.write_back(&WriteBack {
+                idempotency_key: String::new(),
                 reference: "x".into(),
                 subject: Subject::Users(vec![]),
                 period: period(),

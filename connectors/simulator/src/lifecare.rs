@@ -27,6 +27,8 @@ pub(crate) struct Mailbox {
     messages: Vec<Message>,
     next_id: u32,
     pub(crate) notes: Vec<Note>,
+    /// Idempotency key → note id.
+    note_keys: std::collections::HashMap<String, String>,
 }
 
 struct Message {
@@ -216,6 +218,8 @@ struct NewNote {
     text: Option<String>,
     #[serde(default)]
     anvandare: Vec<String>,
+    /// Like a message's: a note with a key already seen is not written again.
+    idempotensnyckel: Option<String>,
 }
 
 async fn note(State(sys): State<Sys>, headers: HeaderMap, body: Bytes) -> Response {
@@ -236,11 +240,19 @@ async fn note(State(sys): State<Sys>, headers: HeaderMap, body: Bytes) -> Respon
         Err(r) => return r,
     };
     let mut state = lock(&shared.lifecare);
+    if let Some(key) = n.idempotensnyckel.as_deref().filter(|k| !k.is_empty())
+        && let Some(id) = state.note_keys.get(key)
+    {
+        return (StatusCode::OK, axum::Json(json!({ "id": id }))).into_response();
+    }
     let duplicate = state
         .notes
         .iter()
         .any(|x| x.referens == referens && x.text == text && x.anvandare == n.anvandare);
     let id = state.new_id("A");
+    if let Some(key) = n.idempotensnyckel.filter(|k| !k.is_empty()) {
+        state.note_keys.insert(key, id.clone());
+    }
     state.notes.push(Note {
         id: id.clone(),
         referens,

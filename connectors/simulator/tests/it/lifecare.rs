@@ -234,5 +234,18 @@ async fn notes_are_written_back_and_a_repeated_note_is_counted() {
     )
     .await;
     assert_eq!((code, body["falt"].as_str()), (422, Some("text")));
+    // With an idempotency key, a retry is answered with the first note and nothing is added.
+    let keyed = json!({
+        "referens": "LV-2027-04-8",
+        "text": "Loggkontroll 2027-04-12 – 2027-04-13: med anmärkning",
+        "anvandare": ["L4711"],
+        "idempotensnyckel": "lv-wb-8-abc",
+    });
+    let (code, first) = send(&sim, "/api/anteckningar", &keyed, Some(LIFECARE_TOKEN)).await;
+    assert_eq!(code, 201);
+    let (code, again) = send(&sim, "/api/anteckningar", &keyed, Some(LIFECARE_TOKEN)).await;
+    assert_eq!((code, &again["id"]), (200, &first["id"]));
+    assert_eq!(sim.notes().len(), 3);
+    assert_eq!(sim.stats().lifecare.duplicates, 1);
     sim.shutdown().await;
 }
