@@ -496,6 +496,14 @@ fn start_of_day_in<Z: TimeZone>(tz: &Z, date: NaiveDate) -> DateTime<Z> {
 }
 
 /// The calendar date in Europe/Stockholm at `instant`.
+/// An instant as Swedish wall time to the minute, as pages and command output show it.
+pub fn local_minute(instant: DateTime<Utc>) -> String {
+    instant
+        .with_timezone(&TZ)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 pub fn local_date(instant: DateTime<Utc>) -> NaiveDate {
     let offset = TZ.offset_from_utc_datetime(&instant.naive_utc()).fix();
     // `DateTime::date_naive` panics when the local time passes chrono's last

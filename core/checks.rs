@@ -107,7 +107,7 @@ pub enum CheckError {
     UnknownUser(String, String),
     #[error("a check by patient needs --unit: the unit whose manager reviews it")]
     UnitRequired,
-    #[error("the patient id is not a valid personnummer or samordningsnummer: {0}")]
+    #[error("the patient id {0}")]
     BadPersonnummer(String),
     #[error("the period is empty: --from {from} is after --to {to}")]
     EmptyPeriod { from: NaiveDate, to: NaiveDate },

@@ -11,7 +11,6 @@ use loggvakt_connector::ReviewOutcome;
 use serde_json::json;
 
 use super::{Format, cli_actor, load_config, open_store};
-use crate::calendar::TZ;
 use crate::cases::{self, Decision, Step};
 use crate::checks::{self, CheckKind, NewCheck};
 use crate::clock::Clock;
@@ -212,9 +211,7 @@ pub enum RequestAction {
     },
 }
 
-fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&TZ).format("%Y-%m-%d %H:%M").to_string()
-}
+use crate::calendar::local_minute as local;
 
 pub async fn review_command(
     db: &str,

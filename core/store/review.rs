@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_ts, ts};
 use crate::review::{
     NewTask, Notice, NoticeKind, NoticeState, StoredFlag, Task, TaskEvent, TaskKind, TaskState,
-    TaskUser,
+    TaskUser, outcome_str,
 };
 
 const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, month, \
@@ -18,13 +18,6 @@ const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, mon
 
 fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what} {id}: {e}"))
-}
-
-fn outcome_str(o: ReviewOutcome) -> &'static str {
-    match o {
-        ReviewOutcome::UtanAnmarkning => "utan_anmarkning",
-        ReviewOutcome::MedAnmarkning => "med_anmarkning",
-    }
 }
 
 pub fn parse_outcome(raw: &str) -> Option<ReviewOutcome> {
@@ -331,6 +324,44 @@ impl Store {
             .iter()
             .map(task_from_row)
             .collect()
+    }
+
+    /// The tasks a reviewer sees: those of `units`, and those assigned to `email`.
+    pub async fn tasks_for_reviewer(&self, units: &[String], email: &str) -> Result<Vec<Task>> {
+        let listed: Vec<String> = (0..units.len()).map(|i| format!("${}", i + 2)).collect();
+        let in_units = if units.is_empty() {
+            String::new()
+        } else {
+            format!(" OR unit_id IN ({})", listed.join(", "))
+        };
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM review_tasks WHERE LOWER(reviewer_email) = LOWER($1){in_units} ORDER BY id"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email.trim());
+        for u in units {
+            q = q.bind(u.as_str());
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(task_from_row)
+            .collect()
+    }
+
+    /// Orders awaiting delivery, each with the unit whose manager reviews it: the draw's
+    /// unit, or the targeted check's.
+    pub async fn awaiting_order_units(&self) -> Result<std::collections::HashMap<i64, String>> {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT o.id, COALESCE(d.unit_id, c.unit_id) FROM orders o \
+             LEFT JOIN draws d ON d.id = o.draw_id LEFT JOIN checks c ON c.id = o.check_id \
+             WHERE o.state = 'awaiting_delivery'",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, unit)| unit.map(|u| (id, u)))
+            .collect())
     }
 
     /// Closed tasks whose rows are still stored and whose retention has ended.

@@ -3,18 +3,15 @@
 
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Session, Shared, WebError};
 use crate::auth::Role;
-use crate::calendar::{Month, TZ, local_date};
+use crate::calendar::{Month, local_date};
 use crate::org::RoutineKind;
 
-fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&TZ).format("%Y-%m-%d %H:%M").to_string()
-}
+use crate::calendar::local_minute as local;
 
 pub async fn overview(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
     session.require(&[Role::Admin])?;

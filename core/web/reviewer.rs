@@ -6,28 +6,29 @@ use std::collections::BTreeMap;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Utc};
 use loggvakt_connector::ReviewOutcome;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Session, Shared, WebError};
 use crate::auth::{Role, User};
-use crate::calendar::TZ;
 use crate::orders::{self, OrderState};
 use crate::review::{CHECKLIST, Review, ReviewError, Task, TaskEvent, TaskState, outcome_str};
 
-fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&TZ).format("%Y-%m-%d %H:%M").to_string()
-}
+use crate::calendar::local_minute as local;
 
 /// The tasks this user may see: all for an administrator, their units' for a reviewer.
 pub(super) async fn visible_tasks(state: &Shared, user: &User) -> Result<Vec<Task>, WebError> {
-    let all = state.store.tasks(None).await?;
-    Ok(all
-        .into_iter()
-        .filter(|t| user.may_review(t, &state.org))
-        .collect())
+    Ok(match user.role {
+        Role::Admin => state.store.tasks(None).await?,
+        Role::Reviewer => {
+            state
+                .store
+                .tasks_for_reviewer(&user.reviewer_units(&state.org), &user.email)
+                .await?
+        }
+        Role::Executive | Role::Auditor => Vec::new(),
+    })
 }
 
 pub(super) fn task_summary(state: &Shared, t: &Task) -> serde_json::Value {
@@ -298,27 +299,16 @@ pub(super) async fn complete_task(
 /// whose manager reviews a targeted check.
 async fn waiting_orders(state: &Shared, user: &User) -> Result<Vec<orders::Order>, WebError> {
     let units = user.reviewer_units(&state.org);
-    let mut check_unit = std::collections::HashMap::new();
-    for c in state.store.checks().await? {
-        for o in state.store.orders_of_check(c.id).await? {
-            check_unit.insert(o, c.unit.clone());
-        }
-    }
-    let mut out = Vec::new();
-    for o in state
+    let order_unit = state.store.awaiting_order_units().await?;
+    Ok(state
         .store
         .orders(Some(OrderState::AwaitingDelivery))
         .await?
-    {
-        let unit = match o.draw_id {
-            Some(d) => state.store.draw(d).await?.map(|d| d.unit.to_string()),
-            None => check_unit.get(&o.id).cloned(),
-        };
-        if user.role == Role::Admin || unit.is_some_and(|u| units.contains(&u)) {
-            out.push(o);
-        }
-    }
-    Ok(out)
+        .into_iter()
+        .filter(|o| {
+            user.role == Role::Admin || order_unit.get(&o.id).is_some_and(|u| units.contains(u))
+        })
+        .collect())
 }
 
 pub async fn uploads(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
