@@ -1,88 +1,9 @@
-//! Who may do what: web users, their roles, argon2id passwords and session tokens.
-//!
-//! Roles follow DOMAIN.md: the administrator configures and sees everything; a reviewer
-//! (enhetschef) sees the tasks of their own units only; the executive sees counts, never
-//! patient data; the auditor sees the audit trail and verifies draws.
+//! Secrets of the web login: argon2id passwords, session and form tokens. Users and their
+//! roles are in `crate::model::user`.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-use crate::org::Organisation;
-use crate::review::Task;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Reviewer,
-    Executive,
-    Auditor,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Self::Admin, Self::Reviewer, Self::Executive, Self::Auditor];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Reviewer => "reviewer",
-            Self::Executive => "executive",
-            Self::Auditor => "auditor",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw)
-    }
-    pub fn label_sv(self) -> &'static str {
-        match self {
-            Self::Admin => "Administratör",
-            Self::Reviewer => "Granskare",
-            Self::Executive => "Ledning",
-            Self::Auditor => "Revisor",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub name: String,
-    pub email: String,
-    pub role: Role,
-    /// Units a reviewer sees besides those they manage (e.g. a deputy's).
-    pub units: Vec<String>,
-    pub disabled: bool,
-}
-
-impl User {
-    /// The units whose tasks this reviewer sees: those they manage by e-mail in the
-    /// configuration, and those given to them explicitly.
-    pub fn reviewer_units(&self, org: &Organisation) -> Vec<String> {
-        let mut units: Vec<String> = org
-            .units
-            .iter()
-            .filter(|u| u.manager.email.eq_ignore_ascii_case(&self.email))
-            .map(|u| u.id.to_string())
-            .collect();
-        units.extend(self.units.iter().cloned());
-        units.sort();
-        units.dedup();
-        units
-    }
-
-    /// Whether this user may read a task's rows and act on it.
-    pub fn may_review(&self, task: &Task, org: &Organisation) -> bool {
-        match self.role {
-            Role::Admin => true,
-            Role::Reviewer => {
-                task.is_reviewer(&self.email) || self.reviewer_units(org).contains(&task.unit)
-            }
-            Role::Executive | Role::Auditor => false,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -121,6 +42,12 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system gives randomness");
     hex::encode(bytes)
+}
+
+/// A made-up password that is easy to type from a printout.
+pub fn generated_password() -> String {
+    let token = random_token();
+    format!("{}-{}-{}", &token[..5], &token[5..10], &token[10..15])
 }
 
 /// Sessions are stored by the token's hash, so a leaked database holds no live cookies.

@@ -3,106 +3,12 @@
 //! förvaltningschef, decide. A decided case and its evidence are kept ten years.
 
 use chrono::{DateTime, Months, Utc};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::review::{Task, task_object};
+use crate::model::case::{Decision, RETENTION_YEARS, Step, case_object};
+use crate::model::task::{Task, task_object};
 use crate::store::{Store, StoreError, WriteTx};
-
-/// How long a case and its evidence are kept after its decision (Treserva routine, 002).
-pub const RETENTION_YEARS: u32 = 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    /// The manager has talked to the employee.
-    ContactEmployee,
-    /// The suspicion was verified with a further (targeted) log check.
-    TargetedCheck,
-    /// The förvaltningschef / verksamhetschef has been informed.
-    InformChief,
-}
-
-impl Step {
-    pub const ALL: [Step; 3] = [
-        Self::ContactEmployee,
-        Self::TargetedCheck,
-        Self::InformChief,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ContactEmployee => "contact_employee",
-            Self::TargetedCheck => "targeted_check",
-            Self::InformChief => "inform_chief",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
-    }
-    pub fn label_sv(self) -> &'static str {
-        match self {
-            Self::ContactEmployee => "Samtal med medarbetaren",
-            Self::TargetedCheck => "Riktad loggkontroll för att verifiera",
-            Self::InformChief => "Förvaltningschef/verksamhetschef informerad",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// Investigated: no breach.
-    NoBreach,
-    /// A breach: labour-law measures.
-    BreachLabourLaw,
-    /// A breach reported to the police (by the förvaltningschef/verksamhetschef).
-    PoliceReport,
-}
-
-impl Decision {
-    pub const ALL: [Decision; 3] = [Self::NoBreach, Self::BreachLabourLaw, Self::PoliceReport];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NoBreach => "no_breach",
-            Self::BreachLabourLaw => "breach_labour_law",
-            Self::PoliceReport => "police_report",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CaseStep {
-    pub step: Step,
-    pub at: DateTime<Utc>,
-    pub by: String,
-    pub note: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Case {
-    pub id: i64,
-    pub task_id: i64,
-    pub unit: String,
-    pub system: String,
-    pub opened_at: DateTime<Utc>,
-    pub opened_by: String,
-    pub summary: String,
-    pub state: String,
-    pub decision: Option<Decision>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub decided_by: Option<String>,
-    pub decision_note: Option<String>,
-    pub retain_until: Option<DateTime<Utc>>,
-    pub steps: Vec<CaseStep>,
-}
-
-pub fn case_object(id: i64) -> String {
-    format!("case:{id}")
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {

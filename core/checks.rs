@@ -3,97 +3,16 @@
 //! review task once the extract is in. A scheduled targeted routine (`kind = "riktad"`)
 //! checks every patient on the protected-identity list each month.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use loggvakt_connector::{OrderRequest, Period, Personnummer, Subject, UserRef};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::calendar::{Month, local_date};
 use crate::clock::Clock;
-use crate::org::{Organisation, RoutineKind, UnitSelector};
+use crate::model::check::{CheckKind, NewCheck, check_object};
+use crate::model::org::{Organisation, RoutineKind, UnitSelector};
 use crate::store::orders::NewOrder;
 use crate::store::{Store, StoreError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckKind {
-    /// Everything one user did in the period.
-    User,
-    /// Every access to one patient's record in the period.
-    Patient,
-    /// A patient's own request for the log of their record.
-    PatientRequest,
-}
-
-impl CheckKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Patient => "patient",
-            Self::PatientRequest => "patient_request",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::User, Self::Patient, Self::PatientRequest]
-            .into_iter()
-            .find(|k| k.as_str() == raw)
-    }
-}
-
-/// The documentation of a patient's request (DOMAIN.md S3).
-#[derive(Debug, Clone, Serialize)]
-pub struct PatientRequest {
-    pub received_on: NaiveDate,
-    /// Which ID document was shown, e.g. "pass", "körkort".
-    pub identity_document: String,
-    pub identity_checked_by: String,
-    pub dispatched_at: Option<DateTime<Utc>>,
-    /// The registered mail's number (rekommenderat brev).
-    pub registered_mail: Option<String>,
-    pub receipt_at: Option<NaiveDate>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub id: i64,
-    pub kind: CheckKind,
-    pub routine: Option<String>,
-    pub month: Option<String>,
-    pub system: String,
-    pub unit: String,
-    /// A username, or a patient's personnummer: personal data, never logged.
-    #[serde(skip)]
-    pub subject: String,
-    pub from: NaiveDateTime,
-    pub to: NaiveDateTime,
-    pub reason: String,
-    pub requested_by: String,
-    pub created_at: DateTime<Utc>,
-    pub request: Option<PatientRequest>,
-}
-
-impl Check {
-    pub fn reference(&self) -> String {
-        match self.kind {
-            CheckKind::PatientRequest => format!("LV-B-{}", self.id),
-            CheckKind::User | CheckKind::Patient => format!("LV-R-{}", self.id),
-        }
-    }
-}
-
-/// A check to be made.
-pub struct NewCheck {
-    pub kind: CheckKind,
-    pub system: String,
-    /// Whose manager reviews it; for a user check, the user's own unit by default.
-    pub unit: Option<String>,
-    pub subject: String,
-    /// The first and last day of the period, both included.
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    pub reason: String,
-    pub request: Option<(NaiveDate, String, String)>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -271,15 +190,11 @@ async fn order_for(
         .ok_or_else(|| StoreError::Corrupt("the check's order collided".into()))?;
     tx.audit(
         "order.created",
-        &crate::orders::order_object(order),
+        &crate::model::order::order_object(order),
         json!({"check": id, "system": system, "reference": request.reference}),
     )
     .await?;
     Ok(order)
-}
-
-pub fn check_object(id: i64) -> String {
-    format!("check:{id}")
 }
 
 /// The patients a scheduled targeted routine checks: those on the protected-identity list.

@@ -11,24 +11,24 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::audit::{self, Verdict};
-use crate::calendar::{Month, local_date};
+use crate::calendar::{Month, local_date, start_of_day};
 use crate::clock::Clock;
 use crate::config;
 use crate::connectors::Connectors;
 use crate::demo;
-use crate::draw::Draw;
-use crate::orders::{self, OrderState};
-use crate::org::{Organisation, RoutineKind};
-use crate::scheduler;
+use crate::draw;
+use crate::model::draw::Draw;
+use crate::model::order::OrderState;
+use crate::model::org::{Organisation, RoutineKind};
+use crate::orders;
 use crate::server::{self, ServeOptions};
 use crate::store::Store;
+use crate::store::audit::{self, Verdict};
+use crate::tick;
 
 mod report;
 mod review;
 mod users;
-
-pub use users::generated_password;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -182,6 +182,13 @@ pub enum Command {
         /// Folder for the demo's database and configuration (emptied of a previous demo).
         #[arg(long, default_value = "demo-out")]
         dir: PathBuf,
+        /// Repeat a run: the draws' seeds and the simulators come from this number instead of
+        /// the operating system, so the same seed (and start) gives the same demo every time.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The first of the two months, e.g. 2027-05 (default: the month of --now, or today).
+        #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+        start: Option<Month>,
     },
 }
 
@@ -356,10 +363,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let org = load_config(&cli.config)?;
             let month = month.unwrap_or_else(|| Month::of(local_date(clock.now())));
             if let Some(today) = not_begun(month, &clock) {
-                bail!(scheduler::PlanError::FutureMonth { month, today });
+                bail!(draw::PlanError::FutureMonth { month, today });
             }
             let store = open_store(&cli.db).await?;
-            let report = scheduler::plan_month(&store, &org, month, &clock, &cli_actor()).await?;
+            let report =
+                draw::plan_month(&store, &org, month, &clock, &cli_actor(), &draw::Seeds::Os)
+                    .await?;
             let draws = store.draws_for_month(month).await?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&plan_json(&draws))?),
@@ -379,7 +388,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             action: DrawAction::Verify { id },
         } => {
             let store = open_store(&cli.db).await?;
-            let Some(v) = scheduler::verify_draw(&store, id).await? else {
+            let Some(v) = draw::verify_draw(&store, id).await? else {
                 bail!("there is no draw {id}");
             };
             if v.differences.is_empty() {
@@ -401,8 +410,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let connectors = Connectors::for_org(&org);
             connectors.require_all().map_err(anyhow::Error::msg)?;
             let store = open_store(&cli.db).await?;
-            let r = scheduler::tick(&store, &org, &connectors, &clock, &server::instance_name())
-                .await?;
+            let r = tick::tick(&store, &org, &connectors, &clock, &server::instance_name()).await?;
             if r.skipped {
                 println!("another instance is ticking; nothing done");
             } else {
@@ -558,8 +566,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             sim.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { dir } => {
-            demo::run(&dir, cli.now).await.context("demo failed")?;
+        Command::Demo { dir, seed, start } => {
+            let start = start.map(|m| start_of_day(m.first_day()).with_timezone(&Utc));
+            let options = demo::Options {
+                dir,
+                start: start.or(cli.now),
+                seed,
+            };
+            demo::run(&options).await.context("demo failed")?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -635,7 +649,7 @@ async fn order_command(db: &str, clock: &Clock, action: OrderAction) -> Result<E
                 } else {
                     "order.marked_sent"
                 },
-                &orders::order_object(id),
+                &crate::model::order::order_object(id),
                 serde_json::json!({"from": order.state}),
             )
             .await?;

@@ -26,8 +26,4 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + self.offset
     }
-
-    pub fn is_real(&self) -> bool {
-        self.offset.is_zero()
-    }
 }

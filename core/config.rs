@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::calendar::WindowRule;
 use crate::ident::{Personnummer, RoutineId, StaffId, SystemId, UnitId};
-use crate::org::{
+use crate::model::org::{
     BUILT_IN_CONNECTORS, Cadence, ConnectorRef, Contact, NotifySettings, NotifyTransport,
     Organisation, Routine, RoutineKind, SampleRule, Staff, System, Unit, UnitSelector,
 };

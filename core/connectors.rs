@@ -10,7 +10,7 @@ use std::time::Duration;
 use loggvakt_connector::plugin::PluginConnector;
 use loggvakt_connector::{Connector, FromSettings};
 
-use crate::org::{ConnectorRef, Organisation, System};
+use crate::model::org::{ConnectorRef, Organisation, System};
 
 /// How long one plugin call may take before it counts as a (retryable) timeout.
 const PLUGIN_CALL_TIMEOUT: Duration = Duration::from_secs(60);

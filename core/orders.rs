@@ -11,86 +11,22 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta};
 use loggvakt_connector::{
     AccessEvent, Connector, FetchQuery, ImportLimits, ImportOutcome, OrderReceipt, OrderRequest,
     Period, PollOutcome, Subject, UserRef,
 };
-use serde::Serialize;
 use serde_json::json;
 
+use crate::blocking;
 use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::crashpoint;
-use crate::draw::Draw;
-use crate::org::Organisation;
+use crate::model::draw::Draw;
+use crate::model::order::{Order, OrderState, order_object};
+use crate::model::org::Organisation;
 use crate::store::orders::{NewOrder, OrderUpdate};
 use crate::store::{Store, StoreError, WriteTx};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderState {
-    /// Waiting to be sent (again).
-    Pending,
-    /// Being sent by an instance; not yet known whether the peer has it.
-    Sending,
-    /// Sent; the extract has not arrived.
-    AwaitingDelivery,
-    /// The events are stored.
-    Imported,
-    /// Given up: the reason is in `last_error`.
-    Failed,
-    /// The sender died mid-send; a person must check with the peer before it is sent again.
-    InDoubt,
-}
-
-impl OrderState {
-    pub const ALL: [Self; 6] = [
-        Self::Pending,
-        Self::Sending,
-        Self::AwaitingDelivery,
-        Self::Imported,
-        Self::Failed,
-        Self::InDoubt,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sending => "sending",
-            Self::AwaitingDelivery => "awaiting_delivery",
-            Self::Imported => "imported",
-            Self::Failed => "failed",
-            Self::InDoubt => "in_doubt",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
-    }
-}
-
-/// A stored order.
-#[derive(Debug, Clone)]
-pub struct Order {
-    pub id: i64,
-    pub draw_id: Option<i64>,
-    pub part: i64,
-    pub system: String,
-    pub idempotency_key: String,
-    pub reference: String,
-    pub request: OrderRequest,
-    pub state: OrderState,
-    pub attempts: u32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub receipt: Option<OrderReceipt>,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub deliver_by: Option<DateTime<Utc>>,
-    pub reminded_at: Option<DateTime<Utc>>,
-}
 
 /// How long a sending instance holds an order before it is considered dead.
 const SEND_CLAIM: TimeDelta = TimeDelta::minutes(10);
@@ -101,10 +37,6 @@ const BACKOFF_MAX: TimeDelta = TimeDelta::hours(6);
 pub fn backoff(attempts: u32) -> TimeDelta {
     let factor = 1i32 << attempts.saturating_sub(1).min(20);
     (BACKOFF_BASE * factor).min(BACKOFF_MAX)
-}
-
-pub fn order_object(id: i64) -> String {
-    format!("order:{id}")
 }
 
 fn local(t: DateTime<chrono::FixedOffset>) -> chrono::NaiveDateTime {
@@ -475,6 +407,19 @@ impl Pipeline<'_> {
             ),
             None => None,
         };
+        // A delivery is parsed on the blocking pool, before the write lock is taken.
+        let mut polled = polled;
+        let parsed = match &mut polled {
+            Some(Ok(PollOutcome::Delivered(extract))) => {
+                let c = connector.clone().expect("polled through a connector");
+                let bytes = std::mem::take(&mut extract.bytes);
+                let limits = ImportLimits {
+                    max_bytes: self.system_limit(&order.system),
+                };
+                Some(blocking::run(move || c.import(&mut bytes.as_slice(), &limits)).await)
+            }
+            _ => None,
+        };
         let mut tx = self.store.begin_write(now, self.actor).await?;
         let mut wait = OrderUpdate::to(OrderState::AwaitingDelivery);
         // Polling is cheap for us but not for the peer: at most every 15 minutes.
@@ -497,12 +442,8 @@ impl Pipeline<'_> {
                 wait.state = OrderState::Failed;
                 None
             }
-            Some(Ok(PollOutcome::Delivered(extract))) => {
-                let c = connector.as_ref().expect("polled through a connector");
-                let limits = ImportLimits {
-                    max_bytes: self.system_limit(&order.system),
-                };
-                match c.import(&mut extract.bytes.as_slice(), &limits) {
+            Some(Ok(PollOutcome::Delivered(_))) => {
+                match parsed.expect("a delivery is parsed above") {
                     Ok(outcome) => {
                         match self
                             .accept(
@@ -596,15 +537,18 @@ impl Pipeline<'_> {
                     system: order.system.clone(),
                     reason,
                 })?;
-        let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
-        // The limit again, on what is actually read: the file may grow after the size check.
-        let mut limited = (&mut reader).take(limit.saturating_add(1));
-        let outcome = connector
-            .import(&mut limited, &ImportLimits { max_bytes: limit })
-            .map_err(|e| ImportError::Unreadable {
-                file: file.clone(),
-                reason: e.to_string(),
-            })?;
+        let reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+        let outcome = blocking::run(move || {
+            // The limit again, on what is actually read: the file may grow after the size
+            // check.
+            let mut limited = reader.take(limit.saturating_add(1));
+            connector.import(&mut limited, &ImportLimits { max_bytes: limit })
+        })
+        .await
+        .map_err(|e| ImportError::Unreadable {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
         // A header with no rows is a valid answer: the person opened no record that day.
         // An empty file has no header, and the connector refuses it above.
         let mut tx = self.store.begin_write(self.clock.now(), self.actor).await?;

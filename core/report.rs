@@ -33,7 +33,6 @@
 //! Totals of coverage add up accounts: a person with accounts in two systems counts in both.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ops::AddAssign;
 
 use chrono::{Datelike, Months, NaiveDate, SecondsFormat, TimeDelta};
 use handlebars::Handlebars;
@@ -42,44 +41,13 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{Month, TZ, local_date};
 use crate::clock::Clock;
 use crate::ident::{SystemId, UnitId};
-use crate::org::{Organisation, RoutineKind};
+use crate::model::org::{Organisation, RoutineKind};
+use crate::model::report::Counts;
 use crate::store::{Store, StoreError};
 
 /// The first year a report can be asked for: Patientdatalagen (2008:355) made log checks a
 /// duty from July 2008, and no plan of ours predates it.
 pub const FIRST_YEAR: i32 = 2008;
-
-/// The counts of a unit × system × month, and of every total.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub planned: i64,
-    pub empty: i64,
-    pub done_on_time: i64,
-    pub late: i64,
-    pub missed: i64,
-    pub in_progress: i64,
-    pub overdue: i64,
-    pub waiting: i64,
-    pub utan_anmarkning: i64,
-    pub med_anmarkning: i64,
-    pub open_cases: i64,
-}
-
-impl AddAssign for Counts {
-    fn add_assign(&mut self, o: Self) {
-        self.planned += o.planned;
-        self.empty += o.empty;
-        self.done_on_time += o.done_on_time;
-        self.late += o.late;
-        self.missed += o.missed;
-        self.in_progress += o.in_progress;
-        self.overdue += o.overdue;
-        self.waiting += o.waiting;
-        self.utan_anmarkning += o.utan_anmarkning;
-        self.med_anmarkning += o.med_anmarkning;
-        self.open_cases += o.open_cases;
-    }
-}
 
 /// One unit × system × month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::review::task_object;
+use crate::model::task::task_object;
 use crate::store::{Store, StoreError};
 
 /// Purges the rows of every closed task whose retention has ended. Returns (tasks, rows).
@@ -21,7 +21,7 @@ pub async fn purge(store: &Store, clock: &Clock, actor: &str) -> Result<(usize, 
             &task_object(task.id),
             json!({
                 "rows": deleted,
-                "outcome": task.outcome.map(crate::review::outcome_str),
+                "outcome": task.outcome.map(crate::model::task::outcome_str),
                 "retain_until": task.retain_until.map(crate::store::ts),
             }),
         )

@@ -16,9 +16,9 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::clock::Clock;
 use crate::connectors::Connectors;
-use crate::org::Organisation;
-use crate::scheduler::{self, TickReport};
+use crate::model::org::Organisation;
 use crate::store::{self, Store};
+use crate::tick::{self, TickReport};
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
@@ -62,7 +62,7 @@ async fn run_tick(shared: &Shared) {
         tracing::warn!("previous tick still running; skipping this one");
         return;
     };
-    let result = scheduler::tick(
+    let result = tick::tick(
         &shared.store,
         &shared.org,
         &shared.connectors,

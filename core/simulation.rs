@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use loggvakt_simulator::{Ports, SimConfig, SimStaff, Simulator};
 
-use crate::org::Organisation;
+use crate::model::org::Organisation;
 
 /// The simulator's tokens; the example configuration uses the same.
 const SESAM2_TOKEN: &str = "exempel-token-sesam2";

@@ -15,7 +15,8 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
-use loggvakt::orders::{self, OrderState};
+use loggvakt::model::order::OrderState;
+use loggvakt::orders;
 use loggvakt_connector::{
     Capabilities, Connector, ConnectorError, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
     OrderRequest, Subject, async_trait, csv_form,
@@ -97,7 +98,7 @@ sample = { fraction = 1.0, min = 1 }
     let store = loggvakt::store::Store::open(&db).await?;
     let connectors = Connectors::for_org(&org).with("bench", Arc::new(NormalisedCsv));
     let now: DateTime<Utc> = "2027-05-07T06:00:00Z".parse()?;
-    loggvakt::scheduler::tick(&store, &org, &connectors, &Clock::starting_at(now), "bench").await?;
+    loggvakt::tick::tick(&store, &org, &connectors, &Clock::starting_at(now), "bench").await?;
     let order = store
         .orders(Some(OrderState::AwaitingDelivery))
         .await?

@@ -11,8 +11,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::TestDb;
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
-use loggvakt::orders::{self, Order, OrderState, Pipeline};
-use loggvakt::org::Organisation;
+use loggvakt::model::order::{Order, OrderState};
+use loggvakt::model::org::Organisation;
+use loggvakt::orders::{self, Pipeline};
 use loggvakt::store::Store;
 use loggvakt_connector::Subject;
 use loggvakt_simulator::{Ports, Simulator, SystemFaults};
@@ -66,7 +67,7 @@ impl World {
     }
 
     async fn tick(&self, when: &str) {
-        loggvakt::scheduler::tick(&self.store, &self.org, &self.connectors, &at(when), "test")
+        loggvakt::tick::tick(&self.store, &self.org, &self.connectors, &at(when), "test")
             .await
             .unwrap();
     }
@@ -474,7 +475,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     let tick = |when: &'static str| {
         let (store, org, connectors) = (store.clone(), org.clone(), connectors.clone());
         async move {
-            loggvakt::scheduler::tick(&store, &org, &connectors, &at(when), "test")
+            loggvakt::tick::tick(&store, &org, &connectors, &at(when), "test")
                 .await
                 .unwrap()
         }

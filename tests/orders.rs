@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use common::{ConfigDir, SMALL_ORG, TestDb, count, exec, staff_csv};
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
-use loggvakt::orders::{self, ImportError, OrderState};
-use loggvakt::scheduler;
+use loggvakt::model::order::OrderState;
+use loggvakt::orders::{self, ImportError};
+use loggvakt::tick;
 use loggvakt_connector::{
     AccessEvent, Action, Capabilities, Connector, ConnectorError, Extract, FetchQuery,
     ImportLimits, ImportOutcome, Manifest, OrderReceipt, OrderRequest, Personnummer, PollOutcome,
@@ -120,7 +121,7 @@ fn at(s: &str) -> Clock {
 
 struct Setup {
     _cfg: ConfigDir,
-    org: loggvakt::org::Organisation,
+    org: loggvakt::model::org::Organisation,
     connectors: Connectors,
     fake: Arc<Fake>,
 }
@@ -146,7 +147,7 @@ fn setup(fake: Fake) -> Setup {
 async fn run_first_week(s: &Setup, store: &loggvakt::store::Store) {
     for day in 1..=7 {
         let clock = at(&format!("2027-05-{day:02}T07:00:00+02:00"));
-        scheduler::tick(store, &s.org, &s.connectors, &clock, "test")
+        tick::tick(store, &s.org, &s.connectors, &clock, "test")
             .await
             .unwrap();
     }
@@ -211,7 +212,7 @@ async fn seven_sampled_users_give_three_orders_with_their_own_periods() {
             4
         );
         // Ticking again sends nothing twice.
-        scheduler::tick(
+        tick::tick(
             &store,
             &s.org,
             &s.connectors,
@@ -242,7 +243,7 @@ async fn retryable_errors_back_off_then_succeed_and_permanent_ones_fail() {
         // The draws' days are random: give an order that first failed on the 7th its retries.
         for day in ["2027-05-08", "2027-05-09"] {
             let clock = at(&format!("{day}T07:00:00+02:00"));
-            scheduler::tick(&store, &s.org, &s.connectors, &clock, "test")
+            tick::tick(&store, &s.org, &s.connectors, &clock, "test")
                 .await
                 .unwrap();
         }
@@ -308,7 +309,7 @@ async fn attempts_run_out() {
     let store = db.open().await;
     for day in 1..=20 {
         let clock = at(&format!("2027-05-{day:02}T07:00:00+02:00"));
-        scheduler::tick(&store, &s.org, &s.connectors, &clock, "test")
+        tick::tick(&store, &s.org, &s.connectors, &clock, "test")
             .await
             .unwrap();
     }

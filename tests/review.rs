@@ -9,11 +9,15 @@ mod common;
 use chrono::TimeDelta;
 use common::fixture::{Setup, at, first_week, pnr, setup, tick};
 use common::{TestDb, count, loggvakt};
-use loggvakt::cases::{self, CaseError, Decision, Step};
-use loggvakt::checks::{self, CheckKind, NewCheck};
+use loggvakt::cases::{self, CaseError};
+use loggvakt::checks;
 use loggvakt::clock::Clock;
-use loggvakt::review::{Review, ReviewError, TaskKind, TaskState};
-use loggvakt::rules::{Code, Rules};
+use loggvakt::model::case::{Decision, Step};
+use loggvakt::model::check::{CheckKind, NewCheck};
+use loggvakt::model::rules::Code;
+use loggvakt::model::task::{TaskKind, TaskState};
+use loggvakt::review::{Review, ReviewError};
+use loggvakt::rules::Rules;
 use loggvakt_connector::ReviewOutcome;
 
 fn outbox(s: &Setup) -> Vec<String> {
@@ -57,7 +61,7 @@ async fn tasks_notices_reminder_escalation_outcomes_case_and_purge() {
         let events = store.events_of(hem.draw_id, None).await.unwrap();
         let late: Vec<_> = events
             .iter()
-            .filter(|e| e.time.ends_with("23:30:00"))
+            .filter(|e| e.time.to_string().ends_with("23:30:00"))
             .collect();
         assert_eq!(late.len(), 2);
         for e in &late {
@@ -255,9 +259,9 @@ async fn tasks_notices_reminder_escalation_outcomes_case_and_purge() {
         let r = tick(&s, &store, &(until + TimeDelta::days(1)).to_rfc3339()).await;
         assert_eq!(r.review.tasks_purged, 1, "[{b}] purged after its retention");
 
-        let audit = loggvakt::audit::verify(&store).await.unwrap();
+        let audit = loggvakt::store::audit::verify(&store).await.unwrap();
         assert!(
-            matches!(audit, loggvakt::audit::Verdict::Intact { .. }),
+            matches!(audit, loggvakt::store::audit::Verdict::Intact { .. }),
             "[{b}]"
         );
     }
@@ -341,7 +345,10 @@ async fn targeted_checks_and_patient_requests_use_the_same_pipeline() {
         assert_eq!(req_task.kind, TaskKind::PatientRequest);
         let rows = store.events_of(None, Some(req)).await.unwrap();
         assert_eq!(rows.len(), 2);
-        assert!(rows.iter().all(|e| e.patient_id == pnr(7).digits()));
+        assert!(
+            rows.iter()
+                .all(|e| e.patient_id.digits() == pnr(7).digits())
+        );
 
         checks::record_dispatch(&store, &clock, "vera", req, "RR123456785SE")
             .await
@@ -457,7 +464,7 @@ async fn protected_identities_are_checked_every_month() {
             let (store, org, connectors) = (&store, &org, &connectors);
             let clock = at(when);
             async move {
-                loggvakt::scheduler::tick(store, org, connectors, &clock, "test")
+                loggvakt::tick::tick(store, org, connectors, &clock, "test")
                     .await
                     .unwrap()
             }

@@ -129,7 +129,7 @@ async fn concurrent_ticks_make_each_draw_once() {
         let ticks = (0..4).map(|i| {
             let (store, org, connectors) = (store.clone(), org.clone(), connectors.clone());
             tokio::spawn(async move {
-                loggvakt::scheduler::tick(&store, &org, &connectors, &clock, &format!("t{i}")).await
+                loggvakt::tick::tick(&store, &org, &connectors, &clock, &format!("t{i}")).await
             })
         });
         for t in ticks {

@@ -121,7 +121,7 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
     let store = s.db.open().await;
     assert_eq!(
         store.task(boende).await.unwrap().unwrap().state,
-        loggvakt::review::TaskState::Open
+        loggvakt::model::task::TaskState::Open
     );
 
     // Without the CSRF token, even her own task is not touched.
@@ -388,7 +388,7 @@ async fn admin_sees_configuration_staff_draws_and_orders() {
 /// with its line and nothing is stored; another unit's order is not hers to fill.
 #[tokio::test(flavor = "multi_thread")]
 async fn reviewer_uploads_a_delivered_extract() {
-    use loggvakt::checks::{CheckKind, NewCheck};
+    use loggvakt::model::check::{CheckKind, NewCheck};
     // Two checks (hemtjänst's user and boende's), made before the server starts and left
     // awaiting delivery, as a Cosmic order is after its mail went out.
     let s = start().await;
@@ -482,7 +482,7 @@ async fn reviewer_uploads_a_delivered_extract() {
     assert!(good.text().await.unwrap().contains("1 loggrader"));
     assert_eq!(
         store.order(ids[0]).await.unwrap().unwrap().state,
-        loggvakt::orders::OrderState::Imported
+        loggvakt::model::order::OrderState::Imported
     );
     let other = upload(ids[1], "Tidpunkt;Användarnamn;Personnummer;Händelse\n")
         .await

@@ -32,8 +32,9 @@ use serde_json::json;
 
 use crate::config;
 use crate::ident::UnitId;
-use crate::org::{Contact, Organisation, Unit};
-use crate::rules::{Code, Rules, median};
+use crate::model::org::{Contact, Organisation, Unit};
+use crate::model::rules::Code;
+use crate::rules::{Rules, median};
 pub use scan::Format;
 use scan::{ChunkOut, Layout, UserState, Worker};
 

@@ -17,7 +17,9 @@ use memchr::{memchr, memchr_iter};
 use rustc_hash::FxHashMap;
 
 use super::distinct::{Arena, Distinct};
-use crate::rules::{Code, CodeSet, DayKind, RowFacts, Rules, codes_of};
+use crate::model::rules::{Code, CodeSet, codes_of};
+use crate::model::working_hours::DayKind;
+use crate::rules::{RowFacts, Rules};
 
 /// More columns than this in a header is not the normalised form.
 pub const MAX_COLUMNS: usize = 64;
@@ -624,7 +626,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 }
 
 /// `YYYYMMDDNNNN` or `YYYYMMDD-NNNN` as the SDK's `Personnummer::parse` accepts them (real
-/// date, samordningsnummer day + 60, Luhn check digit), as its [`crate::rules::pnr_key`].
+/// date, samordningsnummer day + 60, Luhn check digit), as its [`crate::model::rules::pnr_key`].
 pub fn parse_personnummer(b: &[u8]) -> Option<u64> {
     let b = b.trim_ascii();
     let mut d = [0u8; 12];

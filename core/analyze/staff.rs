@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::config::{ConfigError, ConfigErrors};
 use crate::ident::{Personnummer, StaffId, SystemId, UnitId};
-use crate::org::Staff;
-use crate::rules::WorkingHours;
+use crate::model::org::Staff;
+use crate::model::working_hours::WorkingHours;
 
 pub fn read(file: &Path) -> Result<Vec<Staff>, ConfigErrors> {
     let err = |line: Option<usize>, item: Option<String>, field: Option<&str>, message: String| {

@@ -11,12 +11,15 @@ use loggvakt_connector::ReviewOutcome;
 use serde_json::json;
 
 use super::{Format, cli_actor, load_config, open_store};
-use crate::cases::{self, Decision, Step};
-use crate::checks::{self, CheckKind, NewCheck};
+use crate::cases;
+use crate::checks;
 use crate::clock::Clock;
 use crate::connectors::Connectors;
+use crate::model::case::{Decision, Step};
+use crate::model::check::{CheckKind, NewCheck};
+use crate::model::task::{Task, TaskState, outcome_str};
 use crate::orders;
-use crate::review::{Review, Task, TaskState, outcome_str};
+use crate::review::Review;
 use crate::rules::Rules;
 use crate::store::Store;
 
@@ -258,7 +261,7 @@ pub async fn review_command(
             let mut tx = store.begin_write(clock.now(), &cli_actor()).await?;
             tx.audit(
                 "review.rows_shown",
-                &crate::review::task_object(id),
+                &crate::model::task::task_object(id),
                 json!({"rows": events.len()}),
             )
             .await?;
@@ -268,7 +271,7 @@ pub async fn review_command(
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "task": task, "users": users, "events": events, "case": case,
-                        "checklist": crate::review::CHECKLIST,
+                        "checklist": crate::model::task::CHECKLIST,
                     }))?
                 ),
                 Format::Table => {
@@ -297,9 +300,9 @@ pub async fn review_command(
                         for e in &events {
                             println!(
                                 "  {}  {:<10} {:<13} {:<24} {:<22} {}",
-                                e.time.replace('T', " "),
+                                e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
                                 e.user_id,
-                                e.patient_id,
+                                e.patient_id.digits(),
                                 e.patient_name.as_deref().unwrap_or("-"),
                                 e.care_unit.as_deref().unwrap_or("-"),
                                 e.event_text
@@ -310,7 +313,7 @@ pub async fn review_command(
                         }
                     }
                     println!("\nChecklista:");
-                    for (i, q) in crate::review::CHECKLIST.iter().enumerate() {
+                    for (i, q) in crate::model::task::CHECKLIST.iter().enumerate() {
                         println!("  {}. {q}", i + 1);
                     }
                 }
@@ -388,7 +391,7 @@ fn print_tasks(tasks: &[Task], now: DateTime<Utc>) {
             t.kind.as_str(),
             t.unit,
             t.system,
-            t.month.as_deref().unwrap_or("-"),
+            t.month.map_or_else(|| "-".to_owned(), |m| m.to_string()),
             t.reviewer_email,
             t.users,
             t.events,
@@ -563,7 +566,7 @@ async fn describe_order(store: &Store, check: i64, order: i64) -> Result<ExitCod
             .map(|e| format!(": {e}"))
             .unwrap_or_default()
     );
-    Ok(if o.state == orders::OrderState::Failed {
+    Ok(if o.state == crate::model::order::OrderState::Failed {
         ExitCode::FAILURE
     } else {
         println!("the review task is made when the extract is in (the next tick after delivery)");
@@ -690,7 +693,7 @@ pub async fn request_command(
             let mut tx = store.begin_write(clock.now(), &actor).await?;
             tx.audit(
                 "request.extract_shown",
-                &checks::check_object(id),
+                &crate::model::check::check_object(id),
                 json!({"rows": events.len()}),
             )
             .await?;
@@ -735,7 +738,7 @@ pub async fn request_command(
                         for e in &events {
                             println!(
                                 "{:<19}  {:<28} {:<24} {}",
-                                e.time.replace('T', " "),
+                                e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
                                 e.care_unit.as_deref().unwrap_or("-"),
                                 e.user_name.as_deref().unwrap_or(&e.user_id),
                                 e.event_text

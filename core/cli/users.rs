@@ -8,8 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
 use super::{cli_actor, load_config, open_store};
-use crate::auth::{self, Role, User};
+use crate::auth;
 use crate::clock::Clock;
+use crate::model::user::{Role, User};
 use crate::store::users::NewUser;
 
 #[derive(Subcommand, Debug)]
@@ -41,12 +42,6 @@ pub enum UserAction {
 fn parse_role(raw: &str) -> Result<Role, String> {
     Role::parse(raw)
         .ok_or_else(|| format!("'{raw}' is not a role: admin, reviewer, executive, auditor"))
-}
-
-/// A made-up password that is easy to type from a printout.
-pub fn generated_password() -> String {
-    let token = auth::random_token();
-    format!("{}-{}-{}", &token[..5], &token[5..10], &token[10..15])
 }
 
 pub async fn user_command(
@@ -100,9 +95,10 @@ pub async fn user_command(
             } else if let Ok(p) = std::env::var("LOGGVAKT_PASSWORD") {
                 (p, false)
             } else {
-                (generated_password(), true)
+                (auth::generated_password(), true)
             };
-            let hash = auth::hash_password(&password)?;
+            let to_hash = password.clone();
+            let hash = crate::blocking::run(move || auth::hash_password(&to_hash)).await?;
             let store = open_store(db).await?;
             let id = store
                 .upsert_user(

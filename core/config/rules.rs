@@ -15,7 +15,8 @@ use serde::Deserialize;
 
 use super::{Collected, ConfigError, Located, Problems};
 use crate::ident::Personnummer;
-use crate::rules::{Code, RulesSettings, VolumeSpikeSettings, WorkingHours, pnr_key};
+use crate::model::rules::{Code, RulesSettings, VolumeSpikeSettings, pnr_key};
+use crate::model::working_hours::WorkingHours;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,18 +2,21 @@
 //! an SMTP server or a folder of `.eml` files. Notices carry no patient data; the rows are
 //! only shown to the reviewer after login.
 
+mod notices;
 mod outbox;
 mod smtp;
 
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::LazyLock;
 
 use handlebars::Handlebars;
 use serde::Serialize;
 
+pub use notices::Notices;
 pub use outbox::FileOutbox;
 pub use smtp::SmtpMailer;
 
-use crate::org::{NotifySettings, NotifyTransport};
+use crate::model::org::{NotifySettings, NotifyTransport};
 
 /// One mail, ready to go. `key` names it for idempotent delivery (a file name, a Message-ID).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +47,22 @@ pub trait Mailer: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// The mailer the settings ask for.
-pub fn mailer(settings: &NotifySettings) -> Result<Box<dyn Mailer>, MailError> {
+/// The mailer the settings ask for. `own_dir` is the installation's own notice folder
+/// ([`crate::store::Store::notice_dir`]), used when the configuration names no outbox or
+/// mail server.
+pub fn mailer(
+    settings: &NotifySettings,
+    own_dir: Option<&Path>,
+) -> Result<Box<dyn Mailer>, MailError> {
     Ok(match &settings.transport {
+        NotifyTransport::InstallationOutbox => match own_dir {
+            Some(dir) => Box::new(FileOutbox::new(dir.to_owned())),
+            None => {
+                return Err(MailError::Permanent(
+                    "this database has no folder of its own for notices: set [notify] outbox or smtp".into(),
+                ));
+            }
+        },
         NotifyTransport::Outbox(dir) => Box::new(FileOutbox::new(dir.clone())),
         NotifyTransport::Smtp {
             host,
@@ -56,20 +72,15 @@ pub fn mailer(settings: &NotifySettings) -> Result<Box<dyn Mailer>, MailError> {
     })
 }
 
-/// The outbox folder, when notices go to files.
-pub fn outbox_dir(settings: &NotifySettings) -> Option<PathBuf> {
-    match &settings.transport {
-        NotifyTransport::Outbox(dir) => Some(dir.clone()),
-        NotifyTransport::Smtp { .. } => None,
-    }
-}
-
 pub const ASSIGNED: &str = "notice_assigned";
 pub const REMINDER: &str = "notice_reminder";
 pub const ESCALATION: &str = "notice_escalation";
 
-/// The notice templates, built in so that a release binary needs no template folder.
-pub fn templates() -> Handlebars<'static> {
+/// The notice templates, built in so that a release binary needs no template folder, and
+/// registered once.
+static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(templates);
+
+fn templates() -> Handlebars<'static> {
     let mut h = Handlebars::new();
     h.set_strict_mode(true);
     // Plain-text mails: nothing to escape.
@@ -95,8 +106,9 @@ pub fn templates() -> Handlebars<'static> {
 }
 
 /// Renders a built-in template; an error here is a bug in the template or its data.
-pub fn render(h: &Handlebars<'_>, name: &str, data: &impl Serialize) -> String {
-    h.render(name, data)
+pub fn render(name: &str, data: &impl Serialize) -> String {
+    TEMPLATES
+        .render(name, data)
         .unwrap_or_else(|e| panic!("template {name}: {e}"))
 }
 
@@ -106,7 +118,6 @@ mod tests {
 
     #[test]
     fn templates_parse_and_render_in_swedish() {
-        let h = templates();
         let data = serde_json::json!({
             "reviewer": "Anna Berg", "task_ref": "G-1", "unit": "Hemtjänst Norr",
             "system": "cosmic", "about": "stickprov 2027-05", "users": 3, "events": 40,
@@ -115,10 +126,10 @@ mod tests {
             "escalate_to": "Karin", "recipient": "Karin", "reviewer_email": "a@b.se",
             "created": "2027-05-06", "reminded": "2027-05-17",
         });
-        let body = render(&h, ASSIGNED, &data);
+        let body = render(ASSIGNED, &data);
         assert!(body.contains("Sista dag:    2027-05-20"), "{body}");
         assert!(body.contains("  - a\n"), "{body}");
-        assert!(render(&h, REMINDER, &data).contains("Påminnelse"));
-        assert!(render(&h, ESCALATION, &data).contains("Ansvarig granskare: Anna Berg"));
+        assert!(render(REMINDER, &data).contains("Påminnelse"));
+        assert!(render(ESCALATION, &data).contains("Ansvarig granskare: Anna Berg"));
     }
 }

@@ -11,147 +11,23 @@
 //! flagged; `analyze` relies on that for its ten million rows.
 
 mod names;
-mod working_hours;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use chrono::NaiveDateTime;
 use loggvakt_connector::AccessEvent;
 
-use crate::ident::{Personnummer, StaffId};
-use crate::org::Organisation;
+use crate::ident::StaffId;
+use crate::model::org::Organisation;
+use crate::model::rules::{Code, CodeSet, Flag, VolumeSpikeSettings, codes_of, pnr_key};
+use crate::model::working_hours::{DayKind, WEEKDAYS_SV, WorkingHours, minute_of_day};
 
 pub use names::{
     folded, initials, is_unknown_unit, matches_folded, may_share_surname, shared_surname,
     surname_parts,
 };
-pub use working_hours::{DayKind, WEEKDAYS_SV, WorkingHours, WorkingHoursError, minute_of_day};
-
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Code {
-    OffHours,
-    SelfAccess,
-    SameSurname,
-    Coworker,
-    ProtectedIdentity,
-    Watchlist,
-    NoCareRelation,
-    VolumeSpike,
-}
-
-impl Code {
-    pub const ALL: [Code; 8] = [
-        Code::OffHours,
-        Code::SelfAccess,
-        Code::SameSurname,
-        Code::Coworker,
-        Code::ProtectedIdentity,
-        Code::Watchlist,
-        Code::NoCareRelation,
-        Code::VolumeSpike,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::OffHours => "off_hours",
-            Code::SelfAccess => "self_access",
-            Code::SameSurname => "same_surname",
-            Code::Coworker => "coworker",
-            Code::ProtectedIdentity => "protected_identity",
-            Code::Watchlist => "watchlist",
-            Code::NoCareRelation => "no_care_relation",
-            Code::VolumeSpike => "volume_spike",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// A short Swedish title, for lists and headings.
-    pub fn label_sv(self) -> &'static str {
-        match self {
-            Code::OffHours => "Utanför arbetstid",
-            Code::SelfAccess => "Egen journal",
-            Code::SameSurname => "Samma efternamn",
-            Code::Coworker => "Kollega",
-            Code::ProtectedIdentity => "Skyddad identitet",
-            Code::Watchlist => "Bevakningslista",
-            Code::NoCareRelation => "Ingen vårdrelation",
-            Code::VolumeSpike => "Ovanligt många patienter",
-        }
-    }
-
-    /// The code's bit in a [`CodeSet`].
-    pub fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Codes as bits (see [`Code::bit`]): what a row check returns before any reason is written.
-pub type CodeSet = u8;
-
-/// The codes of a set, in [`Code::ALL`] order.
-pub fn codes_of(set: CodeSet) -> impl Iterator<Item = Code> {
-    Code::ALL.into_iter().filter(move |c| set & c.bit() != 0)
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Flag {
-    pub code: Code,
-    /// Swedish; never a patient's personnummer or name.
-    pub reason: String,
-}
-
-/// `volume_spike`: a user's distinct patients above `factor` × the median of the comparison
-/// group, and at least `min_patients`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct VolumeSpikeSettings {
-    pub factor: f64,
-    pub min_patients: u32,
-}
-
-impl Default for VolumeSpikeSettings {
-    fn default() -> Self {
-        Self {
-            factor: 3.0,
-            min_patients: 15,
-        }
-    }
-}
-
-/// The rules' configuration (`[rules]`, the protected-identity and watch lists); working
-/// hours of units and staff are on [`crate::org::Unit`] and [`crate::org::Staff`].
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RulesSettings {
-    pub disabled: BTreeSet<Code>,
-    /// For units and staff that have none of their own.
-    pub working_hours: WorkingHours,
-    pub volume_spike: VolumeSpikeSettings,
-    /// Patients with protected identity (skyddad identitet), as [`pnr_key`]s.
-    pub protected: FxHashSet<u64>,
-    /// People of media interest and others known locally, as [`pnr_key`]s.
-    pub watchlist: FxHashSet<u64>,
-}
-
-/// A personnummer as an integer: twelve digits fit in 40 bits, and integer sets are what
-/// a row-by-row check can afford.
-pub fn pnr_key(p: &Personnummer) -> u64 {
-    p.digits()
-        .bytes()
-        .fold(0, |n, b| n * 10 + u64::from(b - b'0'))
-}
 
 /// One staff member as the rules need them.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 use loggvakt_connector::Action;
 
 use super::*;
+use crate::ident::Personnummer;
 
 const EVA: &str = "19800414-9988"; // Eva Lind, hemtjänst norr
 const NILS: &str = "19960911-9822"; // Nils Natt, nattpatrullen

@@ -5,10 +5,12 @@ use loggvakt_connector::Period;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_date, parse_ts, ts};
-use crate::cases::{Case, CaseStep, Decision, Step};
-use crate::checks::{Check, CheckKind, PatientRequest};
-use crate::review::Task;
+use super::{
+    Result, Store, StoreError, WriteTx, opt_text_col, opt_ts, parse_date, parse_ts, text_col, ts,
+};
+use crate::model::case::{Case, CaseStep, Decision, Step};
+use crate::model::check::{Check, CheckKind, PatientRequest};
+use crate::model::task::Task;
 
 fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what} {id}: {e}"))
@@ -49,9 +51,9 @@ fn check_from_row(row: &AnyRow) -> Result<Check> {
         id,
         kind: CheckKind::parse(&kind).ok_or_else(|| corrupt("check", id, "kind"))?,
         routine: row.try_get("routine_id")?,
-        month: row.try_get("month")?,
-        system: row.try_get("system_id")?,
-        unit: row.try_get("unit_id")?,
+        month: opt_text_col(row, "month", "check", id)?,
+        system: text_col(row, "system_id", "check", id)?,
+        unit: text_col(row, "unit_id", "check", id)?,
         subject: row.try_get("subject")?,
         from: naive(&row.try_get::<String, _>("period_from")?, id)?,
         to: naive(&row.try_get::<String, _>("period_to")?, id)?,
@@ -322,12 +324,12 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
     Ok(Case {
         id,
         task_id: row.try_get("task_id")?,
-        unit: row.try_get("unit_id")?,
-        system: row.try_get("system_id")?,
+        unit: text_col(row, "unit_id", "case", id)?,
+        system: text_col(row, "system_id", "case", id)?,
         opened_at: parse_ts(&row.try_get::<String, _>("opened_at")?)?,
         opened_by: row.try_get("opened_by")?,
         summary: row.try_get("summary")?,
-        state: row.try_get("state")?,
+        state: text_col(row, "state", "case", id)?,
         decision: decision
             .map(|d| Decision::parse(&d).ok_or_else(|| corrupt("case", id, "decision")))
             .transpose()?,

@@ -8,8 +8,8 @@ use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
 use crate::calendar::Month;
-use crate::draw::{Draw, DrawStatus, Seed, Selected};
 use crate::ident::{RoutineId, StaffId, SystemId, UnitId};
+use crate::model::draw::{Draw, DrawStatus, Seed, Selected};
 
 const DRAW_COLUMNS: &str = "id, routine_id, unit_id, system_id, month, execution_date, \
      window_end, seed, params, population, status, created_at, executed_at";

@@ -4,6 +4,7 @@
 //! occur. Times are stored as fixed-width UTC text so that they compare correctly as strings
 //! on both backends.
 
+pub mod audit;
 mod cases;
 mod draws;
 pub mod orders;
@@ -11,14 +12,16 @@ mod report;
 pub mod review;
 pub mod users;
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
-use crate::audit::{self, ChainHead};
+use self::audit::ChainHead;
 use crate::calendar::Month;
+use crate::model::text::TextForm;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -57,6 +60,21 @@ const TICK_LOCK: i64 = 0x6c6f_6767_0002;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    notice_dir: Option<PathBuf>,
+}
+
+/// `sqlite://dir/loggvakt.db?mode=rwc` → `dir/loggvakt-notices`: a folder that belongs to
+/// this database alone. An in-memory database has none.
+fn sqlite_notice_dir(url: &str) -> Option<PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = Path::new(path.split('?').next()?);
+    let stem = path.file_stem()?.to_str()?;
+    if stem.is_empty() || stem == ":memory:" {
+        return None;
+    }
+    Some(path.with_file_name(format!("{stem}-notices")))
 }
 
 /// Hides the password of a database URL for messages.
@@ -141,7 +159,21 @@ impl Store {
                 }
             }
         }
-        Ok(Self { pool, backend })
+        let notice_dir = match backend {
+            Backend::Sqlite => sqlite_notice_dir(url),
+            Backend::Postgres => None,
+        };
+        Ok(Self {
+            pool,
+            backend,
+            notice_dir,
+        })
+    }
+
+    /// Where this installation's notices go when the configuration names no outbox or mail
+    /// server: beside the SQLite file. PostgreSQL installations must configure one.
+    pub fn notice_dir(&self) -> Option<&Path> {
+        self.notice_dir.as_deref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -387,12 +419,33 @@ pub fn parse_ts(raw: &str) -> Result<DateTime<Utc>> {
 }
 
 /// A nullable timestamp column.
-pub(crate) fn opt_ts(row: &sqlx::any::AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
-    use sqlx::Row;
+pub(crate) fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
     row.try_get::<Option<String>, _>(col)?
         .as_deref()
         .map(parse_ts)
         .transpose()
+}
+
+/// A text column read into a domain type; a value that does not parse is corrupt data,
+/// named by what, id and column (never by its content, which may be personal data).
+pub(crate) fn text_col<T: TextForm>(row: &AnyRow, col: &str, what: &str, id: i64) -> Result<T> {
+    let raw: String = row.try_get(col)?;
+    T::from_text(&raw).ok_or_else(|| StoreError::Corrupt(format!("{what} {id}: unreadable {col}")))
+}
+
+/// A nullable text column read into a domain type.
+pub(crate) fn opt_text_col<T: TextForm>(
+    row: &AnyRow,
+    col: &str,
+    what: &str,
+    id: i64,
+) -> Result<Option<T>> {
+    let raw: Option<String> = row.try_get(col)?;
+    raw.map(|raw| {
+        T::from_text(&raw)
+            .ok_or_else(|| StoreError::Corrupt(format!("{what} {id}: unreadable {col}")))
+    })
+    .transpose()
 }
 
 pub fn parse_date(raw: &str) -> Result<NaiveDate> {

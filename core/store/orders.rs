@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_ts, ts};
-use crate::orders::{Order, OrderState};
+use crate::model::order::{Order, OrderState};
 
 /// An order about to be stored.
 pub struct NewOrder<'a> {

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::{Result, Store, ts};
 use crate::calendar::Month;
-use crate::report::Counts;
+use crate::model::report::Counts;
 
 /// One (unit, system, month) of draws with its counts.
 pub(crate) struct CountsRow {

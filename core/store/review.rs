@@ -5,10 +5,10 @@ use loggvakt_connector::ReviewOutcome;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_ts, ts};
-use crate::review::{
-    NewTask, Notice, NoticeKind, NoticeState, StoredFlag, Task, TaskEvent, TaskKind, TaskState,
-    TaskUser, outcome_str,
+use super::{Result, Store, StoreError, WriteTx, opt_text_col, opt_ts, parse_ts, text_col, ts};
+use crate::model::notice::{Notice, NoticeKind, NoticeState};
+use crate::model::task::{
+    NewTask, StoredFlag, Task, TaskEvent, TaskKind, TaskState, TaskUser, outcome_str,
 };
 
 const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, month, \
@@ -38,9 +38,9 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
         kind: TaskKind::parse(&kind).ok_or_else(|| corrupt("task", id, "kind"))?,
         draw_id: row.try_get("draw_id")?,
         check_id: row.try_get("check_id")?,
-        unit: row.try_get("unit_id")?,
-        system: row.try_get("system_id")?,
-        month: row.try_get("month")?,
+        unit: text_col(row, "unit_id", "task", id)?,
+        system: text_col(row, "system_id", "task", id)?,
+        month: opt_text_col(row, "month", "task", id)?,
         reviewer_name: row.try_get("reviewer_name")?,
         reviewer_email: row.try_get("reviewer_email")?,
         state: TaskState::parse(&state).ok_or_else(|| corrupt("task", id, "state"))?,
@@ -98,7 +98,7 @@ impl WriteTx {
         .bind(t.check_id)
         .bind(t.unit.as_str())
         .bind(t.system.as_str())
-        .bind(t.month.as_deref())
+        .bind(t.month.map(|m| m.to_string()))
         .bind(t.reviewer.name.as_str())
         .bind(t.reviewer.email.as_str())
         .bind(ts(t.created_at))
@@ -326,6 +326,21 @@ impl Store {
             .collect()
     }
 
+    /// Open tasks whose reviewer has not yet been told about them.
+    pub async fn tasks_unannounced(&self) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM review_tasks t WHERE state = 'open' AND NOT EXISTS \
+             (SELECT 1 FROM notifications n WHERE n.task_id = t.id AND n.kind = 'assigned') \
+             ORDER BY id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(task_from_row)
+            .collect()
+    }
+
     /// The tasks a reviewer sees: those of `units`, and those assigned to `email`.
     pub async fn tasks_for_reviewer(&self, units: &[String], email: &str) -> Result<Vec<Task>> {
         let listed: Vec<String> = (0..units.len()).map(|i| format!("${}", i + 2)).collect();
@@ -472,17 +487,18 @@ impl Store {
         let mut events: Vec<TaskEvent> = rows
             .iter()
             .map(|r| {
+                let id: i64 = r.try_get("id")?;
                 Ok(TaskEvent {
-                    id: r.try_get("id")?,
+                    id,
                     staff_id: r.try_get("staff_id")?,
-                    time: r.try_get("time")?,
+                    time: text_col(r, "time", "event", id)?,
                     system: r.try_get("system_id")?,
                     user_id: r.try_get("user_id")?,
                     user_name: r.try_get("user_name")?,
-                    patient_id: r.try_get("patient_id")?,
+                    patient_id: text_col(r, "patient_id", "event", id)?,
                     patient_name: r.try_get("patient_name")?,
                     care_unit: r.try_get("care_unit")?,
-                    action: r.try_get("action")?,
+                    action: text_col(r, "action", "event", id)?,
                     event_text: r.try_get("event_text")?,
                     system_part: r.try_get("system_part")?,
                     protected_identity: r.try_get::<i64, _>("protected_identity")? != 0,
@@ -504,7 +520,9 @@ impl Store {
         for f in &flags {
             let event: i64 = f.try_get("event_id")?;
             let code: String = f.try_get("code")?;
-            if let (Some(&i), Some(code)) = (index.get(&event), crate::rules::Code::parse(&code)) {
+            if let (Some(&i), Some(code)) =
+                (index.get(&event), crate::model::rules::Code::parse(&code))
+            {
                 events[i].flags.push(StoredFlag {
                     code,
                     reason: f.try_get("reason")?,

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, parse_ts, ts};
-use crate::auth::{Role, User};
+use crate::model::user::{Role, User};
 
 const USER_COLUMNS: &str = "id, username, name, email, role, units, password_hash, disabled";
 

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Session, Shared, WebError};
-use crate::auth::Role;
 use crate::calendar::{Month, local_date};
-use crate::org::RoutineKind;
+use crate::model::org::RoutineKind;
+use crate::model::user::Role;
 
 use crate::calendar::local_minute as local;
 
@@ -141,7 +141,7 @@ pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Res
         .map(|o| {
             json!({
                 "id": o.id, "reference": o.reference, "system": o.system, "state": o.state.as_str(),
-                "failed": matches!(o.state, crate::orders::OrderState::Failed | crate::orders::OrderState::InDoubt),
+                "failed": matches!(o.state, crate::model::order::OrderState::Failed | crate::model::order::OrderState::InDoubt),
                 "attempts": o.attempts, "last_error": o.last_error, "created_at": local(o.created_at),
                 "sent_at": o.sent_at.map(local), "delivered_at": o.delivered_at.map(local),
                 "deliver_by": o.deliver_by.map(local),

@@ -10,8 +10,8 @@ use super::executive::YearQuery;
 use super::reviewer::{complete_task, record_shown, reviewable, visible_tasks};
 use super::session::ApiSession;
 use super::{ApiError, Shared, WebError};
-use crate::audit;
-use crate::auth::Role;
+use crate::model::user::Role;
+use crate::store::audit;
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -34,7 +34,7 @@ pub async fn task(
     let (task, users, events, case) = (&d.task, &d.users, &d.events, d.case);
     record_shown(&state, &s, id, events.len()).await?;
     Ok(Json(
-        json!({"task": task, "users": users, "events": events, "case": case, "checklist": crate::review::CHECKLIST}),
+        json!({"task": task, "users": users, "events": events, "case": case, "checklist": crate::model::task::CHECKLIST}),
     ))
 }
 
@@ -79,7 +79,7 @@ pub async fn verify(
     Path(id): Path<i64>,
 ) -> ApiResult {
     s.require(&[Role::Admin, Role::Auditor])?;
-    let v = crate::scheduler::verify_draw(&state.store, id)
+    let v = crate::draw::verify_draw(&state.store, id)
         .await?
         .ok_or(WebError::NotFound)?;
     Ok(Json(

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Session, Shared, WebError};
-use crate::audit::{self, Verdict};
-use crate::auth::Role;
+use crate::model::user::Role;
+use crate::store::audit::{self, Verdict};
 
 const PAGE: i64 = 100;
 
@@ -51,7 +51,7 @@ pub async fn verify(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     session.require(&[Role::Auditor, Role::Admin])?;
-    let v = crate::scheduler::verify_draw(&state.store, id)
+    let v = crate::draw::verify_draw(&state.store, id)
         .await?
         .ok_or(WebError::NotFound)?;
     Ok(state.page(

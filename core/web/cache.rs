@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::model::task::{Task, TaskEvent, TaskUser};
 use crate::report::Compliance;
-use crate::review::{Task, TaskEvent, TaskUser};
 
 /// A task with everything its page shows.
 pub struct TaskData {

@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Session, Shared, WebError};
-use crate::auth::Role;
+use crate::model::user::Role;
 use std::sync::Arc;
 
 use super::cache::ReportData;
@@ -35,7 +35,7 @@ pub(super) async fn compliance(
             })?,
     };
     let key = (
-        crate::audit::head_seq(&state.store).await?,
+        crate::store::audit::head_seq(&state.store).await?,
         state.clock.now().timestamp() / 60,
     );
     if let Some(r) = state.cache.report(year, key) {

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::clock::Clock;
 use crate::connectors::Connectors;
-use crate::org::Organisation;
+use crate::model::org::Organisation;
 use crate::rules::Rules;
 use crate::store::{Store, StoreError};
 
@@ -72,7 +72,7 @@ impl AppState {
 
     /// A task and everything its page shows, from the cache while nothing has changed.
     async fn task_data(&self, id: i64) -> Result<Arc<cache::TaskData>, WebError> {
-        let version = crate::audit::head_seq(&self.store).await?;
+        let version = crate::store::audit::head_seq(&self.store).await?;
         if let Some(d) = self.cache.task(id, version) {
             return Ok(d);
         }
@@ -125,7 +125,7 @@ impl AppState {
 }
 
 fn nav_for(s: &Session) -> Vec<serde_json::Value> {
-    use crate::auth::Role::*;
+    use crate::model::user::Role::*;
     let links: &[(&str, &str)] = match s.user.role {
         Admin => &[
             ("/granskningar", "Granskningar"),
@@ -150,7 +150,8 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
 
 fn templates() -> Handlebars<'static> {
     let mut h = Handlebars::new();
-    h.set_strict_mode(false);
+    // A misspelt field fails the page (and its test) instead of rendering blank.
+    h.set_strict_mode(true);
     for (name, text) in [
         ("layout", include_str!("../../templates/web/layout.hbs")),
         ("login", include_str!("../../templates/web/login.hbs")),

@@ -11,9 +11,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Session, Shared, WebError};
-use crate::auth::{Role, User};
-use crate::orders::{self, OrderState};
-use crate::review::{CHECKLIST, Review, ReviewError, Task, TaskEvent, TaskState, outcome_str};
+use crate::model::order::OrderState;
+use crate::model::task::{CHECKLIST, Task, TaskEvent, TaskState, outcome_str};
+use crate::model::user::{Role, User};
+use crate::orders;
+use crate::review::{Review, ReviewError};
 
 use crate::calendar::local_minute as local;
 
@@ -44,7 +46,7 @@ pub(super) fn task_summary(state: &Shared, t: &Task) -> serde_json::Value {
         "id": t.id,
         "reference": t.reference(),
         "kind": t.kind.label_sv(),
-        "unit": state.org.unit(&t.unit).map_or(t.unit.clone(), |u| u.name.clone()),
+        "unit": state.org.unit(t.unit.as_str()).map_or_else(|| t.unit.to_string(), |u| u.name.clone()),
         "system": t.system,
         "month": t.month,
         "deadline": local(t.deadline),
@@ -126,7 +128,7 @@ pub(super) async fn record_shown(
             .await?;
         tx.audit(
             "review.rows_shown",
-            &crate::review::task_object(task),
+            &crate::model::task::task_object(task),
             json!({"rows": rows}),
         )
         .await?;
@@ -162,7 +164,7 @@ pub async fn task(
     let mut by_user: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for e in &shown {
         by_user.entry(e.user_id.clone()).or_default().push(json!({
-            "time": e.time.replace('T', " "),
+            "time": e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
             "patient_id": e.patient_id,
             "patient_name": e.patient_name,
             "care_unit": e.care_unit,
@@ -192,7 +194,7 @@ pub async fn task(
             })
         })
         .collect();
-    let codes: Vec<_> = crate::rules::Code::ALL
+    let codes: Vec<_> = crate::model::rules::Code::ALL
         .iter()
         .map(|c| json!({"code": c.as_str(), "label": c.label_sv(), "selected": filter.flagga.as_deref() == Some(c.as_str())}))
         .collect();
@@ -231,7 +233,7 @@ pub struct OutcomeForm {
 }
 
 pub(super) fn parse_outcome(raw: &str) -> Result<ReviewOutcome, WebError> {
-    crate::store::review::parse_outcome(raw).ok_or_else(|| {
+    crate::model::task::parse_outcome(raw).ok_or_else(|| {
         WebError::BadRequest("Välj utfall: utan anmärkning eller med anmärkning.".into())
     })
 }
@@ -297,7 +299,10 @@ pub(super) async fn complete_task(
 
 /// Orders of the user's units still waiting for their extract: a draw's unit, or the unit
 /// whose manager reviews a targeted check.
-async fn waiting_orders(state: &Shared, user: &User) -> Result<Vec<orders::Order>, WebError> {
+async fn waiting_orders(
+    state: &Shared,
+    user: &User,
+) -> Result<Vec<crate::model::order::Order>, WebError> {
     let units = user.reviewer_units(&state.org);
     let order_unit = state.store.awaiting_order_units().await?;
     Ok(state

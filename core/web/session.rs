@@ -6,7 +6,8 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{ApiError, Shared, WebError};
-use crate::auth::{Role, User, same_secret, token_hash};
+use crate::auth::{same_secret, token_hash};
+use crate::model::user::{Role, User};
 
 pub const SESSION_COOKIE: &str = "lv_session";
 

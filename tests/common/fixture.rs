@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, Utc};
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
-use loggvakt::scheduler;
+use loggvakt::tick;
 use loggvakt_connector::{
     AccessEvent, Action, Capabilities, Connector, ConnectorError, FetchQuery, Manifest,
     Personnummer, Subject, WriteBack, async_trait,
@@ -114,7 +114,7 @@ pub fn at(s: &str) -> Clock {
 
 pub struct Setup {
     pub cfg: ConfigDir,
-    pub org: loggvakt::org::Organisation,
+    pub org: loggvakt::model::org::Organisation,
     pub connectors: Connectors,
     pub source: Arc<Source>,
 }
@@ -132,8 +132,8 @@ pub fn setup() -> Setup {
     }
 }
 
-pub async fn tick(s: &Setup, store: &loggvakt::store::Store, when: &str) -> scheduler::TickReport {
-    scheduler::tick(store, &s.org, &s.connectors, &at(when), "test")
+pub async fn tick(s: &Setup, store: &loggvakt::store::Store, when: &str) -> tick::TickReport {
+    tick::tick(store, &s.org, &s.connectors, &at(when), "test")
         .await
         .unwrap()
 }

@@ -1,0 +1,108 @@
+//! The demo's unit managers, acting on a fixed pattern so that every part of the review flow
+//! shows.
+
+use anyhow::Result;
+use chrono::TimeDelta;
+use loggvakt_connector::ReviewOutcome;
+
+use crate::cases::{decide, record_step};
+use crate::connectors::Connectors;
+use crate::model::case::{Decision, Step};
+use crate::model::task::TaskState;
+use crate::review::Review;
+
+/// The unit managers of the demo, acting on a fixed pattern so that every part of the review
+/// flow shows: most review within two days; every fifth waits for the reminder; the first
+/// task waits for the escalation; the first task with flagged rows (other than that one) is
+/// closed with a remark, and its case is followed to a decision.
+#[derive(Default)]
+pub(super) struct Managers {
+    remark_given: bool,
+}
+
+impl Managers {
+    pub(super) async fn work(
+        &mut self,
+        review: &Review<'_>,
+        connectors: &Connectors,
+    ) -> Result<()> {
+        let now = review.clock.now();
+        let open = review.store.tasks(Some(TaskState::Open)).await?;
+        let first = review.store.tasks(None).await?.first().map(|t| t.id);
+        for task in &open {
+            let due = if Some(task.id) == first {
+                task.escalated_at.is_some()
+            } else if task.id % 5 == 1 {
+                task.reminded_at.is_some()
+            } else {
+                now - task.created_at >= TimeDelta::days(2)
+            };
+            if !due {
+                continue;
+            }
+            let remark = !self.remark_given && Some(task.id) != first && task.flagged_events > 0;
+            let by = task.reviewer_email.clone();
+            if remark {
+                self.remark_given = true;
+                close_with_remark(review, connectors, task.id, &by).await?;
+            } else {
+                review
+                    .complete(
+                        task.id,
+                        ReviewOutcome::UtanAnmarkning,
+                        None,
+                        &by,
+                        true,
+                        connectors,
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A task closed with a remark, and its case followed through every step to a decision.
+async fn close_with_remark(
+    review: &Review<'_>,
+    connectors: &Connectors,
+    task: i64,
+    by: &str,
+) -> Result<()> {
+    let done = review
+        .complete(
+            task,
+            ReviewOutcome::MedAnmarkning,
+            Some("Flaggad åtkomst som inte kan förklaras av schema eller uppdrag; samtal med medarbetaren bokat."),
+            by,
+            true,
+            connectors,
+        )
+        .await?;
+    let Some(case) = done.case else {
+        return Ok(());
+    };
+    for (step, note) in [
+        (
+            Step::ContactEmployee,
+            "Samtal hållet: medarbetaren täckte upp för en kollega på natten.",
+        ),
+        (
+            Step::TargetedCheck,
+            "Riktad kontroll av användaren över två veckor: inget mer avvikande.",
+        ),
+        (Step::InformChief, "Verksamhetschefen informerad."),
+    ] {
+        record_step(review.store, review.clock, by, case, step, note).await?;
+    }
+    decide(
+        review.store,
+        review.clock,
+        "demo:verksamhetschef",
+        case,
+        Decision::NoBreach,
+        "Åtkomsten hade stöd i ett tillfälligt uppdrag; ingen överträdelse.",
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Making a month's draws: one per stickprov routine, unit and month, each from a fresh seed
+//! and a snapshot of the unit's population, stored with digests in the audit trail.
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::{Seeds, compute};
+use crate::calendar::{Month, local_date};
+use crate::clock::Clock;
+use crate::crashpoint;
+use crate::model::draw::{Draw, DrawParams, DrawStatus, draw_object};
+use crate::model::org::{Organisation, RoutineKind};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "{month} has not begun (the clock says {today}); a month is drawn only once it has started, so nobody knows its days in advance"
+    )]
+    FutureMonth { month: Month, today: NaiveDate },
+    #[error("the operating system gave no randomness for the seed: {0}")]
+    Entropy(getrandom::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Draws are stored in transactions of this many, so a huge organisation neither holds one
+/// enormous transaction nor commits row by row.
+const CHUNK: usize = 500;
+/// How far back a tick catches up on months nobody planned.
+const CATCH_UP_MONTHS: i64 = 24;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanReport {
+    pub created: usize,
+    pub existing: usize,
+}
+
+/// Makes the missing draws of `month`; existing draws are left exactly as they are.
+pub async fn plan_month(
+    store: &Store,
+    org: &Organisation,
+    month: Month,
+    clock: &Clock,
+    actor: &str,
+    seeds: &Seeds,
+) -> Result<PlanReport, PlanError> {
+    let now = clock.now();
+    let today = local_date(now);
+    if month > Month::of(today) {
+        return Err(PlanError::FutureMonth { month, today });
+    }
+    let existing = store.draw_keys(month).await?;
+    let mut pending = Vec::new();
+    let mut report = PlanReport::default();
+    for routine in org
+        .routines
+        .iter()
+        .filter(|r| r.kind == RoutineKind::Stickprov && r.cadence.includes(month))
+    {
+        let params = DrawParams::of(routine);
+        for unit in org.routine_units(routine) {
+            let key = (routine.id.to_string(), unit.id.to_string());
+            if existing.contains(&key) {
+                report.existing += 1;
+                continue;
+            }
+            let population = org.population(&unit.id, &routine.system);
+            let seed = seeds.next().map_err(PlanError::Entropy)?;
+            let outcome = compute(&seed, month, &params, &population);
+            pending.push(Draw {
+                id: 0,
+                routine: routine.id.clone(),
+                unit: unit.id.clone(),
+                system: routine.system.clone(),
+                month,
+                params,
+                seed,
+                population,
+                execution_date: outcome.execution_date,
+                window_end: outcome.window_end,
+                selected: outcome.selected,
+                status: DrawStatus::Planned,
+                created_at: now,
+                executed_at: None,
+            });
+        }
+    }
+    for chunk in pending.chunks(CHUNK) {
+        let mut tx = store.begin_write(now, actor).await?;
+        tx.extend_plan_start(month).await?;
+        let ids = tx.insert_draws(chunk).await?;
+        let mut created = Vec::new();
+        for (d, id) in chunk.iter().zip(ids) {
+            // None: another instance stored this draw since we looked; theirs stands.
+            let Some(id) = id else {
+                report.existing += 1;
+                continue;
+            };
+            let details = json!({
+                "routine": d.routine,
+                "unit": d.unit,
+                "system": d.system,
+                "month": d.month.to_string(),
+                "execution_date": d.execution_date,
+                "population_size": d.population.len(),
+                "sample_size": d.selected.len(),
+                "digests": d.digests(),
+            });
+            created.push((draw_object(id), details));
+        }
+        report.created += created.len();
+        tx.audit_many("draw.created", created).await?;
+        crashpoint::pass("plan.before_commit");
+        tx.commit().await?;
+    }
+    if pending.is_empty() {
+        // Record the month as planned even when nothing was due, so catch-up starts here.
+        let mut tx = store.begin_write(now, actor).await?;
+        tx.extend_plan_start(month).await?;
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// The tick's planning: the draws of every month from the first planned one up to the
+/// current one, so a month that began while no instance ran is still drawn (and its lapsed
+/// work shows as missed). Returns how many draws were made.
+pub async fn plan_due(
+    store: &Store,
+    org: &Organisation,
+    clock: &Clock,
+    actor: &str,
+    seeds: &Seeds,
+) -> Result<usize, PlanError> {
+    let current = Month::of(local_date(clock.now()));
+    let earliest = (0..CATCH_UP_MONTHS).fold(current, |m, _| m.prev());
+    let mut month = store.plan_start().await?.unwrap_or(current).max(earliest);
+    let mut created = 0;
+    while month <= current {
+        created += plan_month(store, org, month, clock, actor, seeds)
+            .await?
+            .created;
+        month = month.next();
+    }
+    Ok(created)
+}

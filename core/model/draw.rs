@@ -1,0 +1,142 @@
+//! A draw (stickprov) as stored: its seed, the population snapshot it was drawn from, the
+//! execution day and who was selected for which period. How a draw is computed from its
+//! seed is in `crate::draw`.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::org::{Member, Routine, SampleRule};
+use crate::calendar::{Month, WindowRule};
+use crate::ident::{RoutineId, StaffId, SystemId, UnitId};
+
+/// The audit trail's name for a draw.
+pub fn draw_object(id: i64) -> String {
+    format!("draw:{id}")
+}
+
+/// 256 bits of OS randomness, stored with every draw.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Seed(pub [u8; 32]);
+
+impl Seed {
+    pub fn fresh() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(bytes))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(raw: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(raw, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Seed({})", self.to_hex())
+    }
+}
+
+/// The parts of a routine that shape a draw, stored with it so that verification does not
+/// depend on today's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawParams {
+    pub sample: SampleRule,
+    pub window: WindowRule,
+    pub review_period_hours: u32,
+}
+
+impl DrawParams {
+    pub fn of(routine: &Routine) -> Self {
+        Self {
+            sample: routine.sample,
+            window: routine.window,
+            review_period_hours: routine.review_period_hours,
+        }
+    }
+}
+
+/// One sampled person and the period of their activity to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selected {
+    pub staff_id: StaffId,
+    pub username: String,
+    pub review_from: DateTime<FixedOffset>,
+    pub review_to: DateTime<FixedOffset>,
+}
+
+crate::text_enum! {
+    /// Where a draw stands in its lifecycle.
+    pub enum DrawStatus {
+        /// Made; its execution day has not come.
+        Planned = "planned",
+        /// Claimed by a scheduler instance that is running it.
+        Running = "running",
+        /// Ran on its execution day.
+        Done = "done",
+        /// Ran after its execution day but within its window.
+        Late = "late",
+        /// Its whole window passed before it could run.
+        Missed = "missed",
+    }
+}
+
+/// A draw as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draw {
+    pub id: i64,
+    pub routine: RoutineId,
+    pub unit: UnitId,
+    pub system: SystemId,
+    pub month: Month,
+    pub params: DrawParams,
+    pub seed: Seed,
+    pub population: Vec<Member>,
+    pub execution_date: NaiveDate,
+    pub window_end: NaiveDate,
+    pub selected: Vec<Selected>,
+    pub status: DrawStatus,
+    pub created_at: DateTime<Utc>,
+    pub executed_at: Option<DateTime<Utc>>,
+}
+
+/// Digests of a draw's parts, recorded in the audit trail when the draw is made. A later
+/// edit that keeps seed, population and selection consistent with each other still shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digests {
+    pub key: String,
+    pub params: String,
+    pub seed: String,
+    pub population: String,
+    pub selection: String,
+}
+
+fn sha256_json<T: Serialize + ?Sized>(value: &T) -> String {
+    let bytes = serde_json::to_vec(value).expect("draw parts serialise");
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Draw {
+    pub fn digests(&self) -> Digests {
+        Digests {
+            key: sha256_json(&(
+                self.routine.as_str(),
+                self.unit.as_str(),
+                self.system.as_str(),
+                self.month.to_string(),
+            )),
+            params: sha256_json(&self.params),
+            seed: sha256_json(&self.seed.to_hex()),
+            population: sha256_json(&self.population),
+            selection: sha256_json(&(self.execution_date, self.window_end, &self.selected)),
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The organisation as loaded and validated from configuration: units, staff, systems and
+//! routines, and the questions the planner asks of them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::calendar::{Month, WindowRule};
+use crate::ident::{Personnummer, RoutineId, StaffId, SystemId, UnitId};
+
+/// Someone who receives notices: a manager or the person escalations go to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+}
+
+/// How notices to managers leave loggvakt (`[notify]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// The sender of notices.
+    pub from: String,
+    /// Where the web pages are reached; links in notices start here.
+    pub base_url: String,
+    pub transport: NotifyTransport,
+    /// A reminder goes this many days before a task's deadline.
+    pub remind_days_before: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyTransport {
+    /// `.eml` files in the installation's own folder beside its SQLite database
+    /// (`loggvakt.db` → `loggvakt-notices/`): the default, so that no two installations (or
+    /// tests) share a folder.
+    InstallationOutbox,
+    /// Each notice written as an `.eml` file into this folder, for a mail system to pick up
+    /// or for a trial without a mail server.
+    Outbox(std::path::PathBuf),
+    Smtp {
+        host: String,
+        port: u16,
+        starttls: bool,
+    },
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            from: "loggvakt@localhost".into(),
+            base_url: "http://localhost:8080".into(),
+            transport: NotifyTransport::InstallationOutbox,
+            remind_days_before: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub id: UnitId,
+    pub name: String,
+    pub parent: Option<UnitId>,
+    pub manager: Contact,
+    pub escalate_to: Option<Contact>,
+    /// For the off_hours rule; inherited by child units and staff that have none.
+    pub working_hours: Option<super::working_hours::WorkingHours>,
+}
+
+/// How loggvakt talks to a system: a built-in connector or a plugin library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectorRef {
+    BuiltIn(String),
+    Plugin(String),
+}
+
+/// The connectors compiled into loggvakt.
+pub const BUILT_IN_CONNECTORS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
+
+#[derive(Debug, Clone)]
+pub struct System {
+    pub id: SystemId,
+    pub connector: ConnectorRef,
+    /// Checked by the connector when it is used; planning needs none of it.
+    pub settings: toml::Table,
+    /// Sending an order is tried this many times before it is marked failed.
+    pub max_attempts: u32,
+    /// An ordered extract not delivered after this many days raises a reminder.
+    pub delivery_sla_days: u32,
+    /// Extract files larger than this are refused unread.
+    pub max_extract_bytes: u64,
+}
+
+impl System {
+    /// The built-in connector's name, or `""` for a plugin.
+    pub fn connector_name(&self) -> &str {
+        match &self.connector {
+            ConnectorRef::BuiltIn(name) => name,
+            ConnectorRef::Plugin(_) => "",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: StaffId,
+    pub name: String,
+    pub unit: UnitId,
+    pub email: Option<String>,
+    pub personnummer: Option<Personnummer>,
+    pub usernames: BTreeMap<SystemId, String>,
+    pub active: bool,
+    /// For the off_hours rule; else the unit's (or its parents'), else `[rules]`'s.
+    pub working_hours: Option<super::working_hours::WorkingHours>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutineKind {
+    /// The scheduled random sample (S1).
+    Stickprov,
+    /// A scheduled targeted check, e.g. of patients with protected identity (S2).
+    Riktad,
+}
+
+/// How often a routine draws. Draws are keyed by month, so every cadence is a set of months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cadence {
+    Monthly,
+    /// January, April, July, October.
+    Quarterly,
+    /// January.
+    Yearly,
+}
+
+impl Cadence {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "monthly" => Some(Self::Monthly),
+            "quarterly" => Some(Self::Quarterly),
+            "yearly" => Some(Self::Yearly),
+            _ => None,
+        }
+    }
+
+    pub fn includes(self, month: Month) -> bool {
+        match self {
+            Self::Monthly => true,
+            Self::Quarterly => month.month() % 3 == 1,
+            Self::Yearly => month.month() == 1,
+        }
+    }
+}
+
+/// The share of a unit's population to sample.
+///
+/// Kept in parts per million rather than as a float: `0.1 * 30.0` is `3.0000000000000004`
+/// in binary floating point, and its ceiling would wrongly sample four people instead of three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SampleRule {
+    pub fraction_ppm: u32,
+    pub min: u32,
+}
+
+impl SampleRule {
+    pub const PPM: u64 = 1_000_000;
+
+    /// `max(min, ceil(fraction × n))`, capped at `n`.
+    pub fn size(&self, n: usize) -> usize {
+        let n64 = n as u64;
+        let share = (u64::from(self.fraction_ppm) * n64).div_ceil(Self::PPM);
+        share.max(u64::from(self.min)).min(n64) as usize
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitSelector {
+    All,
+    /// Listed units; a parent includes its whole subtree.
+    Listed(Vec<UnitId>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Routine {
+    pub id: RoutineId,
+    pub kind: RoutineKind,
+    pub system: SystemId,
+    pub units: UnitSelector,
+    pub cadence: Cadence,
+    pub window: WindowRule,
+    pub sample: SampleRule,
+    pub review_period_hours: u32,
+    pub deadline_days: u32,
+}
+
+/// A sampled-from person as the draw sees them: who, and under which username.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    pub staff_id: StaffId,
+    pub username: String,
+}
+
+/// A validated organisation. Built only by `config::load`, which guarantees that every
+/// reference (parent, unit, system) resolves.
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub name: String,
+    pub units: Vec<Unit>,
+    pub systems: Vec<System>,
+    pub staff: Vec<Staff>,
+    pub routines: Vec<Routine>,
+    /// Set by `config::load` after construction; the default writes beside the database.
+    pub notify: NotifySettings,
+    /// `[rules]` and the protected-identity and watch lists; set by `config::load`.
+    pub rules: super::rules::RulesSettings,
+    unit_index: HashMap<UnitId, usize>,
+    children: HashMap<UnitId, Vec<UnitId>>,
+    staff_by_unit: HashMap<UnitId, Vec<usize>>,
+    staff_index: HashMap<StaffId, usize>,
+}
+
+impl Organisation {
+    pub(crate) fn new(
+        name: String,
+        units: Vec<Unit>,
+        systems: Vec<System>,
+        staff: Vec<Staff>,
+        routines: Vec<Routine>,
+    ) -> Self {
+        let unit_index = units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i))
+            .collect();
+        let mut children: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
+        for unit in &units {
+            if let Some(parent) = &unit.parent {
+                children
+                    .entry(parent.clone())
+                    .or_default()
+                    .push(unit.id.clone());
+            }
+        }
+        let mut staff_by_unit: HashMap<UnitId, Vec<usize>> = HashMap::new();
+        for (i, s) in staff.iter().enumerate() {
+            staff_by_unit.entry(s.unit.clone()).or_default().push(i);
+        }
+        let staff_index = staff
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        Self {
+            name,
+            units,
+            systems,
+            staff,
+            routines,
+            notify: NotifySettings::default(),
+            rules: super::rules::RulesSettings::default(),
+            unit_index,
+            children,
+            staff_by_unit,
+            staff_index,
+        }
+    }
+
+    pub fn unit(&self, id: &str) -> Option<&Unit> {
+        self.unit_index.get(id).map(|&i| &self.units[i])
+    }
+
+    pub fn staff_member(&self, id: &str) -> Option<&Staff> {
+        self.staff_index.get(id).map(|&i| &self.staff[i])
+    }
+
+    pub fn system(&self, id: &str) -> Option<&System> {
+        self.systems.iter().find(|s| s.id.as_str() == id)
+    }
+
+    pub fn routine(&self, id: &str) -> Option<&Routine> {
+        self.routines.iter().find(|r| r.id.as_str() == id)
+    }
+
+    /// The person overdue work goes to: the unit's own `escalate_to`, else the nearest
+    /// ancestor's. Validation guarantees every unit has one.
+    pub fn escalation_contact(&self, unit: &UnitId) -> Option<&Contact> {
+        let mut current = self.unit(unit.as_str());
+        while let Some(u) = current {
+            if let Some(c) = &u.escalate_to {
+                return Some(c);
+            }
+            current = u.parent.as_ref().and_then(|p| self.unit(p.as_str()));
+        }
+        None
+    }
+
+    fn has_own_staff(&self, unit: &UnitId) -> bool {
+        self.staff_by_unit.contains_key(unit)
+    }
+
+    fn is_leaf(&self, unit: &UnitId) -> bool {
+        !self.children.contains_key(unit)
+    }
+
+    /// The units a routine draws for, in configuration order. A unit is drawn for when it
+    /// holds staff of its own or is a leaf; a parent that only groups other units would
+    /// otherwise get an empty draw every month.
+    pub fn routine_units(&self, routine: &Routine) -> Vec<&Unit> {
+        let selected: Vec<bool> = match &routine.units {
+            UnitSelector::All => vec![true; self.units.len()],
+            UnitSelector::Listed(ids) => {
+                let mut sel = vec![false; self.units.len()];
+                let mut stack: Vec<&UnitId> = ids.iter().collect();
+                while let Some(id) = stack.pop() {
+                    if let Some(&i) = self.unit_index.get(id)
+                        && !sel[i]
+                    {
+                        sel[i] = true;
+                        stack.extend(self.children.get(id).into_iter().flatten());
+                    }
+                }
+                sel
+            }
+        };
+        self.units
+            .iter()
+            .zip(selected)
+            .filter(|(u, sel)| *sel && (self.has_own_staff(&u.id) || self.is_leaf(&u.id)))
+            .map(|(u, _)| u)
+            .collect()
+    }
+
+    /// The unit's active staff with an account in `system`, sorted by staff id: the canonical
+    /// order the draw's snapshot is stored in.
+    pub fn population(&self, unit: &UnitId, system: &SystemId) -> Vec<Member> {
+        let mut members: Vec<Member> = self
+            .staff_by_unit
+            .get(unit)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.staff[i])
+            .filter(|s| s.active)
+            .filter_map(|s| {
+                s.usernames.get(system).map(|username| Member {
+                    staff_id: s.id.clone(),
+                    username: username.clone(),
+                })
+            })
+            .collect();
+        members.sort();
+        members
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_size_is_exact_for_decimal_fractions() {
+        let ten_percent = SampleRule {
+            fraction_ppm: 100_000,
+            min: 1,
+        };
+        assert_eq!(ten_percent.size(30), 3);
+        assert_eq!(ten_percent.size(31), 4);
+        assert_eq!(ten_percent.size(5), 1);
+        assert_eq!(ten_percent.size(0), 0);
+        assert_eq!(ten_percent.size(100), 10);
+        let at_least_five = SampleRule {
+            fraction_ppm: 100_000,
+            min: 5,
+        };
+        assert_eq!(at_least_five.size(3), 3, "capped at the population");
+        let all = SampleRule {
+            fraction_ppm: 1_000_000,
+            min: 0,
+        };
+        assert_eq!(all.size(17), 17);
+    }
+
+    #[test]
+    fn cadences_pick_their_months() {
+        let m = |s: &str| s.parse::<Month>().unwrap();
+        assert!(Cadence::Monthly.includes(m("2027-02")));
+        assert!(Cadence::Quarterly.includes(m("2027-04")));
+        assert!(!Cadence::Quarterly.includes(m("2027-05")));
+        assert!(Cadence::Yearly.includes(m("2027-01")));
+        assert!(!Cadence::Yearly.includes(m("2027-12")));
+    }
+}

@@ -1,0 +1,205 @@
+//! Review tasks: one per draw (or targeted check) whose extracts are all in, handed to the
+//! unit's manager; its reviewed users and flagged rows.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use loggvakt_connector::{AccessEvent, Action, Personnummer, ReviewOutcome};
+use serde::{Deserialize, Serialize};
+
+use super::org::Contact;
+use super::rules::{Code, Flag};
+use crate::calendar::Month;
+use crate::ident::{SystemId, UnitId};
+
+/// What the reviewer is asked to consider for every row (DOMAIN.md, the routines' checklists).
+pub const CHECKLIST: [&str; 9] = [
+    "Har användaren uppdrag eller behörighet som motiverar att läsa journalen (vårdrelation)?",
+    "Tyder patientens namn på en privat koppling (samma efternamn, familj)?",
+    "Har användaren läst sin egen, sin partners eller sina barns journal?",
+    "Är patienten en känd person eller av medialt intresse?",
+    "Är patienten känd för användaren: kollega, tidigare anställd, granne?",
+    "Har patienten en diagnos av särskilt intresse?",
+    "Skedde åtkomsten utanför användarens arbetstid eller schema?",
+    "Bryter åtkomsten användarens vanliga mönster, frekvens eller rutin?",
+    "Sesam 2: gäller åtkomsten användarens egen hjälpmedelslista?",
+];
+
+crate::text_enum! {
+    pub enum TaskKind {
+        /// A random sample's review (S1).
+        Stickprov = "stickprov",
+        /// A targeted check by user or patient (S2).
+        Riktad = "riktad",
+        /// A patient's request for their log (S3).
+        PatientRequest = "patient_request",
+    }
+}
+
+impl TaskKind {
+    pub fn label_sv(self) -> &'static str {
+        match self {
+            Self::Stickprov => "stickprov",
+            Self::Riktad => "riktad kontroll",
+            Self::PatientRequest => "begäran om loggutdrag",
+        }
+    }
+}
+
+crate::text_enum! {
+    pub enum TaskState {
+        Open = "open",
+        Closed = "closed",
+    }
+}
+
+/// The stored and shown word for a review's outcome.
+pub fn outcome_str(o: ReviewOutcome) -> &'static str {
+    match o {
+        ReviewOutcome::UtanAnmarkning => "utan_anmarkning",
+        ReviewOutcome::MedAnmarkning => "med_anmarkning",
+    }
+}
+
+pub fn parse_outcome(raw: &str) -> Option<ReviewOutcome> {
+    [ReviewOutcome::UtanAnmarkning, ReviewOutcome::MedAnmarkning]
+        .into_iter()
+        .find(|o| outcome_str(*o) == raw)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub kind: TaskKind,
+    pub draw_id: Option<i64>,
+    pub check_id: Option<i64>,
+    pub unit: UnitId,
+    pub system: SystemId,
+    pub month: Option<Month>,
+    pub reviewer_name: String,
+    pub reviewer_email: String,
+    pub state: TaskState,
+    pub created_at: DateTime<Utc>,
+    pub remind_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub reminded_at: Option<DateTime<Utc>>,
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub outcome: Option<ReviewOutcome>,
+    pub comment: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+    pub write_back: Option<String>,
+    pub users: i64,
+    pub events: i64,
+    pub flagged_events: i64,
+    pub retain_until: Option<DateTime<Utc>>,
+    pub rows_purged_at: Option<DateTime<Utc>>,
+}
+
+impl Task {
+    /// The reference shown to people: in notices, on pages, in the source system's note.
+    pub fn reference(&self) -> String {
+        format!("G-{}", self.id)
+    }
+
+    /// Whether `who` (an e-mail address) is this task's reviewer.
+    pub fn is_reviewer(&self, who: &str) -> bool {
+        self.reviewer_email.eq_ignore_ascii_case(who.trim())
+    }
+
+    /// What the task is about, in Swedish: "stickprov 2027-05".
+    pub fn about(&self) -> String {
+        match &self.month {
+            Some(m) => format!("{} {m}", self.kind.label_sv()),
+            None => self.kind.label_sv().to_owned(),
+        }
+    }
+}
+
+/// A flag as stored with a row or a reviewed user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFlag {
+    pub code: Code,
+    pub reason: String,
+}
+
+impl From<Flag> for StoredFlag {
+    fn from(f: Flag) -> Self {
+        Self {
+            code: f.code,
+            reason: f.reason,
+        }
+    }
+}
+
+/// One reviewed user of a task: counts that outlive the rows, and user-level flags.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskUser {
+    pub username: String,
+    pub staff_id: Option<String>,
+    pub events: i64,
+    pub distinct_patients: i64,
+    pub flags: Vec<StoredFlag>,
+}
+
+/// A stored row of a task's extract with its flags. Personal data: shown to the reviewer only.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskEvent {
+    pub id: i64,
+    #[serde(skip)]
+    pub staff_id: Option<String>,
+    /// Local wall-clock time, as the source system shows it.
+    pub time: NaiveDateTime,
+    pub system: String,
+    pub user_id: String,
+    pub user_name: Option<String>,
+    pub patient_id: Personnummer,
+    pub patient_name: Option<String>,
+    pub care_unit: Option<String>,
+    pub action: Action,
+    pub event_text: String,
+    pub system_part: Option<String>,
+    pub protected_identity: bool,
+    pub flags: Vec<StoredFlag>,
+}
+
+impl TaskEvent {
+    /// Back to the connector's form, for the rules.
+    pub fn as_access_event(&self) -> AccessEvent {
+        AccessEvent {
+            time: self.time,
+            system: self.system.clone(),
+            user_id: self.user_id.clone(),
+            user_name: self.user_name.clone(),
+            patient_id: self.patient_id.clone(),
+            patient_name: self.patient_name.clone(),
+            care_unit: self.care_unit.clone(),
+            action: self.action,
+            event_text: self.event_text.clone(),
+            system_part: self.system_part.clone(),
+            raw: None,
+            protected_identity: self.protected_identity,
+        }
+    }
+}
+
+/// A task about to be stored.
+pub struct NewTask {
+    pub kind: TaskKind,
+    pub draw_id: Option<i64>,
+    pub check_id: Option<i64>,
+    pub unit: UnitId,
+    pub system: SystemId,
+    pub month: Option<Month>,
+    pub reviewer: Contact,
+    pub created_at: DateTime<Utc>,
+    pub remind_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub users: Vec<TaskUser>,
+    pub events: i64,
+    /// `(event id, flag)`.
+    pub flags: Vec<(i64, StoredFlag)>,
+}
+
+/// The audit trail's name for a task.
+pub fn task_object(id: i64) -> String {
+    format!("task:{id}")
+}
