@@ -1,12 +1,11 @@
 //! `config check` and the refusal of bad configuration by every command that loads it.
 
-mod common;
-
-use common::{ConfigDir, SMALL_ORG, TestDb, run, staff_csv};
+use crate::support;
+use crate::support::{ConfigDir, SMALL_ORG, TestDb, run, staff_csv};
 
 #[test]
 fn example_configuration_is_valid_and_summarised() {
-    let cfg = common::example_config();
+    let cfg = support::example_config();
     let r = run(&["--config", cfg.to_str().unwrap(), "config", "check"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("Exempelkommunen"), "{}", r.stdout);

@@ -3,13 +3,12 @@
 //! in `core/report.rs`, and compared with the JSON, the CSV and the HTML; a hand-made data
 //! set pins every category on each backend.
 
-mod common;
-
+use crate::support;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
-use common::{ConfigDir, SMALL_ORG, TestDb, count, exec, run, staff_csv};
+use crate::support::{ConfigDir, SMALL_ORG, TestDb, count, exec, run, staff_csv};
 use loggvakt::calendar::local_date;
 use loggvakt::clock::Clock;
 use loggvakt::ident::{SystemId, UnitId};
@@ -362,7 +361,7 @@ fn parse_instant(raw: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn report_run(dir: &Path, extra: &[&str]) -> common::Run {
+fn report_run(dir: &Path, extra: &[&str]) -> support::Run {
     let db = format!("sqlite://{}", dir.join("loggvakt.db").display());
     let config = dir.join("schedules");
     let mut args = vec![
@@ -592,7 +591,7 @@ async fn figures_match_the_database_on_the_demo() {
 fn a_bad_year_is_a_one_line_error() {
     let tmp = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", tmp.path().join("r.db").display());
-    let config = common::example_config();
+    let config = support::example_config();
     for year in ["1800", "abc", "2027", "", "20266"] {
         let r = run(&[
             "--db",

@@ -2,12 +2,10 @@
 //! retries with backoff, failure, in-doubt orders never re-sent, fetch, poll, and the
 //! refusal of malformed or unasked-for extract rows with the order left as it was.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use common::{ConfigDir, SMALL_ORG, TestDb, count, exec, staff_csv};
+use crate::support::{ConfigDir, SMALL_ORG, TestDb, count, exec, staff_csv};
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
 use loggvakt::orders::{self, ImportError, OrderState};

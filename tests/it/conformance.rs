@@ -3,12 +3,11 @@
 //! and stored, matching the simulator's ground truth; transient failures are retried; a
 //! delivery with malformed rows is refused with its line and the order keeps its state; a
 //! peer that never answers times out as retryable. (The example plugin is exercised from its
-//! shared library in `tests/plugin.rs`.)
+//! shared library in `plugin.rs`.)
 
-mod common;
-
+use crate::support;
 use chrono::{DateTime, TimeDelta, Utc};
-use common::TestDb;
+use crate::support::TestDb;
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
 use loggvakt::orders::{self, Order, OrderState, Pipeline};
@@ -33,7 +32,7 @@ struct World {
 
 /// The example organisation against a fresh simulator, with short timeouts.
 async fn world() -> World {
-    let mut org = loggvakt::config::load(&common::example_config()).unwrap();
+    let mut org = loggvakt::config::load(&support::example_config()).unwrap();
     let sim = loggvakt::simulation::start(&org, 7, Ports::any())
         .await
         .unwrap();
@@ -287,15 +286,15 @@ async fn a_peer_that_never_answers_times_out_as_retryable() {
 }
 
 /// A small org with one unit of 61 Cosmic users (10 % is 7) for the mail tests.
-fn cosmic_org(sim: &Simulator) -> common::ConfigDir {
-    let toml = common::SMALL_ORG.replace(
+fn cosmic_org(sim: &Simulator) -> support::ConfigDir {
+    let toml = support::SMALL_ORG.replace(
         "smtp_port = 1",
         &format!("smtp_port = {}", sim.smtp_addr().port()),
     );
-    common::ConfigDir::new(&toml, Some(&common::staff_csv(&[("hemtjanst", 61)])))
+    support::ConfigDir::new(&toml, Some(&support::staff_csv(&[("hemtjanst", 61)])))
 }
 
-async fn sim_for(cfg: &common::ConfigDir) -> Simulator {
+async fn sim_for(cfg: &support::ConfigDir) -> Simulator {
     let org = loggvakt::config::load(cfg.path()).unwrap();
     loggvakt::simulation::start(&org, 1, Ports::any())
         .await
@@ -305,14 +304,14 @@ async fn sim_for(cfg: &common::ConfigDir) -> Simulator {
 #[tokio::test(flavor = "multi_thread")]
 async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply_address() {
     // The simulator needs the staff, the configuration needs the simulator's port.
-    let probe = common::ConfigDir::new(
-        common::SMALL_ORG,
-        Some(&common::staff_csv(&[("hemtjanst", 61)])),
+    let probe = support::ConfigDir::new(
+        support::SMALL_ORG,
+        Some(&support::staff_csv(&[("hemtjanst", 61)])),
     );
     let sim = sim_for(&probe).await;
     let cfg = cosmic_org(&sim);
     let db = TestDb::sqlite();
-    let r = common::run(&[
+    let r = support::run(&[
         "--config",
         &cfg.arg(),
         "--db",
@@ -353,14 +352,14 @@ async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
-    let probe = common::ConfigDir::new(
-        common::SMALL_ORG,
-        Some(&common::staff_csv(&[("hemtjanst", 61)])),
+    let probe = support::ConfigDir::new(
+        support::SMALL_ORG,
+        Some(&support::staff_csv(&[("hemtjanst", 61)])),
     );
     let sim = sim_for(&probe).await;
     let cfg = cosmic_org(&sim);
     let db = TestDb::sqlite();
-    let killed = common::loggvakt()
+    let killed = support::loggvakt()
         .args([
             "--config",
             &cfg.arg(),
@@ -380,7 +379,7 @@ async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
     assert_eq!(sim.mails().len(), 1);
     // Restarted at once, and again after the dead process's claim ran out.
     for now in ["2027-05-07T08:01:00+02:00", "2027-05-07T08:30:00+02:00"] {
-        let r = common::run(&[
+        let r = support::run(&[
             "--config",
             &cfg.arg(),
             "--db",
@@ -393,7 +392,7 @@ async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
     }
     assert_eq!(sim.mails().len(), 3, "each order mailed once");
     assert_eq!(sim.stats().cosmic.duplicates, 0);
-    let list = common::run(&[
+    let list = support::run(&[
         "--db", &db.url, "order", "list", "--state", "in_doubt", "--format", "json",
     ]);
     let in_doubt: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
@@ -427,7 +426,7 @@ async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_remi
             assert_eq!(o.state, OrderState::AwaitingDelivery, "{system}: {o:?}");
             assert!(o.reminded_at.is_some(), "{system}: overdue reminder raised");
         }
-        let reminders = common::count(
+        let reminders = support::count(
             &w.store,
             "SELECT COUNT(*) FROM audit_log WHERE action = 'order.delivery_overdue'",
         )
@@ -446,7 +445,7 @@ async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_remi
 /// can hang: its calls are file operations, bounded by the host's plugin timeout.)
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_plugin_passes_the_same_scenarios() {
-    let lib = common::plugin_library();
+    let lib = support::plugin_library();
     let root = tempfile::tempdir().unwrap();
     let (outbox, inbox) = (root.path().join("out"), root.path().join("in"));
     std::fs::create_dir_all(&inbox).unwrap();
@@ -465,7 +464,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     for i in 1..=30 {
         staff.push_str(&format!("s{i:02},P {i},a,,,fd{i:02}\n"));
     }
-    let cfg = common::ConfigDir::new(&toml, Some(&staff));
+    let cfg = support::ConfigDir::new(&toml, Some(&staff));
     let org = loggvakt::config::load(cfg.path()).unwrap();
     let connectors = Connectors::for_org(&org);
     connectors.require_all().unwrap();
@@ -531,7 +530,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     );
     assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 6);
     assert_eq!(
-        common::count(
+        support::count(
             &store,
             "SELECT COUNT(*) FROM access_events WHERE staff_id IS NULL"
         )

@@ -1,16 +1,15 @@
 //! `plan`, `draw verify` and `audit verify` on the example organisation, on every backend.
 
-mod common;
-
+use crate::support;
 use std::collections::{BTreeMap, HashSet};
 
-use common::{TestDb, count, exec, run};
+use crate::support::{TestDb, count, exec, run};
 use serde_json::Value;
 
 const MAY_FIRST: &str = "2027-05-01T00:00:00+02:00";
 
 fn plan_json(db: &TestDb, now: &str, month: &str) -> Vec<Value> {
-    let cfg = common::example_config();
+    let cfg = support::example_config();
     let r = run(&[
         "--config",
         cfg.to_str().unwrap(),
@@ -34,7 +33,7 @@ fn plan_json(db: &TestDb, now: &str, month: &str) -> Vec<Value> {
 
 /// Staff with an account per (unit, system), counted straight from the example files.
 fn accounts_per_unit_and_system() -> BTreeMap<(String, String), usize> {
-    let dir = common::example_config();
+    let dir = support::example_config();
     let mut counts = BTreeMap::new();
     let mut reader = csv::Reader::from_path(dir.join("staff.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
@@ -122,7 +121,7 @@ fn may_2027_is_drawn_in_its_first_week_with_exact_sample_sizes_and_idempotently(
 #[test]
 fn a_month_not_yet_begun_is_refused_and_nothing_is_written() {
     let db = TestDb::sqlite();
-    let cfg = common::example_config();
+    let cfg = support::example_config();
     for (now, month) in [
         (MAY_FIRST, "2027-06"),
         // 23:59 on 30 April local time is still April.
@@ -160,7 +159,7 @@ fn bad_month_and_bad_now_are_clear_errors() {
     assert!(r.stderr.contains("RFC 3339"), "{}", r.stderr);
 }
 
-fn verify(db: &TestDb, id: i64) -> common::Run {
+fn verify(db: &TestDb, id: i64) -> support::Run {
     run(&["--db", &db.url, "draw", "verify", &id.to_string()])
 }
 

@@ -4,11 +4,10 @@
 //! a decision; rows of a review without remark are purged. Targeted checks and patient
 //! requests go through the same pipeline.
 
-mod common;
-
+use crate::support;
 use chrono::TimeDelta;
-use common::fixture::{Setup, at, first_week, pnr, setup, tick};
-use common::{TestDb, count, loggvakt};
+use crate::support::fixture::{Setup, at, first_week, pnr, setup, tick};
+use crate::support::{TestDb, count, loggvakt};
 use loggvakt::cases::{self, CaseError, Decision, Step};
 use loggvakt::checks::{self, CheckKind, NewCheck};
 use loggvakt::clock::Clock;
@@ -431,19 +430,19 @@ async fn review_commands() {
 /// once, by patient, and the result is reviewed like any check.
 #[tokio::test(flavor = "multi_thread")]
 async fn protected_identities_are_checked_every_month() {
-    use common::fixture::Source;
+    use crate::support::fixture::Source;
     use loggvakt::connectors::Connectors;
     use std::sync::Arc;
     for db in TestDb::all() {
         let toml = format!(
             "{}{}\n[[routine]]\nid = \"skyddade\"\nkind = \"riktad\"\nsystem = \"cosmic\"\nunits = [\"vard\"]\ncadence = \"monthly\"\n",
-            common::SMALL_ORG.replace(
+            support::SMALL_ORG.replace(
                 "staff_csv = \"staff.csv\"",
                 "staff_csv = \"staff.csv\"\nprotected_csv = \"skyddade.csv\""
             ),
             "[notify]\noutbox = \"outbox\"\n"
         );
-        let cfg = common::ConfigDir::new(&toml, Some(&common::fixture::staff()));
+        let cfg = support::ConfigDir::new(&toml, Some(&support::fixture::staff()));
         std::fs::write(
             cfg.path().join("skyddade.csv"),
             format!("personnummer\n{}\n{}\n", pnr(21).digits(), pnr(22).digits()),

@@ -2,11 +2,9 @@
 //! orders go out as files, a dropped extract comes in at the next tick; a broken plugin is a
 //! clear error at start.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{ConfigDir, TestDb, plugin_library, run};
+use crate::support::{ConfigDir, TestDb, plugin_library, run};
 use serde_json::Value;
 
 fn org_with_plugin(connector: &str, outbox: &str, inbox: &str) -> String {

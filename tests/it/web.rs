@@ -2,9 +2,8 @@
 //! to their own units (403 by page and by API), an executive who never sees patient data,
 //! CSRF on every form and API write.
 
-mod common;
-
-use common::server::{PASSWORD, login, login_token, start};
+use crate::support;
+use crate::support::app::{PASSWORD, login, login_token, start};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -393,7 +392,7 @@ async fn reviewer_uploads_a_delivered_extract() {
     // awaiting delivery, as a Cosmic order is after its mail went out.
     let s = start().await;
     let store = s.db.open().await;
-    let clock = common::fixture::at("2027-05-10T09:00:00+02:00");
+    let clock = support::fixture::at("2027-05-10T09:00:00+02:00");
     let mut ids = Vec::new();
     for user in ["C800001", "C800013"] {
         let (_, order) = loggvakt::checks::create(
@@ -414,7 +413,7 @@ async fn reviewer_uploads_a_delivered_extract() {
         )
         .await
         .unwrap();
-        common::exec(
+        support::exec(
             &store,
             &format!("UPDATE orders SET state = 'awaiting_delivery' WHERE id = {order}"),
         )
@@ -465,7 +464,7 @@ async fn reviewer_uploads_a_delivered_extract() {
         "{text}"
     );
     assert_eq!(
-        common::count(
+        support::count(
             &store,
             "SELECT COUNT(*) FROM access_events WHERE draw_id IS NULL"
         )
@@ -495,7 +494,7 @@ async fn reviewer_uploads_a_delivered_extract() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_draws_day_is_hidden_until_it_comes() {
     // 1 May 2027 is a Saturday: the serve's first tick makes May's draws, none due yet.
-    let s = common::server::start_at("2027-05-01T08:00:00+02:00", false).await;
+    let s = support::app::start_at("2027-05-01T08:00:00+02:00", false).await;
     let url = &s.url;
     let admin = login(url, "admin").await;
     let mut draws: Value = Value::Null;

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use loggvakt::store::Store;
 
 pub mod fixture;
-pub mod server;
+pub mod app;
 pub mod webdriver;
 
 pub const PG_ENV: &str = "LOGGVAKT_TEST_PG_URL";

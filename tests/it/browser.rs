@@ -1,10 +1,8 @@
 //! End to end in headless Chromium: a reviewer logs in, opens a task, sees a flagged row,
 //! completes the task, and the executive then sees it counted in the report.
 
-mod common;
-
-use common::server::{PASSWORD, start};
-use common::webdriver::Browser;
+use crate::support::app::{PASSWORD, start};
+use crate::support::webdriver::Browser;
 use serde_json::Value;
 
 async fn log_in(b: &Browser, url: &str, user: &str) {

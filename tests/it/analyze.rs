@@ -1,11 +1,9 @@
 //! `loggvakt analyze` end to end: planted anomalies found on their lines, the JSON and CSV
 //! outputs, malformed rows and missing files.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{Run, loggvakt};
+use crate::support::{Run, loggvakt};
 use serde_json::Value;
 
 const HEADER: &str =

@@ -1,13 +1,12 @@
 //! The tick: draws made when a month begins, run on their day, late or missed after
 //! downtime; no duplicates under concurrency, crashes or two server processes.
 
-mod common;
-
+use crate::support;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{ConfigDir, SMALL_ORG, TestDb, count, loggvakt, run, staff_csv};
+use crate::support::{ConfigDir, SMALL_ORG, TestDb, count, loggvakt, run, staff_csv};
 use serde_json::Value;
 
 fn small_org() -> ConfigDir {
@@ -17,7 +16,7 @@ fn small_org() -> ConfigDir {
     )
 }
 
-fn tick(cfg: &str, db: &TestDb, now: &str) -> common::Run {
+fn tick(cfg: &str, db: &TestDb, now: &str) -> support::Run {
     let r = run(&["--config", cfg, "--db", &db.url, "--now", now, "tick"]);
     assert_eq!(r.code, 0, "[{}] tick at {now}: {}", db.backend, r.stderr);
     r
@@ -116,7 +115,7 @@ fn downtime_makes_work_late_within_the_window_and_missed_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_ticks_make_each_draw_once() {
-    let cfg = common::example_config();
+    let cfg = support::example_config();
     let org = loggvakt::config::load(&cfg).unwrap();
     let connectors = loggvakt::connectors::Connectors::for_org(&org);
     for db in TestDb::all() {
@@ -176,7 +175,7 @@ async fn concurrent_ticks_make_each_draw_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_process_killed_mid_tick_loses_and_duplicates_nothing() {
-    let cfg = common::example_config();
+    let cfg = support::example_config();
     let cfg = cfg.to_str().unwrap();
     for db in TestDb::all() {
         // Killed while storing draws: the transaction in flight is rolled back.
@@ -277,7 +276,7 @@ async fn a_process_killed_mid_tick_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_serve_processes_on_one_database_make_each_draw_once() {
-    let cfg = common::example_config();
+    let cfg = support::example_config();
     let cfg = cfg.to_str().unwrap();
     for db in TestDb::all() {
         // Migrated first, as `init` does before servers start.
