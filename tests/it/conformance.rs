@@ -5,9 +5,7 @@
 //! peer that never answers times out as retryable. (The example plugin is exercised from its
 //! shared library in `plugin.rs`.)
 
-use crate::support;
-use chrono::{DateTime, TimeDelta, Utc};
-use crate::support::TestDb;
+use chrono::TimeDelta;
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
 use loggvakt::orders::{self, Order, OrderState, Pipeline};
@@ -16,11 +14,12 @@ use loggvakt::store::Store;
 use loggvakt_connector::Subject;
 use loggvakt_simulator::{Ports, Simulator, SystemFaults};
 
-const SYSTEMS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
+use crate::support::{
+    self, ConfigDir, EXTRACT_HEADER, SMALL_ORG, TestDb, at, audit_count, run_tick, staff_csv,
+    tick_crashing_at,
+};
 
-fn at(s: &str) -> Clock {
-    Clock::starting_at(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
-}
+const SYSTEMS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
 
 struct World {
     org: Organisation,
@@ -51,6 +50,17 @@ async fn world() -> World {
         store,
         _db: db,
     }
+}
+
+/// A fresh world where `system` has the faults `set` sets, ticked at 07:00 on the first
+/// week's last day.
+async fn world_with_faults(system: &str, set: impl FnOnce(&mut SystemFaults)) -> World {
+    let w = world().await;
+    let mut faults = SystemFaults::default();
+    set(&mut faults);
+    w.sim.set_faults(system, faults);
+    w.tick("2027-05-07T07:00:00+02:00").await;
+    w
 }
 
 impl World {
@@ -156,15 +166,7 @@ async fn every_connector_orders_receives_and_normalises_what_the_system_holds() 
 #[tokio::test(flavor = "multi_thread")]
 async fn transient_failures_are_retried_until_the_order_goes_through() {
     for system in SYSTEMS {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                fail_next: 2,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.fail_next = 2).await;
         let first = w.orders_of(system).await;
         assert!(
             first
@@ -189,15 +191,7 @@ async fn transient_failures_are_retried_until_the_order_goes_through() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_rows_refuse_the_delivery_with_their_line() {
     for system in SYSTEMS {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                malformed_rows: 1,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.malformed_rows = 1).await;
         let imports = w.import_cosmic("2027-05-07T08:00:00+02:00").await;
         w.tick("2027-05-07T08:30:00+02:00").await;
         let orders = w.orders_of(system).await;
@@ -266,15 +260,7 @@ async fn stored_elsewhere(w: &World, system: &str) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_that_never_answers_times_out_as_retryable() {
     for system in SYSTEMS {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                hang: true,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.hang = true).await;
         let orders = w.orders_of(system).await;
         assert!(!orders.is_empty());
         for o in &orders {
@@ -285,41 +271,28 @@ async fn a_peer_that_never_answers_times_out_as_retryable() {
     }
 }
 
-/// A small org with one unit of 61 Cosmic users (10 % is 7) for the mail tests.
-fn cosmic_org(sim: &Simulator) -> support::ConfigDir {
-    let toml = support::SMALL_ORG.replace(
+/// A small org with one unit of 61 Cosmic users (10 % is 7) for the mail tests, and the
+/// simulator its orders are mailed to. (The simulator needs the staff, the configuration
+/// needs the simulator's port.)
+async fn cosmic_mail_org() -> (Simulator, ConfigDir) {
+    let staff = staff_csv(&[("hemtjanst", 61)]);
+    let probe = ConfigDir::new(SMALL_ORG, Some(&staff));
+    let org = loggvakt::config::load(probe.path()).unwrap();
+    let sim = loggvakt::simulation::start(&org, 1, Ports::any())
+        .await
+        .unwrap();
+    let toml = SMALL_ORG.replace(
         "smtp_port = 1",
         &format!("smtp_port = {}", sim.smtp_addr().port()),
     );
-    support::ConfigDir::new(&toml, Some(&support::staff_csv(&[("hemtjanst", 61)])))
-}
-
-async fn sim_for(cfg: &support::ConfigDir) -> Simulator {
-    let org = loggvakt::config::load(cfg.path()).unwrap();
-    loggvakt::simulation::start(&org, 1, Ports::any())
-        .await
-        .unwrap()
+    (sim, ConfigDir::new(&toml, Some(&staff)))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply_address() {
-    // The simulator needs the staff, the configuration needs the simulator's port.
-    let probe = support::ConfigDir::new(
-        support::SMALL_ORG,
-        Some(&support::staff_csv(&[("hemtjanst", 61)])),
-    );
-    let sim = sim_for(&probe).await;
-    let cfg = cosmic_org(&sim);
+    let (sim, cfg) = cosmic_mail_org().await;
     let db = TestDb::sqlite();
-    let r = support::run(&[
-        "--config",
-        &cfg.arg(),
-        "--db",
-        &db.url,
-        "--now",
-        "2027-05-07T08:00:00+02:00",
-        "tick",
-    ]);
+    let r = run_tick(&cfg.arg(), &db, "2027-05-07T08:00:00+02:00");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mails = sim.mails();
     assert_eq!(mails.len(), 3, "{}", r.stdout);
@@ -352,26 +325,14 @@ async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
-    let probe = support::ConfigDir::new(
-        support::SMALL_ORG,
-        Some(&support::staff_csv(&[("hemtjanst", 61)])),
-    );
-    let sim = sim_for(&probe).await;
-    let cfg = cosmic_org(&sim);
+    let (sim, cfg) = cosmic_mail_org().await;
     let db = TestDb::sqlite();
-    let killed = support::loggvakt()
-        .args([
-            "--config",
-            &cfg.arg(),
-            "--db",
-            &db.url,
-            "--now",
-            "2027-05-07T08:00:00+02:00",
-            "tick",
-        ])
-        .env("LOGGVAKT_CRASH_AT", "order.after_send:1")
-        .output()
-        .unwrap();
+    let killed = tick_crashing_at(
+        &cfg.arg(),
+        &db.url,
+        "2027-05-07T08:00:00+02:00",
+        "order.after_send:1",
+    );
     assert!(
         !killed.status.success(),
         "aborted after the first mail went out"
@@ -379,22 +340,12 @@ async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
     assert_eq!(sim.mails().len(), 1);
     // Restarted at once, and again after the dead process's claim ran out.
     for now in ["2027-05-07T08:01:00+02:00", "2027-05-07T08:30:00+02:00"] {
-        let r = support::run(&[
-            "--config",
-            &cfg.arg(),
-            "--db",
-            &db.url,
-            "--now",
-            now,
-            "tick",
-        ]);
+        let r = run_tick(&cfg.arg(), &db, now);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert_eq!(sim.mails().len(), 3, "each order mailed once");
     assert_eq!(sim.stats().cosmic.duplicates, 0);
-    let list = support::run(&[
-        "--db", &db.url, "order", "list", "--state", "in_doubt", "--format", "json",
-    ]);
+    let list = db.run(&["order", "list", "--state", "in_doubt", "--format", "json"]);
     let in_doubt: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     assert_eq!(
         in_doubt.as_array().unwrap().len(),
@@ -407,15 +358,7 @@ async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
 async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_reminder() {
     // Sesam 2 answers at once: there is no delivery to wait for.
     for system in ["cosmic", "treserva", "lifecare"] {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                never_deliver: true,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.never_deliver = true).await;
         w.import_cosmic("2027-05-07T08:00:00+02:00").await;
         // Past the example's delivery_sla_days (10), twice.
         w.tick("2027-05-20T07:00:00+02:00").await;
@@ -426,11 +369,7 @@ async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_remi
             assert_eq!(o.state, OrderState::AwaitingDelivery, "{system}: {o:?}");
             assert!(o.reminded_at.is_some(), "{system}: overdue reminder raised");
         }
-        let reminders = support::count(
-            &w.store,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'order.delivery_overdue'",
-        )
-        .await;
+        let reminders = audit_count(&w.store, "order.delivery_overdue").await;
         assert_eq!(
             reminders as usize,
             orders.len(),
@@ -464,7 +403,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     for i in 1..=30 {
         staff.push_str(&format!("s{i:02},P {i},a,,,fd{i:02}\n"));
     }
-    let cfg = support::ConfigDir::new(&toml, Some(&staff));
+    let cfg = ConfigDir::new(&toml, Some(&staff));
     let org = loggvakt::config::load(cfg.path()).unwrap();
     let connectors = Connectors::for_org(&org);
     connectors.require_all().unwrap();
@@ -493,7 +432,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     assert_eq!(users.len(), 3, "10 % of 30");
 
     // Malformed delivery: refused with its line, the order keeps waiting.
-    let header = "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part\n";
+    let header = format!("{EXTRACT_HEADER}\n");
     let row = |u: &loggvakt_connector::UserRef, hour: u32| {
         let day = u.period.unwrap().from.date();
         format!(
@@ -519,7 +458,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     assert_eq!(store.event_count(None).await.unwrap(), 0);
 
     // A good delivery: every row stored, normalised, linked to the sampled people.
-    let good: String = std::iter::once(header.to_owned())
+    let good: String = std::iter::once(header.clone())
         .chain(users.iter().flat_map(|u| [row(u, 9), row(u, 14)]))
         .collect();
     std::fs::write(&file, good).unwrap();
