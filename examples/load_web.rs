@@ -12,6 +12,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// The login form as the web tests post it.
+#[path = "../tests/it/support/login.rs"]
+mod web_login;
+
 struct Args {
     url: String,
     user: String,
@@ -55,30 +59,7 @@ async fn login(url: &str, user: &str, password: &str) -> reqwest::Client {
         .cookie_store(true)
         .build()
         .unwrap();
-    let page = client
-        .get(format!("{url}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("name=\"login_token\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("a login form")
-        .to_owned();
-    let res = client
-        .post(format!("{url}/login"))
-        .form(&[
-            ("username", user),
-            ("password", password),
-            ("login_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = web_login::post_login(&client, url, user, password).await;
     let body = res.text().await.unwrap();
     assert!(!body.contains("Fel användarnamn"), "login as {user} failed");
     client

@@ -2,12 +2,11 @@
 //! orders go out as files, a dropped extract comes in at the next tick; a broken plugin is a
 //! clear error at start.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{ConfigDir, TestDb, plugin_library, run};
 use serde_json::Value;
+
+use crate::support::{self, ConfigDir, EXTRACT_HEADER, TestDb, plugin_library, run_tick};
 
 fn org_with_plugin(connector: &str, outbox: &str, inbox: &str) -> String {
     format!(
@@ -43,37 +42,69 @@ fn staff() -> String {
     csv
 }
 
+/// The plugin's organisation with its outbox and inbox folders, over a SQLite database.
+struct PluginOrg {
+    out: tempfile::TempDir,
+    inbox: tempfile::TempDir,
+    cfg: ConfigDir,
+    db: TestDb,
+}
+
+impl PluginOrg {
+    fn new() -> Self {
+        let lib = plugin_library();
+        let out = tempfile::tempdir().unwrap();
+        let inbox = tempfile::tempdir().unwrap();
+        let toml = org_with_plugin(
+            &format!("plugin:{}", lib.display()),
+            &out.path().display().to_string(),
+            &inbox.path().display().to_string(),
+        );
+        let cfg = ConfigDir::new(&toml, Some(&staff()));
+        let db = TestDb::sqlite();
+        Self {
+            out,
+            inbox,
+            cfg,
+            db,
+        }
+    }
+
+    fn tick(&self, now: &str) -> support::Run {
+        run_tick(&self.cfg.arg(), &self.db, now)
+    }
+
+    /// The order files the plugin wrote.
+    fn order_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.out.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    }
+
+    /// Drops the delivery of the order with `reference` into the inbox.
+    fn deliver(&self, reference: &str, csv: String) {
+        std::fs::write(self.inbox.path().join(format!("{reference}.csv")), csv).unwrap();
+    }
+
+    /// `order list --format json`, with its text.
+    fn orders(&self) -> (Value, String) {
+        let list = self.db.run(&["order", "list", "--format", "json"]);
+        (serde_json::from_str(&list.stdout).unwrap(), list.stdout)
+    }
+}
+
 #[test]
 fn the_file_drop_plugin_orders_and_imports_end_to_end() {
-    let lib = plugin_library();
-    let out = tempfile::tempdir().unwrap();
-    let inbox = tempfile::tempdir().unwrap();
-    let toml = org_with_plugin(
-        &format!("plugin:{}", lib.display()),
-        &out.path().display().to_string(),
-        &inbox.path().display().to_string(),
-    );
-    let cfg = ConfigDir::new(&toml, Some(&staff()));
-    let db = TestDb::sqlite();
+    let p = PluginOrg::new();
     let tick = |now: &str| {
-        let r = run(&[
-            "--config",
-            &cfg.arg(),
-            "--db",
-            &db.url,
-            "--now",
-            now,
-            "tick",
-        ]);
+        let r = p.tick(now);
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.stdout
     };
     let out1 = tick("2027-05-07T08:00:00+02:00");
     assert!(out1.contains("1 created, 1 sent"), "{out1}");
-    let files: Vec<PathBuf> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files = p.order_files();
     assert_eq!(files.len(), 1, "one order file");
     let order: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
     let reference = order["reference"].as_str().unwrap();
@@ -81,9 +112,7 @@ fn the_file_drop_plugin_orders_and_imports_end_to_end() {
     assert_eq!(users.len(), 2, "10 % of 20");
 
     // The administrator drops the extract: one access per ordered user in their period.
-    let mut csv = String::from(
-        "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part\n",
-    );
+    let mut csv = format!("{EXTRACT_HEADER}\n");
     for u in users {
         let from = u["period"]["from"].as_str().unwrap();
         let day = &from[..10];
@@ -92,14 +121,13 @@ fn the_file_drop_plugin_orders_and_imports_end_to_end() {
             u["username"].as_str().unwrap()
         ));
     }
-    std::fs::write(inbox.path().join(format!("{reference}.csv")), csv).unwrap();
+    p.deliver(reference, csv);
     // Polled no more than every 15 minutes.
     let out2 = tick("2027-05-07T08:20:00+02:00");
     assert!(out2.contains("1 delivered"), "{out2}");
-    let list = run(&["--db", &db.url, "order", "list", "--format", "json"]);
-    let orders: Value = serde_json::from_str(&list.stdout).unwrap();
-    assert_eq!(orders[0]["state"], "imported", "{}", list.stdout);
-    assert_eq!(run(&["--db", &db.url, "audit", "verify"]).code, 0);
+    let (orders, list) = p.orders();
+    assert_eq!(orders[0]["state"], "imported", "{}", list);
+    assert_eq!(p.db.run(&["audit", "verify"]).code, 0);
 }
 
 #[test]
@@ -110,15 +138,7 @@ fn a_missing_or_foreign_library_is_a_clear_error_at_start() {
     let toml = org_with_plugin("plugin:/nonexistent/libnothing.so", &d, &d);
     let cfg = ConfigDir::new(&toml, Some(&staff()));
     let db = TestDb::sqlite();
-    let r = run(&[
-        "--config",
-        &cfg.arg(),
-        "--db",
-        &db.url,
-        "--now",
-        "2027-05-07T08:00:00+02:00",
-        "tick",
-    ]);
+    let r = run_tick(&cfg.arg(), &db, "2027-05-07T08:00:00+02:00");
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("plugin for system 'arkiv'")
@@ -127,57 +147,28 @@ fn a_missing_or_foreign_library_is_a_clear_error_at_start() {
         r.stderr
     );
     assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
-    assert_eq!(
-        run(&["--db", &db.url, "order", "list"]).stdout.trim(),
-        "0 orders"
-    );
+    assert_eq!(db.run(&["order", "list"]).stdout.trim(), "0 orders");
 }
 
 #[test]
 fn a_malformed_delivery_through_the_plugin_is_refused_with_its_line() {
-    let lib = plugin_library();
-    let out = tempfile::tempdir().unwrap();
-    let inbox = tempfile::tempdir().unwrap();
-    let toml = org_with_plugin(
-        &format!("plugin:{}", lib.display()),
-        &out.path().display().to_string(),
-        &inbox.path().display().to_string(),
-    );
-    let cfg = ConfigDir::new(&toml, Some(&staff()));
-    let db = TestDb::sqlite();
-    let tick = |now: &str| {
-        run(&[
-            "--config",
-            &cfg.arg(),
-            "--db",
-            &db.url,
-            "--now",
-            now,
-            "tick",
-        ])
-    };
-    assert_eq!(tick("2027-05-07T08:00:00+02:00").code, 0);
-    let file = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let p = PluginOrg::new();
+    assert_eq!(p.tick("2027-05-07T08:00:00+02:00").code, 0);
+    let file = p.order_files().remove(0);
     let order: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
     let reference = order["reference"].as_str().unwrap();
     let user = &order["subject"]["users"][0];
     let day = &user["period"]["from"].as_str().unwrap()[..10];
     // Line 2 is fine, line 3 has a bad timestamp.
     let csv = format!(
-        "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part\n\
+        "{EXTRACT_HEADER}\n\
          {day}T09:15:00,arkiv,{u},,191212121212,,,read,Läst,\n\
          {day}T25:15:00,arkiv,{u},,191212121212,,,read,Läst,\n",
         u = user["username"].as_str().unwrap()
     );
-    std::fs::write(inbox.path().join(format!("{reference}.csv")), csv).unwrap();
-    assert_eq!(tick("2027-05-07T08:20:00+02:00").code, 0);
-    let list = run(&["--db", &db.url, "order", "list", "--format", "json"]);
-    let orders: Value = serde_json::from_str(&list.stdout).unwrap();
+    p.deliver(reference, csv);
+    assert_eq!(p.tick("2027-05-07T08:20:00+02:00").code, 0);
+    let (orders, _) = p.orders();
     assert_eq!(
         orders[0]["state"], "awaiting_delivery",
         "the order keeps its state"

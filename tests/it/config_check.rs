@@ -1,13 +1,16 @@
 //! `config check` and the refusal of bad configuration by every command that loads it.
 
-mod common;
+use crate::support::{self, ConfigDir, Run, SMALL_ORG, TestDb, run, run_on, staff_csv};
 
-use common::{ConfigDir, SMALL_ORG, TestDb, run, staff_csv};
+/// `config check` on a configuration folder.
+fn check(cfg: &str) -> Run {
+    run(&["--config", cfg, "config", "check"])
+}
 
 #[test]
 fn example_configuration_is_valid_and_summarised() {
-    let cfg = common::example_config();
-    let r = run(&["--config", cfg.to_str().unwrap(), "config", "check"]);
+    let cfg = support::example_config();
+    let r = check(cfg.to_str().unwrap());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("Exempelkommunen"), "{}", r.stdout);
     assert!(
@@ -21,7 +24,7 @@ fn example_configuration_is_valid_and_summarised() {
 /// every one of `expected`, exit 1, and no database written by `plan`.
 fn refused(toml: &str, csv: &str, expected: &[&str]) {
     let cfg = ConfigDir::new(toml, Some(csv));
-    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    let r = check(&cfg.arg());
     assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     let problems: Vec<&str> = r
         .stderr
@@ -43,25 +46,19 @@ fn refused(toml: &str, csv: &str, expected: &[&str]) {
 
     // Any command that loads configuration refuses the same way and writes nothing.
     let db = TestDb::sqlite();
-    let db_file = db.url.trim_start_matches("sqlite://").to_owned();
-    let r2 = run(&[
-        "--config",
+    let db_file = db.sqlite_file();
+    let r2 = run_on(
         &cfg.arg(),
-        "--db",
         &db.url,
-        "--now",
-        "2027-05-03T08:00:00+02:00",
-        "plan",
-    ]);
+        Some("2027-05-03T08:00:00+02:00"),
+        &["plan"],
+    );
     assert_eq!(r2.code, 1);
     assert_eq!(r2.stderr, r.stderr, "plan reports the same problems");
-    assert!(
-        !std::path::Path::new(&db_file).exists(),
-        "no database was created"
-    );
-    let r3 = run(&["--config", &cfg.arg(), "--db", &db.url, "tick"]);
+    assert!(!db_file.exists(), "no database was created");
+    let r3 = run_on(&cfg.arg(), &db.url, None, &["tick"]);
     assert_eq!(r3.code, 1);
-    assert!(!std::path::Path::new(&db_file).exists());
+    assert!(!db_file.exists());
 }
 
 fn good_csv() -> String {
@@ -71,7 +68,7 @@ fn good_csv() -> String {
 #[test]
 fn small_org_is_valid() {
     let cfg = ConfigDir::new(SMALL_ORG, Some(&good_csv()));
-    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    let r = check(&cfg.arg());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
@@ -248,7 +245,7 @@ fn invalid_personnummer_is_refused_without_echoing_it() {
     let mut csv = good_csv();
     csv.push_str("s0100,Fel Nummer,boende,,19121212-1213,C800100\n");
     let cfg = ConfigDir::new(SMALL_ORG, Some(&csv));
-    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    let r = check(&cfg.arg());
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains(
@@ -318,7 +315,7 @@ fn every_problem_is_reported_at_once() {
     let mut csv = good_csv();
     csv.push_str("s0100,Vilse,nowhere,,,C800100\n");
     let cfg = ConfigDir::new(&toml, Some(&csv));
-    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    let r = check(&cfg.arg());
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("the configuration has 3 problem(s)"),
@@ -329,7 +326,7 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn missing_config_path_is_a_clear_error() {
-    let r = run(&["--config", "/nonexistent/schedules", "config", "check"]);
+    let r = check("/nonexistent/schedules");
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("/nonexistent/schedules: cannot read"),
@@ -342,7 +339,7 @@ fn missing_config_path_is_a_clear_error() {
 fn connector_settings_are_checked_by_their_connector() {
     let toml = SMALL_ORG.replace("from = \"lk@example.se\", ", "");
     let cfg = ConfigDir::new(&toml, Some(&good_csv()));
-    let r = run(&["--config", &cfg.arg(), "config", "check"]);
+    let r = check(&cfg.arg());
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("system 'cosmic'"), "{}", r.stderr);
     assert!(
@@ -352,10 +349,10 @@ fn connector_settings_are_checked_by_their_connector() {
     );
     // tick refuses at start and writes nothing.
     let db = TestDb::sqlite();
-    let r = run(&["--config", &cfg.arg(), "--db", &db.url, "tick"]);
+    let r = run_on(&cfg.arg(), &db.url, None, &["tick"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("system 'cosmic'"), "{}", r.stderr);
-    assert!(!std::path::Path::new(db.url.trim_start_matches("sqlite://")).exists());
+    assert!(!db.sqlite_file().exists());
 }
 
 #[test]

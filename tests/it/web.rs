@@ -2,22 +2,17 @@
 //! to their own units (403 by page and by API), an executive who never sees patient data,
 //! CSRF on every form and API write.
 
-mod common;
-
-use common::server::{PASSWORD, login, login_token, start};
+use loggvakt::model::check::{CheckKind, NewCheck};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-async fn tasks_by_unit(url: &str) -> (i64, i64) {
-    let admin = login(url, "admin").await;
-    let tasks: Value = admin
-        .get(format!("{url}/api/tasks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+use crate::support::app::{PASSWORD, TestApp};
+use crate::support::login::login_token;
+use crate::support::{at, count, state};
+
+async fn tasks_by_unit(app: &TestApp) -> (i64, i64) {
+    let admin = app.login("admin").await;
+    let tasks = admin.json("/api/tasks").await;
     let id = |unit: &str| {
         tasks
             .as_array()
@@ -33,19 +28,11 @@ async fn tasks_by_unit(url: &str) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reviewers_see_only_their_units_by_page_and_api() {
-    let s = start().await;
-    let url = &s.url;
-    let (hem, boende) = tasks_by_unit(url).await;
-    let hanna = login(url, "hanna").await;
+    let app = TestApp::spawn().await;
+    let (hem, boende) = tasks_by_unit(&app).await;
+    let hanna = app.login("hanna").await;
 
-    let list = hanna
-        .get(format!("{url}/granskningar"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = hanna.page("/granskningar").await;
     assert!(list.contains("Mina granskningar"));
     assert!(list.contains(&format!("/granskningar/{hem}\"")));
     assert!(
@@ -53,11 +40,7 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
         "another unit's task is not listed"
     );
 
-    let own = hanna
-        .get(format!("{url}/granskningar/{hem}"))
-        .send()
-        .await
-        .unwrap();
+    let own = hanna.get(&format!("/granskningar/{hem}")).await;
     assert_eq!(own.status(), StatusCode::OK);
     let own = own.text().await.unwrap();
     assert!(
@@ -70,21 +53,14 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
         format!("/granskningar/{boende}"),
         format!("/api/tasks/{boende}"),
     ] {
-        let res = hanna.get(format!("{url}{path}")).send().await.unwrap();
+        let res = hanna.get(&path).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
         assert!(
             !res.text().await.unwrap().contains("Tolvan"),
             "no rows leak in the refusal"
         );
     }
-    let tasks: Value = hanna
-        .get(format!("{url}/api/tasks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tasks = hanna.json("/api/tasks").await;
     assert!(
         tasks
             .as_array()
@@ -94,31 +70,19 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
     );
 
     // Acting on another unit's task: refused, and nothing changes.
-    let me: Value = hanna
-        .get(format!("{url}/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    let utan = json!({"outcome": "utan_anmarkning"});
     let res = hanna
-        .post(format!("{url}/api/tasks/{boende}/complete"))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({"outcome": "utan_anmarkning"}))
-        .send()
-        .await
-        .unwrap();
+        .api_post(&format!("/api/tasks/{boende}/complete"), &utan)
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = hanna
-        .post(format!("{url}/granskningar/{boende}/avsluta"))
-        .form(&[("csrf", csrf.as_str()), ("outcome", "utan_anmarkning")])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            &format!("/granskningar/{boende}/avsluta"),
+            &[("outcome", "utan_anmarkning")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let store = s.db.open().await;
+    let store = app.store().await;
     assert_eq!(
         store.task(boende).await.unwrap().unwrap().state,
         loggvakt::model::task::TaskState::Open
@@ -126,36 +90,28 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
 
     // Without the CSRF token, even her own task is not touched.
     let res = hanna
-        .post(format!("{url}/api/tasks/{hem}/complete"))
-        .json(&serde_json::json!({"outcome": "utan_anmarkning"}))
-        .send()
-        .await
-        .unwrap();
+        .api_post_without_token(&format!("/api/tasks/{hem}/complete"), &utan)
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = hanna
-        .post(format!("{url}/granskningar/{hem}/avsluta"))
-        .form(&[("csrf", "fel"), ("outcome", "utan_anmarkning")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &format!("/granskningar/{hem}/avsluta"),
+            &[("csrf", "fel"), ("outcome", "utan_anmarkning")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // With it, she closes her own; a remark without comment is refused with a message.
     let res = hanna
-        .post(format!("{url}/api/tasks/{hem}/complete"))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({"outcome": "med_anmarkning"}))
-        .send()
-        .await
-        .unwrap();
+        .api_post(
+            &format!("/api/tasks/{hem}/complete"),
+            &json!({"outcome": "med_anmarkning"}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("kommentar"));
     let done: Value = hanna
-        .post(format!("{url}/api/tasks/{hem}/complete"))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({"outcome": "utan_anmarkning"}))
-        .send()
+        .api_post(&format!("/api/tasks/{hem}/complete"), &utan)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -170,17 +126,16 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
         "/api/orders",
         "/api/audit",
     ] {
-        let res = hanna.get(format!("{url}{path}")).send().await.unwrap();
+        let res = hanna.get(path).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn executive_sees_counts_and_no_patient_data() {
-    let s = start().await;
-    let url = &s.url;
-    let (hem, _) = tasks_by_unit(url).await;
-    let ledning = login(url, "ledning").await;
+    let app = TestApp::spawn().await;
+    let (hem, _) = tasks_by_unit(&app).await;
+    let ledning = app.login("ledning").await;
     for path in [
         format!("/granskningar/{hem}"),
         format!("/api/tasks/{hem}"),
@@ -188,17 +143,17 @@ async fn executive_sees_counts_and_no_patient_data() {
         "/granskningar".into(),
         "/admin/dragningar".into(),
     ] {
-        let res = ledning.get(format!("{url}{path}")).send().await.unwrap();
+        let res = ledning.get(&path).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
-    let staff = std::fs::read_to_string(s.setup.cfg.path().join("staff.csv")).unwrap();
+    let staff = std::fs::read_to_string(app.setup.cfg.path().join("staff.csv")).unwrap();
     for path in [
         "/rapport",
         "/rapport.csv",
         "/rapport.json",
         "/api/report/compliance",
     ] {
-        let res = ledning.get(format!("{url}{path}")).send().await.unwrap();
+        let res = ledning.get(path).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         let body = res.text().await.unwrap();
         assert!(
@@ -214,101 +169,57 @@ async fn executive_sees_counts_and_no_patient_data() {
         }
     }
     // The landing page is the report; the auditor gets the trail and draw verification.
-    let revisor = login(url, "revisor").await;
-    let trail = revisor
-        .get(format!("{url}/revision"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let revisor = app.login("revisor").await;
+    let trail = revisor.page("/revision").await;
     assert!(trail.contains("Kedjan är obruten"), "{trail}");
-    let v: Value = revisor
-        .get(format!("{url}/api/draws/1/verify"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = revisor.json("/api/draws/1/verify").await;
     assert_eq!(v["verified"], true);
     assert_eq!(
-        revisor
-            .get(format!("{url}/api/tasks/{hem}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        revisor.get(&format!("/api/tasks/{hem}")).await.status(),
         StatusCode::FORBIDDEN
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_is_required_and_wrong_passwords_are_refused() {
-    let s = start().await;
-    let url = &s.url;
-    let anon = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = anon
-        .get(format!("{url}/granskningar"))
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    let res = anon.get("/granskningar").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/login");
     assert_eq!(
-        anon.get(format!("{url}/api/tasks"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        anon.get("/api/tasks").await.status(),
         StatusCode::UNAUTHORIZED
     );
 
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let token = login_token(&client, url).await;
-    let res = client
-        .post(format!("{url}/login"))
-        .form(&[
-            ("username", "hanna"),
-            ("password", "fel lösenord!!"),
-            ("login_token", token.as_str()),
-        ])
-        .send()
+    let visitor = app.session();
+    let token = login_token(&visitor.client, &app.url).await;
+    let login_form = |password: &'static str, token: &str| {
+        [
+            ("username", "hanna".to_owned()),
+            ("password", password.to_owned()),
+            ("login_token", token.to_owned()),
+        ]
+    };
+    let res = visitor
+        .post_form("/login", &login_form("fel lösenord!!", &token))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(res.contains("Fel användarnamn eller lösenord"));
     // A login form posted from elsewhere (no matching token) is refused.
-    let res = client
-        .post(format!("{url}/login"))
-        .form(&[
-            ("username", "hanna"),
-            ("password", PASSWORD),
-            ("login_token", "x"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = visitor
+        .post_form("/login", &login_form(PASSWORD, "x"))
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // Session cookies are HttpOnly and SameSite.
-    let hanna = login(url, "hanna").await;
+    let hanna = app.login("hanna").await;
     let cookies = anon
-        .post(format!("{url}/login"))
+        .client
+        .post(anon.at("/login"))
         .header("cookie", format!("lv_login={token}"))
-        .form(&[
-            ("username", "hanna"),
-            ("password", PASSWORD),
-            ("login_token", token.as_str()),
-        ])
+        .form(&login_form(PASSWORD, &token))
         .send()
         .await
         .unwrap();
@@ -325,42 +236,21 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
         "{set:?}"
     );
     // Logging out ends the session.
-    let me: Value = hanna
-        .get(format!("{url}/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = me["csrf_token"].as_str().unwrap();
-    hanna
-        .post(format!("{url}/logout"))
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap();
+    hanna.submit("/logout", &[]).await;
     assert_eq!(
-        hanna
-            .get(format!("{url}/api/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        hanna.get("/api/me").await.status(),
         StatusCode::UNAUTHORIZED
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_sees_configuration_staff_draws_and_orders() {
-    let s = start().await;
-    let url = &s.url;
-    let admin = login(url, "admin").await;
+    let app = TestApp::spawn().await;
+    let admin = app.login("admin").await;
     let page = |path: &'static str| {
-        let admin = admin.clone();
-        let url = url.clone();
+        let admin = &admin;
         async move {
-            let res = admin.get(format!("{url}{path}")).send().await.unwrap();
+            let res = admin.get(path).await;
             assert_eq!(res.status(), StatusCode::OK, "{path}");
             res.text().await.unwrap()
         }
@@ -376,11 +266,7 @@ async fn admin_sees_configuration_staff_draws_and_orders() {
     assert!(orders.contains("imported"));
     let all = page("/granskningar").await;
     assert!(all.contains("Alla granskningar"));
-    let bad = admin
-        .get(format!("{url}/admin/dragningar?month=maj"))
-        .send()
-        .await
-        .unwrap();
+    let bad = admin.get("/admin/dragningar?month=maj").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -388,17 +274,16 @@ async fn admin_sees_configuration_staff_draws_and_orders() {
 /// with its line and nothing is stored; another unit's order is not hers to fill.
 #[tokio::test(flavor = "multi_thread")]
 async fn reviewer_uploads_a_delivered_extract() {
-    use loggvakt::model::check::{CheckKind, NewCheck};
     // Two checks (hemtjänst's user and boende's), made before the server starts and left
     // awaiting delivery, as a Cosmic order is after its mail went out.
-    let s = start().await;
-    let store = s.db.open().await;
-    let clock = common::fixture::at("2027-05-10T09:00:00+02:00");
+    let app = TestApp::spawn().await;
+    let store = app.store().await;
+    let clock = at("2027-05-10T09:00:00+02:00");
     let mut ids = Vec::new();
     for user in ["C800001", "C800013"] {
         let (_, order) = loggvakt::checks::create(
             &store,
-            &s.setup.org,
+            &app.setup.org,
             &clock,
             "admin",
             NewCheck {
@@ -414,50 +299,29 @@ async fn reviewer_uploads_a_delivered_extract() {
         )
         .await
         .unwrap();
-        common::exec(
-            &store,
-            &format!("UPDATE orders SET state = 'awaiting_delivery' WHERE id = {order}"),
-        )
-        .await;
+        state::order_sent(&store, order, clock.now()).await;
         ids.push(order);
     }
-    let url = &s.url;
-    let hanna = login(url, "hanna").await;
-    let page = hanna
-        .get(format!("{url}/utdrag"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let hanna = app.login("hanna").await;
+    let page = hanna.page("/utdrag").await;
     assert!(page.contains(&format!("/bestallningar/{}/utdrag", ids[0])));
     assert!(
         !page.contains(&format!("/bestallningar/{}/utdrag", ids[1])),
         "boende's order is not hers"
     );
-    let me: Value = hanna
-        .get(format!("{url}/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
     let upload = |order: i64, body: &'static str| {
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", csrf.clone())
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(body.as_bytes()).file_name("utdrag.csv"),
-            );
-        hanna
-            .post(format!("{url}/bestallningar/{order}/utdrag"))
-            .multipart(form)
-            .send()
+        let hanna = &hanna;
+        async move {
+            hanna
+                .upload(
+                    &format!("/bestallningar/{order}/utdrag"),
+                    "utdrag.csv",
+                    body.as_bytes(),
+                )
+                .await
+        }
     };
-    let bad = upload(ids[0], "Tidpunkt;Användarnamn;Personnummer;Händelse\n2027-04-03 10:00;C800001;191212121212;Läst\n2027-05-03 10:00;C800001;191212121212;Läst\n").await.unwrap();
+    let bad = upload(ids[0], "Tidpunkt;Användarnamn;Personnummer;Händelse\n2027-04-03 10:00;C800001;191212121212;Läst\n2027-05-03 10:00;C800001;191212121212;Läst\n").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let text = bad.text().await.unwrap();
     assert!(
@@ -465,7 +329,7 @@ async fn reviewer_uploads_a_delivered_extract() {
         "{text}"
     );
     assert_eq!(
-        common::count(
+        count(
             &store,
             "SELECT COUNT(*) FROM access_events WHERE draw_id IS NULL"
         )
@@ -476,17 +340,14 @@ async fn reviewer_uploads_a_delivered_extract() {
         ids[0],
         "Tidpunkt;Användarnamn;Personnummer;Händelse\n2027-04-03 10:00;C800001;191212121212;Läst\n",
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(good.status(), StatusCode::OK);
     assert!(good.text().await.unwrap().contains("1 loggrader"));
     assert_eq!(
         store.order(ids[0]).await.unwrap().unwrap().state,
         loggvakt::model::order::OrderState::Imported
     );
-    let other = upload(ids[1], "Tidpunkt;Användarnamn;Personnummer;Händelse\n")
-        .await
-        .unwrap();
+    let other = upload(ids[1], "Tidpunkt;Användarnamn;Personnummer;Händelse\n").await;
     assert_eq!(other.status(), StatusCode::FORBIDDEN);
 }
 
@@ -495,19 +356,11 @@ async fn reviewer_uploads_a_delivered_extract() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_draws_day_is_hidden_until_it_comes() {
     // 1 May 2027 is a Saturday: the serve's first tick makes May's draws, none due yet.
-    let s = common::server::start_at("2027-05-01T08:00:00+02:00", false).await;
-    let url = &s.url;
-    let admin = login(url, "admin").await;
+    let app = TestApp::spawn_at("2027-05-01T08:00:00+02:00", false).await;
+    let admin = app.login("admin").await;
     let mut draws: Value = Value::Null;
     for _ in 0..50 {
-        draws = admin
-            .get(format!("{url}/api/draws"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        draws = admin.json("/api/draws").await;
         if !draws.as_array().unwrap().is_empty() {
             break;
         }
@@ -519,14 +372,7 @@ async fn a_draws_day_is_hidden_until_it_comes() {
         draws.iter().all(|d| d["execution_date"].is_null()),
         "{draws:?}"
     );
-    let page = admin
-        .get(format!("{url}/admin/dragningar?month=2027-05"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page("/admin/dragningar?month=2027-05").await;
     assert_eq!(page.matches("dold till dagen").count(), 2, "{page}");
     assert!(!page.contains("2027-05-0"), "no day of May shows");
 }

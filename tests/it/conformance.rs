@@ -3,12 +3,9 @@
 //! and stored, matching the simulator's ground truth; transient failures are retried; a
 //! delivery with malformed rows is refused with its line and the order keeps its state; a
 //! peer that never answers times out as retryable. (The example plugin is exercised from its
-//! shared library in `tests/plugin.rs`.)
+//! shared library in `plugin.rs`.)
 
-mod common;
-
-use chrono::{DateTime, TimeDelta, Utc};
-use common::TestDb;
+use chrono::TimeDelta;
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
 use loggvakt::model::order::{Order, OrderState};
@@ -18,11 +15,12 @@ use loggvakt::store::Store;
 use loggvakt_connector::Subject;
 use loggvakt_simulator::{Ports, Simulator, SystemFaults};
 
-const SYSTEMS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
+use crate::support::{
+    self, ConfigDir, EXTRACT_HEADER, SMALL_ORG, TestDb, at, audit_count, run_tick, staff_csv,
+    tick_crashing_at,
+};
 
-fn at(s: &str) -> Clock {
-    Clock::starting_at(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
-}
+const SYSTEMS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
 
 struct World {
     org: Organisation,
@@ -34,7 +32,7 @@ struct World {
 
 /// The example organisation against a fresh simulator, with short timeouts.
 async fn world() -> World {
-    let mut org = loggvakt::config::load(&common::example_config()).unwrap();
+    let mut org = loggvakt::config::load(&support::example_config()).unwrap();
     let sim = loggvakt::simulation::start(&org, 7, Ports::any())
         .await
         .unwrap();
@@ -53,6 +51,17 @@ async fn world() -> World {
         store,
         _db: db,
     }
+}
+
+/// A fresh world where `system` has the faults `set` sets, ticked at 07:00 on the first
+/// week's last day.
+async fn world_with_faults(system: &str, set: impl FnOnce(&mut SystemFaults)) -> World {
+    let w = world().await;
+    let mut faults = SystemFaults::default();
+    set(&mut faults);
+    w.sim.set_faults(system, faults);
+    w.tick("2027-05-07T07:00:00+02:00").await;
+    w
 }
 
 impl World {
@@ -158,15 +167,7 @@ async fn every_connector_orders_receives_and_normalises_what_the_system_holds() 
 #[tokio::test(flavor = "multi_thread")]
 async fn transient_failures_are_retried_until_the_order_goes_through() {
     for system in SYSTEMS {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                fail_next: 2,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.fail_next = 2).await;
         let first = w.orders_of(system).await;
         assert!(
             first
@@ -191,15 +192,7 @@ async fn transient_failures_are_retried_until_the_order_goes_through() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_rows_refuse_the_delivery_with_their_line() {
     for system in SYSTEMS {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                malformed_rows: 1,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.malformed_rows = 1).await;
         let imports = w.import_cosmic("2027-05-07T08:00:00+02:00").await;
         w.tick("2027-05-07T08:30:00+02:00").await;
         let orders = w.orders_of(system).await;
@@ -268,15 +261,7 @@ async fn stored_elsewhere(w: &World, system: &str) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_that_never_answers_times_out_as_retryable() {
     for system in SYSTEMS {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                hang: true,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.hang = true).await;
         let orders = w.orders_of(system).await;
         assert!(!orders.is_empty());
         for o in &orders {
@@ -287,41 +272,28 @@ async fn a_peer_that_never_answers_times_out_as_retryable() {
     }
 }
 
-/// A small org with one unit of 61 Cosmic users (10 % is 7) for the mail tests.
-fn cosmic_org(sim: &Simulator) -> common::ConfigDir {
-    let toml = common::SMALL_ORG.replace(
+/// A small org with one unit of 61 Cosmic users (10 % is 7) for the mail tests, and the
+/// simulator its orders are mailed to. (The simulator needs the staff, the configuration
+/// needs the simulator's port.)
+async fn cosmic_mail_org() -> (Simulator, ConfigDir) {
+    let staff = staff_csv(&[("hemtjanst", 61)]);
+    let probe = ConfigDir::new(SMALL_ORG, Some(&staff));
+    let org = loggvakt::config::load(probe.path()).unwrap();
+    let sim = loggvakt::simulation::start(&org, 1, Ports::any())
+        .await
+        .unwrap();
+    let toml = SMALL_ORG.replace(
         "smtp_port = 1",
         &format!("smtp_port = {}", sim.smtp_addr().port()),
     );
-    common::ConfigDir::new(&toml, Some(&common::staff_csv(&[("hemtjanst", 61)])))
-}
-
-async fn sim_for(cfg: &common::ConfigDir) -> Simulator {
-    let org = loggvakt::config::load(cfg.path()).unwrap();
-    loggvakt::simulation::start(&org, 1, Ports::any())
-        .await
-        .unwrap()
+    (sim, ConfigDir::new(&toml, Some(&staff)))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply_address() {
-    // The simulator needs the staff, the configuration needs the simulator's port.
-    let probe = common::ConfigDir::new(
-        common::SMALL_ORG,
-        Some(&common::staff_csv(&[("hemtjanst", 61)])),
-    );
-    let sim = sim_for(&probe).await;
-    let cfg = cosmic_org(&sim);
+    let (sim, cfg) = cosmic_mail_org().await;
     let db = TestDb::sqlite();
-    let r = common::run(&[
-        "--config",
-        &cfg.arg(),
-        "--db",
-        &db.url,
-        "--now",
-        "2027-05-07T08:00:00+02:00",
-        "tick",
-    ]);
+    let r = run_tick(&cfg.arg(), &db, "2027-05-07T08:00:00+02:00");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mails = sim.mails();
     assert_eq!(mails.len(), 3, "{}", r.stdout);
@@ -354,26 +326,14 @@ async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
-    let probe = common::ConfigDir::new(
-        common::SMALL_ORG,
-        Some(&common::staff_csv(&[("hemtjanst", 61)])),
-    );
-    let sim = sim_for(&probe).await;
-    let cfg = cosmic_org(&sim);
+    let (sim, cfg) = cosmic_mail_org().await;
     let db = TestDb::sqlite();
-    let killed = common::loggvakt()
-        .args([
-            "--config",
-            &cfg.arg(),
-            "--db",
-            &db.url,
-            "--now",
-            "2027-05-07T08:00:00+02:00",
-            "tick",
-        ])
-        .env("LOGGVAKT_CRASH_AT", "order.after_send:1")
-        .output()
-        .unwrap();
+    let killed = tick_crashing_at(
+        &cfg.arg(),
+        &db.url,
+        "2027-05-07T08:00:00+02:00",
+        "order.after_send:1",
+    );
     assert!(
         !killed.status.success(),
         "aborted after the first mail went out"
@@ -381,22 +341,12 @@ async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
     assert_eq!(sim.mails().len(), 1);
     // Restarted at once, and again after the dead process's claim ran out.
     for now in ["2027-05-07T08:01:00+02:00", "2027-05-07T08:30:00+02:00"] {
-        let r = common::run(&[
-            "--config",
-            &cfg.arg(),
-            "--db",
-            &db.url,
-            "--now",
-            now,
-            "tick",
-        ]);
+        let r = run_tick(&cfg.arg(), &db, now);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert_eq!(sim.mails().len(), 3, "each order mailed once");
     assert_eq!(sim.stats().cosmic.duplicates, 0);
-    let list = common::run(&[
-        "--db", &db.url, "order", "list", "--state", "in_doubt", "--format", "json",
-    ]);
+    let list = db.run(&["order", "list", "--state", "in_doubt", "--format", "json"]);
     let in_doubt: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     assert_eq!(
         in_doubt.as_array().unwrap().len(),
@@ -409,15 +359,7 @@ async fn a_process_killed_between_sending_and_recording_never_sends_twice() {
 async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_reminder() {
     // Sesam 2 answers at once: there is no delivery to wait for.
     for system in ["cosmic", "treserva", "lifecare"] {
-        let w = world().await;
-        w.sim.set_faults(
-            system,
-            SystemFaults {
-                never_deliver: true,
-                ..SystemFaults::default()
-            },
-        );
-        w.tick("2027-05-07T07:00:00+02:00").await;
+        let w = world_with_faults(system, |f| f.never_deliver = true).await;
         w.import_cosmic("2027-05-07T08:00:00+02:00").await;
         // Past the example's delivery_sla_days (10), twice.
         w.tick("2027-05-20T07:00:00+02:00").await;
@@ -428,11 +370,7 @@ async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_remi
             assert_eq!(o.state, OrderState::AwaitingDelivery, "{system}: {o:?}");
             assert!(o.reminded_at.is_some(), "{system}: overdue reminder raised");
         }
-        let reminders = common::count(
-            &w.store,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'order.delivery_overdue'",
-        )
-        .await;
+        let reminders = audit_count(&w.store, "order.delivery_overdue").await;
         assert_eq!(
             reminders as usize,
             orders.len(),
@@ -447,7 +385,7 @@ async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_remi
 /// can hang: its calls are file operations, bounded by the host's plugin timeout.)
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_plugin_passes_the_same_scenarios() {
-    let lib = common::plugin_library();
+    let lib = support::plugin_library();
     let root = tempfile::tempdir().unwrap();
     let (outbox, inbox) = (root.path().join("out"), root.path().join("in"));
     std::fs::create_dir_all(&inbox).unwrap();
@@ -466,7 +404,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     for i in 1..=30 {
         staff.push_str(&format!("s{i:02},P {i},a,,,fd{i:02}\n"));
     }
-    let cfg = common::ConfigDir::new(&toml, Some(&staff));
+    let cfg = ConfigDir::new(&toml, Some(&staff));
     let org = loggvakt::config::load(cfg.path()).unwrap();
     let connectors = Connectors::for_org(&org);
     connectors.require_all().unwrap();
@@ -495,7 +433,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     assert_eq!(users.len(), 3, "10 % of 30");
 
     // Malformed delivery: refused with its line, the order keeps waiting.
-    let header = "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part\n";
+    let header = format!("{EXTRACT_HEADER}\n");
     let row = |u: &loggvakt_connector::UserRef, hour: u32| {
         let day = u.period.unwrap().from.date();
         format!(
@@ -521,7 +459,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     assert_eq!(store.event_count(None).await.unwrap(), 0);
 
     // A good delivery: every row stored, normalised, linked to the sampled people.
-    let good: String = std::iter::once(header.to_owned())
+    let good: String = std::iter::once(header.clone())
         .chain(users.iter().flat_map(|u| [row(u, 9), row(u, 14)]))
         .collect();
     std::fs::write(&file, good).unwrap();
@@ -532,7 +470,7 @@ async fn the_example_plugin_passes_the_same_scenarios() {
     );
     assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 6);
     assert_eq!(
-        common::count(
+        support::count(
             &store,
             "SELECT COUNT(*) FROM access_events WHERE staff_id IS NULL"
         )

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const IMPLICIT_WAIT_MS: u64 = 10_000;
 
 pub struct Browser {
     http: reqwest::Client,
@@ -43,6 +44,16 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Sends a request to the driver and reads its JSON answer.
+async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// A locator: the elements that match a CSS selector.
+fn by_css(css: &str) -> Option<Value> {
+    Some(json!({"using": "css selector", "value": css}))
 }
 
 fn free_port() -> u16 {
@@ -85,15 +96,7 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"]}
         }}});
-        let res: Value = http
-            .post(format!("{driver_url}/session"))
-            .json(&caps)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let res = json_of(http.post(format!("{driver_url}/session")).json(&caps)).await;
         let id = res["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no browser session: {res}"))
@@ -104,13 +107,7 @@ impl Browser {
             driver,
         };
         // Finding an element waits for it up to 10 s, as a user waits for a page to load.
-        browser
-            .call(
-                reqwest::Method::POST,
-                "/timeouts",
-                Some(json!({"implicit": 10_000})),
-            )
-            .await;
+        browser.wait_for_elements(IMPLICIT_WAIT_MS).await;
         browser
     }
 
@@ -151,7 +148,7 @@ impl Browser {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        let v = json_of(req).await;
         if v["value"].get("error").is_some() {
             Err(v)
         } else {
@@ -168,11 +165,7 @@ impl Browser {
     /// The element's text, or `None` while the page is changing under it.
     async fn try_text(&self, css: &str) -> Option<String> {
         let el = self
-            .try_call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
+            .try_call(reqwest::Method::POST, "/element", by_css(css))
             .await
             .ok()?;
         let id = el[ELEMENT].as_str()?.to_owned();
@@ -190,22 +183,14 @@ impl Browser {
 
     pub async fn find(&self, css: &str) -> String {
         let v = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
+            .call(reqwest::Method::POST, "/element", by_css(css))
             .await;
         v[ELEMENT].as_str().unwrap().to_owned()
     }
 
     pub async fn find_all(&self, css: &str) -> Vec<String> {
         let v = self
-            .call(
-                reqwest::Method::POST,
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
+            .call(reqwest::Method::POST, "/elements", by_css(css))
             .await;
         v.as_array()
             .unwrap()
@@ -216,20 +201,20 @@ impl Browser {
 
     /// The elements there are now, without waiting for any to appear.
     pub async fn find_all_now(&self, css: &str) -> Vec<String> {
-        self.call(
-            reqwest::Method::POST,
-            "/timeouts",
-            Some(json!({"implicit": 0})),
-        )
-        .await;
+        self.wait_for_elements(0).await;
         let found = self.find_all(css).await;
+        self.wait_for_elements(IMPLICIT_WAIT_MS).await;
+        found
+    }
+
+    /// How long finding an element waits for it to appear.
+    async fn wait_for_elements(&self, ms: u64) {
         self.call(
             reqwest::Method::POST,
             "/timeouts",
-            Some(json!({"implicit": 10_000})),
+            Some(json!({ "implicit": ms })),
         )
         .await;
-        found
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
@@ -254,27 +239,21 @@ impl Browser {
 
     pub async fn text(&self, css: &str) -> String {
         let el = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.get_text(&format!("/element/{el}/text")).await
     }
 
     pub async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.get_text("/source").await
     }
 
     pub async fn current_url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.get_text("/url").await
+    }
+
+    /// A command whose value is a string.
+    async fn get_text(&self, path: &str) -> String {
+        let v = self.call(reqwest::Method::GET, path, None).await;
+        v.as_str().unwrap().to_owned()
     }
 
     /// Ends the session (also done on drop).

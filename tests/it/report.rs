@@ -3,22 +3,25 @@
 //! in `core/report.rs`, and compared with the JSON, the CSV and the HTML; a hand-made data
 //! set pins every category on each backend.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
-use common::{ConfigDir, SMALL_ORG, TestDb, count, exec, run, staff_csv};
 use loggvakt::calendar::local_date;
 use loggvakt::clock::Clock;
+use loggvakt::model::draw::DrawStatus;
 use loggvakt::ident::{SystemId, UnitId};
 use loggvakt::model::org::Organisation;
 use loggvakt::model::report::Counts;
 use loggvakt::report;
 use loggvakt::store::Store;
+use loggvakt_connector::ReviewOutcome;
 use serde_json::Value;
 use sqlx::Row;
+
+use crate::support::{
+    self, ConfigDir, SMALL_ORG, TestDb, count, instant, per_backend, run, staff_csv, state,
+};
 
 /// The demo starts here: a fixed year, so that both months fall in it.
 const DEMO_START: &str = "2026-05-01T00:00:00+02:00";
@@ -213,7 +216,7 @@ async fn assert_report_matches(dir: &Path, store: &Store, org: &Organisation) ->
     let json: Value = serde_json::from_str(&r.stdout).expect("JSON");
     assert_eq!(json["year"], DEMO_YEAR);
     assert_eq!(json["organisation"], "Exempelkommunen");
-    let now = parse_instant(REPORT_NOW);
+    let now = instant(REPORT_NOW);
 
     let want = expected(&draw_facts(store, DEMO_YEAR).await, now);
     assert!(!want.is_empty(), "the demo made draws");
@@ -357,13 +360,7 @@ async fn assert_report_matches(dir: &Path, store: &Store, org: &Organisation) ->
     json
 }
 
-fn parse_instant(raw: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(raw)
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn report_run(dir: &Path, extra: &[&str]) -> common::Run {
+fn report_run(dir: &Path, extra: &[&str]) -> support::Run {
     let db = format!("sqlite://{}", dir.join("loggvakt.db").display());
     let config = dir.join("schedules");
     let mut args = vec![
@@ -529,42 +526,14 @@ async fn figures_match_the_database_on_the_demo() {
     else {
         unreachable!()
     };
-    let reopen = "state = 'open', closed_at = NULL, outcome = NULL";
-    exec(
-        &store,
-        &format!(
-            "UPDATE review_tasks SET {reopen}, deadline = '2026-07-15T00:00:00.000000Z' WHERE id = {in_progress}"
-        ),
-    )
-    .await;
-    exec(
-        &store,
-        &format!(
-            "UPDATE review_tasks SET {reopen}, deadline = '2026-06-15T00:00:00.000000Z' WHERE id = {overdue}"
-        ),
-    )
-    .await;
-    exec(
-        &store,
-        &format!("UPDATE draws SET status = 'running' WHERE id = {unrun}"),
-    )
-    .await;
-    exec(
-        &store,
-        &format!("UPDATE draws SET status = 'missed' WHERE id = {missed}"),
-    )
-    .await;
-    exec(
-        &store,
-        &format!("UPDATE draws SET status = 'late' WHERE id = {no_task}"),
-    )
-    .await;
-    exec(
-        &store,
-        &format!("UPDATE review_tasks SET draw_id = NULL WHERE id = {orphan}"),
-    )
-    .await;
-    exec(&store, "UPDATE cases SET state = 'open', decision = NULL").await;
+    state::task_reopened(&store, in_progress, instant("2026-07-15T00:00:00Z")).await;
+    state::task_reopened(&store, overdue, instant("2026-06-15T00:00:00Z")).await;
+    state::draw_running(&store, unrun).await;
+    let now = instant(REPORT_NOW);
+    state::draw_finished(&store, missed, DrawStatus::Missed, now).await;
+    state::draw_finished(&store, no_task, DrawStatus::Late, now).await;
+    state::task_detached_from_draw(&store, orphan).await;
+    state::cases_reopened(&store).await;
     let json = assert_report_matches(dir, &store, &org).await;
     let overall = counts_of(&json["totals"]["overall"]);
     for (state, n) in [
@@ -593,7 +562,7 @@ async fn figures_match_the_database_on_the_demo() {
 fn a_bad_year_is_a_one_line_error() {
     let tmp = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", tmp.path().join("r.db").display());
-    let config = common::example_config();
+    let config = support::example_config();
     for year in ["1800", "abc", "2027", "", "20266"] {
         let r = run(&[
             "--db",
@@ -618,227 +587,145 @@ fn a_bad_year_is_a_one_line_error() {
     );
 }
 
-/// Inserts a draw and returns its id.
-async fn draw(
-    store: &Store,
-    routine: &str,
-    unit: &str,
-    month: &str,
-    execution_date: &str,
-    sample: i64,
-    status: &str,
-) -> i64 {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO draws (routine_id, unit_id, system_id, month, execution_date, window_end, \
-         population_size, sample_size, seed, params, population, status, created_at) \
-         VALUES ($1, $2, 'cosmic', $3, $4, $4, 10, $5, 'x', '{}', '[]', $6, '2026-01-01T00:00:00.000000Z') \
-         RETURNING id",
-    )
-    .bind(routine)
-    .bind(unit)
-    .bind(month)
-    .bind(execution_date)
-    .bind(sample)
-    .bind(status)
-    .fetch_one(store.pool())
-    .await
-    .expect("insert draw");
-    id
-}
-
-async fn member(store: &Store, draw: i64, position: i64, staff: &str) {
-    sqlx::query(
-        "INSERT INTO draw_members (draw_id, position, staff_id, username, review_from, review_to) \
-         VALUES ($1, $2, $3, 'u', 'x', 'y')",
-    )
-    .bind(draw)
-    .bind(position)
-    .bind(staff)
-    .execute(store.pool())
-    .await
-    .expect("insert member");
-}
-
-/// Inserts a review task for `draw`: closed at `closed` with `outcome`, or open.
-async fn task(store: &Store, draw: i64, deadline: &str, closed: Option<(&str, &str)>) -> i64 {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO review_tasks (kind, draw_id, unit_id, system_id, reviewer_name, \
-         reviewer_email, state, created_at, remind_at, deadline, closed_at, outcome) \
-         VALUES ('stickprov', $1, 'hemtjanst', 'cosmic', 'R', 'r@example.se', $2, \
-         '2027-05-01T00:00:00.000000Z', $3, $3, $4, $5) RETURNING id",
-    )
-    .bind(draw)
-    .bind(if closed.is_some() { "closed" } else { "open" })
-    .bind(deadline)
-    .bind(closed.map(|c| c.0))
-    .bind(closed.map(|c| c.1))
-    .fetch_one(store.pool())
-    .await
-    .expect("insert task");
-    id
-}
-
-async fn case(store: &Store, task: i64, state: &str) {
-    sqlx::query(
-        "INSERT INTO cases (task_id, unit_id, system_id, opened_at, opened_by, summary, state) \
-         VALUES ($1, 'hemtjanst', 'cosmic', '2027-05-10T00:00:00.000000Z', 'x', 's', $2)",
-    )
-    .bind(task)
-    .bind(state)
-    .execute(store.pool())
-    .await
-    .expect("insert case");
-}
-
-#[tokio::test]
-async fn every_category_is_counted_on_each_backend() {
+per_backend!(#[tokio::test] async fn every_category_is_counted_on_each_backend);
+async fn every_category_is_counted_on_each_backend(db: TestDb) {
     let cfg = ConfigDir::new(
         SMALL_ORG,
         Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])),
     );
     let org = loggvakt::config::load(cfg.path()).expect("config");
-    let now = parse_instant("2027-05-20T12:00:00Z");
+    let now = instant("2027-05-20T12:00:00Z");
     let clock = Clock::starting_at(now);
-    let deadline = "2027-05-15T00:00:00.000000Z";
-    let (before, after) = ("2027-05-10T00:00:00.000000Z", "2027-05-16T00:00:00.000000Z");
-    for db in TestDb::all() {
-        let store = db.open().await;
-        let s = &store;
-        let on_time = draw(s, "r1", "hemtjanst", "2027-05", "2027-05-03", 2, "done").await;
-        member(s, on_time, 0, "s0001").await;
-        member(s, on_time, 1, "s0002").await;
-        task(s, on_time, deadline, Some((before, "utan_anmarkning"))).await;
-        let ran_late = draw(s, "r2", "hemtjanst", "2027-05", "2027-05-03", 1, "late").await;
-        member(s, ran_late, 0, "s0003").await;
-        let t = task(s, ran_late, deadline, Some((before, "med_anmarkning"))).await;
-        case(s, t, "open").await;
-        let closed_late = draw(s, "r3", "hemtjanst", "2027-05", "2027-05-04", 1, "done").await;
-        member(s, closed_late, 0, "s0002").await;
-        let t = task(s, closed_late, deadline, Some((after, "utan_anmarkning"))).await;
-        case(s, t, "decided").await;
-        let missed = draw(s, "r4", "hemtjanst", "2027-05", "2027-05-04", 1, "missed").await;
-        member(s, missed, 0, "s0004").await;
-        draw(s, "r5", "hemtjanst", "2027-05", "2027-05-25", 1, "planned").await;
-        let no_task = draw(s, "r6", "hemtjanst", "2027-05", "2027-05-05", 1, "done").await;
-        member(s, no_task, 0, "s0009").await;
-        let open = draw(s, "r7", "hemtjanst", "2027-05", "2027-05-05", 1, "done").await;
-        member(s, open, 0, "s0005").await;
-        task(s, open, "2027-05-30T00:00:00.000000Z", None).await;
-        let overdue = draw(s, "r8", "hemtjanst", "2027-05", "2027-05-05", 1, "late").await;
-        member(s, overdue, 0, "s0008").await;
-        member(s, overdue, 1, "s9999").await; // no longer on the staff list
-        task(s, overdue, "2027-05-19T00:00:00.000000Z", None).await;
-        draw(s, "r9", "hemtjanst", "2027-05", "2027-05-05", 0, "done").await;
-        let boende = draw(s, "r1", "boende", "2027-04", "2027-04-06", 1, "done").await;
-        member(s, boende, 0, "s0011").await;
-        task(
-            s,
-            boende,
-            "2027-04-20T00:00:00.000000Z",
-            Some(("2027-04-19T00:00:00.000000Z", "utan_anmarkning")),
-        )
-        .await;
-        // Last year: outside the rows, inside the 12 months (2026-05-21 to 2027-05-20) ...
-        let december = draw(s, "r1", "hemtjanst", "2026-12", "2026-12-02", 1, "done").await;
-        member(s, december, 0, "s0006").await;
-        // ... and outside both.
-        let old = draw(s, "r1", "hemtjanst", "2026-05", "2026-05-20", 1, "done").await;
-        member(s, old, 0, "s0007").await;
+    let deadline = "2027-05-15T00:00:00Z";
+    let (before, after) = ("2027-05-10T00:00:00Z", "2027-05-16T00:00:00Z");
+    let (utan, med) = (ReviewOutcome::UtanAnmarkning, ReviewOutcome::MedAnmarkning);
+    use DrawStatus::{Done, Late, Missed, Planned};
+    let store = db.open().await;
+    let s = &store;
+    let draw =
+        |routine: &'static str,
+         unit: &'static str,
+         day: &'static str,
+         members: &'static [&'static str],
+         status: DrawStatus| { state::draw(s, &org, routine, unit, day, members, status) };
+    let on_time = draw("r1", "hemtjanst", "2027-05-03", &["s0001", "s0002"], Done).await;
+    state::draw_task(s, on_time, deadline, Some((before, utan))).await;
+    let ran_late = draw("r2", "hemtjanst", "2027-05-03", &["s0003"], Late).await;
+    let t = state::draw_task(s, ran_late, deadline, Some((before, med))).await;
+    state::case(s, t, false).await;
+    let closed_late = draw("r3", "hemtjanst", "2027-05-04", &["s0002"], Done).await;
+    let t = state::draw_task(s, closed_late, deadline, Some((after, utan))).await;
+    state::case(s, t, true).await;
+    draw("r4", "hemtjanst", "2027-05-04", &["s0004"], Missed).await;
+    draw("r5", "hemtjanst", "2027-05-25", &["s0010"], Planned).await;
+    draw("r6", "hemtjanst", "2027-05-05", &["s0009"], Done).await;
+    let open = draw("r7", "hemtjanst", "2027-05-05", &["s0005"], Done).await;
+    state::draw_task(s, open, "2027-05-30T00:00:00Z", None).await;
+    // s9999 is no longer on the staff list.
+    let overdue = draw("r8", "hemtjanst", "2027-05-05", &["s0008", "s9999"], Late).await;
+    state::draw_task(s, overdue, "2027-05-19T00:00:00Z", None).await;
+    draw("r9", "hemtjanst", "2027-05-05", &[], Done).await;
+    let boende = draw("r1", "boende", "2027-04-06", &["s0011"], Done).await;
+    let closed = Some(("2027-04-19T00:00:00Z", utan));
+    state::draw_task(s, boende, "2027-04-20T00:00:00Z", closed).await;
+    // Last year: outside the rows, inside the 12 months (2026-05-21 to 2027-05-20) ...
+    draw("r1", "hemtjanst", "2026-12-02", &["s0006"], Done).await;
+    // ... and outside both.
+    draw("r1", "hemtjanst", "2026-05-20", &["s0007"], Done).await;
 
-        let got = report::compliance(s, &org, 2027, &clock)
-            .await
-            .expect("report");
-        let hem = Counts {
-            planned: 8,
-            empty: 1,
-            done_on_time: 1,
-            late: 2,
-            missed: 1,
-            in_progress: 1,
-            overdue: 1,
-            waiting: 2,
-            utan_anmarkning: 2,
-            med_anmarkning: 1,
-            open_cases: 1,
-        };
-        let bo = Counts {
-            planned: 1,
-            done_on_time: 1,
-            utan_anmarkning: 1,
-            ..Counts::default()
-        };
-        let rows: Vec<(&str, &str, &str, Counts)> = got
-            .rows
-            .iter()
-            .map(|r| {
-                (
-                    r.unit.as_str(),
-                    r.system.as_str(),
-                    r.month.as_str(),
-                    r.counts,
-                )
-            })
-            .collect();
-        assert_eq!(
-            rows,
-            [
-                ("hemtjanst", "cosmic", "2027-05", hem),
-                ("boende", "cosmic", "2027-04", bo)
-            ],
-            "[{}] rows in configuration order",
-            db.backend
-        );
-        assert_eq!(got.rows[0].unit_name, "Hemtjänst");
-        let mut all = hem;
-        all += bo;
-        assert_eq!(got.totals.overall, all, "[{}]", db.backend);
-        let months: Vec<&str> = got
-            .totals
-            .by_month
-            .iter()
-            .map(|m| m.month.as_str())
-            .collect();
-        assert_eq!(months, ["2027-04", "2027-05"]);
+    let got = report::compliance(s, &org, 2027, &clock)
+        .await
+        .expect("report");
+    let hem = Counts {
+        planned: 8,
+        empty: 1,
+        done_on_time: 1,
+        late: 2,
+        missed: 1,
+        in_progress: 1,
+        overdue: 1,
+        waiting: 2,
+        utan_anmarkning: 2,
+        med_anmarkning: 1,
+        open_cases: 1,
+    };
+    let bo = Counts {
+        planned: 1,
+        done_on_time: 1,
+        utan_anmarkning: 1,
+        ..Counts::default()
+    };
+    let rows: Vec<(&str, &str, &str, Counts)> = got
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.unit.as_str(),
+                r.system.as_str(),
+                r.month.as_str(),
+                r.counts,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("hemtjanst", "cosmic", "2027-05", hem),
+            ("boende", "cosmic", "2027-04", bo)
+        ],
+        "[{}] rows in configuration order",
+        db.backend
+    );
+    assert_eq!(got.rows[0].unit_name, "Hemtjänst");
+    let mut all = hem;
+    all += bo;
+    assert_eq!(got.totals.overall, all, "[{}]", db.backend);
+    let months: Vec<&str> = got
+        .totals
+        .by_month
+        .iter()
+        .map(|m| m.month.as_str())
+        .collect();
+    assert_eq!(months, ["2027-04", "2027-05"]);
 
-        let cov = &got.coverage;
-        assert_eq!(
-            (cov.from.to_string(), cov.to.to_string()),
-            ("2026-05-21".into(), "2027-05-20".into())
-        );
-        let reach: Vec<(&str, i64, i64)> = cov
-            .rows
-            .iter()
-            .map(|r| {
-                (
-                    r.unit.as_str(),
-                    r.reach.active_staff,
-                    r.reach.staff_covered_12m,
-                )
-            })
-            .collect();
-        // hemtjanst: s0001-3, s0005, s0006, s0008 and s0009 (ran, no task yet); not the
-        // missed draw's s0004, last May's s0007, nor s9999, who left. boende: s0011.
-        assert_eq!(
-            reach,
-            [("hemtjanst", 10, 7), ("boende", 3, 1)],
-            "[{}]",
-            db.backend
-        );
-        assert_eq!(cov.rows[1].reach.coverage, Some(0.3333));
-        assert_eq!(cov.overall.active_staff, 13);
-        assert_eq!(cov.overall.staff_covered_12m, 8);
+    let cov = &got.coverage;
+    assert_eq!(
+        (cov.from.to_string(), cov.to.to_string()),
+        ("2026-05-21".into(), "2027-05-20".into())
+    );
+    let reach: Vec<(&str, i64, i64)> = cov
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.unit.as_str(),
+                r.reach.active_staff,
+                r.reach.staff_covered_12m,
+            )
+        })
+        .collect();
+    // hemtjanst: s0001-3, s0005, s0006, s0008 and s0009 (ran, no task yet); not the
+    // missed draw's s0004, last May's s0007, nor s9999, who left. boende: s0011.
+    assert_eq!(
+        reach,
+        [("hemtjanst", 10, 7), ("boende", 3, 1)],
+        "[{}]",
+        db.backend
+    );
+    assert_eq!(cov.rows[1].reach.coverage, Some(0.3333));
+    assert_eq!(cov.overall.active_staff, 13);
+    assert_eq!(cov.overall.staff_covered_12m, 8);
 
-        let html = report::to_html(&got);
-        assert!(html.contains("Loggkontroller 2027"));
-        assert!(html.contains("maj 2027"));
-        let csv = report::to_csv(&got);
-        assert_eq!(csv.lines().count(), 3, "{csv}");
-    }
+    let html = report::to_html(&got);
+    assert!(html.contains("Loggkontroller 2027"));
+    assert!(html.contains("maj 2027"));
+    let csv = report::to_csv(&got);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
 }
 
 #[test]
 fn the_year_defaults_to_the_clocks() {
-    let clock = Clock::starting_at(parse_instant("2026-12-31T23:30:00Z"));
+    let clock = Clock::starting_at(instant("2026-12-31T23:30:00Z"));
     assert_eq!(
         report::current_year(&clock),
         2027,

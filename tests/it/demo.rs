@@ -3,9 +3,7 @@
 //! accelerated clock, tasks closed without remark have their rows purged, and the one closed
 //! with remark opens a case that is decided.
 
-mod common;
-
-use common::{count, loggvakt};
+use crate::support::{count, loggvakt};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_months_take_every_draw_through_review() {

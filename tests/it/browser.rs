@@ -1,11 +1,10 @@
 //! End to end in headless Chromium: a reviewer logs in, opens a task, sees a flagged row,
 //! completes the task, and the executive then sees it counted in the report.
 
-mod common;
-
-use common::server::{PASSWORD, start};
-use common::webdriver::Browser;
 use serde_json::Value;
+
+use crate::support::app::{PASSWORD, TestApp};
+use crate::support::webdriver::Browser;
 
 async fn log_in(b: &Browser, url: &str, user: &str) {
     b.goto(&format!("{url}/login")).await;
@@ -16,8 +15,8 @@ async fn log_in(b: &Browser, url: &str, user: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
-    let s = start().await;
-    let url = &s.url;
+    let app = TestApp::spawn().await;
+    let url = &app.url;
     let b = Browser::start().await;
 
     log_in(&b, url, "hanna").await;

@@ -1,15 +1,11 @@
 //! `loggvakt analyze` end to end: planted anomalies found on their lines, the JSON and CSV
 //! outputs, malformed rows and missing files.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{Run, loggvakt};
 use serde_json::Value;
 
-const HEADER: &str =
-    "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part";
+use crate::support::{EXTRACT_HEADER, Run, personnummer, run};
 
 const STAFF: &str = "\
 id,name,unit,email,personnummer,cosmic,working_hours
@@ -81,7 +77,7 @@ struct Fixture {
 impl Fixture {
     fn new(rows: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut extract = format!("{HEADER}\n");
+        let mut extract = format!("{EXTRACT_HEADER}\n");
         for r in rows {
             extract.push_str(r);
             extract.push('\n');
@@ -118,7 +114,8 @@ impl Fixture {
             p("watchlist.csv"),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        loggvakt().args(&args).output().expect("binary runs").into()
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args)
     }
 }
 
@@ -212,11 +209,7 @@ fn planted_anomalies_are_found_on_their_lines() {
 #[test]
 fn without_staff_only_person_free_rules_apply() {
     let f = planted();
-    let r = loggvakt()
-        .args(["analyze", f.path("extract.csv").to_str().unwrap()])
-        .output()
-        .unwrap();
-    let r: Run = r.into();
+    let r = run(&["analyze", f.path("extract.csv").to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = json(&r);
     for flag in out["flags"].as_array().unwrap() {
@@ -261,16 +254,7 @@ fn csv_format_has_one_row_per_flagged_line() {
 
 /// A valid made-up personnummer: born 1950-01-01, birth number `n`.
 fn pnr(n: u32) -> String {
-    let nine = format!("500101{n:03}");
-    let sum: u32 = nine
-        .bytes()
-        .enumerate()
-        .map(|(i, c)| {
-            let p = u32::from(c - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            p / 10 + p % 10
-        })
-        .sum();
-    format!("19{nine}{}", (10 - sum % 10) % 10)
+    personnummer("500101", n)
 }
 
 #[test]
@@ -291,11 +275,7 @@ fn a_user_reading_many_more_patients_is_a_volume_spike() {
         ));
     }
     let f = Fixture::new(&rows.iter().map(String::as_str).collect::<Vec<_>>());
-    let r = loggvakt()
-        .args(["analyze", f.path("extract.csv").to_str().unwrap()])
-        .output()
-        .unwrap();
-    let r: Run = r.into();
+    let r = run(&["analyze", f.path("extract.csv").to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = json(&r);
     let user_flags = out["user_flags"].as_array().unwrap();
@@ -383,11 +363,7 @@ fn many_malformed_rows_are_capped_in_messages() {
 
 #[test]
 fn missing_file_and_bad_header_are_one_line_errors() {
-    let r: Run = loggvakt()
-        .args(["analyze", "/nonexistent/extract.csv"])
-        .output()
-        .unwrap()
-        .into();
+    let r = run(&["analyze", "/nonexistent/extract.csv"]);
     assert_eq!(r.code, 1);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(
@@ -399,11 +375,7 @@ fn missing_file_and_bad_header_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.csv");
     std::fs::write(&file, "time,system,user\n").unwrap();
-    let r: Run = loggvakt()
-        .args(["analyze", file.to_str().unwrap()])
-        .output()
-        .unwrap()
-        .into();
+    let r = run(&["analyze", file.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("x.csv:1: missing column(s) user_id"),
@@ -443,7 +415,7 @@ fn chunks_keep_line_order_and_numbers() {
     // Enough rows for several chunks: every 1000th row is off hours.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.csv");
-    let mut text = format!("{HEADER}\n");
+    let mut text = format!("{EXTRACT_HEADER}\n");
     let rows = 120_000;
     for i in 0..rows {
         let hour = if i % 1000 == 999 { 20 } else { 10 };
@@ -457,11 +429,7 @@ fn chunks_keep_line_order_and_numbers() {
         std::fs::metadata(&file).unwrap().len() > 8 << 20,
         "several chunks"
     );
-    let r: Run = loggvakt()
-        .args(["analyze", file.to_str().unwrap(), "--format", "csv"])
-        .output()
-        .unwrap()
-        .into();
+    let r = run(&["analyze", file.to_str().unwrap(), "--format", "csv"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<u64> = r
         .stdout

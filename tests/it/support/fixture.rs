@@ -3,30 +3,20 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeDelta, Utc};
-use loggvakt::clock::Clock;
+use chrono::TimeDelta;
 use loggvakt::connectors::Connectors;
 use loggvakt::tick;
+use loggvakt::store::Store;
 use loggvakt_connector::{
-    AccessEvent, Action, Capabilities, Connector, ConnectorError, FetchQuery, Manifest,
-    Personnummer, Subject, WriteBack, async_trait,
+    AccessEvent, Capabilities, Connector, ConnectorError, FetchQuery, Manifest, Personnummer,
+    Subject, WriteBack, async_trait,
 };
 
-use super::{ConfigDir, SMALL_ORG};
+use super::{ConfigDir, SMALL_ORG, access_event, at, manifest};
 
 /// Valid made-up personnummer (test series) for patients.
 pub fn pnr(serial: u32) -> Personnummer {
-    let base = format!("19121212{serial:03}");
-    let digits: Vec<u32> = base[2..].bytes().map(|b| u32::from(b - b'0')).collect();
-    let sum: u32 = digits
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let v = if i % 2 == 0 { d * 2 } else { *d };
-            v / 10 + v % 10
-        })
-        .sum();
-    Personnummer::parse(&format!("{base}{}", (10 - sum % 10) % 10)).unwrap()
+    Personnummer::parse(&super::personnummer("121212", serial)).unwrap()
 }
 
 /// A synchronous log source (like Sesam 2) that also takes write-backs.
@@ -38,34 +28,25 @@ pub struct Source {
 #[async_trait]
 impl Connector for Source {
     fn manifest(&self) -> Manifest {
-        Manifest {
-            name: "source".into(),
-            version: "1".into(),
-            capabilities: Capabilities {
-                fetch: true,
-                write_back: true,
-                ..Capabilities::default()
-            },
-            max_users_per_order: None,
-        }
+        let capabilities = Capabilities {
+            fetch: true,
+            write_back: true,
+            ..Capabilities::default()
+        };
+        manifest("source", capabilities, None)
     }
     async fn health(&self) -> Result<(), ConnectorError> {
         Ok(())
     }
     async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
         let ev = |user: &str, hours: i64, patient: Personnummer| AccessEvent {
-            time: q.period.from + TimeDelta::minutes(hours * 60 / 2),
-            system: "cosmic".into(),
-            user_id: user.into(),
             user_name: Some(format!("Namn {user}")),
-            patient_id: patient,
-            patient_name: Some("Tolvan Tolvansson".into()),
-            care_unit: Some("Hemtjänst".into()),
-            action: Action::Read,
             event_text: "Läst anteckning".into(),
-            system_part: None,
-            raw: None,
-            protected_identity: false,
+            ..access_event(
+                user,
+                q.period.from + TimeDelta::minutes(hours * 60 / 2),
+                patient,
+            )
         };
         Ok(match &q.subject {
             // 09:00 local, 10:00, 14:00 and one at 23:30.
@@ -108,10 +89,6 @@ pub fn staff() -> String {
     csv
 }
 
-pub fn at(s: &str) -> Clock {
-    Clock::starting_at(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
-}
-
 pub struct Setup {
     pub cfg: ConfigDir,
     pub org: loggvakt::model::org::Organisation,
@@ -132,13 +109,13 @@ pub fn setup() -> Setup {
     }
 }
 
-pub async fn tick(s: &Setup, store: &loggvakt::store::Store, when: &str) -> tick::TickReport {
+pub async fn tick(s: &Setup, store: &Store, when: &str) -> tick::TickReport {
     tick::tick(store, &s.org, &s.connectors, &at(when), "test")
         .await
         .unwrap()
 }
 
-pub async fn first_week(s: &Setup, store: &loggvakt::store::Store) {
+pub async fn first_week(s: &Setup, store: &Store) {
     for day in 1..=7 {
         tick(s, store, &format!("2027-05-{day:02}T07:00:00+02:00")).await;
     }

@@ -1,17 +1,24 @@
-//! Shared test harness: the built binary, throw-away databases on every backend, and
-//! configuration folders written from snippets.
-#![allow(dead_code)]
+//! The shared harness: the built binary, throw-away databases on every backend, configuration
+//! folders written from snippets, a running `serve` with logged-in users, and named changes
+//! of stored state.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use chrono::{DateTime, Utc};
+use loggvakt::clock::Clock;
 use loggvakt::store::Store;
+use loggvakt_connector::{AccessEvent, Action, Capabilities, Manifest, Personnummer};
 
+pub mod app;
+mod db;
 pub mod fixture;
-pub mod server;
+pub mod login;
+pub mod state;
 pub mod webdriver;
 
-pub const PG_ENV: &str = "LOGGVAKT_TEST_PG_URL";
+pub use db::TestDb;
+pub(crate) use db::per_backend;
 
 /// The `loggvakt` binary under test.
 pub fn loggvakt() -> Command {
@@ -43,89 +50,42 @@ pub fn run(args: &[&str]) -> Run {
     loggvakt().args(args).output().expect("binary runs").into()
 }
 
+/// `loggvakt --config <cfg> --db <db> [--now <now>] <args…>`.
+pub fn run_on(cfg: &str, db: &str, now: Option<&str>, args: &[&str]) -> Run {
+    let mut all = vec!["--config", cfg, "--db", db];
+    if let Some(now) = now {
+        all.extend(["--now", now]);
+    }
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+/// `loggvakt --config <cfg> --db <db> --now <now> tick`.
+pub fn run_tick(cfg: &str, db: &TestDb, now: &str) -> Run {
+    run_on(cfg, &db.url, Some(now), &["tick"])
+}
+
+/// A `tick` that the process aborts itself at the crash point `crash_at` (`name:n`).
+pub fn tick_crashing_at(cfg: &str, db: &str, now: &str, crash_at: &str) -> Output {
+    loggvakt()
+        .args(["--config", cfg, "--db", db, "--now", now, "tick"])
+        .env("LOGGVAKT_CRASH_AT", crash_at)
+        .output()
+        .unwrap()
+}
+
 /// The repository's example configuration folder.
 pub fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules")
 }
 
-/// A database that disappears with the test.
-pub struct TestDb {
-    pub url: String,
-    pub backend: &'static str,
-    _dir: Option<tempfile::TempDir>,
-    pg_name: Option<(String, String)>,
+/// A clock that starts at an RFC 3339 instant.
+pub fn at(s: &str) -> Clock {
+    Clock::starting_at(instant(s))
 }
 
-impl TestDb {
-    pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        Self {
-            url,
-            backend: "sqlite",
-            _dir: Some(dir),
-            pg_name: None,
-        }
-    }
-
-    /// A fresh PostgreSQL database, when the environment names a server.
-    pub fn postgres() -> Option<Self> {
-        let admin = std::env::var(PG_ENV).ok()?;
-        let name = format!("lv_test_{:016x}", getrandom::u64().expect("randomness"));
-        pg_admin(&admin, &format!("CREATE DATABASE {name}"));
-        let (base, _) = admin.rsplit_once('/').expect("PG URL has a database");
-        Some(Self {
-            url: format!("{base}/{name}"),
-            backend: "postgres",
-            _dir: None,
-            pg_name: Some((admin, name)),
-        })
-    }
-
-    /// SQLite always; PostgreSQL too when `LOGGVAKT_TEST_PG_URL` is set.
-    pub fn all() -> Vec<Self> {
-        let mut dbs = vec![Self::sqlite()];
-        dbs.extend(Self::postgres());
-        dbs
-    }
-
-    pub async fn open(&self) -> Store {
-        Store::open(&self.url).await.expect("store opens")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.pg_name.take() {
-            pg_admin(
-                &admin,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
-        }
-    }
-}
-
-/// Runs one statement on the admin database, outside any async runtime of the caller.
-fn pg_admin(admin_url: &str, sql: &str) {
-    let (url, sql) = (admin_url.to_owned(), sql.to_owned());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url)
-                .await
-                .expect("admin connection to the test PostgreSQL");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await
-                .expect("admin statement");
-        });
-    })
-    .join()
-    .expect("admin thread");
+pub fn instant(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 /// Executes raw SQL on a store, for tests that tamper with stored data.
@@ -142,6 +102,15 @@ pub async fn count(store: &Store, sql: &str) -> i64 {
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     n
+}
+
+/// How many audit records of `action` there are.
+pub async fn audit_count(store: &Store, action: &str) -> i64 {
+    count(
+        store,
+        &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"),
+    )
+    .await
 }
 
 /// A configuration folder holding `org.toml` (and optionally `staff.csv`).
@@ -212,15 +181,56 @@ deadline_days = 14
 
 /// `n` staff in `unit`, each with a cosmic account.
 pub fn staff_csv(units: &[(&str, usize)]) -> String {
-    let mut csv = String::from("id,name,unit,email,personnummer,cosmic\n");
-    let mut i = 0;
-    for (unit, n) in units {
-        for _ in 0..*n {
-            i += 1;
-            csv.push_str(&format!("s{i:04},Person {i},{unit},,,C8{i:05}\n"));
-        }
+    let units = units
+        .iter()
+        .flat_map(|(unit, n)| std::iter::repeat_n(*unit, *n));
+    let rows = (1..)
+        .zip(units)
+        .map(|(i, unit)| format!("s{i:04},Person {i},{unit},,,C8{i:05}\n"));
+    std::iter::once("id,name,unit,email,personnummer,cosmic\n".to_owned())
+        .chain(rows)
+        .collect()
+}
+
+/// A valid made-up personnummer (12 digits): born on `yymmdd` in the 1900s, birth number
+/// `serial`, and the one check digit that makes it valid.
+pub fn personnummer(yymmdd: &str, serial: u32) -> String {
+    (0..10)
+        .map(|check| format!("19{yymmdd}{serial:03}{check}"))
+        .find(|p| Personnummer::parse(p).is_ok())
+        .expect("one check digit fits")
+}
+
+/// The header of an extract in the normalised CSV form.
+pub const EXTRACT_HEADER: &str =
+    "time,system,user_id,user_name,patient_id,patient_name,care_unit,action,event_text,system_part";
+
+/// What a fake connector says it is.
+pub fn manifest(name: &str, capabilities: Capabilities, per_order: Option<u32>) -> Manifest {
+    Manifest {
+        name: name.into(),
+        version: "1".into(),
+        capabilities,
+        max_users_per_order: per_order,
     }
-    csv
+}
+
+/// One read of Tolvan Tolvansson's journal in hemtjänst's Cosmic.
+pub fn access_event(user: &str, time: chrono::NaiveDateTime, patient: Personnummer) -> AccessEvent {
+    AccessEvent {
+        time,
+        system: "cosmic".into(),
+        user_id: user.into(),
+        user_name: None,
+        patient_id: patient,
+        patient_name: Some("Tolvan Tolvansson".into()),
+        care_unit: Some("Hemtjänst".into()),
+        action: Action::Read,
+        event_text: "Läst".into(),
+        system_part: None,
+        raw: None,
+        protected_identity: false,
+    }
 }
 
 /// Builds the plugin's cdylib once per test binary and returns its path.

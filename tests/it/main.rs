@@ -1,0 +1,17 @@
+//! The end-to-end tests: the built binary, the library and the web pages against real
+//! databases. One test binary, so the crate links once; `support` is the shared harness.
+
+mod support;
+
+mod analyze;
+mod browser;
+mod config_check;
+mod conformance;
+mod demo;
+mod orders;
+mod plan;
+mod plugin;
+mod report;
+mod review;
+mod scheduler;
+mod web;

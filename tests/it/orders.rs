@@ -1,0 +1,535 @@
+//! The order pipeline against an in-test connector: splitting by the connector's limit,
+//! retries with backoff, failure, in-doubt orders never re-sent, fetch, poll, and the
+//! refusal of malformed or unasked-for extract rows with the order left as it was.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use loggvakt::connectors::Connectors;
+use loggvakt::orders::{self, ImportError, OrderReport};
+use loggvakt::model::order::OrderState;
+use loggvakt::tick;
+use loggvakt::store::Store;
+use loggvakt_connector::{
+    AccessEvent, Capabilities, Connector, ConnectorError, Extract, FetchQuery, ImportLimits,
+    ImportOutcome, Manifest, OrderReceipt, OrderRequest, Personnummer, PollOutcome, Subject,
+    async_trait, csv_form,
+};
+
+use crate::support::{
+    ConfigDir, SMALL_ORG, TestDb, access_event, at, audit_count, count, instant, manifest,
+    per_backend, staff_csv, state,
+};
+
+/// A connector that records what it is asked and answers as scripted.
+#[derive(Default)]
+struct Fake {
+    caps: Capabilities,
+    per_order: Option<u32>,
+    received: Mutex<Vec<OrderRequest>>,
+    /// Errors to answer the next orders with, first first.
+    errors: Mutex<Vec<ConnectorError>>,
+    delivery: Mutex<Option<Vec<u8>>>,
+}
+
+#[async_trait]
+impl Connector for Fake {
+    fn manifest(&self) -> Manifest {
+        manifest("fake", self.caps, self.per_order)
+    }
+    async fn health(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
+        let mut errors = self.errors.lock().unwrap();
+        if !errors.is_empty() {
+            return Err(errors.remove(0));
+        }
+        self.received.lock().unwrap().push(req.clone());
+        Ok(OrderReceipt {
+            external_ref: Some(format!("T-{}", req.reference)),
+            note: None,
+        })
+    }
+    async fn poll(
+        &self,
+        _: &OrderRequest,
+        _: &OrderReceipt,
+    ) -> Result<PollOutcome, ConnectorError> {
+        Ok(match self.delivery.lock().unwrap().take() {
+            Some(bytes) => PollOutcome::Delivered(Extract {
+                file_name: None,
+                content_type: None,
+                bytes,
+            }),
+            None => PollOutcome::Pending,
+        })
+    }
+    async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
+        let Subject::Users(users) = &q.subject else {
+            return Ok(vec![]);
+        };
+        Ok(users
+            .iter()
+            .map(|u| event(&u.username, q.period.from + chrono::TimeDelta::hours(9)))
+            .collect())
+    }
+    fn import(
+        &self,
+        input: &mut dyn std::io::Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        Ok(csv_form::read_all(limits.read_all(input)?.as_slice())?)
+    }
+}
+
+const PATIENT: &str = "19121212-1212";
+
+fn event(user: &str, time: chrono::NaiveDateTime) -> AccessEvent {
+    access_event(user, time, Personnummer::parse(PATIENT).unwrap())
+}
+
+fn order_caps() -> Capabilities {
+    Capabilities {
+        order: true,
+        poll: true,
+        import: true,
+        ..Capabilities::default()
+    }
+}
+
+/// A connector that orders, polls and imports, `per_order` users at the most.
+fn ordering(per_order: u32) -> Fake {
+    Fake {
+        caps: order_caps(),
+        per_order: Some(per_order),
+        ..Fake::default()
+    }
+}
+
+struct Setup {
+    _cfg: ConfigDir,
+    org: loggvakt::model::org::Organisation,
+    connectors: Connectors,
+    fake: Arc<Fake>,
+}
+
+/// 61 staff in hemtjänst (10 % is 7) and 12 in boende (2), one cosmic routine.
+fn setup(fake: Fake) -> Setup {
+    setup_with(SMALL_ORG, fake)
+}
+
+fn setup_with(toml: &str, fake: Fake) -> Setup {
+    let cfg = ConfigDir::new(toml, Some(&staff_csv(&[("hemtjanst", 61), ("boende", 12)])));
+    let org = loggvakt::config::load(cfg.path()).unwrap();
+    let fake = Arc::new(fake);
+    let connectors = Connectors::for_org(&org).with("cosmic", fake.clone());
+    Setup {
+        _cfg: cfg,
+        org,
+        connectors,
+        fake,
+    }
+}
+
+impl Setup {
+    async fn tick(&self, store: &Store, when: &str) {
+        tick::tick(store, &self.org, &self.connectors, &at(when), "test")
+            .await
+            .unwrap();
+    }
+
+    /// Ticks at 07:00 on each of the first seven days of May 2027: every draw runs.
+    async fn run_first_week(&self, store: &Store) {
+        for day in 1..=7 {
+            self.tick(store, &format!("2027-05-{day:02}T07:00:00+02:00"))
+                .await;
+        }
+    }
+
+    /// The order pipeline alone (no planning or draws).
+    async fn process(&self, store: &Store, when: &str) -> OrderReport {
+        orders::process(store, &self.org, &self.connectors, &at(when), "test")
+            .await
+            .unwrap()
+    }
+
+    async fn import(&self, store: &Store, order: i64, path: &Path) -> Result<usize, ImportError> {
+        let clock = at("2027-05-10T09:00:00+02:00");
+        orders::import_file(
+            store,
+            &self.org,
+            &self.connectors,
+            &clock,
+            "test",
+            order,
+            path,
+        )
+        .await
+    }
+
+    fn received(&self) -> Vec<OrderRequest> {
+        self.fake.received.lock().unwrap().clone()
+    }
+}
+
+/// The last order still waiting for its delivery.
+async fn awaiting_delivery(store: &Store) -> loggvakt::model::order::Order {
+    store
+        .orders(Some(OrderState::AwaitingDelivery))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+}
+
+per_backend!(async fn seven_sampled_users_give_three_orders_with_their_own_periods);
+async fn seven_sampled_users_give_three_orders_with_their_own_periods(db: TestDb) {
+    let s = setup(ordering(3));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let received = s.received();
+    let mut sizes: Vec<usize> = received
+        .iter()
+        .map(|r| match &r.subject {
+            Subject::Users(u) => u.len(),
+            Subject::Patient(_) => 0,
+        })
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(
+        sizes,
+        [1, 2, 3, 3],
+        "[{}] 7 users as 3+3+1, and boende's 2",
+        db.backend
+    );
+    for r in &received {
+        let Subject::Users(users) = &r.subject else {
+            unreachable!()
+        };
+        for u in users {
+            let p = u.period.expect("each user has a period of their own");
+            assert_eq!((p.to - p.from).num_hours(), 24);
+            assert!(
+                r.period.from <= p.from && p.to <= r.period.to,
+                "the order spans its users"
+            );
+            assert!(u.name.is_some(), "names go with usernames");
+        }
+    }
+    let keys: std::collections::HashSet<_> =
+        received.iter().map(|r| r.idempotency_key.clone()).collect();
+    assert_eq!(keys.len(), 4, "every order has its own idempotency key");
+    assert_eq!(orders_in(&store, "awaiting_delivery").await, 4);
+    assert_eq!(audit_count(&store, "order.sent").await, 4);
+    // Ticking again sends nothing twice.
+    s.tick(&store, "2027-05-08T07:00:00+02:00").await;
+    assert_eq!(s.fake.received.lock().unwrap().len(), 4);
+}
+
+async fn orders_in(store: &Store, state: &str) -> i64 {
+    count(
+        store,
+        &format!("SELECT COUNT(*) FROM orders WHERE state = '{state}'"),
+    )
+    .await
+}
+
+/// Orders that answer the first two with `errors`, for each of the two units' draws.
+fn failing(errors: Vec<ConnectorError>) -> Fake {
+    Fake {
+        errors: Mutex::new(errors),
+        ..ordering(10)
+    }
+}
+
+per_backend!(async fn retryable_errors_back_off_then_succeed_and_permanent_ones_fail);
+async fn retryable_errors_back_off_then_succeed_and_permanent_ones_fail(db: TestDb) {
+    let s = setup(failing(vec![
+        ConnectorError::retryable("connection refused"),
+        ConnectorError::retryable("503 from the portal"),
+    ]));
+    let store = db.open().await;
+    // Both units run on the same day in this window? Not necessarily: tick every day.
+    s.run_first_week(&store).await;
+    // The draws' days are random: give an order that first failed on the 7th its retries.
+    for day in ["2027-05-08", "2027-05-09"] {
+        s.tick(&store, &format!("{day}T07:00:00+02:00")).await;
+    }
+    // Two retryable errors, wherever they fell, were retried until both orders went out.
+    assert_eq!(
+        orders_in(&store, "awaiting_delivery").await,
+        2,
+        "[{}]",
+        db.backend
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM order_attempts WHERE outcome = 'retry'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(&store, "SELECT CAST(SUM(attempts) AS BIGINT) FROM orders").await,
+        4,
+        "2 errors + 2 successes"
+    );
+
+    let s2 = setup(failing(vec![
+        ConnectorError::permanent(
+            "403: not a verksamhetschef"
+        );
+        2
+    ]));
+    let db2 = TestDb::sqlite();
+    let store2 = db2.open().await;
+    s2.run_first_week(&store2).await;
+    let failed = store2.orders(Some(OrderState::Failed)).await.unwrap();
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("not a verksamhetschef")
+    );
+    assert_eq!(failed[0].attempts, 1, "no retry for a refusal");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attempts_run_out() {
+    let s = setup(failing(vec![ConnectorError::retryable("timeout"); 100]));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    for day in 1..=20 {
+        s.tick(&store, &format!("2027-05-{day:02}T07:00:00+02:00"))
+            .await;
+    }
+    let failed = store.orders(Some(OrderState::Failed)).await.unwrap();
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0].attempts, 6, "the default max_attempts");
+    assert!(failed[0].last_error.as_deref().unwrap().contains("timeout"));
+}
+
+per_backend!(async fn an_order_left_sending_by_a_dead_process_is_in_doubt_and_not_sent_again);
+async fn an_order_left_sending_by_a_dead_process_is_in_doubt_and_not_sent_again(db: TestDb) {
+    let s = setup(ordering(10));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let sent_before = s.fake.received.lock().unwrap().len();
+    // As if a process died after the peer took the order but before it was recorded.
+    state::order_claimed_and_crashed(&store, 1, instant("2027-05-07T05:10:00Z")).await;
+    let r = s.process(&store, "2027-05-07T08:00:00+02:00").await;
+    assert_eq!(r.in_doubt, 1, "[{}]", db.backend);
+    assert_eq!(
+        s.fake.received.lock().unwrap().len(),
+        sent_before,
+        "nothing was sent twice"
+    );
+    let o = store.order(1).await.unwrap().unwrap();
+    assert_eq!(o.state, OrderState::InDoubt);
+    assert!(o.last_error.unwrap().contains("order resend"));
+}
+
+fn csv_of(events: &[AccessEvent]) -> Vec<u8> {
+    csv_form::write_all(Vec::new(), events).unwrap()
+}
+
+per_backend!(async fn import_checks_the_whole_file_against_the_order_and_keeps_the_state_on_refusal);
+async fn import_checks_the_whole_file_against_the_order_and_keeps_the_state_on_refusal(db: TestDb) {
+    let s = setup(ordering(3));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    let u = &users[0];
+    let p = u.period.unwrap();
+    let good = vec![
+        event(&u.username, p.from + chrono::TimeDelta::hours(8)),
+        event(&u.username, p.from + chrono::TimeDelta::hours(10)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let import = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (s, store, id) = (&s, &store, order.id);
+        async move { s.import(store, id, &path).await }
+    };
+
+    // A row for a user who was not ordered, on line 3.
+    let mut stranger = good.clone();
+    stranger.push(event("C8ZZZZZ", p.from + chrono::TimeDelta::hours(9)));
+    let err = import("stranger.csv", &csv_of(&stranger))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("stranger.csv:line 4: column `user_id`: user 'C8ZZZZZ' was not in order"),
+        "{msg}"
+    );
+
+    // Outside the user's period.
+    let late = vec![event(&u.username, p.to + chrono::TimeDelta::hours(1))];
+    let msg = import("late.csv", &csv_of(&late))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("line 2: column `time`") && msg.contains("outside the ordered period"),
+        "{msg}"
+    );
+
+    // A bad personnummer and a bad timestamp, with lines, without echoing the number.
+    let mut text = String::from_utf8(csv_of(&good)).unwrap();
+    text = text.replacen("191212121212", "191212121213", 1);
+    text.push_str(&format!(
+        "2027-13-45T25:00:00,cosmic,{},,191212121212,,,read,Läst,\n",
+        u.username
+    ));
+    let msg = import("bad.csv", text.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("line 2: column `patient_id`"), "{msg}");
+    assert!(msg.contains("line 4: column `time`"), "{msg}");
+    assert!(
+        !msg.contains("191212121213"),
+        "no personnummer in messages: {msg}"
+    );
+
+    // A missing column, and an empty file.
+    let no_col = "time,system,user_id\n2027-04-01T08:00:00,cosmic,x\n";
+    let msg = import("nocol.csv", no_col.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("nocol.csv") && msg.contains("line 1"), "{msg}");
+    assert!(matches!(
+        import("empty.csv", b"").await,
+        Err(ImportError::Unreadable { .. })
+    ));
+
+    // Nothing of all that was stored; the order still waits.
+    assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 0);
+    assert_eq!(
+        store.order(order.id).await.unwrap().unwrap().state,
+        OrderState::AwaitingDelivery
+    );
+
+    // The good file goes in, linked to the sampled person; a second import is refused.
+    let n = import("good.csv", &csv_of(&good)).await.unwrap();
+    assert_eq!(n, 2, "[{}]", db.backend);
+    assert_eq!(
+        store.order(order.id).await.unwrap().unwrap().state,
+        OrderState::Imported
+    );
+    assert_eq!(
+        count(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM access_events WHERE order_id = {} AND staff_id IS NOT NULL",
+                order.id
+            )
+        )
+        .await,
+        2
+    );
+    assert!(matches!(
+        import("again.csv", &csv_of(&good)).await,
+        Err(ImportError::WrongState { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_file_is_refused_unread() {
+    let toml = SMALL_ORG.replace(
+        "connector = \"cosmic\"",
+        "connector = \"cosmic\"\nmax_extract_mb = 1",
+    );
+    let s = setup_with(&toml, ordering(3));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.csv");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(3 << 20).unwrap(); // sparse: 3 MiB that were never written
+    let err = s.import(&store, order.id, &path).await.unwrap_err();
+    assert!(matches!(err, ImportError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("was not read"));
+    assert_eq!(
+        store.order(order.id).await.unwrap().unwrap().state,
+        OrderState::AwaitingDelivery
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fetching_system_stores_events_at_once_and_a_polled_delivery_is_imported() {
+    let s = setup(Fake {
+        caps: Capabilities {
+            fetch: true,
+            ..Capabilities::default()
+        },
+        ..Fake::default()
+    });
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let imported = store.orders(Some(OrderState::Imported)).await.unwrap();
+    assert_eq!(imported.len(), 2, "one fetch order per draw");
+    assert_eq!(
+        store.event_count(None).await.unwrap(),
+        9,
+        "one event per sampled user (7 + 2)"
+    );
+
+    let s = setup(ordering(10));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    let events: Vec<AccessEvent> = users
+        .iter()
+        .map(|u| {
+            event(
+                &u.username,
+                u.period.unwrap().from + chrono::TimeDelta::hours(8),
+            )
+        })
+        .collect();
+    *s.fake.delivery.lock().unwrap() = Some(csv_of(&events));
+    let r = s.process(&store, "2027-05-08T09:00:00+02:00").await;
+    assert_eq!(r.delivered, 1);
+    assert_eq!(
+        store.order(order.id).await.unwrap().unwrap().state,
+        OrderState::Imported
+    );
+    assert_eq!(
+        store.event_count(Some(order.id)).await.unwrap(),
+        users.len() as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undelivered_order_raises_one_overdue_reminder() {
+    let s = setup(ordering(10));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    for day in ["2027-05-20", "2027-05-21", "2027-05-22"] {
+        s.process(&store, &format!("{day}T09:00:00+02:00")).await;
+    }
+    assert_eq!(
+        audit_count(&store, "order.delivery_overdue").await,
+        2,
+        "one per order, once"
+    );
+}

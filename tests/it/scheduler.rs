@@ -1,0 +1,277 @@
+//! The tick: draws made when a month begins, run on their day, late or missed after
+//! downtime; no duplicates under concurrency, crashes or two server processes.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use loggvakt::store::Store;
+use serde_json::Value;
+
+use crate::support::{
+    self, ConfigDir, SMALL_ORG, TestDb, at, audit_count, count, loggvakt, per_backend, run_on,
+    staff_csv, tick_crashing_at,
+};
+
+fn small_org() -> ConfigDir {
+    ConfigDir::new(
+        SMALL_ORG,
+        Some(&staff_csv(&[("hemtjanst", 30), ("boende", 12)])),
+    )
+}
+
+fn tick(cfg: &str, db: &TestDb, now: &str) -> support::Run {
+    let r = run_on(cfg, &db.url, Some(now), &["tick"]);
+    assert_eq!(r.code, 0, "[{}] tick at {now}: {}", db.backend, r.stderr);
+    r
+}
+
+/// The month's draws as `unit -> (status, execution_date, executed_at)`.
+fn states(
+    cfg: &str,
+    db: &TestDb,
+    now: &str,
+    month: &str,
+) -> BTreeMap<String, (String, String, Option<String>)> {
+    let r = run_on(
+        cfg,
+        &db.url,
+        Some(now),
+        &["plan", "--month", month, "--format", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let draws: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+    draws
+        .iter()
+        .map(|d| {
+            (
+                d["unit"].as_str().unwrap().to_owned(),
+                (
+                    d["status"].as_str().unwrap().to_owned(),
+                    d["execution_date"].as_str().unwrap().to_owned(),
+                    d["executed_at"].as_str().map(str::to_owned),
+                ),
+            )
+        })
+        .collect()
+}
+
+async fn draws(store: &Store) -> i64 {
+    count(store, "SELECT COUNT(*) FROM draws").await
+}
+
+/// How many draws ran, counted once each and in all (the same when none ran twice).
+async fn executed(store: &Store) -> (i64, i64) {
+    let distinct = count(
+        store,
+        "SELECT COUNT(DISTINCT object) FROM audit_log WHERE action = 'draw.executed'",
+    )
+    .await;
+    (distinct, audit_count(store, "draw.executed").await)
+}
+
+per_backend!(fn each_draw_runs_on_its_own_execution_day);
+fn each_draw_runs_on_its_own_execution_day(db: TestDb) {
+    let cfg = small_org();
+    let r = tick(&cfg.arg(), &db, "2027-05-01T00:01:00+02:00");
+    assert!(r.stdout.contains("2 draws made"), "{}", r.stdout);
+    let planned = states(&cfg.arg(), &db, "2027-05-01T00:02:00+02:00", "2027-05");
+    assert_eq!(
+        planned.len(),
+        2,
+        "hemtjanst and boende; the parent holds no staff"
+    );
+    assert!(planned.values().all(|(s, _, _)| s == "planned"));
+    for day in 1..=31 {
+        tick(&cfg.arg(), &db, &format!("2027-05-{day:02}T07:00:00+02:00"));
+    }
+    let after = states(&cfg.arg(), &db, "2027-05-31T12:00:00+02:00", "2027-05");
+    for (unit, (status, day, executed)) in &after {
+        assert_eq!(status, "done", "[{}] {unit}", db.backend);
+        let executed = executed.as_deref().unwrap();
+        // 07:00 local is 05:00 UTC in May.
+        assert!(
+            executed.starts_with(&format!("{day}T05:00")),
+            "{unit} ran on {executed}, planned {day}"
+        );
+    }
+}
+
+per_backend!(fn downtime_makes_work_late_within_the_window_and_missed_after_it);
+fn downtime_makes_work_late_within_the_window_and_missed_after_it(db: TestDb) {
+    let cfg = small_org();
+    tick(&cfg.arg(), &db, "2027-05-01T00:01:00+02:00");
+    // Down until the window's last day: everything runs, late unless planned for the 7th.
+    tick(&cfg.arg(), &db, "2027-05-07T09:00:00+02:00");
+    for (unit, (status, day, _)) in states(&cfg.arg(), &db, "2027-05-07T10:00:00+02:00", "2027-05")
+    {
+        let expected = if day == "2027-05-07" { "done" } else { "late" };
+        assert_eq!(status, expected, "[{}] {unit} planned {day}", db.backend);
+    }
+    // Down from before June began until mid-July: June was never drawn by a tick on
+    // time; it is drawn now and shown as missed, and so is July's lapsed window.
+    let r = tick(&cfg.arg(), &db, "2027-07-15T09:00:00+02:00");
+    assert!(
+        r.stdout.contains("4 draws made") && r.stdout.contains("4 missed"),
+        "{}",
+        r.stdout
+    );
+    for month in ["2027-06", "2027-07"] {
+        let s = states(&cfg.arg(), &db, "2027-07-15T10:00:00+02:00", month);
+        assert_eq!(s.len(), 2);
+        for (unit, (status, day, _)) in s {
+            assert_eq!(status, "missed", "[{}] {month} {unit}", db.backend);
+            assert!(day.starts_with(month), "its planned day is kept: {day}");
+        }
+    }
+    let store_audit = db.run(&["audit", "verify"]);
+    assert_eq!(store_audit.code, 0, "{}", store_audit.stdout);
+}
+
+per_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_ticks_make_each_draw_once
+);
+async fn concurrent_ticks_make_each_draw_once(db: TestDb) {
+    let cfg = support::example_config();
+    let org = loggvakt::config::load(&cfg).unwrap();
+    let connectors = loggvakt::connectors::Connectors::for_org(&org);
+    let store = db.open().await;
+    let clock = at("2027-05-05T08:00:00+02:00");
+    let ticks = (0..4).map(|i| {
+        let (store, org, connectors) = (store.clone(), org.clone(), connectors.clone());
+        tokio::spawn(async move {
+            loggvakt::tick::tick(&store, &org, &connectors, &clock, &format!("t{i}")).await
+        })
+    });
+    for t in ticks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(draws(&store).await, 52, "[{}]", db.backend);
+    assert_eq!(audit_count(&store, "draw.created").await, 52);
+    // Every due draw ran exactly once.
+    let due = count(
+        &store,
+        "SELECT COUNT(*) FROM draws WHERE execution_date <= '2027-05-05'",
+    )
+    .await;
+    let (distinct, all) = executed(&store).await;
+    assert_eq!(all, due);
+    assert_eq!(distinct, due);
+}
+
+per_backend!(async fn a_process_killed_mid_tick_loses_and_duplicates_nothing);
+async fn a_process_killed_mid_tick_loses_and_duplicates_nothing(db: TestDb) {
+    let cfg = support::example_config();
+    let cfg = cfg.to_str().unwrap();
+    // Killed while storing draws: the transaction in flight is rolled back.
+    let r = tick_crashing_at(
+        cfg,
+        &db.url,
+        "2027-05-03T08:00:00+02:00",
+        "plan.before_commit:1",
+    );
+    assert!(!r.status.success(), "the process was aborted");
+    let store = db.open().await;
+    let stored = draws(&store).await;
+    assert_eq!(
+        stored, 0,
+        "[{}] half a chunk is never committed",
+        db.backend
+    );
+
+    // Killed after claiming due draws, before running them.
+    let r = tick_crashing_at(
+        cfg,
+        &db.url,
+        "2027-05-07T08:00:00+02:00",
+        "tick.after_claim:5",
+    );
+    assert!(!r.status.success());
+    assert_eq!(draws(&store).await, 52, "[{}]", db.backend);
+    let running = count(
+        &store,
+        "SELECT COUNT(*) FROM draws WHERE status = 'running'",
+    )
+    .await;
+    assert!(running > 0, "the claim survived the crash");
+
+    // Restarted: an immediate tick leaves the live-looking claims alone; once the
+    // claim has expired, the next tick finishes the work.
+    tick(cfg, &db, "2027-05-07T08:01:00+02:00");
+    tick(cfg, &db, "2027-05-07T08:30:00+02:00");
+    assert_eq!(draws(&store).await, 52);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM draws WHERE status IN ('planned', 'running')"
+        )
+        .await,
+        0
+    );
+    let (distinct, all) = executed(&store).await;
+    assert_eq!(distinct, all, "no draw ran twice");
+    assert_eq!(all, 52);
+    assert_eq!(db.run(&["audit", "verify"]).code, 0);
+    // PostgreSQL spends identity values in rolled-back transactions: ask for the ids.
+    for id in store.draw_ids().await.unwrap() {
+        assert_eq!(db.run(&["draw", "verify", &id.to_string()]).code, 0);
+    }
+}
+
+per_backend!(async fn two_serve_processes_on_one_database_make_each_draw_once);
+async fn two_serve_processes_on_one_database_make_each_draw_once(db: TestDb) {
+    let cfg = support::example_config();
+    let cfg = cfg.to_str().unwrap();
+    // Migrated first, as `init` does before servers start.
+    let store = db.open().await;
+    let logs = tempfile::tempdir().unwrap();
+    let spawn = |name: &str| {
+        let log = std::fs::File::create(logs.path().join(name)).unwrap();
+        loggvakt()
+            .args(["--config", cfg, "--db", &db.url])
+            .args(["--now", "2027-05-04T08:00:00+02:00", "serve"])
+            .args(["--listen", "127.0.0.1:0", "--tick-every", "1"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let mut a = spawn("a.log");
+    let mut b = spawn("b.log");
+    let server_logs = || {
+        ["a.log", "b.log"]
+            .map(|n| std::fs::read_to_string(logs.path().join(n)).unwrap_or_default())
+            .join("\n---\n")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Wait for several ticks of both to have passed over a complete plan.
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let drawn = draws(&store).await;
+        let pending = count(
+            &store,
+            "SELECT COUNT(*) FROM draws WHERE status IN ('planned', 'running') AND execution_date <= '2027-05-04'",
+        )
+        .await;
+        if drawn == 52 && pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "[{}] serve did not finish: {drawn} draws, {pending} pending\n{}",
+            db.backend,
+            server_logs()
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
+    assert_eq!(draws(&store).await, 52, "[{}]", db.backend);
+    assert_eq!(audit_count(&store, "draw.created").await, 52);
+    let (distinct, all) = executed(&store).await;
+    assert_eq!(distinct, all, "[{}] no draw ran twice", db.backend);
+    assert_eq!(db.run(&["audit", "verify"]).code, 0);
+}

@@ -1,0 +1,221 @@
+//! `TestApp`: a `loggvakt serve` process on a free port, with users of every role, over a
+//! database where ticks have made review tasks for two units (hemtjänst and boende); and
+//! `Session`, a client with its own cookie jar and typed requests (pages, forms with the
+//! CSRF token, the JSON API with `X-CSRF-Token`).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::OnceLock;
+
+use loggvakt::store::Store;
+use reqwest::multipart::{Form, Part};
+use reqwest::{RequestBuilder, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fixture::{Setup, first_week, setup};
+use super::login::post_login;
+use super::{TestDb, loggvakt};
+
+pub const PASSWORD: &str = "ett långt lösenord";
+
+pub struct TestApp {
+    pub url: String,
+    pub setup: Setup,
+    pub db: TestDb,
+    child: Child,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestApp {
+    /// The users: `hanna` reviews hemtjänst, `bo` boende, plus `ledning`, `revisor`,
+    /// `admin`. The server's clock is 2027-05-10, after the first week's draws, reviews made.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_at("2027-05-10T10:00:00+02:00", true).await
+    }
+
+    /// A server whose clock says `now`; `first_week_done`: whether May 2027's first week has
+    /// been ticked through before (else the database has only the users).
+    pub async fn spawn_at(now: &str, first_week_done: bool) -> TestApp {
+        let setup = setup();
+        let db = TestDb::sqlite();
+        let store = db.open().await;
+        if first_week_done {
+            first_week(&setup, &store).await;
+        }
+        let cfg = setup.cfg.arg();
+        for (user, role, email) in [
+            ("hanna", "reviewer", "hanna@example.se"),
+            ("bo", "reviewer", "bo@example.se"),
+            ("ledning", "executive", "ledning@example.se"),
+            ("revisor", "auditor", "revisor@example.se"),
+            ("admin", "admin", "admin@example.se"),
+        ] {
+            let out = loggvakt()
+                .args(["--db", &db.url, "--config", &cfg, "user", "add", user])
+                .args(["--role", role, "--name", user, "--email", email])
+                .env("LOGGVAKT_PASSWORD", PASSWORD)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let mut child = loggvakt()
+            .args(["--db", &db.url, "--config", &cfg, "--now", now])
+            .args(["serve", "--listen", "127.0.0.1:0", "--tick-every", "60"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines.next().expect("serve says where it listens").unwrap();
+            if let Some(rest) = line.strip_prefix("loggvakt serving on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        TestApp {
+            url,
+            setup,
+            db,
+            child,
+        }
+    }
+
+    /// The server's database, opened by the test.
+    pub async fn store(&self) -> Store {
+        self.db.open().await
+    }
+
+    /// A client that keeps cookies and follows redirects, not logged in.
+    pub fn session(&self) -> Session {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .unwrap();
+        Session::new(client, &self.url)
+    }
+
+    /// A client without cookies that sees redirects as they are.
+    pub fn anonymous(&self) -> Session {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Session::new(client, &self.url)
+    }
+
+    /// A session logged in as `user`.
+    pub async fn login(&self, user: &str) -> Session {
+        let session = self.session();
+        let res = session.log_in(user, PASSWORD).await;
+        assert!(res.status().is_success());
+        assert!(
+            !res.text().await.unwrap().contains("Fel användarnamn"),
+            "{user} logs in"
+        );
+        session
+    }
+}
+
+/// A client of one `TestApp`, with its cookies and (once asked for) its CSRF token.
+pub struct Session {
+    pub client: reqwest::Client,
+    url: String,
+    csrf: OnceLock<String>,
+}
+
+impl Session {
+    fn new(client: reqwest::Client, url: &str) -> Self {
+        Self {
+            client,
+            url: url.to_owned(),
+            csrf: OnceLock::new(),
+        }
+    }
+
+    /// The full address of `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Posts the login form with a fresh login token.
+    pub async fn log_in(&self, user: &str, password: &str) -> Response {
+        post_login(&self.client, &self.url, user, password).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        send(self.client.get(self.at(path))).await
+    }
+
+    /// The page's text, whatever its status.
+    pub async fn page(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    /// An API answer as JSON.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    /// The session's CSRF token, as `/api/me` gives it.
+    pub async fn csrf(&self) -> String {
+        if let Some(token) = self.csrf.get() {
+            return token.clone();
+        }
+        let me = self.json("/api/me").await;
+        let token = me["csrf_token"].as_str().unwrap().to_owned();
+        self.csrf.get_or_init(|| token).clone()
+    }
+
+    /// Posts a form as given (with a CSRF field only if `fields` has one).
+    pub async fn post_form<F: Serialize + ?Sized>(&self, path: &str, fields: &F) -> Response {
+        send(self.client.post(self.at(path)).form(fields)).await
+    }
+
+    /// Posts a form as the page does: `fields` and the session's CSRF token.
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let csrf = self.csrf().await;
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(path, &all).await
+    }
+
+    /// Posts JSON to the API with the session's `X-CSRF-Token`.
+    pub async fn api_post(&self, path: &str, body: &Value) -> Response {
+        let csrf = self.csrf().await;
+        let req = self.client.post(self.at(path)).header("x-csrf-token", csrf);
+        send(req.json(body)).await
+    }
+
+    /// Posts JSON to the API without a CSRF header, as a forged request would.
+    pub async fn api_post_without_token(&self, path: &str, body: &Value) -> Response {
+        send(self.client.post(self.at(path)).json(body)).await
+    }
+
+    /// Uploads a file as the page's form does, with the session's CSRF token.
+    pub async fn upload(&self, path: &str, file_name: &str, bytes: &[u8]) -> Response {
+        let file = Part::bytes(bytes.to_vec()).file_name(file_name.to_owned());
+        let form = Form::new()
+            .text("csrf", self.csrf().await)
+            .part("file", file);
+        send(self.client.post(self.at(path)).multipart(form)).await
+    }
+}
+
+async fn send(req: RequestBuilder) -> Response {
+    req.send().await.unwrap()
+}
