@@ -9,7 +9,14 @@ use crate::support::{count, loggvakt};
 async fn the_demo_months_take_every_draw_through_review() {
     let dir = tempfile::tempdir().unwrap();
     let out = loggvakt()
-        .args(["--now", "2027-05-01T00:00:00+02:00", "demo", "--seed", "1", "--dir"])
+        .args([
+            "--now",
+            "2027-05-01T00:00:00+02:00",
+            "demo",
+            "--seed",
+            "1",
+            "--dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

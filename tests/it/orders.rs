@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use loggvakt::connectors::Connectors;
-use loggvakt::orders::{self, ImportError, OrderReport};
 use loggvakt::model::order::OrderState;
-use loggvakt::tick;
+use loggvakt::orders::{self, ImportError, OrderReport};
 use loggvakt::store::Store;
+use loggvakt::tick;
 use loggvakt_connector::{
     AccessEvent, Capabilities, Connector, ConnectorError, Extract, FetchQuery, ImportLimits,
     ImportOutcome, Manifest, OrderReceipt, OrderRequest, Personnummer, PollOutcome, Subject,

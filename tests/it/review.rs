@@ -6,14 +6,14 @@
 
 use chrono::TimeDelta;
 use loggvakt::cases::{self, CaseError};
-use loggvakt::model::case::{Decision, Step};
 use loggvakt::checks;
-use loggvakt::model::check::{CheckKind, NewCheck};
 use loggvakt::clock::Clock;
-use loggvakt::review::{Completion, Review, ReviewError};
-use loggvakt::model::task::{TaskKind, TaskState};
-use loggvakt::rules::Rules;
+use loggvakt::model::case::{Decision, Step};
+use loggvakt::model::check::{CheckKind, NewCheck};
 use loggvakt::model::rules::Code;
+use loggvakt::model::task::{TaskKind, TaskState};
+use loggvakt::review::{Completion, Review, ReviewError};
+use loggvakt::rules::Rules;
 use loggvakt_connector::ReviewOutcome;
 
 use crate::support::fixture::{Setup, first_week, pnr, setup, tick};
@@ -300,7 +300,10 @@ async fn targeted_checks_and_patient_requests_use_the_same_pipeline(db: TestDb) 
     assert_eq!(req_task.kind, TaskKind::PatientRequest);
     let rows = store.events_of(None, Some(req)).await.unwrap();
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|e| e.patient_id.digits() == pnr(7).digits()));
+    assert!(
+        rows.iter()
+            .all(|e| e.patient_id.digits() == pnr(7).digits())
+    );
 
     checks::record_dispatch(&store, &clock, "vera", req, "RR123456785SE")
         .await

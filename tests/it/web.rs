@@ -376,3 +376,62 @@ async fn a_draws_day_is_hidden_until_it_comes() {
     assert_eq!(page.matches("dold till dagen").count(), 2, "{page}");
     assert!(!page.contains("2027-05-0"), "no day of May shows");
 }
+
+/// The templates render in strict mode, so a field a page's data lacks fails the page: every
+/// page, as each role that may see it, answers 200 with its Swedish heading and the layout.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_renders_for_its_roles() {
+    let app = TestApp::spawn().await;
+    let (hem, _) = tasks_by_unit(&app).await;
+    let anonymous = app.anonymous();
+    let login = anonymous.get("/login").await;
+    assert_eq!(login.status(), 200, "the login page");
+    assert!(login.text().await.unwrap().contains("Logga in"));
+    let pages: &[(&str, &[&str])] = &[
+        (
+            "hanna",
+            &[
+                "/",
+                "/granskningar",
+                &format!("/granskningar/{hem}"),
+                "/utdrag",
+            ],
+        ),
+        (
+            "admin",
+            &[
+                "/granskningar",
+                &format!("/granskningar/{hem}"),
+                "/admin",
+                "/admin/personal?enhet=hemtjanst",
+                "/admin/dragningar",
+                "/admin/dragningar?month=2027-05",
+                "/admin/bestallningar",
+                "/rapport",
+                "/rapport?year=2027",
+                "/revision",
+                "/revision/dragningar/1",
+            ],
+        ),
+        (
+            "ledning",
+            &["/", "/rapport", "/rapport.csv", "/rapport.json"],
+        ),
+        (
+            "revisor",
+            &["/", "/revision", "/revision/dragningar/1", "/rapport"],
+        ),
+    ];
+    for (user, paths) in pages {
+        let session = app.login(user).await;
+        for path in *paths {
+            let response = session.get(path).await;
+            assert_eq!(response.status(), 200, "{user} {path}");
+            let body = response.text().await.unwrap();
+            assert!(!body.trim().is_empty(), "{user} {path}: an empty page");
+            if !path.contains('.') {
+                assert!(body.contains("</html>"), "{user} {path}: the layout");
+            }
+        }
+    }
+}

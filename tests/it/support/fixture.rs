@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::TimeDelta;
 use loggvakt::connectors::Connectors;
-use loggvakt::tick;
 use loggvakt::store::Store;
+use loggvakt::tick;
 use loggvakt_connector::{
     AccessEvent, Capabilities, Connector, ConnectorError, FetchQuery, Manifest, Personnummer,
     Subject, WriteBack, async_trait,

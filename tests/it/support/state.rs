@@ -3,9 +3,9 @@
 //! so that test bodies say what they set up rather than how.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use loggvakt::ident::{RoutineId, StaffId, SystemId, UnitId};
 use loggvakt::model::case::Decision;
 use loggvakt::model::draw::{Draw, DrawParams, DrawStatus, Seed, Selected};
-use loggvakt::ident::{RoutineId, StaffId, SystemId, UnitId};
 use loggvakt::model::order::OrderState;
 use loggvakt::model::org::{Contact, Organisation};
 use loggvakt::model::task::{NewTask, TaskKind};
