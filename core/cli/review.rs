@@ -300,7 +300,7 @@ pub async fn review_command(
                         for e in &events {
                             println!(
                                 "  {}  {:<10} {:<13} {:<24} {:<22} {}",
-                                e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                e.time.format("%Y-%m-%d %H:%M:%S"),
                                 e.user_id,
                                 e.patient_id.digits(),
                                 e.patient_name.as_deref().unwrap_or("-"),
@@ -738,7 +738,7 @@ pub async fn request_command(
                         for e in &events {
                             println!(
                                 "{:<19}  {:<28} {:<24} {}",
-                                e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                e.time.format("%Y-%m-%d %H:%M:%S"),
                                 e.care_unit.as_deref().unwrap_or("-"),
                                 e.user_name.as_deref().unwrap_or(&e.user_id),
                                 e.event_text

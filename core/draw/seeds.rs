@@ -14,12 +14,12 @@ pub enum Seeds {
     /// Fresh OS randomness for every draw.
     Os,
     /// A reproducible stream derived from one number (`demo --seed N`).
-    Fixed(Mutex<ChaCha20Rng>),
+    Fixed(Box<Mutex<ChaCha20Rng>>),
 }
 
 impl Seeds {
     pub fn fixed(seed: u64) -> Self {
-        Self::Fixed(Mutex::new(ChaCha20Rng::seed_from_u64(seed)))
+        Self::Fixed(Box::new(Mutex::new(ChaCha20Rng::seed_from_u64(seed))))
     }
 
     pub fn next(&self) -> Result<Seed, getrandom::Error> {

@@ -1,0 +1,268 @@
+//! Extract orders: from a due draw to stored, normalised access events.
+//!
+//! A draw that runs gets one order per group of sampled users (as many as the system's
+//! connector takes per order), each with an idempotency key the peer sees. Sending is
+//! recorded before and after the call: an order found still `sending` after its claim ran
+//! out may or may not have reached the peer, so it becomes `in_doubt` and is never re-sent
+//! automatically (Cosmic's journal unit, a human reading mail, cannot de-duplicate). Errors a
+//! retry can help are retried with exponential backoff; after the system's `max_attempts`, or
+//! on an error no retry can help, the order is `failed` with its reason.
+//!
+//! The steps are one module each: `send` (claim, call, record; Sesam 2's synchronous fetch
+//! too), `poll` (collect a delivery and parse it), `delivery` (check a delivery against its
+//! order and store it all or nothing, also from a file).
+
+mod delivery;
+mod poll;
+mod send;
+
+use chrono::{DateTime, TimeDelta};
+use loggvakt_connector::{OrderRequest, Period, Subject, UserRef};
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::connectors::Connectors;
+use crate::model::draw::Draw;
+use crate::model::order::{OrderState, order_object};
+use crate::model::org::Organisation;
+use crate::store::orders::{NewOrder, OrderUpdate};
+use crate::store::{Store, StoreError, WriteTx};
+
+pub use delivery::{ImportError, Refusal, check_delivery};
+
+/// First retry after a minute, doubling, at most six hours apart.
+const BACKOFF_BASE: TimeDelta = TimeDelta::minutes(1);
+const BACKOFF_MAX: TimeDelta = TimeDelta::hours(6);
+
+pub fn backoff(attempts: u32) -> TimeDelta {
+    let factor = 1i32 << attempts.saturating_sub(1).min(20);
+    (BACKOFF_BASE * factor).min(BACKOFF_MAX)
+}
+
+fn local(t: DateTime<chrono::FixedOffset>) -> chrono::NaiveDateTime {
+    t.naive_local()
+}
+
+/// The orders a draw's sample needs: users in groups of at most `per_order`, each with their
+/// own review period; the order's period spans its users' periods.
+pub fn requests_for_draw(
+    draw: &Draw,
+    org: &Organisation,
+    per_order: Option<u32>,
+) -> Vec<OrderRequest> {
+    if draw.selected.is_empty() {
+        return Vec::new();
+    }
+    let per_order = per_order.map_or(draw.selected.len(), |n| n.max(1) as usize);
+    let seed_tag = &draw.seed.to_hex()[..12];
+    draw.selected
+        .chunks(per_order)
+        .enumerate()
+        .map(|(i, group)| {
+            let part = i + 1;
+            let users: Vec<UserRef> = group
+                .iter()
+                .map(|s| UserRef {
+                    username: s.username.clone(),
+                    name: org
+                        .staff_member(s.staff_id.as_str())
+                        .map(|m| m.name.clone()),
+                    period: Some(Period {
+                        from: local(s.review_from),
+                        to: local(s.review_to),
+                    }),
+                })
+                .collect();
+            let from = group
+                .iter()
+                .map(|s| local(s.review_from))
+                .min()
+                .expect("non-empty group");
+            let to = group
+                .iter()
+                .map(|s| local(s.review_to))
+                .max()
+                .expect("non-empty group");
+            OrderRequest {
+                idempotency_key: format!("lv-{}-{part}-{seed_tag}", draw.id),
+                reference: format!("LV-{}-{}-{part}", draw.month, draw.id),
+                subject: Subject::Users(users),
+                period: Period { from, to },
+            }
+        })
+        .collect()
+}
+
+/// Creates a run draw's orders in the caller's transaction (idempotent by draw and part).
+pub async fn create_for_draw(
+    tx: &mut WriteTx,
+    org: &Organisation,
+    connectors: &Connectors,
+    draw: &Draw,
+) -> Result<usize, StoreError> {
+    // Without a connector the limit is unknown; keep the configured one so the split is
+    // right once the connector is there.
+    let per_order = match connectors.get(draw.system.as_str()) {
+        Ok(c) => c.manifest().max_users_per_order,
+        Err(_) => org
+            .system(draw.system.as_str())
+            .and_then(|s| s.settings.get("max_users_per_order"))
+            .and_then(toml::Value::as_integer)
+            .map(|n| n.clamp(1, 1000) as u32),
+    };
+    let mut created = 0;
+    for (i, request) in requests_for_draw(draw, org, per_order).iter().enumerate() {
+        let new = NewOrder {
+            draw_id: Some(draw.id),
+            check_id: None,
+            part: i as i64 + 1,
+            system_id: draw.system.as_str(),
+            request,
+        };
+        if let Some(id) = tx.insert_order(&new).await? {
+            tx.audit(
+                "order.created",
+                &order_object(id),
+                json!({
+                    "draw": draw.id,
+                    "system": draw.system,
+                    "reference": request.reference,
+                    "users": match &request.subject { Subject::Users(u) => u.len(), Subject::Patient(_) => 0 },
+                }),
+            )
+            .await?;
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// What one pass over the orders did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderReport {
+    pub sent: usize,
+    pub fetched: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub in_doubt: usize,
+    pub delivered: usize,
+    pub refused: usize,
+    pub overdue: usize,
+}
+
+/// What the order steps work with: the store, the organisation, its connectors, the clock,
+/// and who acts (for the audit trail).
+pub struct Pipeline<'a> {
+    pub store: &'a Store,
+    pub org: &'a Organisation,
+    pub connectors: &'a Connectors,
+    pub clock: &'a Clock,
+    pub actor: &'a str,
+}
+
+/// Sends due orders, polls for deliveries and flags overdue ones.
+pub async fn process(
+    store: &Store,
+    org: &Organisation,
+    connectors: &Connectors,
+    clock: &Clock,
+    actor: &str,
+) -> Result<OrderReport, StoreError> {
+    Pipeline {
+        store,
+        org,
+        connectors,
+        clock,
+        actor,
+    }
+    .process()
+    .await
+}
+
+/// `extract import --order ID FILE`: parses the file with the order's connector, checks it
+/// against the order, and stores it all or nothing.
+pub async fn import_file(
+    store: &Store,
+    org: &Organisation,
+    connectors: &Connectors,
+    clock: &Clock,
+    actor: &str,
+    order_id: i64,
+    path: &std::path::Path,
+) -> Result<usize, ImportError> {
+    Pipeline {
+        store,
+        org,
+        connectors,
+        clock,
+        actor,
+    }
+    .import_file(order_id, path)
+    .await
+}
+
+impl Pipeline<'_> {
+    pub async fn process(&self) -> Result<OrderReport, StoreError> {
+        let mut report = OrderReport::default();
+        let now = self.clock.now();
+        for order in self.store.orders_in_doubt(now).await? {
+            let mut tx = self.store.begin_write(now, self.actor).await?;
+            let mut update = OrderUpdate::to(OrderState::InDoubt);
+            update.last_error = Some(
+                "the sending process stopped before it recorded the answer; check with the receiving \
+                 system whether the order arrived, then `order resend` or `order mark-sent`"
+                    .into(),
+            );
+            if tx
+                .transition(order.id, OrderState::Sending, &update)
+                .await?
+            {
+                tx.audit(
+                    "order.in_doubt",
+                    &order_object(order.id),
+                    json!({"attempts": order.attempts}),
+                )
+                .await?;
+                report.in_doubt += 1;
+            }
+            tx.commit().await?;
+        }
+        for order in self.store.orders_due(OrderState::Pending, now, 500).await? {
+            self.send(&order, &mut report).await?;
+        }
+        for order in self
+            .store
+            .orders_due(OrderState::AwaitingDelivery, now, 500)
+            .await?
+        {
+            self.poll(&order, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    fn system_limit(&self, system: &str) -> u64 {
+        self.org
+            .system(system)
+            .map_or(u64::MAX, |s| s.max_extract_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), TimeDelta::minutes(1));
+        assert_eq!(backoff(2), TimeDelta::minutes(2));
+        assert_eq!(backoff(5), TimeDelta::minutes(16));
+        assert_eq!(backoff(30), TimeDelta::hours(6));
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in OrderState::ALL {
+            assert_eq!(OrderState::parse(s.as_str()), Some(s));
+        }
+    }
+}

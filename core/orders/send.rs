@@ -1,0 +1,206 @@
+//! Sending an order: claimed and recorded before anything leaves the process, then the
+//! connector's call, then its answer recorded. An order still `sending` after its claim ran
+//! out is in doubt (see the module above); errors a retry can help are retried with backoff.
+
+use chrono::TimeDelta;
+use loggvakt_connector::{
+    Connector, ConnectorError, FetchQuery, ImportOutcome, OrderReceipt, OrderRequest, Subject,
+};
+use serde_json::json;
+
+use super::delivery::refusal_summary;
+use super::{OrderReport, Pipeline, backoff};
+use crate::crashpoint;
+use crate::model::order::{Order, OrderState, order_object};
+use crate::store::orders::OrderUpdate;
+use crate::store::{StoreError, WriteTx};
+
+/// How long a sending instance holds an order before it is considered dead.
+const SEND_CLAIM: TimeDelta = TimeDelta::minutes(10);
+
+enum SendOutcome {
+    Sent(OrderReceipt),
+    Fetched(ImportOutcome),
+}
+
+impl Pipeline<'_> {
+    pub(super) async fn send(
+        &self,
+        order: &Order,
+        report: &mut OrderReport,
+    ) -> Result<(), StoreError> {
+        let attempt = order.attempts + 1;
+        if !self.claim(order, attempt).await? {
+            return Ok(()); // another instance took it
+        }
+        crashpoint::pass("order.before_send");
+        let outcome = self.call(order).await;
+        crashpoint::pass("order.after_send");
+
+        let now = self.clock.now();
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        match outcome {
+            Ok(SendOutcome::Sent(receipt)) => {
+                let sla = self
+                    .org
+                    .system(&order.system)
+                    .map_or(10, |s| s.delivery_sla_days);
+                let mut u = OrderUpdate::to(OrderState::AwaitingDelivery);
+                u.sent_at = Some(now);
+                u.deliver_by = Some(now + TimeDelta::days(i64::from(sla)));
+                u.next_attempt_at = Some(now);
+                u.receipt = Some(receipt.clone());
+                tx.transition(order.id, OrderState::Sending, &u).await?;
+                tx.record_attempt(order.id, attempt, "send", "sent", None)
+                    .await?;
+                tx.audit(
+                    "order.sent",
+                    &order_object(order.id),
+                    json!({"attempt": attempt, "external_ref": receipt.external_ref}),
+                )
+                .await?;
+                report.sent += 1;
+            }
+            Ok(SendOutcome::Fetched(outcome)) => {
+                self.record_fetched(&mut tx, order, attempt, &outcome, report)
+                    .await?;
+            }
+            Err(e) => {
+                self.record_failure(&mut tx, order, attempt, &e, report)
+                    .await?
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Claims the order and records the attempt before anything leaves the process; false
+    /// when another instance has it.
+    async fn claim(&self, order: &Order, attempt: u32) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut claim = OrderUpdate::to(OrderState::Sending);
+        claim.count_attempt = true;
+        claim.claim_expires = Some(now + SEND_CLAIM);
+        if !tx.transition(order.id, OrderState::Pending, &claim).await? {
+            return Ok(false);
+        }
+        tx.record_attempt(order.id, attempt, "send", "started", None)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The connector's call: an order to be answered later, or a synchronous fetch.
+    async fn call(&self, order: &Order) -> Result<SendOutcome, ConnectorError> {
+        match self.connectors.get(&order.system) {
+            Err(e) => Err(ConnectorError::config(e)),
+            Ok(c) if !c.manifest().capabilities.order && c.manifest().capabilities.fetch => {
+                fetch_now(c.as_ref(), &order.request)
+                    .await
+                    .map(SendOutcome::Fetched)
+            }
+            Ok(c) => c.order(&order.request).await.map(SendOutcome::Sent),
+        }
+    }
+
+    /// A fetched answer is stored at once, or the order fails with the refusal.
+    async fn record_fetched(
+        &self,
+        tx: &mut WriteTx,
+        order: &Order,
+        attempt: u32,
+        outcome: &ImportOutcome,
+        report: &mut OrderReport,
+    ) -> Result<(), StoreError> {
+        match self
+            .accept(tx, order, OrderState::Sending, outcome, "fetch")
+            .await?
+        {
+            Ok(_) => {
+                tx.record_attempt(order.id, attempt, "send", "fetched", None)
+                    .await?;
+                report.fetched += 1;
+            }
+            Err(problems) => {
+                let reason = refusal_summary(&problems);
+                let mut u = OrderUpdate::to(OrderState::Failed);
+                u.last_error = Some(format!("the system's answer was refused: {reason}"));
+                tx.transition(order.id, OrderState::Sending, &u).await?;
+                tx.record_attempt(order.id, attempt, "send", "refused", Some(&reason))
+                    .await?;
+                tx.audit(
+                    "order.failed",
+                    &order_object(order.id),
+                    json!({"attempt": attempt, "reason": "answer refused", "rows": problems.len()}),
+                )
+                .await?;
+                report.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// A failed call is retried with backoff while it may help and attempts remain.
+    async fn record_failure(
+        &self,
+        tx: &mut WriteTx,
+        order: &Order,
+        attempt: u32,
+        e: &ConnectorError,
+        report: &mut OrderReport,
+    ) -> Result<(), StoreError> {
+        let max_attempts = self.org.system(&order.system).map_or(1, |s| s.max_attempts);
+        let message = e.to_string();
+        let retry = e.is_retryable() && attempt < max_attempts;
+        let mut u = OrderUpdate::to(if retry {
+            OrderState::Pending
+        } else {
+            OrderState::Failed
+        });
+        u.last_error = Some(message.clone());
+        if retry {
+            u.next_attempt_at = Some(self.clock.now() + backoff(attempt));
+        }
+        tx.transition(order.id, OrderState::Sending, &u).await?;
+        let outcome = if retry { "retry" } else { "failed" };
+        tx.record_attempt(order.id, attempt, "send", outcome, Some(&message))
+            .await?;
+        tx.audit(
+            if retry { "order.retry" } else { "order.failed" },
+            &order_object(order.id),
+            json!({"attempt": attempt, "retryable": e.is_retryable(), "kind": e.kind}),
+        )
+        .await?;
+        if retry {
+            report.retried += 1;
+        } else {
+            report.failed += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A synchronous source (Sesam 2): one query per user and period.
+async fn fetch_now(
+    c: &dyn Connector,
+    request: &OrderRequest,
+) -> Result<ImportOutcome, ConnectorError> {
+    let queries: Vec<FetchQuery> = match &request.subject {
+        Subject::Users(users) => users
+            .iter()
+            .map(|u| FetchQuery {
+                subject: Subject::Users(vec![u.clone()]),
+                period: u.period.unwrap_or(request.period),
+            })
+            .collect(),
+        Subject::Patient(_) => vec![FetchQuery {
+            subject: request.subject.clone(),
+            period: request.period,
+        }],
+    };
+    let mut outcome = ImportOutcome::default();
+    for q in &queries {
+        outcome.events.extend(c.fetch(q).await?);
+    }
+    Ok(outcome)
+}
