@@ -291,7 +291,7 @@ impl Connector for LifecareConnector {
         input: &mut dyn Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        extract::import(&self.system_id, input, limits)
+        extract::LAYOUT.import(&self.system_id, input, limits)
     }
 
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
