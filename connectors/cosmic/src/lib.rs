@@ -395,6 +395,6 @@ impl Connector for CosmicConnector {
         input: &mut dyn Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        extract::import(&self.system_id, input, limits)
+        extract::LAYOUT.import(&self.system_id, input, limits)
     }
 }

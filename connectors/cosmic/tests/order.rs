@@ -210,22 +210,14 @@ async fn one_order_is_one_mail_with_every_user_and_their_own_period() {
     let mails = server.mails.lock().unwrap().clone();
     assert_eq!(mails.len(), 1);
     let mail = Mail::parse(&mails[0]);
-    assert_eq!(
-        mail.header("Subject").as_deref(),
-        Some("Beställning av loggutdrag LV-2027-05-03-1")
-    );
-    assert_eq!(
-        mail.header("Message-ID").as_deref(),
-        Some("<lv-2027-05-03-hemtjanst-norr-1@loggvakt>")
-    );
-    assert_eq!(
-        mail.header("X-Loggvakt-Order").as_deref(),
-        Some("lv-2027-05-03-hemtjanst-norr-1")
-    );
-    assert_eq!(
-        mail.header("To").as_deref(),
-        Some("journalenheten@region.example")
-    );
+    for (name, value) in [
+        ("Subject", "Beställning av loggutdrag LV-2027-05-03-1"),
+        ("Message-ID", "<lv-2027-05-03-hemtjanst-norr-1@loggvakt>"),
+        ("X-Loggvakt-Order", "lv-2027-05-03-hemtjanst-norr-1"),
+        ("To", "journalenheten@region.example"),
+    ] {
+        assert_eq!(mail.header(name).as_deref(), Some(value), "{name}");
+    }
     assert!(
         mail.header("From")
             .unwrap()

@@ -18,19 +18,19 @@ use loggvakt_connector::{
     Manifest, OrderReceipt, OrderRequest, PollOutcome, ReviewOutcome, Subject, WriteBack,
     async_trait,
 };
-use loggvakt_tabular::wire::{self, http};
-use reqwest::{Client, StatusCode, Url};
+use loggvakt_tabular::wire::{self, Secret, http};
+use reqwest::{Client, Method, RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
 pub use extract::COLUMNS;
 
 /// The `[[system]] settings` of a Lifecare system (PROTOCOLS.md).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LifecareSettings {
     pub base_url: String,
     /// The API token, sent as `Authorization: Bearer`.
-    pub token: String,
+    pub token: Secret,
     #[serde(default = "default_mailbox")]
     pub admin_mailbox: String,
     /// The unit manager's Lifecare user, the messages' sender.
@@ -38,19 +38,6 @@ pub struct LifecareSettings {
     /// Seconds to wait for each request; fractions allowed.
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
-}
-
-/// The token stays out of logs.
-impl std::fmt::Debug for LifecareSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LifecareSettings")
-            .field("base_url", &self.base_url)
-            .field("token", &"<hidden>")
-            .field("admin_mailbox", &self.admin_mailbox)
-            .field("sender", &self.sender)
-            .field("timeout_secs", &self.timeout_secs)
-            .finish()
-    }
 }
 
 fn default_mailbox() -> String {
@@ -77,7 +64,7 @@ impl FromSettings for LifecareConnector {
         let s: LifecareSettings = wire::settings(system_id, settings)?;
         let base = http::base_url(system_id, "base_url", &s.base_url)?;
         for (name, value) in [
-            ("token", &s.token),
+            ("token", s.token.expose()),
             ("admin_mailbox", &s.admin_mailbox),
             ("sender", &s.sender),
         ] {
@@ -145,8 +132,11 @@ struct Note<'a> {
 }
 
 impl LifecareConnector {
-    fn url(&self, segments: &[&str]) -> Url {
-        http::endpoint(&self.base, segments)
+    /// A call of Lifecare's API, at `base_url` + `segments`; every call carries the token.
+    fn api(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        self.client
+            .request(method, http::endpoint(&self.base, segments))
+            .bearer_auth(self.settings.token.expose())
     }
 
     /// The message text: one line per user with name, username and period.
@@ -226,11 +216,7 @@ impl Connector for LifecareConnector {
             idempotensnyckel: &req.idempotency_key,
         };
         let what = "the Lifecare message to the administrators";
-        let request = self
-            .client
-            .post(self.url(&["api", "meddelanden"]))
-            .bearer_auth(self.settings.token.trim())
-            .json(&body);
+        let request = self.api(Method::POST, &["api", "meddelanden"]).json(&body);
         let response = http::send(request, what).await?;
         let again = response.status() == StatusCode::OK;
         let created: Created = http::json(response, what).await?;
@@ -259,9 +245,7 @@ impl Connector for LifecareConnector {
             .ok_or_else(|| ConnectorError::permanent("the receipt holds no Lifecare message id"))?;
         let what = format!("the replies to message {id}");
         let request = self
-            .client
-            .get(self.url(&["api", "meddelanden"]))
-            .bearer_auth(self.settings.token.trim())
+            .api(Method::GET, &["api", "meddelanden"])
             .query(&[("svar_pa", id)]);
         let replies: Vec<Reply> = http::json(http::send(request, &what).await?, &what).await?;
         // A reply without an attachment is a question or an acknowledgement; the extract
@@ -291,7 +275,7 @@ impl Connector for LifecareConnector {
         input: &mut dyn Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        extract::import(&self.system_id, input, limits)
+        extract::LAYOUT.import(&self.system_id, input, limits)
     }
 
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
@@ -306,11 +290,7 @@ impl Connector for LifecareConnector {
             idempotensnyckel: &wb.idempotency_key,
         };
         let what = "the note on the review's outcome";
-        let request = self
-            .client
-            .post(self.url(&["api", "anteckningar"]))
-            .bearer_auth(self.settings.token.trim())
-            .json(&note);
+        let request = self.api(Method::POST, &["api", "anteckningar"]).json(&note);
         http::send(request, what).await?;
         Ok(())
     }

@@ -21,7 +21,7 @@ use std::io;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::{AccessEvent, Action, ConnectorError, ImportOutcome, Personnummer};
+use crate::{AccessEvent, Action, ConnectorError, ImportLimits, ImportOutcome, Personnummer};
 
 /// The header, in the order the writer uses.
 pub const HEADER: [&str; 10] = [
@@ -352,4 +352,15 @@ pub fn read_all<R: io::Read>(input: R) -> Result<ImportOutcome, RowError> {
         }
     }
     Ok(outcome)
+}
+
+/// [`read_all`] within `limits`: the whole [`crate::Connector::import`] of a connector whose
+/// extracts come in this form. The file is read in full first, so an oversized one is
+/// refused before any row is parsed.
+pub fn import(
+    input: &mut dyn io::Read,
+    limits: &ImportLimits,
+) -> Result<ImportOutcome, ConnectorError> {
+    let bytes = limits.read_all(input)?;
+    Ok(read_all(bytes.as_slice())?)
 }

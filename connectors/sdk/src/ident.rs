@@ -42,6 +42,16 @@ impl Personnummer {
         }
     }
 
+    /// Completes `YYYYMMDDNNN` with its check digit. For made-up numbers (tests, the
+    /// simulator), which have to pass the same checks as real ones.
+    pub fn with_check_digit(first_eleven: &str) -> Result<Self, InvalidPersonnummer> {
+        let digits = first_eleven.as_bytes();
+        if digits.len() != 11 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(InvalidPersonnummer);
+        }
+        Self::parse(&format!("{first_eleven}{}", check_digit(&digits[2..])))
+    }
+
     /// The 12 digits, for storage and for the people entitled to see them.
     pub fn digits(&self) -> &str {
         &self.0
@@ -53,9 +63,15 @@ impl Personnummer {
     }
 }
 
-/// Luhn over YYMMDDNNNC: weights 2,1,2,… on the first nine digits, the tenth is the check.
+/// Luhn over YYMMDDNNNC: the tenth digit is the check digit of the first nine.
 fn luhn_ok(ten: &[u8]) -> bool {
-    let sum: u32 = ten[..9]
+    check_digit(&ten[..9]) == u32::from(ten[9] - b'0')
+}
+
+/// Weights 2,1,2,… on the nine digits, each product's digits summed; the check digit makes
+/// the total a multiple of ten.
+fn check_digit(nine: &[u8]) -> u32 {
+    let sum: u32 = nine
         .iter()
         .enumerate()
         .map(|(i, b)| {
@@ -63,7 +79,7 @@ fn luhn_ok(ten: &[u8]) -> bool {
             d / 10 + d % 10
         })
         .sum();
-    (10 - sum % 10) % 10 == u32::from(ten[9] - b'0')
+    (10 - sum % 10) % 10
 }
 
 impl TryFrom<String> for Personnummer {
@@ -120,6 +136,27 @@ mod tests {
         assert!(p.is_ok(), "{p:?}");
         assert!(p.unwrap().is_coordination_number());
         assert!(Personnummer::parse("19121272-1212").is_err());
+    }
+
+    #[test]
+    fn the_check_digit_is_computed_for_made_up_numbers() {
+        assert_eq!(
+            Personnummer::with_check_digit("19121212121"),
+            Personnummer::parse("19121212-1212")
+        );
+        assert_eq!(
+            Personnummer::with_check_digit("19121272121")
+                .unwrap()
+                .digits(),
+            "191212721219"
+        );
+        for bad in ["19121312121", "1912121212", "191212121212", "19121212-12"] {
+            assert_eq!(
+                Personnummer::with_check_digit(bad),
+                Err(InvalidPersonnummer),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -95,8 +95,7 @@ impl Connector for Test {
         input: &mut dyn std::io::Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        let bytes = limits.read_all(input)?;
-        Ok(csv_form::read_all(bytes.as_slice())?)
+        csv_form::import(input, limits)
     }
 
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {

@@ -12,35 +12,23 @@ use loggvakt_connector::{
     AccessEvent, Action, Capabilities, Connector, ConnectorError, FetchQuery, FromSettings,
     Manifest, Period, Personnummer, Subject, async_trait,
 };
-use loggvakt_tabular::wire::{self, http};
+use loggvakt_tabular::wire::{self, Secret, http};
 use loggvakt_tabular::{action_by_prefix, parse_time};
 use reqwest::{Client, Url};
 use serde::Deserialize;
 
 /// The `[[system]] settings` of a Sesam 2 system (PROTOCOLS.md).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sesam2Settings {
     pub base_url: String,
     /// The reviewer's API token, sent as `Authorization: Bearer`.
-    pub token: String,
+    pub token: Secret,
     #[serde(default = "default_page_size")]
     pub page_size: u32,
     /// Seconds to wait for each page; fractions allowed.
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
-}
-
-/// The token stays out of logs.
-impl std::fmt::Debug for Sesam2Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sesam2Settings")
-            .field("base_url", &self.base_url)
-            .field("token", &"<hidden>")
-            .field("page_size", &self.page_size)
-            .field("timeout_secs", &self.timeout_secs)
-            .finish()
-    }
 }
 
 fn default_page_size() -> u32 {
@@ -80,7 +68,7 @@ impl FromSettings for Sesam2Connector {
     ) -> Result<Self, ConnectorError> {
         let s: Sesam2Settings = wire::settings(system_id, settings)?;
         let base = http::base_url(system_id, "base_url", &s.base_url)?;
-        if s.token.trim().is_empty() {
+        if s.token.expose().is_empty() {
             return Err(wire::bad_setting(system_id, "token", "is empty"));
         }
         if s.page_size == 0 || s.page_size > MAX_PAGE_SIZE {
@@ -160,7 +148,7 @@ impl Sesam2Connector {
             let request = self
                 .client
                 .get(self.overview.clone())
-                .bearer_auth(self.settings.token.trim())
+                .bearer_auth(self.settings.token.expose())
                 .query(&query);
             let answer: Page = http::json(http::send(request, &what).await?, &what).await?;
             if answer.sida != page {

@@ -2,6 +2,7 @@
 //! request, the way a real export sometimes is: a mistyped personnummer, an impossible time, a
 //! row cut short.
 
+use loggvakt_connector::AccessEvent;
 use serde_json::{Map, Value, json};
 
 use crate::rng::Rng;
@@ -54,17 +55,9 @@ pub(crate) fn cosmic_csv(events: &[Gen], malformed: u32, rng: &mut Rng) -> Vec<u
     let rows = events
         .iter()
         .map(|g| {
-            let e = &g.event;
-            vec![
-                e.time.format(TIME).to_string(),
-                e.user_id.clone(),
-                opt(&e.user_name),
-                e.patient_id.digits().to_owned(),
-                opt(&e.patient_name),
-                opt(&e.care_unit),
-                e.event_text.clone(),
-                opt(&e.system_part),
-            ]
+            let mut row = lifecare_row(&g.event);
+            row.push(opt(&g.event.system_part));
+            row
         })
         .collect();
     let rows = mix_malformed(rows, malformed, rng, &COSMIC_HEADER, TimeCols::One(0), 3);
@@ -117,23 +110,22 @@ pub(crate) fn treserva_csv(
 }
 
 pub(crate) fn lifecare_csv(events: &[Gen], malformed: u32, rng: &mut Rng) -> Vec<u8> {
-    let rows = events
-        .iter()
-        .map(|g| {
-            let e = &g.event;
-            vec![
-                e.time.format(TIME).to_string(),
-                e.user_id.clone(),
-                opt(&e.user_name),
-                e.patient_id.digits().to_owned(),
-                opt(&e.patient_name),
-                opt(&e.care_unit),
-                e.event_text.clone(),
-            ]
-        })
-        .collect();
+    let rows = events.iter().map(|g| lifecare_row(&g.event)).collect();
     let rows = mix_malformed(rows, malformed, rng, &LIFECARE_HEADER, TimeCols::One(0), 3);
     write_csv(&LIFECARE_HEADER, &rows)
+}
+
+/// An event in Lifecare's columns, which are also the first seven of Cosmic's.
+fn lifecare_row(e: &AccessEvent) -> Vec<String> {
+    vec![
+        e.time.format(TIME).to_string(),
+        e.user_id.clone(),
+        opt(&e.user_name),
+        e.patient_id.digits().to_owned(),
+        opt(&e.patient_name),
+        opt(&e.care_unit),
+        e.event_text.clone(),
+    ]
 }
 
 /// Sesam 2's Loggöversikt rows, malformed ones included, in the order they are paged.
@@ -162,23 +154,13 @@ pub(crate) fn sesam_rows(events: &[Gen], malformed: u32, rng: &mut Rng) -> Vec<V
                 _ => placeholder_sesam_row(),
             }
         };
+        let mut garble = |field: &str, spoil: fn(&str) -> String| {
+            let bad = row.get(field).and_then(Value::as_str).map(spoil);
+            row.insert(field.into(), bad.unwrap_or_default().into());
+        };
         match rng.below(3) {
-            0 => {
-                let bad = row
-                    .get("mottagare")
-                    .and_then(Value::as_str)
-                    .map(break_check_digit)
-                    .unwrap_or_default();
-                row.insert("mottagare".into(), bad.into());
-            }
-            1 => {
-                let bad = row
-                    .get("datum")
-                    .and_then(Value::as_str)
-                    .map(break_time)
-                    .unwrap_or_default();
-                row.insert("datum".into(), bad.into());
-            }
+            0 => garble("mottagare", break_check_digit),
+            1 => garble("datum", break_time),
             _ => {
                 row.remove("handelse");
             }

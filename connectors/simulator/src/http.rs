@@ -35,12 +35,21 @@ pub(crate) fn serve(listener: TcpListener, app: Router, shared: Arc<Shared>) -> 
     })
 }
 
-/// A router for `kind` with the fault gate in front of every route.
+/// A router for `kind`: the fault gate in front of every request, then the bearer check in
+/// front of every route.
 pub(crate) fn router(shared: Arc<Shared>, kind: Kind, routes: Router<Sys>) -> Router<()> {
     let sys = Sys { shared, kind };
     routes
+        .route_layer(middleware::from_fn_with_state(sys.clone(), bearer))
         .layer(middleware::from_fn_with_state(sys.clone(), gate))
         .with_state(sys)
+}
+
+async fn bearer(State(sys): State<Sys>, req: Request, next: Next) -> Response {
+    match sys.check_bearer(req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(refused) => refused,
+    }
 }
 
 /// Applies the system's current faults: count, then hang, rate-limit, delay or fail.
@@ -108,9 +117,14 @@ impl Sys {
         r
     }
 
-    /// `401` unless the request carries `Authorization: Bearer {token}`; an empty configured
-    /// token requires nothing.
-    pub(crate) fn check_bearer(&self, headers: &HeaderMap, token: &str) -> Result<(), Response> {
+    /// `401` unless the request carries `Authorization: Bearer {token}` with the system's
+    /// token; a system without one (Treserva's portal, an empty setting) requires nothing.
+    fn check_bearer(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let token = match self.kind {
+            Kind::Sesam2 => self.shared.sesam2_token.as_str(),
+            Kind::Lifecare => self.shared.lifecare_token.as_str(),
+            Kind::Cosmic | Kind::Treserva => "",
+        };
         if token.is_empty() {
             return Ok(());
         }

@@ -451,16 +451,10 @@ impl Simulator {
         period_from: NaiveDateTime,
         period_to: NaiveDateTime,
     ) -> Vec<AccessEvent> {
-        match self.shared.world.staff(system, username) {
-            Some(s) => self
-                .shared
-                .world
-                .events(s, period_from, period_to)
-                .into_iter()
-                .map(|g| g.event)
-                .collect(),
-            None => Vec::new(),
-        }
+        self.generated(system, username, period_from, period_to)
+            .into_iter()
+            .map(|g| g.event)
+            .collect()
     }
 
     /// The ground truth for a targeted check: every access to `patient` in `system` by any
@@ -492,19 +486,28 @@ impl Simulator {
         period_from: NaiveDateTime,
         period_to: NaiveDateTime,
     ) -> Vec<PlantedAnomaly> {
-        match self.shared.world.staff(system, username) {
-            Some(s) => self
-                .shared
-                .world
-                .events(s, period_from, period_to)
-                .into_iter()
-                .filter_map(|g| {
-                    g.anomaly.map(|kind| PlantedAnomaly {
-                        kind,
-                        event: g.event,
-                    })
+        self.generated(system, username, period_from, period_to)
+            .into_iter()
+            .filter_map(|g| {
+                g.anomaly.map(|kind| PlantedAnomaly {
+                    kind,
+                    event: g.event,
                 })
-                .collect(),
+            })
+            .collect()
+    }
+
+    /// What the world generates for `username` of `system`; nothing for an unknown user.
+    fn generated(
+        &self,
+        system: &str,
+        username: &str,
+        period_from: NaiveDateTime,
+        period_to: NaiveDateTime,
+    ) -> Vec<world::Gen> {
+        let world = &self.shared.world;
+        match world.staff(system, username) {
+            Some(s) => world.events(s, period_from, period_to),
             None => Vec::new(),
         }
     }

@@ -476,10 +476,8 @@ fn make_patient(rng: &mut Rng) -> SimPatient {
         let month = rng.range(1, 12);
         let day = rng.range(1, 28);
         let birth = rng.range(980, 999);
-        let nine = format!("{:02}{month:02}{day:02}{birth:03}", year % 100);
-        let check = luhn_check_digit(&nine);
-        let Ok(pnr) = Personnummer::parse(&format!("{year}{month:02}{day:02}{birth:03}{check}"))
-        else {
+        let eleven = format!("{year}{month:02}{day:02}{birth:03}");
+        let Ok(pnr) = Personnummer::with_check_digit(&eleven) else {
             continue;
         };
         let male = birth % 2 == 1;
@@ -494,18 +492,6 @@ fn make_patient(rng: &mut Rng) -> SimPatient {
             name: format!("{first} {last}"),
         };
     }
-}
-
-fn luhn_check_digit(nine: &str) -> u32 {
-    let sum: u32 = nine
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            d / 10 + d % 10
-        })
-        .sum();
-    (10 - sum % 10) % 10
 }
 
 const FEMALE_NAMES: &[&str] = &[

@@ -128,6 +128,73 @@ impl Row<'_> {
     }
 }
 
+/// Where the fields of an [`AccessEvent`] stand in a system's extract, as indices into its
+/// [`Column`] list, and how the system words its actions. This is what the built-in
+/// connectors' extracts differ in, so one mapping serves them all.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub columns: &'static [Column],
+    pub time: TimeColumns,
+    pub user_id: usize,
+    pub user_name: Option<usize>,
+    pub patient_id: usize,
+    pub patient_name: Option<usize>,
+    pub care_unit: Option<usize>,
+    pub event_text: usize,
+    pub system_part: Option<usize>,
+    /// For [`action_by_prefix`].
+    pub actions: &'static [(&'static str, Action)],
+}
+
+/// Where an event's time stands.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeColumns {
+    /// Date and time in one cell (see [`Row::time`]).
+    One(usize),
+    /// A date cell and a time-of-day cell (see [`Row::date_and_time`]).
+    DateAndTime(usize, usize),
+}
+
+impl Layout {
+    /// [`import`] with this layout's columns, every row made an event of `system_id`.
+    pub fn import(
+        &self,
+        system_id: &str,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        import(input, limits, self.columns, |row| {
+            self.event(system_id, row)
+        })
+    }
+
+    /// One row as an event of `system_id`, the whole row kept as its `raw` evidence.
+    pub fn event(&self, system_id: &str, row: &Row) -> Result<AccessEvent, RowError> {
+        // The fields are checked in this order so that a row with several faults is
+        // rejected for the same one whichever system it came from.
+        let event_text = row.required(self.event_text)?.to_owned();
+        let time = match self.time {
+            TimeColumns::One(col) => row.time(col)?,
+            TimeColumns::DateAndTime(date, time) => row.date_and_time(date, time)?,
+        };
+        let optional = |col: Option<usize>| col.and_then(|c| row.optional(c));
+        Ok(AccessEvent {
+            time,
+            system: system_id.to_owned(),
+            user_id: row.required(self.user_id)?.to_owned(),
+            user_name: optional(self.user_name),
+            patient_id: row.personnummer(self.patient_id)?,
+            patient_name: optional(self.patient_name),
+            care_unit: optional(self.care_unit),
+            action: action_by_prefix(&event_text, self.actions),
+            event_text,
+            system_part: optional(self.system_part),
+            raw: Some(row.raw()),
+            protected_identity: false,
+        })
+    }
+}
+
 /// Parses the date-time forms the extracts use: `YYYY-MM-DD HH:MM[:SS]`, also with a `T`.
 pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
     let text = text.trim();
@@ -278,7 +345,7 @@ fn detect_delimiter(header_line: &[u8]) -> u8 {
 fn import_csv(
     mut input: impl Read,
     columns: &[Column],
-    mut map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
+    map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
 ) -> Result<ImportOutcome, ConnectorError> {
     // The header line is read ahead to choose the separator, then handed to csv again.
     let mut first = Vec::new();
@@ -329,9 +396,12 @@ fn import_csv(
         .iter()
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect();
-    let positions = locate(&header, columns, header_line)?;
-
-    let mut outcome = ImportOutcome::default();
+    let mut rows = Rows::new(
+        locate(&header, columns, header_line)?,
+        columns,
+        delimiter,
+        map,
+    );
     let mut cells: Vec<String> = Vec::with_capacity(header.len());
     loop {
         match reader.read_byte_record(&mut record) {
@@ -342,15 +412,12 @@ fn import_csv(
                     continue;
                 }
                 if record.len() != header.len() {
-                    outcome.rejected.push(RowError {
-                        line,
-                        field: None,
-                        reason: format!(
-                            "has {} fields, the header has {}",
-                            record.len(),
-                            header.len()
-                        ),
-                    });
+                    let reason = format!(
+                        "has {} fields, the header has {}",
+                        record.len(),
+                        header.len()
+                    );
+                    rows.reject(line, None, reason);
                     continue;
                 }
                 cells.clear();
@@ -364,47 +431,73 @@ fn import_csv(
                         }
                     }
                 }
-                if let Some(pos) = bad_utf8 {
-                    let field = positions
-                        .iter()
-                        .position(|p| *p == Some(pos))
-                        .map(|col| columns[col].name.to_owned());
-                    outcome.rejected.push(RowError {
-                        line,
-                        field,
-                        reason: "is not valid UTF-8".into(),
-                    });
-                    continue;
-                }
-                let row = Row {
-                    line,
-                    cells: &cells,
-                    positions: &positions,
-                    columns,
-                    delimiter,
-                };
-                match map(&row) {
-                    Ok(e) => {
-                        outcome.events.push(e);
-                        outcome.lines.push(line);
-                    }
-                    Err(e) => outcome.rejected.push(e),
+                match bad_utf8 {
+                    Some(pos) => rows.reject(line, rows.column_at(pos), "is not valid UTF-8"),
+                    None => rows.add(line, &cells),
                 }
             }
             Err(e) => {
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     return Err(csv_fatal(e));
                 }
-                let line = next_line();
-                outcome.rejected.push(RowError {
-                    line,
-                    field: None,
-                    reason: "is not valid CSV".into(),
-                });
+                rows.reject(next_line(), None, "is not valid CSV");
             }
         }
     }
-    Ok(outcome)
+    Ok(rows.outcome)
+}
+
+/// The data rows of a file whose header is located: each is mapped, and the outcome
+/// collects the events with their lines and the rejections.
+struct Rows<'a, F> {
+    positions: Vec<Option<usize>>,
+    columns: &'a [Column],
+    delimiter: u8,
+    map: F,
+    outcome: ImportOutcome,
+}
+
+impl<'a, F: FnMut(&Row) -> Result<AccessEvent, RowError>> Rows<'a, F> {
+    fn new(positions: Vec<Option<usize>>, columns: &'a [Column], delimiter: u8, map: F) -> Self {
+        Self {
+            positions,
+            columns,
+            delimiter,
+            map,
+            outcome: ImportOutcome::default(),
+        }
+    }
+
+    fn add(&mut self, line: u64, cells: &[String]) {
+        let row = Row {
+            line,
+            cells,
+            positions: &self.positions,
+            columns: self.columns,
+            delimiter: self.delimiter,
+        };
+        match (self.map)(&row) {
+            Ok(e) => {
+                self.outcome.events.push(e);
+                self.outcome.lines.push(line);
+            }
+            Err(e) => self.outcome.rejected.push(e),
+        }
+    }
+
+    fn reject(&mut self, line: u64, field: Option<String>, reason: impl Into<String>) {
+        self.outcome.rejected.push(RowError {
+            line,
+            field,
+            reason: reason.into(),
+        });
+    }
+
+    /// The name of the column at position `pos` of the file, if it is one of ours.
+    fn column_at(&self, pos: usize) -> Option<String> {
+        let col = self.positions.iter().position(|p| *p == Some(pos))?;
+        Some(self.columns[col].name.to_owned())
+    }
 }
 
 /// A blank line, or one of separators only, as spreadsheets write below a table.
@@ -532,7 +625,7 @@ fn csv_fatal(e: csv::Error) -> ConnectorError {
 fn import_xlsx(
     bytes: &[u8],
     columns: &[Column],
-    mut map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
+    map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
 ) -> Result<ImportOutcome, ConnectorError> {
     // calamine's errors describe the workbook's structure, never cell values.
     let mut book = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
@@ -549,38 +642,26 @@ fn import_xlsx(
     let Some((first_row, _)) = range.start() else {
         return Err(empty_file());
     };
-    let mut rows = range.rows().enumerate().map(|(i, cells)| {
+    let mut sheet_rows = range.rows().enumerate().map(|(i, cells)| {
         let line = u64::from(first_row) + i as u64 + 1;
         (line, cells.iter().map(cell_text).collect::<Vec<String>>())
     });
     // Leading empty rows are skipped, as csv skips leading blank lines.
     let Some((header_line, header)) =
-        rows.find(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
+        sheet_rows.find(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
     else {
         return Err(empty_file());
     };
-    let positions = locate(&header, columns, header_line)?;
-    let mut outcome = ImportOutcome::default();
-    for (line, cells) in rows {
+    // A sheet has no separator; its `raw` rows are written with `;`, as Swedish
+    // spreadsheet exports are.
+    let mut rows = Rows::new(locate(&header, columns, header_line)?, columns, b';', map);
+    for (line, cells) in sheet_rows {
         if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let row = Row {
-            line,
-            cells: &cells,
-            positions: &positions,
-            columns,
-            delimiter: b';',
-        };
-        match map(&row) {
-            Ok(e) => {
-                outcome.events.push(e);
-                outcome.lines.push(line);
-            }
-            Err(e) => outcome.rejected.push(e),
-        }
+        rows.add(line, &cells);
     }
-    Ok(outcome)
+    Ok(rows.outcome)
 }
 
 /// A cell as the text a CSV export of it would hold, so one row mapping serves both formats.

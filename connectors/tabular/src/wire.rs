@@ -28,6 +28,30 @@ pub fn settings<T: DeserializeOwned>(
     })
 }
 
+/// A setting that must stay out of logs, such as an API token: its `Debug` is `<hidden>`,
+/// so a settings struct can derive `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret to send, without the white space a pasted token often carries.
+    pub fn expose(&self) -> &str {
+        self.0.trim()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
 /// A `Config` error about one setting.
 pub fn bad_setting(system_id: &str, setting: &str, problem: &str) -> ConnectorError {
     ConnectorError::config(format!("system {system_id}: setting `{setting}` {problem}"))
@@ -304,6 +328,13 @@ mod tests {
             "the order",
         );
         assert!(!e.message.contains("1912"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_hidden_in_debug_and_sent_trimmed() {
+        let s: Secret = serde_json::from_value(serde_json::json!(" hemligt\n")).unwrap();
+        assert_eq!(s.expose(), "hemligt");
+        assert_eq!(format!("{s:?}"), "<hidden>");
     }
 
     #[derive(serde::Deserialize, Debug)]

@@ -144,8 +144,7 @@ impl Connector for FileDrop {
         input: &mut dyn std::io::Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        let bytes = limits.read_all(input)?;
-        Ok(csv_form::read_all(bytes.as_slice())?)
+        csv_form::import(input, limits)
     }
 }
 

@@ -190,6 +190,33 @@ enum ThreadCallError {
     Panicked,
 }
 
+impl ThreadCallError {
+    /// As the error of loading step `step`; `wrap` makes the step's own variant.
+    fn load_error(
+        self,
+        path: PathBuf,
+        step: &'static str,
+        timeout: Duration,
+        wrap: impl FnOnce(PathBuf, ConnectorError) -> PluginLoadError,
+    ) -> PluginLoadError {
+        match self {
+            ThreadCallError::TimedOut => PluginLoadError::Timeout {
+                path,
+                step,
+                timeout,
+            },
+            ThreadCallError::Spawn(e) => wrap(
+                path,
+                ConnectorError::retryable(format!("cannot start a thread: {e}")),
+            ),
+            ThreadCallError::Panicked => wrap(
+                path,
+                ConnectorError::permanent(format!("the call to {step} panicked in the host")),
+            ),
+        }
+    }
+}
+
 /// A connector loaded from a plugin library, usable as any other `Connector`.
 ///
 /// Every call runs the plugin synchronously on a blocking thread, bounded by the timeout
@@ -306,30 +333,13 @@ impl PluginConnector {
             let bytes = unsafe { take(&vtable, out) };
             (InstancePtr(instance), bytes)
         });
-        let (instance, bytes) = match created {
-            Ok(made) => made,
-            // If `create` does return later, its instance is never destroyed: a small leak
-            // once, in exchange for never destroying something that may be half made.
-            Err(ThreadCallError::TimedOut) => {
-                return Err(PluginLoadError::Timeout {
-                    path,
-                    step: "create",
-                    timeout,
-                });
-            }
-            Err(ThreadCallError::Spawn(e)) => {
-                return Err(PluginLoadError::Create {
-                    path,
-                    source: ConnectorError::retryable(format!("cannot start a thread: {e}")),
-                });
-            }
-            Err(ThreadCallError::Panicked) => {
-                return Err(PluginLoadError::Create {
-                    path,
-                    source: ConnectorError::permanent("the call to create panicked in the host"),
-                });
-            }
-        };
+        // If `create` does return after a timeout, its instance is never destroyed: a small
+        // leak once, in exchange for never destroying something that may be half made.
+        let (instance, bytes) = created.map_err(|e| {
+            e.load_error(path.clone(), "create", timeout, |path, source| {
+                PluginLoadError::Create { path, source }
+            })
+        })?;
         if instance.0.is_null() {
             return Err(PluginLoadError::Create {
                 source: plugin_error("create", &bytes),
@@ -346,29 +356,10 @@ impl PluginConnector {
             let inner = Arc::clone(&inner);
             on_thread_with_timeout(timeout, move || inner.call::<Manifest>("manifest", b"null"))
         };
-        let manifest = match manifest {
-            Ok(Ok(m)) => m,
-            Ok(Err(source)) => return Err(PluginLoadError::Manifest { path, source }),
-            Err(ThreadCallError::TimedOut) => {
-                return Err(PluginLoadError::Timeout {
-                    path,
-                    step: "manifest",
-                    timeout,
-                });
-            }
-            Err(ThreadCallError::Spawn(e)) => {
-                return Err(PluginLoadError::Manifest {
-                    path,
-                    source: ConnectorError::retryable(format!("cannot start a thread: {e}")),
-                });
-            }
-            Err(ThreadCallError::Panicked) => {
-                return Err(PluginLoadError::Manifest {
-                    path,
-                    source: ConnectorError::permanent("the call to manifest panicked in the host"),
-                });
-            }
-        };
+        let manifest_error = |path, source| PluginLoadError::Manifest { path, source };
+        let manifest = manifest
+            .map_err(|e| e.load_error(path.clone(), "manifest", timeout, manifest_error))?
+            .map_err(|source| manifest_error(path, source))?;
         Ok(PluginConnector { inner, manifest })
     }
 

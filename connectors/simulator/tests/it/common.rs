@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use loggvakt_connector::Personnummer;
+use loggvakt_connector::{AccessEvent, Personnummer};
 use loggvakt_simulator::{Ports, SimConfig, SimStaff, Simulator};
+use serde_json::Value;
 
 pub const CHEF: &str = "chef@kommun.example";
 pub const SESAM_TOKEN: &str = "s2-hemlig";
@@ -19,16 +20,7 @@ pub fn dt(s: &str) -> NaiveDateTime {
 
 /// A valid personnummer from a date and a birth number, check digit computed.
 pub fn pnr(date: &str, birth: &str) -> Personnummer {
-    let nine = format!("{}{birth}", &date[2..]);
-    let sum: u32 = nine
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            d / 10 + d % 10
-        })
-        .sum();
-    Personnummer::parse(&format!("{date}{birth}{}", (10 - sum % 10) % 10)).unwrap()
+    Personnummer::with_check_digit(&format!("{date}{birth}")).unwrap()
 }
 
 fn staff(system: &str, username: &str, name: &str, unit: &str, night: bool) -> SimStaff {
@@ -90,11 +82,43 @@ pub async fn start(config: SimConfig) -> Simulator {
     Simulator::start(config, Ports::any()).await.unwrap()
 }
 
+/// A simulator of [`config`] as `change` leaves it.
+pub async fn start_with(change: impl FnOnce(&mut SimConfig)) -> Simulator {
+    let mut config = config();
+    change(&mut config);
+    start(config).await
+}
+
+/// The ground truth of an order: the accesses of each `(username, from, to)` of `system`,
+/// in order.
+pub fn ground_truth(
+    sim: &Simulator,
+    system: &str,
+    orders: &[(&str, &str, &str)],
+) -> Vec<AccessEvent> {
+    orders
+        .iter()
+        .flat_map(|(user, from, to)| sim.events_for(system, user, dt(from), dt(to)))
+        .collect()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
+}
+
+/// Sends `request`, as `Authorization: Bearer` when a token is given, and returns the
+/// status and the JSON answer (`Null` when the answer is not JSON).
+pub async fn call(request: reqwest::RequestBuilder, token: Option<&str>) -> (u16, Value) {
+    let request = match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    };
+    let r = request.send().await.unwrap();
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
 }
 
 /// `;`-separated CSV with a header into maps from header name to cell; rows whose width
@@ -124,6 +148,27 @@ impl Csv {
             header,
             rows: records.collect(),
         }
+    }
+
+    /// How many rows a connector would reject: cut short, or with a personnummer or a time
+    /// (the cells of the `time` columns joined by a space) that does not parse.
+    pub fn malformed(&self, time: &[&str]) -> usize {
+        let p = self.col("Personnummer");
+        let time: Vec<usize> = time.iter().map(|name| self.col(name)).collect();
+        let when = |r: &[String]| {
+            time.iter()
+                .map(|&c| r[c].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        self.rows
+            .iter()
+            .filter(|r| {
+                r.len() != self.header.len()
+                    || Personnummer::parse(&r[p]).is_err()
+                    || NaiveDateTime::parse_from_str(&when(r), "%Y-%m-%d %H:%M:%S").is_err()
+            })
+            .count()
     }
 
     pub fn col(&self, name: &str) -> usize {

@@ -4,15 +4,13 @@ use chrono::{Datelike, Duration};
 use loggvakt_connector::{AccessEvent, Personnummer};
 use loggvakt_simulator::{AnomalyKind, within_working_hours};
 
-use crate::common::{all_staff, config, dt, start};
+use crate::common::{all_staff, config, dt, start, start_with};
 
 #[tokio::test]
 async fn logs_are_deterministic_for_a_seed_and_consistent_across_periods() {
     let a = start(config()).await;
     let b = start(config()).await;
-    let mut other = config();
-    other.seed = 43;
-    let c = start(other).await;
+    let c = start_with(|c| c.seed = 43).await;
     let (from, to) = (dt("2027-03-01 00:00"), dt("2027-04-01 00:00"));
 
     for s in all_staff() {

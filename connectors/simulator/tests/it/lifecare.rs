@@ -5,30 +5,26 @@ use base64::engine::general_purpose::STANDARD;
 use loggvakt_simulator::{Note, Simulator};
 use serde_json::{Value, json};
 
-use crate::common::{Csv, LIFECARE_TOKEN, client, config, dt, start};
+use crate::common::{Csv, LIFECARE_TOKEN, call, client, config, ground_truth, start, start_with};
 
 async fn send(sim: &Simulator, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
-    let mut req = client()
+    let request = client()
         .post(format!("{}{path}", sim.lifecare_url()))
         .json(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    let code = r.status().as_u16();
-    (code, r.json().await.unwrap_or(Value::Null))
+    call(request, token).await
+}
+
+/// An order message as the connector sends it.
+async fn order(sim: &Simulator, key: &str, text: &str) -> (u16, Value) {
+    let body = message(key, text);
+    send(sim, "/api/meddelanden", &body, Some(LIFECARE_TOKEN)).await
 }
 
 async fn replies(sim: &Simulator, id: &str) -> (u16, Value) {
-    let r = client()
+    let request = client()
         .get(format!("{}/api/meddelanden", sim.lifecare_url()))
-        .query(&[("svar_pa", id)])
-        .bearer_auth(LIFECARE_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let code = r.status().as_u16();
-    (code, r.json().await.unwrap_or(Value::Null))
+        .query(&[("svar_pa", id)]);
+    call(request, Some(LIFECARE_TOKEN)).await
 }
 
 fn message(key: &str, text: &str) -> Value {
@@ -48,26 +44,12 @@ const ORDER_TEXT: &str = "Hej! Stickprov för loggkontroll, ta ut aktivitetslogg
 
 #[tokio::test]
 async fn an_order_message_is_answered_with_the_extract_after_the_delay() {
-    let mut cfg = config();
-    cfg.delivery_delay = Duration::from_millis(250);
-    let sim = start(cfg).await;
-    let (code, body) = send(
-        &sim,
-        "/api/meddelanden",
-        &message("k1", ORDER_TEXT),
-        Some(LIFECARE_TOKEN),
-    )
-    .await;
+    let sim = start_with(|c| c.delivery_delay = Duration::from_millis(250)).await;
+    let (code, body) = order(&sim, "k1", ORDER_TEXT).await;
     assert_eq!(code, 201, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("M-"));
-    let (code, again) = send(
-        &sim,
-        "/api/meddelanden",
-        &message("k1", ORDER_TEXT),
-        Some(LIFECARE_TOKEN),
-    )
-    .await;
+    let (code, again) = order(&sim, "k1", ORDER_TEXT).await;
     assert_eq!((code, again["id"].as_str()), (200, Some(id.as_str())));
     assert_eq!(sim.stats().lifecare.duplicates, 1);
 
@@ -97,18 +79,14 @@ async fn an_order_message_is_answered_with_the_extract_after_the_delay() {
             "Aktivitet"
         ]
     );
-    let mut truth = sim.events_for(
+    let truth = ground_truth(
+        &sim,
         "lifecare",
-        "L4711",
-        dt("2027-04-12 00:00"),
-        dt("2027-04-13 00:00"),
+        &[
+            ("L4711", "2027-04-12 00:00", "2027-04-13 00:00"),
+            ("L4712", "2027-04-12 00:00", "2027-04-14 00:00"),
+        ],
     );
-    truth.extend(sim.events_for(
-        "lifecare",
-        "L4712",
-        dt("2027-04-12 00:00"),
-        dt("2027-04-14 00:00"),
-    ));
     assert!(!truth.is_empty());
     assert_eq!(csv.rows.len(), truth.len());
     let (t, u, p, a, b) = (
@@ -133,27 +111,13 @@ async fn an_order_message_is_answered_with_the_extract_after_the_delay() {
 
 #[tokio::test]
 async fn never_deliver_unreadable_orders_and_refusals() {
-    let mut cfg = config();
-    cfg.faults.lifecare.never_deliver = true;
-    let sim = start(cfg).await;
-    let (_, body) = send(
-        &sim,
-        "/api/meddelanden",
-        &message("k1", ORDER_TEXT),
-        Some(LIFECARE_TOKEN),
-    )
-    .await;
+    let sim = start_with(|c| c.faults.lifecare.never_deliver = true).await;
+    let (_, body) = order(&sim, "k1", ORDER_TEXT).await;
     let stuck = body["id"].as_str().unwrap().to_owned();
     assert_eq!(replies(&sim, &stuck).await.1, json!([]));
 
     sim.set_faults("lifecare", Default::default());
-    let (_, body) = send(
-        &sim,
-        "/api/meddelanden",
-        &message("k2", "Hej, kan ni skicka loggen?"),
-        Some(LIFECARE_TOKEN),
-    )
-    .await;
+    let (_, body) = order(&sim, "k2", "Hej, kan ni skicka loggen?").await;
     let (_, list) = replies(&sim, body["id"].as_str().unwrap()).await;
     assert!(
         list[0]["bilaga"].is_null(),

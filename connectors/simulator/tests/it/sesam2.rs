@@ -2,20 +2,15 @@ use loggvakt_connector::Personnummer;
 use loggvakt_simulator::Simulator;
 use serde_json::Value;
 
-use crate::common::{SESAM_TOKEN, client, config, dt, start};
+use crate::common::{SESAM_TOKEN, call, client, config, dt, start, start_with};
 
 const PATH: &str = "/administration/loggning/loggoversikt";
 
 async fn get(sim: &Simulator, query: &[(&str, &str)], token: Option<&str>) -> (u16, Value) {
-    let mut req = client()
+    let request = client()
         .get(format!("{}{PATH}", sim.sesam2_url()))
         .query(query);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    let code = r.status().as_u16();
-    (code, r.json().await.unwrap_or(Value::Null))
+    call(request, token).await
 }
 
 /// Follows the pages as the connector does, until `sida == antal_sidor`.
@@ -169,9 +164,7 @@ async fn bearer_token_and_bad_queries_are_refused() {
 
 #[tokio::test]
 async fn malformed_rows_are_mixed_in_at_stable_places() {
-    let mut cfg = config();
-    cfg.faults.sesam2.malformed_rows = 4;
-    let sim = start(cfg).await;
+    let sim = start_with(|c| c.faults.sesam2.malformed_rows = 4).await;
     let q = [
         ("anvandare", "189987"),
         ("fran", "2027-04-01T00:00:00"),

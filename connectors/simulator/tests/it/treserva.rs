@@ -1,10 +1,9 @@
 use std::time::Duration;
 
-use loggvakt_connector::Personnummer;
 use loggvakt_simulator::{Simulator, SystemFaults};
 use serde_json::Value;
 
-use crate::common::{CHEF, Csv, client, config, dt, start};
+use crate::common::{CHEF, Csv, call, client, config, dt, ground_truth, start, start_with};
 
 fn form<'a>(key: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut f = vec![
@@ -26,14 +25,10 @@ fn form<'a>(key: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str
 }
 
 async fn post(sim: &Simulator, form: &[(&str, &str)]) -> (u16, Value) {
-    let r = client()
+    let request = client()
         .post(format!("{}/e-tjanst/loggutdrag", sim.treserva_url()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+        .form(form);
+    call(request, None).await
 }
 
 async fn status(sim: &Simulator, arende: &str) -> Value {
@@ -63,9 +58,7 @@ async fn file(sim: &Simulator, arende: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn order_status_progression_delivery_and_idempotency() {
-    let mut cfg = config();
-    cfg.delivery_delay = Duration::from_millis(300);
-    let sim = start(cfg).await;
+    let sim = start_with(|c| c.delivery_delay = Duration::from_millis(300)).await;
     let f = form(
         "key-1",
         &[("perioder", "T10452=2027-04-12 00:00/2027-04-13 00:00")],
@@ -126,18 +119,14 @@ async fn order_status_progression_delivery_and_idempotency() {
         ]
     );
     // T10452 in its own day, T10453 in the form's whole period.
-    let mut truth = sim.events_for(
+    let truth = ground_truth(
+        &sim,
         "treserva",
-        "T10452",
-        dt("2027-04-12 00:00"),
-        dt("2027-04-13 00:00"),
+        &[
+            ("T10452", "2027-04-12 00:00", "2027-04-13 00:00"),
+            ("T10453", "2027-04-12 00:00", "2027-04-15 00:00"),
+        ],
     );
-    truth.extend(sim.events_for(
-        "treserva",
-        "T10453",
-        dt("2027-04-12 00:00"),
-        dt("2027-04-15 00:00"),
-    ));
     assert!(!truth.is_empty());
     assert_eq!(csv.rows.len(), truth.len());
     let (d, t, p, e, h, u) = (
@@ -226,9 +215,7 @@ async fn refusals_403_422_and_avslagen() {
 
 #[tokio::test]
 async fn a_patient_order_with_ip_columns_and_malformed_rows() {
-    let mut cfg = config();
-    cfg.faults.treserva.malformed_rows = 3;
-    let sim = start(cfg).await;
+    let sim = start_with(|c| c.faults.treserva.malformed_rows = 3).await;
     let (from, to) = ("2027-01-01 00:00", "2027-07-01 00:00");
     let patient = sim.patients("IFO Barn och unga")[3].personnummer.clone();
     let f = form(
@@ -251,37 +238,16 @@ async fn a_patient_order_with_ip_columns_and_malformed_rows() {
     );
     let csv = Csv::parse(&file(&sim, arende).await.bytes().await.unwrap());
     assert_eq!(&csv.header[8..], ["IP-adress", "Arbetsstation"]);
-    let truth = sim.events_for_patient(
-        "treserva",
-        &patient,
-        crate::common::dt(from),
-        crate::common::dt(to),
-    );
+    let truth = sim.events_for_patient("treserva", &patient, dt(from), dt(to));
     assert!(!truth.is_empty());
     assert_eq!(csv.rows.len(), truth.len() + 3);
-    let (d, t, p) = (csv.col("Datum"), csv.col("Tid"), csv.col("Personnummer"));
-    let bad = csv
-        .rows
-        .iter()
-        .filter(|r| {
-            r.len() != csv.header.len()
-                || Personnummer::parse(&r[p]).is_err()
-                || chrono::NaiveDateTime::parse_from_str(
-                    &format!("{} {}", r[d], r[t]),
-                    "%Y-%m-%d %H:%M:%S",
-                )
-                .is_err()
-        })
-        .count();
-    assert_eq!(bad, 3);
+    assert_eq!(csv.malformed(&["Datum", "Tid"]), 3);
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn never_deliver_keeps_the_ticket_in_behandlas() {
-    let mut cfg = config();
-    cfg.faults.treserva.never_deliver = true;
-    let sim = start(cfg).await;
+    let sim = start_with(|c| c.faults.treserva.never_deliver = true).await;
     let (code, body) = post(&sim, &form("k", &[])).await;
     assert_eq!(code, 201);
     let arende = body["arende"].as_str().unwrap();
@@ -296,9 +262,7 @@ async fn never_deliver_keeps_the_ticket_in_behandlas() {
 
 #[tokio::test]
 async fn fail_next_latency_rate_limit_and_hang() {
-    let mut cfg = config();
-    cfg.faults.treserva.fail_next = 2;
-    let sim = start(cfg).await;
+    let sim = start_with(|c| c.faults.treserva.fail_next = 2).await;
     for _ in 0..2 {
         let r = client()
             .post(format!("{}/e-tjanst/loggutdrag", sim.treserva_url()))
