@@ -2,8 +2,8 @@
 //! [`Organisation`]. Every problem is collected, not just the first, and each names its file,
 //! line, item and field, so an administrator can fix a whole file in one pass.
 //!
-//! Reading and checking are apart: [`collect`] gathers the raw items of every file with
-//! where they stand, [`staff_csv`] adds the staff list's rows, and [`validate`] turns the
+//! Reading and checking are apart: `collect` gathers the raw items of every file with
+//! where they stand, `staff_csv` adds the staff list's rows, and `validate` turns the
 //! lot into the organisation or into problems.
 
 use std::fmt;
