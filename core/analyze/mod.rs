@@ -17,7 +17,6 @@
 
 mod distinct;
 mod scan;
-mod staff;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -76,7 +75,7 @@ fn organisation(opts: &Options) -> Result<Organisation> {
     let mut org = match &opts.staff {
         None => base,
         Some(path) => {
-            let staff = staff::read(path)
+            let staff = config::read_staff_csv(path)
                 .map_err(|e| anyhow::anyhow!("{e}\nthe staff list has {} problem(s)", e.0.len()))?;
             let mut units = base.units.clone();
             let mut known: HashSet<UnitId> = units.iter().map(|u| u.id.clone()).collect();

@@ -2,13 +2,12 @@
 //! CSV or JSON (see `crate::report` for what each figure means).
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use clap::{Subcommand, ValueEnum};
 
-use super::{load_config, open_store};
+use super::common::{Globals, load_config, open_store};
 use crate::clock::Clock;
 use crate::report;
 
@@ -45,20 +44,16 @@ fn parse_year(raw: &str, clock: &Clock) -> Result<i32> {
     report::check_year(year, clock).map_err(|e| anyhow!("--year {e}"))
 }
 
-pub async fn report_command(
-    db: &str,
-    config: &Path,
-    clock: &Clock,
-    action: ReportAction,
-) -> Result<ExitCode> {
+pub(super) async fn run(ctx: &Globals, action: ReportAction) -> Result<ExitCode> {
+    let clock = &ctx.clock;
     match action {
         ReportAction::Compliance { year, format } => {
             let year = match year {
                 Some(raw) => parse_year(&raw, clock)?,
                 None => report::current_year(clock),
             };
-            let org = load_config(config)?;
-            let store = open_store(db).await?;
+            let org = load_config(&ctx.config)?;
+            let store = open_store(&ctx.db).await?;
             let r = report::compliance(&store, &org, year, clock).await?;
             let text = match format {
                 ReportFormat::Html => report::to_html(&r),

@@ -1,15 +1,14 @@
 //! `user add|list`: the people who log in to the web pages.
 
 use std::io::BufRead;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
-use super::{cli_actor, load_config, open_store};
+use super::common::{Globals, cli_actor, load_config, open_store};
 use crate::auth;
-use crate::clock::Clock;
+use crate::model::org::Organisation;
 use crate::model::user::{Role, User};
 use crate::store::users::NewUser;
 
@@ -44,12 +43,7 @@ fn parse_role(raw: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("'{raw}' is not a role: admin, reviewer, executive, auditor"))
 }
 
-pub async fn user_command(
-    db: &str,
-    config: &Path,
-    clock: &Clock,
-    action: UserAction,
-) -> Result<ExitCode> {
+pub(super) async fn run(ctx: &Globals, action: UserAction) -> Result<ExitCode> {
     match action {
         UserAction::Add {
             username,
@@ -59,18 +53,7 @@ pub async fn user_command(
             units,
             password_stdin,
         } => {
-            let org = load_config(config)?;
-            if username.trim().is_empty() || username.contains(char::is_whitespace) {
-                bail!("the username must be one word");
-            }
-            if !email.contains('@') {
-                bail!("'{email}' is not an e-mail address");
-            }
-            for u in &units {
-                if org.unit(u).is_none() {
-                    bail!("there is no unit '{u}' in the configuration");
-                }
-            }
+            let org = load_config(&ctx.config)?;
             let probe = User {
                 id: 0,
                 username: username.clone(),
@@ -80,26 +63,11 @@ pub async fn user_command(
                 units: units.clone(),
                 disabled: false,
             };
-            if role == Role::Reviewer && probe.reviewer_units(&org).is_empty() {
-                bail!(
-                    "reviewer {email} manages no unit in the configuration; give --units to say whose tasks they review"
-                );
-            }
-            let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .context("cannot read the password from standard input")?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-            } else if let Ok(p) = std::env::var("LOGGVAKT_PASSWORD") {
-                (p, false)
-            } else {
-                (auth::generated_password(), true)
-            };
+            check_new_user(&org, &probe)?;
+            let (password, generated) = password(password_stdin)?;
             let to_hash = password.clone();
             let hash = crate::blocking::run(move || auth::hash_password(&to_hash)).await?;
-            let store = open_store(db).await?;
+            let store = open_store(&ctx.db).await?;
             let id = store
                 .upsert_user(
                     &NewUser {
@@ -110,7 +78,7 @@ pub async fn user_command(
                         units: &units,
                         password_hash: &hash,
                     },
-                    clock.now(),
+                    ctx.clock.now(),
                     &cli_actor(),
                 )
                 .await?;
@@ -121,7 +89,7 @@ pub async fn user_command(
             Ok(ExitCode::SUCCESS)
         }
         UserAction::List => {
-            let store = open_store(db).await?;
+            let store = open_store(&ctx.db).await?;
             for u in store.users().await? {
                 println!(
                     "{:<20} {:<10} {:<28} {}{}",
@@ -134,5 +102,50 @@ pub async fn user_command(
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Refuses a user the web pages could not serve: a bad name or address, an unknown unit,
+/// or a reviewer without units to review.
+fn check_new_user(org: &Organisation, user: &User) -> Result<()> {
+    let User {
+        username,
+        email,
+        units,
+        ..
+    } = user;
+    if username.trim().is_empty() || username.contains(char::is_whitespace) {
+        bail!("the username must be one word");
+    }
+    if !email.contains('@') {
+        bail!("'{email}' is not an e-mail address");
+    }
+    for u in units {
+        if org.unit(u).is_none() {
+            bail!("there is no unit '{u}' in the configuration");
+        }
+    }
+    if user.role == Role::Reviewer && user.reviewer_units(org).is_empty() {
+        bail!(
+            "reviewer {email} manages no unit in the configuration; give --units to say whose tasks they review"
+        );
+    }
+    Ok(())
+}
+
+/// The password from standard input, else LOGGVAKT_PASSWORD, else a made-up one (`true`:
+/// to be printed once).
+fn password(from_stdin: bool) -> Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else if let Ok(p) = std::env::var("LOGGVAKT_PASSWORD") {
+        Ok((p, false))
+    } else {
+        Ok((auth::generated_password(), true))
     }
 }

@@ -13,7 +13,9 @@ use std::path::Path;
 use rustc_hash::FxHashSet;
 use serde::Deserialize;
 
-use super::{Collected, ConfigError, Located, Problems};
+use super::ConfigError;
+use super::collect::{Collected, Located};
+use super::validate::Problems;
 use crate::ident::Personnummer;
 use crate::model::rules::{Code, RulesSettings, VolumeSpikeSettings, pnr_key};
 use crate::model::working_hours::WorkingHours;
@@ -34,128 +36,99 @@ struct RawVolumeSpike {
     min_patients: Option<i64>,
 }
 
-pub(super) fn collect(
-    raw: RawRules,
-    file: &Path,
-    line: usize,
-    into: &mut Collected,
-    errors: &mut Vec<ConfigError>,
-) {
-    if let Some(first) = &into.rules {
-        errors.push(ConfigError {
-            file: file.to_path_buf(),
-            line: Some(line),
-            item: None,
-            field: None,
-            message: format!(
-                "a second [rules] table; the first is in {}:{}",
-                first.file.display(),
-                first.line
-            ),
-        });
-    } else {
-        into.rules = Some(Located {
-            raw,
-            file: file.to_path_buf(),
-            line,
-        });
-    }
-}
-
 /// Validates `[rules]` and reads the lists named in `[organisation]`.
 pub(super) fn settings(c: &Collected, errors: &mut Vec<ConfigError>) -> RulesSettings {
     let mut settings = RulesSettings::default();
     if let Some(r) = &c.rules {
-        let (file, line, item) = (r.file.as_path(), r.line, "[rules]");
-        let mut p = Problems { errors };
-        for code in &r.raw.disabled {
-            match Code::parse(code) {
-                Some(code) => {
-                    settings.disabled.insert(code);
-                }
-                None => p.at(
-                    file,
-                    line,
-                    item,
-                    "disabled",
-                    format!(
-                        "unknown rule '{code}': expected {}",
-                        Code::ALL.map(Code::as_str).join(", ")
-                    ),
-                ),
-            }
-        }
-        if let Some(wh) = working_hours(r.raw.working_hours.as_deref(), &mut p, file, line, item) {
-            settings.working_hours = wh;
-        }
-        if let Some(v) = &r.raw.volume_spike {
-            let defaults = VolumeSpikeSettings::default();
-            let factor = v.factor.unwrap_or(defaults.factor);
-            if !(factor.is_finite() && factor >= 1.0) {
-                p.at(
-                    file,
-                    line,
-                    item,
-                    "volume_spike.factor",
-                    format!("{factor} is not a number of at least 1"),
-                );
-            }
-            let min = v.min_patients.unwrap_or(i64::from(defaults.min_patients));
-            if !(1..=1_000_000).contains(&min) {
-                p.at(
-                    file,
-                    line,
-                    item,
-                    "volume_spike.min_patients",
-                    format!("{min} is outside 1..=1000000"),
-                );
-            }
-            settings.volume_spike = VolumeSpikeSettings {
-                factor,
-                min_patients: min.clamp(1, 1_000_000) as u32,
-            };
-        }
+        table(
+            r,
+            &mut settings,
+            &mut Problems::of(errors, &r.file, r.line, "[rules]"),
+        );
     }
     if let Some(org) = &c.organisation {
         let base = org.file.parent().unwrap_or(Path::new("."));
-        for (list, name) in [
-            (&org.raw.protected_csv, "protected_csv"),
-            (&org.raw.watchlist_csv, "watchlist_csv"),
-        ] {
+        let lists = [
+            (
+                &org.raw.protected_csv,
+                "protected_csv",
+                &mut settings.protected,
+            ),
+            (
+                &org.raw.watchlist_csv,
+                "watchlist_csv",
+                &mut settings.watchlist,
+            ),
+        ];
+        for (list, name, into) in lists {
             let Some(csv) = list else { continue };
-            let set = match read_personnummer_csv(&base.join(csv)) {
-                Ok(set) => set,
+            match read_personnummer_csv(&base.join(csv)) {
+                Ok(set) => *into = set,
                 Err(mut e) => {
                     // Unreadable files name the field that points at them.
                     for err in e.iter_mut().filter(|err| err.line.is_none()) {
                         err.item = Some(format!("[organisation] {name}"));
                     }
                     errors.append(&mut e);
-                    continue;
                 }
-            };
-            if name == "protected_csv" {
-                settings.protected = set;
-            } else {
-                settings.watchlist = set;
             }
         }
     }
     settings
 }
 
+/// The `[rules]` table's settings.
+fn table(r: &Located<RawRules>, settings: &mut RulesSettings, p: &mut Problems) {
+    for code in &r.raw.disabled {
+        match Code::parse(code) {
+            Some(code) => {
+                settings.disabled.insert(code);
+            }
+            None => p.fail(
+                "disabled",
+                format!(
+                    "unknown rule '{code}': expected {}",
+                    Code::ALL.map(Code::as_str).join(", ")
+                ),
+            ),
+        }
+    }
+    if let Some(wh) = working_hours(r.raw.working_hours.as_deref(), p) {
+        settings.working_hours = wh;
+    }
+    if let Some(v) = &r.raw.volume_spike {
+        settings.volume_spike = volume_spike(v, p);
+    }
+}
+
+fn volume_spike(v: &RawVolumeSpike, p: &mut Problems) -> VolumeSpikeSettings {
+    let defaults = VolumeSpikeSettings::default();
+    let factor = v.factor.unwrap_or(defaults.factor);
+    if !(factor.is_finite() && factor >= 1.0) {
+        p.fail(
+            "volume_spike.factor",
+            format!("{factor} is not a number of at least 1"),
+        );
+    }
+    let min = v.min_patients.unwrap_or(i64::from(defaults.min_patients));
+    if !(1..=1_000_000).contains(&min) {
+        p.fail(
+            "volume_spike.min_patients",
+            format!("{min} is outside 1..=1000000"),
+        );
+    }
+    VolumeSpikeSettings {
+        factor,
+        min_patients: min.clamp(1, 1_000_000) as u32,
+    }
+}
+
 /// Parses an optional working-hours text, reporting a bad one as a problem of `item`.
-pub(super) fn working_hours(
-    raw: Option<&str>,
-    p: &mut Problems,
-    file: &Path,
-    line: usize,
-    item: &str,
-) -> Option<WorkingHours> {
+pub(super) fn working_hours(raw: Option<&str>, p: &mut Problems) -> Option<WorkingHours> {
     match WorkingHours::parse(raw?) {
         Ok(wh) => Some(wh),
         Err(e) => {
-            p.at(file, line, item, "working_hours", e.to_string());
+            p.fail("working_hours", e.to_string());
             None
         }
     }

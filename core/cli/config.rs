@@ -1,0 +1,80 @@
+//! `config check` and `init`: the configuration checked and summarised, and the database
+//! made ready.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+
+use super::common::{Globals, load_config, open_store};
+use crate::connectors::Connectors;
+use crate::model::org::{Organisation, RoutineKind};
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Validate and summarise; every problem is printed on its own line and the exit code is 1.
+    Check,
+}
+
+pub(super) fn run(ctx: &Globals, action: ConfigAction) -> Result<ExitCode> {
+    match action {
+        ConfigAction::Check => check(ctx),
+    }
+}
+
+fn check(ctx: &Globals) -> Result<ExitCode> {
+    let org = load_config(&ctx.config)?;
+    // Each connector checks its own settings (no network): part of the check.
+    let problems = Connectors::for_org(&org).problems();
+    if !problems.is_empty() {
+        for (_, problem) in &problems {
+            eprintln!("{}: {problem}", ctx.config.display());
+        }
+        bail!(
+            "{} system(s) cannot be used as configured; nothing was changed",
+            problems.len()
+        );
+    }
+    print!("{}", summary(&org, &ctx.config));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn init(ctx: &Globals) -> Result<ExitCode> {
+    let org = load_config(&ctx.config)?;
+    open_store(&ctx.db).await?;
+    print!("{}", summary(&org, &ctx.config));
+    println!("database {} is ready", crate::store::redact(&ctx.db));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration summary of `config check` and `init`.
+pub fn summary(org: &Organisation, path: &Path) -> String {
+    let mut out = format!(
+        "{}: {} — {} units, {} staff, {} systems, {} routines: OK\n",
+        path.display(),
+        org.name,
+        org.units.len(),
+        org.staff.len(),
+        org.systems.len(),
+        org.routines.len()
+    );
+    for r in &org.routines {
+        let units = org.routine_units(r);
+        let (population, sample) = units.iter().fold((0, 0), |(p, s), u| {
+            let n = org.population(&u.id, &r.system).len();
+            (p + n, s + r.sample.size(n))
+        });
+        let kind = match r.kind {
+            RoutineKind::Stickprov => "stickprov",
+            RoutineKind::Riktad => "riktad (scheduled targeted checks are not drawn by plan)",
+        };
+        out.push_str(&format!(
+            "  routine {}: {kind} in {}, {} units, {population} staff with an account, {sample} sampled per draw\n",
+            r.id,
+            r.system,
+            units.len()
+        ));
+    }
+    out
+}

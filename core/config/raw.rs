@@ -1,0 +1,186 @@
+//! The file format: what serde reads from a configuration file, before any checking, with
+//! the defaults of the fields that may be left out.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::rules::RawRules;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    pub(super) organisation: Option<Spanned<RawOrganisation>>,
+    #[serde(default)]
+    pub(super) unit: Vec<Spanned<RawUnit>>,
+    #[serde(default)]
+    pub(super) system: Vec<Spanned<RawSystem>>,
+    #[serde(default)]
+    pub(super) staff: Vec<Spanned<RawStaff>>,
+    #[serde(default)]
+    pub(super) routine: Vec<Spanned<RawRoutine>>,
+    pub(super) rules: Option<Spanned<RawRules>>,
+    pub(super) notify: Option<Spanned<RawNotify>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    pub(super) from: Option<String>,
+    pub(super) base_url: Option<String>,
+    /// A folder for `.eml` files, relative to this file; the default transport.
+    pub(super) outbox: Option<String>,
+    pub(super) smtp: Option<RawSmtp>,
+    pub(super) remind_days_before: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSmtp {
+    pub(super) host: String,
+    #[serde(default = "default_smtp_port")]
+    pub(super) port: i64,
+    #[serde(default)]
+    pub(super) starttls: bool,
+}
+
+fn default_smtp_port() -> i64 {
+    25
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOrganisation {
+    pub(super) name: String,
+    pub(super) timezone: Option<String>,
+    pub(super) staff_csv: Option<String>,
+    /// CSV files with a `personnummer` column, relative to this file (the rules' lists).
+    pub(super) protected_csv: Option<String>,
+    pub(super) watchlist_csv: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUnit {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) parent: Option<String>,
+    pub(super) manager: Option<RawContact>,
+    pub(super) escalate_to: Option<RawContact>,
+    pub(super) working_hours: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawContact {
+    pub(super) name: String,
+    pub(super) email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSystem {
+    pub(super) id: String,
+    pub(super) connector: String,
+    #[serde(default)]
+    pub(super) settings: toml::Table,
+    #[serde(default = "default_max_attempts")]
+    pub(super) max_attempts: i64,
+    #[serde(default = "default_delivery_sla_days")]
+    pub(super) delivery_sla_days: i64,
+    #[serde(default = "default_max_extract_mb")]
+    pub(super) max_extract_mb: i64,
+}
+
+fn default_max_attempts() -> i64 {
+    6
+}
+fn default_delivery_sla_days() -> i64 {
+    10
+}
+fn default_max_extract_mb() -> i64 {
+    1024
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStaff {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) unit: String,
+    pub(super) email: Option<String>,
+    pub(super) personnummer: Option<String>,
+    #[serde(default)]
+    pub(super) usernames: BTreeMap<String, String>,
+    pub(super) active: Option<bool>,
+    pub(super) working_hours: Option<String>,
+}
+
+// Integers are read signed so that `min = -1` gets our message, not serde's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoutine {
+    pub(super) id: String,
+    pub(super) kind: String,
+    pub(super) system: String,
+    #[serde(default = "all_units")]
+    pub(super) units: Vec<String>,
+    #[serde(default = "monthly")]
+    pub(super) cadence: String,
+    #[serde(default)]
+    pub(super) window: RawWindow,
+    #[serde(default)]
+    pub(super) sample: RawSample,
+    #[serde(default = "default_review_hours")]
+    pub(super) review_period_hours: i64,
+    #[serde(default = "default_deadline_days")]
+    pub(super) deadline_days: i64,
+}
+
+fn all_units() -> Vec<String> {
+    vec!["*".into()]
+}
+fn monthly() -> String {
+    "monthly".into()
+}
+fn default_review_hours() -> i64 {
+    24
+}
+fn default_deadline_days() -> i64 {
+    14
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawWindow {
+    pub(super) first_days: i64,
+    pub(super) weekdays_only: bool,
+    pub(super) skip_holidays: bool,
+}
+
+impl Default for RawWindow {
+    fn default() -> Self {
+        Self {
+            first_days: 7,
+            weekdays_only: true,
+            skip_holidays: true,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawSample {
+    pub(super) fraction: f64,
+    pub(super) min: i64,
+}
+
+impl Default for RawSample {
+    fn default() -> Self {
+        Self {
+            fraction: 0.10,
+            min: 1,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `[[system]]`: ids, connectors (built in or a plugin) and the order limits.
+
+use std::ops::RangeInclusive;
+
+use super::{FirstSeen, Problems};
+use crate::config::ConfigError;
+use crate::config::collect::Located;
+use crate::config::raw::RawSystem;
+use crate::ident::SystemId;
+use crate::model::org::{BUILT_IN_CONNECTORS, ConnectorRef, System};
+
+const MAX_ATTEMPTS: RangeInclusive<i64> = 1..=100;
+const DELIVERY_SLA_DAYS: RangeInclusive<i64> = 1..=365;
+const MAX_EXTRACT_MB: RangeInclusive<i64> = 1..=1_048_576;
+
+pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>) -> Vec<System> {
+    let mut seen = FirstSeen::default();
+    let mut systems = Vec::new();
+    for s in raw {
+        let item = format!("[[system]] '{}'", s.raw.id);
+        let mut p = Problems::of(errors, &s.file, s.line, &item);
+        seen.check(&s.raw.id, &s.file, s.line, "system", &mut p);
+        let connector = connector(&s.raw.connector, &mut p);
+        let mut bounded = |field: &str, value: i64, range: RangeInclusive<i64>| {
+            if !range.contains(&value) {
+                p.fail(
+                    field,
+                    format!("{value} is outside {}..={}", range.start(), range.end()),
+                );
+            }
+        };
+        bounded("max_attempts", s.raw.max_attempts, MAX_ATTEMPTS);
+        bounded(
+            "delivery_sla_days",
+            s.raw.delivery_sla_days,
+            DELIVERY_SLA_DAYS,
+        );
+        bounded("max_extract_mb", s.raw.max_extract_mb, MAX_EXTRACT_MB);
+        let clamp =
+            |value: i64, range: RangeInclusive<i64>| value.clamp(*range.start(), *range.end());
+        match (SystemId::new(&s.raw.id), connector) {
+            (Ok(id), Some(connector)) => systems.push(System {
+                id,
+                connector,
+                settings: s.raw.settings.clone(),
+                max_attempts: clamp(s.raw.max_attempts, MAX_ATTEMPTS) as u32,
+                delivery_sla_days: clamp(s.raw.delivery_sla_days, DELIVERY_SLA_DAYS) as u32,
+                max_extract_bytes: (clamp(s.raw.max_extract_mb, MAX_EXTRACT_MB) as u64) << 20,
+            }),
+            (Err(e), _) => p.fail("id", e.to_string()),
+            _ => {}
+        }
+    }
+    systems
+}
+
+fn connector(raw: &str, p: &mut Problems) -> Option<ConnectorRef> {
+    match raw.strip_prefix("plugin:") {
+        Some("") => {
+            p.fail("connector", "'plugin:' needs a library path or name".into());
+            None
+        }
+        Some(lib) => Some(ConnectorRef::Plugin(lib.to_owned())),
+        None if BUILT_IN_CONNECTORS.contains(&raw) => Some(ConnectorRef::BuiltIn(raw.to_owned())),
+        None => {
+            p.fail(
+                "connector",
+                format!(
+                    "unknown connector '{raw}': expected one of {} or plugin:<path>",
+                    BUILT_IN_CONNECTORS.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
