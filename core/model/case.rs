@@ -10,12 +10,11 @@ use crate::ident::{SystemId, UnitId};
 pub const RETENTION_YEARS: u32 = 10;
 
 crate::text_enum! {
+    /// - `contact_employee`: The manager has talked to the employee.
+    /// - `targeted_check`: The suspicion was verified with a further (targeted) log check.
+    /// - `inform_chief`: The förvaltningschef / verksamhetschef has been informed.
     pub enum Step {
-        /// The manager has talked to the employee.
-        ContactEmployee = "contact_employee",
-        /// The suspicion was verified with a further (targeted) log check.
-        TargetedCheck = "targeted_check",
-        /// The förvaltningschef / verksamhetschef has been informed.
+        ContactEmployee = "contact_employee", TargetedCheck = "targeted_check",
         InformChief = "inform_chief",
     }
 }
@@ -31,12 +30,12 @@ impl Step {
 }
 
 crate::text_enum! {
+    /// - `no_breach`: Investigated: no breach.
+    /// - `breach_labour_law`: A breach: labour-law measures.
+    /// - `police_report`: A breach reported to the police (by the
+    ///   förvaltningschef/verksamhetschef).
     pub enum Decision {
-        /// Investigated: no breach.
-        NoBreach = "no_breach",
-        /// A breach: labour-law measures.
-        BreachLabourLaw = "breach_labour_law",
-        /// A breach reported to the police (by the förvaltningschef/verksamhetschef).
+        NoBreach = "no_breach", BreachLabourLaw = "breach_labour_law",
         PoliceReport = "police_report",
     }
 }
@@ -44,8 +43,7 @@ crate::text_enum! {
 crate::text_enum! {
     /// A case is open until it is decided; a decided case cannot change.
     pub enum CaseState {
-        Open = "open",
-        Decided = "decided",
+        Open = "open", Decided = "decided",
     }
 }
 

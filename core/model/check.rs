@@ -8,13 +8,11 @@ use crate::calendar::Month;
 use crate::ident::{SystemId, UnitId};
 
 crate::text_enum! {
+    /// - `user`: Everything one user did in the period.
+    /// - `patient`: Every access to one patient's record in the period.
+    /// - `patient_request`: A patient's own request for the log of their record.
     pub enum CheckKind {
-        /// Everything one user did in the period.
-        User = "user",
-        /// Every access to one patient's record in the period.
-        Patient = "patient",
-        /// A patient's own request for the log of their record.
-        PatientRequest = "patient_request",
+        User = "user", Patient = "patient", PatientRequest = "patient_request",
     }
 }
 

@@ -75,16 +75,14 @@ pub struct Selected {
 
 crate::text_enum! {
     /// Where a draw stands in its lifecycle.
+    ///
+    /// - `planned`: Made; its execution day has not come.
+    /// - `running`: Claimed by a scheduler instance that is running it.
+    /// - `done`: Ran on its execution day.
+    /// - `late`: Ran after its execution day but within its window.
+    /// - `missed`: Its whole window passed before it could run.
     pub enum DrawStatus {
-        /// Made; its execution day has not come.
-        Planned = "planned",
-        /// Claimed by a scheduler instance that is running it.
-        Running = "running",
-        /// Ran on its execution day.
-        Done = "done",
-        /// Ran after its execution day but within its window.
-        Late = "late",
-        /// Its whole window passed before it could run.
+        Planned = "planned", Running = "running", Done = "done", Late = "late",
         Missed = "missed",
     }
 }

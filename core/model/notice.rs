@@ -6,17 +6,13 @@ use serde::Serialize;
 
 crate::text_enum! {
     pub enum NoticeKind {
-        Assigned = "assigned",
-        Reminder = "reminder",
-        Escalation = "escalation",
+        Assigned = "assigned", Reminder = "reminder", Escalation = "escalation",
     }
 }
 
 crate::text_enum! {
     pub enum NoticeState {
-        Pending = "pending",
-        Sent = "sent",
-        Failed = "failed",
+        Pending = "pending", Sent = "sent", Failed = "failed",
     }
 }
 

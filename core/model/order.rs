@@ -5,19 +5,17 @@ use chrono::{DateTime, Utc};
 use loggvakt_connector::{OrderReceipt, OrderRequest};
 
 crate::text_enum! {
+    /// Where an order stands:
+    /// - `pending`: Waiting to be sent (again).
+    /// - `sending`: Being sent by an instance; not yet known whether the peer has it.
+    /// - `awaiting_delivery`: Sent; the extract has not arrived.
+    /// - `imported`: The events are stored.
+    /// - `failed`: Given up: the reason is in `last_error`.
+    /// - `in_doubt`: The sender died mid-send; a person must check with the peer before it is
+    ///   sent again.
     pub enum OrderState {
-        /// Waiting to be sent (again).
-        Pending = "pending",
-        /// Being sent by an instance; not yet known whether the peer has it.
-        Sending = "sending",
-        /// Sent; the extract has not arrived.
-        AwaitingDelivery = "awaiting_delivery",
-        /// The events are stored.
-        Imported = "imported",
-        /// Given up: the reason is in `last_error`.
-        Failed = "failed",
-        /// The sender died mid-send; a person must check with the peer before it is sent again.
-        InDoubt = "in_doubt",
+        Pending = "pending", Sending = "sending", AwaitingDelivery = "awaiting_delivery",
+        Imported = "imported", Failed = "failed", InDoubt = "in_doubt",
     }
 }
 

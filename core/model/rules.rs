@@ -11,13 +11,9 @@ use crate::ident::Personnummer;
 crate::text_enum! {
     /// A rule's stable code: in the store, the JSON and `--disable` lists.
     pub enum Code {
-        OffHours = "off_hours",
-        SelfAccess = "self_access",
-        SameSurname = "same_surname",
-        Coworker = "coworker",
-        ProtectedIdentity = "protected_identity",
-        Watchlist = "watchlist",
-        NoCareRelation = "no_care_relation",
+        OffHours = "off_hours", SelfAccess = "self_access", SameSurname = "same_surname",
+        Coworker = "coworker", ProtectedIdentity = "protected_identity",
+        Watchlist = "watchlist", NoCareRelation = "no_care_relation",
         VolumeSpike = "volume_spike",
     }
 }

@@ -24,13 +24,11 @@ pub const CHECKLIST: [&str; 9] = [
 ];
 
 crate::text_enum! {
+    /// - `stickprov`: A random sample's review (S1).
+    /// - `riktad`: A targeted check by user or patient (S2).
+    /// - `patient_request`: A patient's request for their log (S3).
     pub enum TaskKind {
-        /// A random sample's review (S1).
-        Stickprov = "stickprov",
-        /// A targeted check by user or patient (S2).
-        Riktad = "riktad",
-        /// A patient's request for their log (S3).
-        PatientRequest = "patient_request",
+        Stickprov = "stickprov", Riktad = "riktad", PatientRequest = "patient_request",
     }
 }
 
@@ -46,8 +44,7 @@ impl TaskKind {
 
 crate::text_enum! {
     pub enum TaskState {
-        Open = "open",
-        Closed = "closed",
+        Open = "open", Closed = "closed",
     }
 }
 

@@ -9,10 +9,7 @@ use super::task::Task;
 
 crate::text_enum! {
     pub enum Role {
-        Admin = "admin",
-        Reviewer = "reviewer",
-        Executive = "executive",
-        Auditor = "auditor",
+        Admin = "admin", Reviewer = "reviewer", Executive = "executive", Auditor = "auditor",
     }
 }
 

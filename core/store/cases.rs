@@ -275,13 +275,11 @@ impl Store {
             "SELECT {CHECK_COLUMNS} FROM checks c LEFT JOIN patient_requests r ON r.check_id = c.id \
              WHERE c.id = $1"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(check_from_row)
-            .transpose()
+        self.fetch_opt(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id),
+            check_from_row,
+        )
+        .await
     }
 
     pub async fn checks(&self) -> Result<Vec<Check>> {
@@ -289,12 +287,8 @@ impl Store {
             "SELECT {CHECK_COLUMNS} FROM checks c LEFT JOIN patient_requests r ON r.check_id = c.id \
              ORDER BY c.id"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(check_from_row)
-            .collect()
+        self.fetch_vec(sqlx::query(sqlx::AssertSqlSafe(sql)), check_from_row)
+            .await
     }
 
     pub async fn task_of_check(&self, check: i64) -> Result<Option<Task>> {

@@ -42,6 +42,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A query with its parameters bound, on either backend.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -174,6 +177,34 @@ impl Store {
     /// server: beside the SQLite file. PostgreSQL installations must configure one.
     pub fn notice_dir(&self) -> Option<&Path> {
         self.notice_dir.as_deref()
+    }
+
+    /// The row `query` finds, read by `read`; `None` when there is none.
+    pub(crate) async fn fetch_opt<T>(
+        &self,
+        query: AnyQuery<'_>,
+        read: fn(&AnyRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        query
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(read)
+            .transpose()
+    }
+
+    /// Every row `query` finds, read by `read`.
+    pub(crate) async fn fetch_vec<T>(
+        &self,
+        query: AnyQuery<'_>,
+        read: fn(&AnyRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(read)
+            .collect()
     }
 
     pub fn backend(&self) -> Backend {

@@ -232,13 +232,11 @@ impl OrderUpdate {
 impl Store {
     pub async fn order(&self, id: i64) -> Result<Option<Order>> {
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(order_from_row)
-            .transpose()
+        self.fetch_opt(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id),
+            order_from_row,
+        )
+        .await
     }
 
     /// Orders, newest first, optionally of one state.

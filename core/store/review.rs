@@ -304,26 +304,22 @@ pub enum TaskMark {
 impl Store {
     pub async fn task(&self, id: i64) -> Result<Option<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM review_tasks WHERE id = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(task_from_row)
-            .transpose()
+        self.fetch_opt(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id),
+            task_from_row,
+        )
+        .await
     }
 
     pub async fn tasks(&self, state: Option<TaskState>) -> Result<Vec<Task>> {
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM review_tasks WHERE ($1 IS NULL OR state = $1) ORDER BY id"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(state.map(TaskState::as_str))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(task_from_row)
-            .collect()
+        self.fetch_vec(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.map(TaskState::as_str)),
+            task_from_row,
+        )
+        .await
     }
 
     /// Open tasks whose reviewer has not yet been told about them.
@@ -333,12 +329,8 @@ impl Store {
              (SELECT 1 FROM notifications n WHERE n.task_id = t.id AND n.kind = 'assigned') \
              ORDER BY id"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(task_from_row)
-            .collect()
+        self.fetch_vec(sqlx::query(sqlx::AssertSqlSafe(sql)), task_from_row)
+            .await
     }
 
     /// The tasks a reviewer sees: those of `units`, and those assigned to `email`.
@@ -385,13 +377,11 @@ impl Store {
             "SELECT {TASK_COLUMNS} FROM review_tasks WHERE state = 'closed' \
              AND rows_purged_at IS NULL AND retain_until IS NOT NULL AND retain_until <= $1 ORDER BY id"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(ts(now))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(task_from_row)
-            .collect()
+        self.fetch_vec(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ts(now)),
+            task_from_row,
+        )
+        .await
     }
 
     /// Draws that ran, have a sample, no task yet, and every order imported.

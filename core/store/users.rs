@@ -83,13 +83,11 @@ impl Store {
     /// The user and their password hash.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(username)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        self.fetch_opt(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(username),
+            user_from_row,
+        )
+        .await
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
