@@ -6,7 +6,7 @@ use chrono::{DateTime, Months, Utc};
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::model::case::{Decision, RETENTION_YEARS, Step, case_object};
+use crate::model::case::{Case, Decision, RETENTION_YEARS, Step, case_object};
 use crate::model::task::{Task, task_object};
 use crate::store::{Store, StoreError, WriteTx};
 
@@ -46,6 +46,23 @@ pub async fn open_in(
     Ok(id)
 }
 
+/// The case, if it may still change, and the trimmed note that every change needs.
+async fn undecided<'n>(
+    store: &Store,
+    id: i64,
+    note: &'n str,
+) -> Result<(Case, &'n str), CaseError> {
+    let note = note.trim();
+    if note.is_empty() {
+        return Err(CaseError::NoteRequired);
+    }
+    let case = store.case(id).await?.ok_or(CaseError::NoSuchCase(id))?;
+    if case.decision.is_some() {
+        return Err(CaseError::Decided(id));
+    }
+    Ok((case, note))
+}
+
 /// Records one follow-up step.
 pub async fn record_step(
     store: &Store,
@@ -55,14 +72,7 @@ pub async fn record_step(
     step: Step,
     note: &str,
 ) -> Result<(), CaseError> {
-    let note = note.trim();
-    if note.is_empty() {
-        return Err(CaseError::NoteRequired);
-    }
-    let case = store.case(id).await?.ok_or(CaseError::NoSuchCase(id))?;
-    if case.decision.is_some() {
-        return Err(CaseError::Decided(id));
-    }
+    let (case, note) = undecided(store, id, note).await?;
     if case.steps.iter().any(|s| s.step == step) {
         return Err(CaseError::StepDone {
             id,
@@ -92,14 +102,7 @@ pub async fn decide(
     decision: Decision,
     note: &str,
 ) -> Result<DateTime<Utc>, CaseError> {
-    let note = note.trim();
-    if note.is_empty() {
-        return Err(CaseError::NoteRequired);
-    }
-    let case = store.case(id).await?.ok_or(CaseError::NoSuchCase(id))?;
-    if case.decision.is_some() {
-        return Err(CaseError::Decided(id));
-    }
+    let (case, note) = undecided(store, id, note).await?;
     let needed: &[Step] = match decision {
         Decision::NoBreach => &[Step::ContactEmployee],
         Decision::BreachLabourLaw | Decision::PoliceReport => &Step::ALL,

@@ -1,6 +1,6 @@
 //! `report compliance`: the figures match the database. The demo's two months are counted
 //! again here, straight from the tables and with this file's own reading of the definitions
-//! in `core/report.rs`, and compared with the JSON, the CSV and the HTML; a hand-made data
+//! in `core/report/mod.rs`, and compared with the JSON, the CSV and the HTML; a hand-made data
 //! set pins every category on each backend.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
