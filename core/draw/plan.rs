@@ -1,7 +1,9 @@
 //! Making a month's draws: one per stickprov routine, unit and month, each from a fresh seed
 //! and a snapshot of the unit's population, stored with digests in the audit trail.
 
-use chrono::NaiveDate;
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use super::{Seeds, compute};
@@ -51,41 +53,8 @@ pub async fn plan_month(
         return Err(PlanError::FutureMonth { month, today });
     }
     let existing = store.draw_keys(month).await?;
-    let mut pending = Vec::new();
     let mut report = PlanReport::default();
-    for routine in org
-        .routines
-        .iter()
-        .filter(|r| r.kind == RoutineKind::Stickprov && r.cadence.includes(month))
-    {
-        let params = DrawParams::of(routine);
-        for unit in org.routine_units(routine) {
-            let key = (routine.id.to_string(), unit.id.to_string());
-            if existing.contains(&key) {
-                report.existing += 1;
-                continue;
-            }
-            let population = org.population(&unit.id, &routine.system);
-            let seed = seeds.next().map_err(PlanError::Entropy)?;
-            let outcome = compute(&seed, month, &params, &population);
-            pending.push(Draw {
-                id: 0,
-                routine: routine.id.clone(),
-                unit: unit.id.clone(),
-                system: routine.system.clone(),
-                month,
-                params,
-                seed,
-                population,
-                execution_date: outcome.execution_date,
-                window_end: outcome.window_end,
-                selected: outcome.selected,
-                status: DrawStatus::Planned,
-                created_at: now,
-                executed_at: None,
-            });
-        }
-    }
+    let pending = new_draws(org, month, &existing, seeds, now, &mut report)?;
     for chunk in pending.chunks(CHUNK) {
         let mut tx = store.begin_write(now, actor).await?;
         tx.extend_plan_start(month).await?;
@@ -121,6 +90,53 @@ pub async fn plan_month(
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// The draws of `month` not yet stored (`existing` holds their routine and unit ids), each
+/// from a fresh seed; those already stored are counted in `report.existing`.
+fn new_draws(
+    org: &Organisation,
+    month: Month,
+    existing: &HashSet<(String, String)>,
+    seeds: &Seeds,
+    now: DateTime<Utc>,
+    report: &mut PlanReport,
+) -> Result<Vec<Draw>, PlanError> {
+    let mut pending = Vec::new();
+    for routine in org
+        .routines
+        .iter()
+        .filter(|r| r.kind == RoutineKind::Stickprov && r.cadence.includes(month))
+    {
+        let params = DrawParams::of(routine);
+        for unit in org.routine_units(routine) {
+            let key = (routine.id.to_string(), unit.id.to_string());
+            if existing.contains(&key) {
+                report.existing += 1;
+                continue;
+            }
+            let population = org.population(&unit.id, &routine.system);
+            let seed = seeds.next().map_err(PlanError::Entropy)?;
+            let outcome = compute(&seed, month, &params, &population);
+            pending.push(Draw {
+                id: 0,
+                routine: routine.id.clone(),
+                unit: unit.id.clone(),
+                system: routine.system.clone(),
+                month,
+                params,
+                seed,
+                population,
+                execution_date: outcome.execution_date,
+                window_end: outcome.window_end,
+                selected: outcome.selected,
+                status: DrawStatus::Planned,
+                created_at: now,
+                executed_at: None,
+            });
+        }
+    }
+    Ok(pending)
 }
 
 /// The tick's planning: the draws of every month from the first planned one up to the
