@@ -12,28 +12,32 @@ use crate::model::user::Role;
 use crate::store::Store;
 use crate::store::users::NewUser;
 
+/// The manager of the task closed with remark: its rows and flags are kept with the case,
+/// so their pages have rows to show; else the manager with the most tasks.
+async fn demo_reviewer(store: &Store, tasks: &[Task]) -> Result<Option<String>> {
+    let mut per_manager: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in tasks {
+        *per_manager.entry(t.reviewer_email.as_str()).or_default() += 1;
+    }
+    let with_case = match store.cases().await?.first() {
+        Some(c) => store.task(c.task_id).await?.map(|t| t.reviewer_email),
+        None => None,
+    };
+    Ok(with_case.or_else(|| {
+        per_manager
+            .iter()
+            .max_by_key(|(email, n)| (**n, std::cmp::Reverse(**email)))
+            .map(|(e, _)| (*e).to_owned())
+    }))
+}
+
 /// One web user per role, with generated passwords, printed once.
 pub(super) async fn demo_users(
     store: &Store,
     org: &Organisation,
     tasks: &[Task],
 ) -> Result<Vec<(String, &'static str, String, String)>> {
-    let mut per_manager: BTreeMap<&str, usize> = BTreeMap::new();
-    for t in tasks {
-        *per_manager.entry(t.reviewer_email.as_str()).or_default() += 1;
-    }
-    // The manager of the task closed with remark: its rows and flags are kept with the
-    // case, so their pages have rows to show; else the manager with the most tasks.
-    let with_case = match store.cases().await?.first() {
-        Some(c) => store.task(c.task_id).await?.map(|t| t.reviewer_email),
-        None => None,
-    };
-    let reviewer = with_case.or_else(|| {
-        per_manager
-            .iter()
-            .max_by_key(|(email, n)| (**n, std::cmp::Reverse(**email)))
-            .map(|(e, _)| (*e).to_owned())
-    });
+    let reviewer = demo_reviewer(store, tasks).await?;
     let reviewer_unit = org
         .units
         .iter()
