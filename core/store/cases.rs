@@ -30,7 +30,6 @@ const CHECK_COLUMNS: &str = "c.id, c.kind, c.routine_id, c.month, c.system_id, c
 
 fn check_from_row(row: &AnyRow) -> Result<Check> {
     let id: i64 = row.try_get("id")?;
-    let kind: String = row.try_get("kind")?;
     let received: Option<String> = row.try_get("received_on")?;
     let request = match received {
         None => None,
@@ -49,7 +48,7 @@ fn check_from_row(row: &AnyRow) -> Result<Check> {
     };
     Ok(Check {
         id,
-        kind: CheckKind::parse(&kind).ok_or_else(|| corrupt("check", id, "kind"))?,
+        kind: text_col(row, "kind", "check", id)?,
         routine: row.try_get("routine_id")?,
         month: opt_text_col(row, "month", "check", id)?,
         system: text_col(row, "system_id", "check", id)?,
@@ -314,7 +313,6 @@ impl Store {
 
 fn case_from_row(row: &AnyRow) -> Result<Case> {
     let id: i64 = row.try_get("id")?;
-    let decision: Option<String> = row.try_get("decision")?;
     Ok(Case {
         id,
         task_id: row.try_get("task_id")?,
@@ -324,9 +322,7 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         opened_by: row.try_get("opened_by")?,
         summary: row.try_get("summary")?,
         state: text_col(row, "state", "case", id)?,
-        decision: decision
-            .map(|d| Decision::parse(&d).ok_or_else(|| corrupt("case", id, "decision")))
-            .transpose()?,
+        decision: opt_text_col(row, "decision", "case", id)?,
         decided_at: opt_ts(row, "decided_at")?,
         decided_by: row.try_get("decided_by")?,
         decision_note: row.try_get("decision_note")?,

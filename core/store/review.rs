@@ -7,9 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, WriteTx, opt_text_col, opt_ts, parse_ts, text_col, ts};
 use crate::model::notice::{Notice, NoticeKind, NoticeState};
-use crate::model::task::{
-    NewTask, StoredFlag, Task, TaskEvent, TaskKind, TaskState, TaskUser, outcome_str,
-};
+use crate::model::task::{NewTask, StoredFlag, Task, TaskEvent, TaskState, TaskUser, outcome_str};
 
 const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, month, \
      reviewer_name, reviewer_email, state, created_at, remind_at, deadline, reminded_at, \
@@ -30,12 +28,10 @@ pub fn parse_outcome(raw: &str) -> Option<ReviewOutcome> {
 
 fn task_from_row(row: &AnyRow) -> Result<Task> {
     let id: i64 = row.try_get("id")?;
-    let kind: String = row.try_get("kind")?;
-    let state: String = row.try_get("state")?;
     let outcome: Option<String> = row.try_get("outcome")?;
     Ok(Task {
         id,
-        kind: TaskKind::parse(&kind).ok_or_else(|| corrupt("task", id, "kind"))?,
+        kind: text_col(row, "kind", "task", id)?,
         draw_id: row.try_get("draw_id")?,
         check_id: row.try_get("check_id")?,
         unit: text_col(row, "unit_id", "task", id)?,
@@ -43,7 +39,7 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
         month: opt_text_col(row, "month", "task", id)?,
         reviewer_name: row.try_get("reviewer_name")?,
         reviewer_email: row.try_get("reviewer_email")?,
-        state: TaskState::parse(&state).ok_or_else(|| corrupt("task", id, "state"))?,
+        state: text_col(row, "state", "task", id)?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
         remind_at: parse_ts(&row.try_get::<String, _>("remind_at")?)?,
         deadline: parse_ts(&row.try_get::<String, _>("deadline")?)?,
@@ -66,16 +62,14 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
 
 fn notice_from_row(row: &AnyRow) -> Result<Notice> {
     let id: i64 = row.try_get("id")?;
-    let kind: String = row.try_get("kind")?;
-    let state: String = row.try_get("state")?;
     Ok(Notice {
         id,
         task_id: row.try_get("task_id")?,
-        kind: NoticeKind::parse(&kind).ok_or_else(|| corrupt("notice", id, "kind"))?,
+        kind: text_col(row, "kind", "notice", id)?,
         recipient: row.try_get("recipient")?,
         subject: row.try_get("subject")?,
         body: row.try_get("body")?,
-        state: NoticeState::parse(&state).ok_or_else(|| corrupt("notice", id, "state"))?,
+        state: text_col(row, "state", "notice", id)?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         last_error: row.try_get("last_error")?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
