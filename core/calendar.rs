@@ -788,35 +788,38 @@ mod tests {
     #[test]
     fn window_may_2027() {
         // 1–2 May weekend (1 May also Första maj), 6 May Kristi himmelsfärdsdag.
-        assert_eq!(
-            STRICT.eligible_days(month(2027, 5)),
-            days(2027, 5, &[3, 4, 5, 7])
-        );
-        let weekdays = WindowRule {
-            skip_holidays: false,
-            ..STRICT
-        };
-        assert_eq!(
-            weekdays.eligible_days(month(2027, 5)),
-            days(2027, 5, &[3, 4, 5, 6, 7])
-        );
-        let holidays = WindowRule {
-            weekdays_only: false,
-            ..STRICT
-        };
-        assert_eq!(
-            holidays.eligible_days(month(2027, 5)),
-            days(2027, 5, &[2, 3, 4, 5, 7])
-        );
-        let anything = WindowRule {
-            first_days: 2,
-            weekdays_only: false,
-            skip_holidays: false,
-        };
-        assert_eq!(
-            anything.eligible_days(month(2027, 5)),
-            days(2027, 5, &[1, 2])
-        );
+        let cases: [(&str, WindowRule, &[u32]); 4] = [
+            ("strict", STRICT, &[3, 4, 5, 7]),
+            (
+                "holidays allowed",
+                WindowRule {
+                    skip_holidays: false,
+                    ..STRICT
+                },
+                &[3, 4, 5, 6, 7],
+            ),
+            (
+                "weekends allowed",
+                WindowRule {
+                    weekdays_only: false,
+                    ..STRICT
+                },
+                &[2, 3, 4, 5, 7],
+            ),
+            (
+                "anything, two days",
+                WindowRule {
+                    first_days: 2,
+                    weekdays_only: false,
+                    skip_holidays: false,
+                },
+                &[1, 2],
+            ),
+        ];
+        for (name, rule, expected) in cases {
+            let got = rule.eligible_days(month(2027, 5));
+            assert_eq!(got, days(2027, 5, expected), "{name}");
+        }
     }
 
     #[test]
@@ -1009,21 +1012,20 @@ mod tests {
 
     #[test]
     fn start_of_day_on_dst_change_days() {
-        // DST starts at 02:00 on 28 Mar 2027: midnight is still CET.
-        let spring = start_of_day(ymd(2027, 3, 28));
-        assert_eq!(offset_hours(&spring), 1);
-        assert_eq!(spring.to_rfc3339(), "2027-03-28T00:00:00+01:00");
-        let after = start_of_day(ymd(2027, 3, 29));
-        assert_eq!(offset_hours(&after), 2);
-        assert_eq!(after - spring, TimeDelta::hours(23));
-
-        // DST ends at 03:00 on 31 Oct 2027: midnight is still CEST.
-        let autumn = start_of_day(ymd(2027, 10, 31));
-        assert_eq!(offset_hours(&autumn), 2);
-        assert_eq!(autumn.to_rfc3339(), "2027-10-31T00:00:00+02:00");
-        let after = start_of_day(ymd(2027, 11, 1));
-        assert_eq!(offset_hours(&after), 1);
-        assert_eq!(after - autumn, TimeDelta::hours(25));
+        // DST starts at 02:00 on 28 Mar 2027 and ends at 03:00 on 31 Oct 2027: midnight
+        // still has the old offset, and the day is 23 or 25 hours long.
+        let cases = [
+            (ymd(2027, 3, 28), "2027-03-28T00:00:00+01:00", (1, 2), 23),
+            (ymd(2027, 10, 31), "2027-10-31T00:00:00+02:00", (2, 1), 25),
+        ];
+        for (day, midnight, (before, after), hours) in cases {
+            let start = start_of_day(day);
+            assert_eq!(offset_hours(&start), before, "{day}");
+            assert_eq!(start.to_rfc3339(), midnight);
+            let next = start_of_day(day.succ_opt().unwrap());
+            assert_eq!(offset_hours(&next), after, "{day}");
+            assert_eq!(next - start, TimeDelta::hours(hours), "{day}");
+        }
     }
 
     #[test]

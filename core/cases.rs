@@ -82,13 +82,12 @@ pub async fn record_step(
     let now = clock.now();
     let mut tx = store.begin_write(now, actor).await?;
     tx.insert_case_step(id, step, note, now).await?;
-    tx.audit(
+    tx.commit_audited(
         "case.step",
         &case_object(id),
         json!({"step": step.as_str()}),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -129,12 +128,11 @@ pub async fn decide(
         json!({"decision": decision.as_str(), "retain_until": crate::store::ts(until), "task": case.task_id}),
     )
     .await?;
-    tx.audit(
+    tx.commit_audited(
         "review.retention_set",
         &task_object(case.task_id),
         json!({"retain_until": crate::store::ts(until), "case": id}),
     )
     .await?;
-    tx.commit().await?;
     Ok(until)
 }

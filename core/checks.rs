@@ -142,7 +142,7 @@ pub async fn create(
             .await?;
     }
     let order = order_for(&mut tx, id, new.kind, &new.system, subject, period).await?;
-    tx.audit(
+    tx.commit_audited(
         "check.created",
         &check_object(id),
         json!({
@@ -153,7 +153,6 @@ pub async fn create(
         }),
     )
     .await?;
-    tx.commit().await?;
     Ok((id, order))
 }
 
@@ -261,13 +260,11 @@ pub async fn schedule_protected(
                 period,
             )
             .await?;
-            tx.audit(
+            tx.commit_audited(
                 "check.created",
                 &check_object(id),
                 json!({"kind": "patient", "routine": routine.id, "month": month.to_string(), "system": routine.system, "unit": unit, "order": order}),
-            )
-            .await?;
-            tx.commit().await?;
+            ).await?;
             created += 1;
         }
     }
@@ -299,13 +296,12 @@ pub async fn record_dispatch(
     {
         tx.set_retain_until(task.id, now).await?;
     }
-    tx.audit(
+    tx.commit_audited(
         "request.dispatched",
         &check_object(id),
         json!({"registered_mail": registered_mail.trim()}),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -324,8 +320,7 @@ pub async fn record_receipt(
     let now = clock.now();
     let mut tx = store.begin_write(now, actor).await?;
     tx.set_request_receipt(id, on).await?;
-    tx.audit("request.receipt", &check_object(id), json!({"on": on}))
+    tx.commit_audited("request.receipt", &check_object(id), json!({"on": on}))
         .await?;
-    tx.commit().await?;
     Ok(())
 }

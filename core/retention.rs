@@ -16,7 +16,7 @@ pub async fn purge(store: &Store, clock: &Clock, actor: &str) -> Result<(usize, 
     for task in store.tasks_to_purge(now).await? {
         let mut tx = store.begin_write(now, actor).await?;
         let deleted = tx.purge_task_rows(&task, now).await?;
-        tx.audit(
+        tx.commit_audited(
             "retention.purged",
             &task_object(task.id),
             json!({
@@ -26,7 +26,6 @@ pub async fn purge(store: &Store, clock: &Clock, actor: &str) -> Result<(usize, 
             }),
         )
         .await?;
-        tx.commit().await?;
         tasks += 1;
         rows += deleted;
     }

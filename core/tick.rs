@@ -20,7 +20,7 @@ use crate::connectors::Connectors;
 use crate::draw::{self, PlanError, Seeds};
 use crate::model::org::Organisation;
 use crate::notify::{self, Notices};
-use crate::orders::{self, OrderReport};
+use crate::orders::{OrderReport, Pipeline};
 use crate::retention;
 use crate::review::Review;
 use crate::rules::Rules;
@@ -114,7 +114,9 @@ impl Tick<'_> {
         (report.done, report.late, report.missed) = (run.done, run.late, run.missed);
         report.orders_created = run.orders_created;
 
-        report.orders = orders::process(store, org, self.connectors, clock, actor).await?;
+        report.orders = Pipeline::new(store, org, self.connectors, clock, actor)
+            .process()
+            .await?;
 
         let rules = Rules::for_org(org);
         let review = Review {

@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
 use loggvakt::model::order::OrderState;
-use loggvakt::orders;
+use loggvakt::orders::Pipeline;
 use loggvakt_connector::{
     Capabilities, Connector, ConnectorError, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
     OrderRequest, Subject, async_trait, csv_form,
@@ -142,17 +142,11 @@ sample = { fraction = 1.0, min = 1 }
     );
 
     let t1 = Instant::now();
-    let n = orders::import_file(
-        &store,
-        &org,
-        &connectors,
-        &Clock::starting_at(now),
-        "bench",
-        order.id,
-        &file,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let clock = Clock::starting_at(now);
+    let n = Pipeline::new(&store, &org, &connectors, &clock, "bench")
+        .import_file(order.id, &file)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let secs = t1.elapsed().as_secs_f64();
     println!(
         "imported {n} rows ({:.1} MB) in {secs:.2} s: {:.0} rows/s ({})",

@@ -33,6 +33,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "support/synth.rs"]
+mod synth;
+use synth::{Rng, civil_from_days, days_from_civil, luhn_check_digit, number, parse_flags};
+
 const USAGE: &str = "usage: gen_extract --rows N [--staff N] [--seed N] [--out DIR]";
 
 const FIRST_NAMES: &[&str] = &[
@@ -90,31 +94,16 @@ struct Args {
     out: PathBuf,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let Some(pairs) = parse_flags(args, &["--rows", "--staff", "--seed", "--out"])? else {
+        return Ok(None);
+    };
     let (mut rows, mut staff, mut seed, mut out) = (None, 20_000, 1, PathBuf::from("."));
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg, None),
-        };
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
-        }
-        if !matches!(flag.as_str(), "--rows" | "--staff" | "--seed" | "--out") {
-            return Err(format!("unknown argument '{flag}'"));
-        }
-        let value = inline
-            .or_else(|| args.next())
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| format!("{flag} expects a non-negative integer, got '{value}'"))
-        };
+    for (flag, value) in pairs {
         match flag.as_str() {
-            "--rows" => rows = Some(number()?),
-            "--staff" => staff = number()?,
-            "--seed" => seed = number()?,
+            "--rows" => rows = Some(number(&flag, &value)?),
+            "--staff" => staff = number(&flag, &value)?,
+            "--seed" => seed = number(&flag, &value)?,
             _ => out = PathBuf::from(value),
         }
     }
@@ -130,53 +119,6 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     }))
 }
 
-/// SplitMix64: tiny, fast and good enough for synthetic data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-const fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = (if y >= 0 { y } else { y - 399 }) / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = (if z >= 0 { z } else { z - 146_096 }) / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
 const FIRST_BIRTH_DAY: i64 = days_from_civil(1930, 1, 1);
 const BIRTH_DAYS: u64 = (days_from_civil(2020, 12, 31) - FIRST_BIRTH_DAY + 1) as u64;
 
@@ -186,18 +128,8 @@ fn personnummer(index: u64, first_birth_number: u64) -> String {
     let birth_number = first_birth_number + index / BIRTH_DAYS;
     let (y, m, d) = civil_from_days(day);
     let nine = format!("{:02}{m:02}{d:02}{birth_number:03}", y % 100);
-    let sum: u32 = nine
-        .bytes()
-        .enumerate()
-        .map(|(i, c)| {
-            let p = u32::from(c - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            p / 10 + p % 10
-        })
-        .sum();
-    format!(
-        "{y:04}{m:02}{d:02}{birth_number:03}{}",
-        (10 - sum % 10) % 10
-    )
+    let check = luhn_check_digit(nine.as_bytes());
+    format!("{y:04}{m:02}{d:02}{birth_number:03}{check}")
 }
 
 struct Person {
@@ -227,26 +159,21 @@ fn patient(k: u64) -> Person {
     }
 }
 
-fn unit_id(u: u64, night: bool) -> String {
+/// A unit's (id stem, name stem): every twelfth unit is a night patrol.
+fn unit_kind(u: u64, night: bool) -> (&'static str, &'static str) {
     if night {
-        format!("nattpatrull-{u:04}")
+        ("nattpatrull", "Nattpatrull")
     } else {
-        format!(
-            "{}-{u:04}",
-            UNIT_KINDS[(u % UNIT_KINDS.len() as u64) as usize].0
-        )
+        UNIT_KINDS[(u % UNIT_KINDS.len() as u64) as usize]
     }
 }
 
+fn unit_id(u: u64, night: bool) -> String {
+    format!("{}-{u:04}", unit_kind(u, night).0)
+}
+
 fn unit_name(u: u64, night: bool) -> String {
-    if night {
-        format!("Nattpatrull {u:04}")
-    } else {
-        format!(
-            "{} {u:04}",
-            UNIT_KINDS[(u % UNIT_KINDS.len() as u64) as usize].1
-        )
-    }
+    format!("{} {u:04}", unit_kind(u, night).1)
 }
 
 #[derive(Default)]

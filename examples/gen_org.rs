@@ -28,6 +28,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "support/synth.rs"]
+mod synth;
+use synth::{Rng, civil_from_days, days_from_civil, luhn_check_digit, number, parse_flags};
+
 const USAGE: &str = "usage: gen_org [--staff N] [--units N] [--seed N] --out DIR";
 const DOMAIN: &str = "storkommunen.example";
 const SYSTEMS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
@@ -116,32 +120,16 @@ struct Args {
     out: PathBuf,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let Some(pairs) = parse_flags(args, &["--staff", "--units", "--seed", "--out"])? else {
+        return Ok(None);
+    };
     let (mut staff, mut units, mut seed, mut out) = (40_000, 2_000, 1, None);
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg, None),
-        };
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
-        }
-        if !matches!(flag.as_str(), "--staff" | "--units" | "--seed" | "--out") {
-            return Err(format!("unknown argument '{flag}'"));
-        }
-        let value = match inline.or_else(|| args.next()) {
-            Some(v) => v,
-            None => return Err(format!("{flag} needs a value")),
-        };
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| format!("{flag} expects a non-negative integer, got '{value}'"))
-        };
+    for (flag, value) in pairs {
         match flag.as_str() {
-            "--staff" => staff = number()?,
-            "--units" => units = number()?,
-            "--seed" => seed = number()?,
+            "--staff" => staff = number(&flag, &value)?,
+            "--units" => units = number(&flag, &value)?,
+            "--seed" => seed = number(&flag, &value)?,
             _ if value.is_empty() => return Err("--out needs a directory".into()),
             _ => out = Some(PathBuf::from(value)),
         }
@@ -170,74 +158,6 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
 fn shape(units: u64) -> (u64, u64) {
     let parents = (units - 1) / 20;
     (parents, units - 1 - parents)
-}
-
-/// SplitMix64: tiny, fast and good enough for synthetic data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (n > 0); the modulo bias is irrelevant here.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn unit_f64(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-const fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = (if y >= 0 { y } else { y - 399 }) / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = (if z >= 0 { z } else { z - 146_096 }) / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-/// Swedish check digit over the nine digits YYMMDDNNN (weights 2,1,2,1,…, digit sums).
-fn luhn_check_digit(nine: &[u8]) -> u8 {
-    let sum: u32 = nine
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            let p = u32::from(c - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            p / 10 + p % 10
-        })
-        .sum();
-    ((10 - sum % 10) % 10) as u8
 }
 
 fn gcd(a: u64, b: u64) -> u64 {

@@ -281,12 +281,7 @@ impl<'a> Worker<'a> {
         }
         let get = |k: usize| f[at[k]];
         let Some(time) = parse_time(get(TIME)) else {
-            return malformed(
-                out,
-                line_no,
-                Some("time"),
-                "is not a time YYYY-MM-DDTHH:MM:SS".into(),
-            );
+            return malformed(out, line_no, Some("time"), NOT_A_TIME.into());
         };
         let (system, user) = (get(SYSTEM), get(USER_ID));
         for (k, name) in [(SYSTEM, "system"), (USER_ID, "user_id")] {
@@ -295,21 +290,10 @@ impl<'a> Worker<'a> {
             }
         }
         let Some(patient) = parse_personnummer(get(PATIENT_ID)) else {
-            return malformed(
-                out,
-                line_no,
-                Some("patient_id"),
-                "is not a valid personnummer (12 digits with a correct check digit)".into(),
-            );
+            return malformed(out, line_no, Some("patient_id"), NOT_A_PNR.into());
         };
         if !is_action(get(ACTION)) {
-            return malformed(
-                out,
-                line_no,
-                Some("action"),
-                "is not one of read, write, create, sign, print, delete, emergency_open, other"
-                    .into(),
-            );
+            return malformed(out, line_no, Some("action"), NOT_AN_ACTION.into());
         }
         let Some((today, yesterday)) = self.day(time.date) else {
             return malformed(out, line_no, Some("time"), "is not a real date".into());
@@ -475,6 +459,11 @@ fn text(b: &[u8]) -> Option<&str> {
     let b = b.trim_ascii();
     (!b.is_empty()).then(|| std::str::from_utf8(b).unwrap_or_default())
 }
+
+const NOT_A_TIME: &str = "is not a time YYYY-MM-DDTHH:MM:SS";
+const NOT_A_PNR: &str = "is not a valid personnummer (12 digits with a correct check digit)";
+const NOT_AN_ACTION: &str =
+    "is not one of read, write, create, sign, print, delete, emergency_open, other";
 
 fn malformed(
     out: &mut ChunkOut,

@@ -12,21 +12,28 @@ use super::common::{Format, Globals, cli_actor, load_config, open_store, parse_d
 use crate::checks;
 use crate::connectors::Connectors;
 use crate::model::check::{CheckKind, NewCheck};
-use crate::orders;
+use crate::orders::Pipeline;
 use crate::store::Store;
+
+/// Which system's log, over which days: what every check and patient request asks for.
+#[derive(clap::Args, Debug)]
+pub struct LogPeriod {
+    /// The system to ask (its id in the configuration).
+    #[arg(long)]
+    pub system: String,
+    /// First day of the period.
+    #[arg(long, value_parser = parse_date)]
+    pub from: NaiveDate,
+    /// Last day of the period (included).
+    #[arg(long, value_parser = parse_date)]
+    pub to: NaiveDate,
+}
 
 /// The period and reason every targeted check needs.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// The system to ask (its id in the configuration).
-    #[arg(long)]
-    system: String,
-    /// First day of the period.
-    #[arg(long, value_parser = parse_date)]
-    from: NaiveDate,
-    /// Last day of the period (included).
-    #[arg(long, value_parser = parse_date)]
-    to: NaiveDate,
+    #[command(flatten)]
+    period: LogPeriod,
     /// Why the check is made (kept with the check).
     #[arg(long)]
     reason: String,
@@ -68,7 +75,9 @@ pub(super) async fn start_check(ctx: &Globals, new: NewCheck) -> Result<(i64, i6
     let store = open_store(&ctx.db).await?;
     let actor = cli_actor();
     let (check, order) = checks::create(&store, &org, clock, &actor, new).await?;
-    orders::process(&store, &org, &connectors, clock, &actor).await?;
+    Pipeline::new(&store, &org, &connectors, clock, &actor)
+        .process()
+        .await?;
     Ok((check, order, store))
 }
 
@@ -105,11 +114,11 @@ pub(super) async fn run(ctx: &Globals, action: CheckAction) -> Result<ExitCode> 
     };
     let new = NewCheck {
         kind,
-        system: args.system,
+        system: args.period.system,
         unit: args.unit,
         subject,
-        from: args.from,
-        to: args.to,
+        from: args.period.from,
+        to: args.period.to,
         reason: args.reason,
         request: None,
     };

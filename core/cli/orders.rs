@@ -11,7 +11,7 @@ use super::common::{Format, Globals, cli_actor, load_config, open_store, parse_n
 use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::order::OrderState;
-use crate::orders;
+use crate::orders::Pipeline;
 use crate::store::Store;
 
 #[derive(Subcommand, Debug)]
@@ -61,16 +61,10 @@ pub(super) async fn extract(ctx: &Globals, action: ExtractAction) -> Result<Exit
     let connectors = Connectors::for_org(&org);
     connectors.require_all().map_err(anyhow::Error::msg)?;
     let store = open_store(&ctx.db).await?;
-    let n = orders::import_file(
-        &store,
-        &org,
-        &connectors,
-        &ctx.clock,
-        &cli_actor(),
-        order,
-        &file,
-    )
-    .await?;
+    let actor = cli_actor();
+    let n = Pipeline::new(&store, &org, &connectors, &ctx.clock, &actor)
+        .import_file(order, &file)
+        .await?;
     println!("order {order}: {n} events imported from {}", file.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -146,7 +140,7 @@ async fn change_state(store: &Store, clock: &Clock, id: i64, resend: bool) -> Re
         update.sent_at = Some(now);
     }
     tx.transition(id, order.state, &update).await?;
-    tx.audit(
+    tx.commit_audited(
         if resend {
             "order.resend"
         } else {
@@ -156,7 +150,6 @@ async fn change_state(store: &Store, clock: &Clock, id: i64, resend: bool) -> Re
         serde_json::json!({"from": order.state}),
     )
     .await?;
-    tx.commit().await?;
     println!(
         "order {id}: {}",
         if resend {

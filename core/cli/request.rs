@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::check::{describe_order, start_check};
+use super::check::{LogPeriod, describe_order, start_check};
 use super::common::{Format, Globals, cli_actor, local, open_store, parse_date};
 use crate::checks;
 use crate::model::check::{Check, CheckKind, NewCheck, PatientRequest};
@@ -20,12 +20,8 @@ pub enum RequestAction {
     /// order the log by patient.
     New {
         personnummer: String,
-        #[arg(long)]
-        system: String,
-        #[arg(long, value_parser = parse_date)]
-        from: NaiveDate,
-        #[arg(long, value_parser = parse_date)]
-        to: NaiveDate,
+        #[command(flatten)]
+        period: LogPeriod,
         /// The unit whose manager (verksamhetschef) reviews and sends the extract.
         #[arg(long)]
         unit: String,
@@ -65,9 +61,7 @@ pub(super) async fn run(ctx: &Globals, action: RequestAction) -> Result<ExitCode
     match action {
         RequestAction::New {
             personnummer,
-            system,
-            from,
-            to,
+            period,
             unit,
             received,
             identity_document,
@@ -75,11 +69,11 @@ pub(super) async fn run(ctx: &Globals, action: RequestAction) -> Result<ExitCode
         } => {
             let new = NewCheck {
                 kind: CheckKind::PatientRequest,
-                system,
+                system: period.system,
                 unit: Some(unit),
                 subject: personnummer,
-                from,
-                to,
+                from: period.from,
+                to: period.to,
                 reason: "patientens begäran om loggutdrag".into(),
                 request: Some((received, identity_document, identity_checked_by)),
             };
@@ -116,20 +110,19 @@ async fn show(ctx: &Globals, id: i64, format: Format) -> Result<ExitCode> {
         bail!("check {id} is not a patient request");
     };
     let events = store.events_of(None, Some(id)).await?;
-    let mut tx = store.begin_write(ctx.clock.now(), &cli_actor()).await?;
-    tx.audit(
+    let tx = store.begin_write(ctx.clock.now(), &cli_actor()).await?;
+    tx.commit_audited(
         "request.extract_shown",
         &crate::model::check::check_object(id),
         json!({"rows": events.len()}),
     )
     .await?;
-    tx.commit().await?;
     let task = store.task_of_check(id).await?;
     match format {
         Format::Json => {
             let rows: Vec<_> = events
                 .iter()
-                .map(|e| json!({"time": e.time, "care_unit": e.care_unit, "user_name": e.user_name, "user_id": e.user_id, "action": e.action, "event_text": e.event_text}))
+                .map(|e| json!({"time": e.event.time, "care_unit": e.event.care_unit, "user_name": e.event.user_name, "user_id": e.event.user_id, "action": e.event.action, "event_text": e.event.event_text}))
                 .collect();
             println!(
                 "{}",
@@ -169,10 +162,10 @@ fn print_extract(check: &Check, request: &PatientRequest, events: &[TaskEvent]) 
         for e in events {
             println!(
                 "{:<19}  {:<28} {:<24} {}",
-                e.time.format("%Y-%m-%d %H:%M:%S"),
-                e.care_unit.as_deref().unwrap_or("-"),
-                e.user_name.as_deref().unwrap_or(&e.user_id),
-                e.event_text
+                e.event.time.format("%Y-%m-%d %H:%M:%S"),
+                e.event.care_unit.as_deref().unwrap_or("-"),
+                e.event.user_name.as_deref().unwrap_or(&e.event.user_id),
+                e.event.event_text
             );
         }
     }

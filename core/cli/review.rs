@@ -118,14 +118,13 @@ async fn show(ctx: &Globals, id: i64, flagged: bool, format: Format) -> Result<E
         events.retain(|e| !e.flags.is_empty());
     }
     let case = store.case_of_task(id).await?;
-    let mut tx = store.begin_write(ctx.clock.now(), &cli_actor()).await?;
-    tx.audit(
+    let tx = store.begin_write(ctx.clock.now(), &cli_actor()).await?;
+    tx.commit_audited(
         "review.rows_shown",
         &task_object(id),
         json!({"rows": events.len()}),
     )
     .await?;
-    tx.commit().await?;
     match format {
         Format::Json => println!(
             "{}",
@@ -214,12 +213,12 @@ fn print_rows(task: &Task, events: &[TaskEvent], flagged: bool) {
     for e in events {
         println!(
             "  {}  {:<10} {:<13} {:<24} {:<22} {}",
-            e.time.format("%Y-%m-%d %H:%M:%S"),
-            e.user_id,
-            e.patient_id.digits(),
-            e.patient_name.as_deref().unwrap_or("-"),
-            e.care_unit.as_deref().unwrap_or("-"),
-            e.event_text
+            e.event.time.format("%Y-%m-%d %H:%M:%S"),
+            e.event.user_id,
+            e.event.patient_id.digits(),
+            e.event.patient_name.as_deref().unwrap_or("-"),
+            e.event.care_unit.as_deref().unwrap_or("-"),
+            e.event.event_text
         );
         for f in &e.flags {
             println!("      ⚑ {}: {}", f.code.as_str(), f.reason);

@@ -79,30 +79,26 @@ pub(super) fn read_toml(file: &Path, into: &mut Collected, errors: &mut Vec<Conf
     let Some((raw, lines)) = parse(file, errors) else {
         return;
     };
-    if let Some(org) = raw.organisation {
-        single(
-            "[organisation]",
-            &mut into.organisation,
-            located(org, file, &lines),
-            errors,
-        );
-    }
-    if let Some(notify) = raw.notify {
-        single(
-            "[notify]",
-            &mut into.notify,
-            located(notify, file, &lines),
-            errors,
-        );
-    }
-    if let Some(rules) = raw.rules {
-        single(
-            "[rules]",
-            &mut into.rules,
-            located(rules, file, &lines),
-            errors,
-        );
-    }
+    let (organisation, notify, rules) = (raw.organisation, raw.notify, raw.rules);
+    let organisation = organisation.map(|t| (file, &lines, t));
+    single(
+        "[organisation]",
+        &mut into.organisation,
+        organisation,
+        errors,
+    );
+    single(
+        "[notify]",
+        &mut into.notify,
+        notify.map(|t| (file, &lines, t)),
+        errors,
+    );
+    single(
+        "[rules]",
+        &mut into.rules,
+        rules.map(|t| (file, &lines, t)),
+        errors,
+    );
     into.units
         .extend(raw.unit.into_iter().map(|u| located(u, file, &lines)));
     into.systems
@@ -155,12 +151,17 @@ fn located<T>(item: Spanned<T>, file: &Path, lines: &LineIndex) -> Located<T> {
 
 /// Keeps the first of a table that may stand only once across all files; a second one is a
 /// problem that points at the first.
+/// Takes a table that may appear once in the whole configuration; a second is a problem.
 fn single<T>(
     table: &str,
     slot: &mut Option<Located<T>>,
-    item: Located<T>,
+    found: Option<(&Path, &LineIndex, Spanned<T>)>,
     errors: &mut Vec<ConfigError>,
 ) {
+    let Some((file, lines, item)) = found else {
+        return;
+    };
+    let item = located(item, file, lines);
     match slot {
         Some(first) => errors.push(ConfigError::in_file(
             &item.file,

@@ -93,7 +93,7 @@ async fn run_draw(
     } else {
         "draw.executed"
     };
-    tx.audit(
+    tx.commit_audited(
         action,
         &draw_object(id),
         json!({
@@ -105,6 +105,5 @@ async fn run_draw(
         }),
     )
     .await?;
-    tx.commit().await?;
     Ok((status, orders))
 }

@@ -1,8 +1,8 @@
 //! Review tasks: one per draw (or targeted check) whose extracts are all in, handed to the
 //! unit's manager; its reviewed users and flagged rows.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use loggvakt_connector::{AccessEvent, Action, Personnummer, ReviewOutcome};
+use chrono::{DateTime, Utc};
+use loggvakt_connector::{AccessEvent, ReviewOutcome};
 use serde::{Deserialize, Serialize};
 
 use super::org::Contact;
@@ -143,39 +143,11 @@ pub struct TaskEvent {
     pub id: i64,
     #[serde(skip)]
     pub staff_id: Option<String>,
-    /// Local wall-clock time, as the source system shows it.
-    pub time: NaiveDateTime,
-    pub system: String,
-    pub user_id: String,
-    pub user_name: Option<String>,
-    pub patient_id: Personnummer,
-    pub patient_name: Option<String>,
-    pub care_unit: Option<String>,
-    pub action: Action,
-    pub event_text: String,
-    pub system_part: Option<String>,
-    pub protected_identity: bool,
+    /// The row in the connector's form, so the rules read it as they read a fresh import;
+    /// `raw` stays in the store and is `None` here.
+    #[serde(flatten)]
+    pub event: AccessEvent,
     pub flags: Vec<StoredFlag>,
-}
-
-impl TaskEvent {
-    /// Back to the connector's form, for the rules.
-    pub fn as_access_event(&self) -> AccessEvent {
-        AccessEvent {
-            time: self.time,
-            system: self.system.clone(),
-            user_id: self.user_id.clone(),
-            user_name: self.user_name.clone(),
-            patient_id: self.patient_id.clone(),
-            patient_name: self.patient_name.clone(),
-            care_unit: self.care_unit.clone(),
-            action: self.action,
-            event_text: self.event_text.clone(),
-            system_part: self.system_part.clone(),
-            raw: None,
-            protected_identity: self.protected_identity,
-        }
-    }
 }
 
 /// A task about to be stored.

@@ -108,13 +108,12 @@ impl Notices<'_> {
         let (subject, body) = self.render(task, kind, to);
         tx.insert_notice(task.id, kind, &to.email, &subject, &body, now)
             .await?;
-        tx.audit(
+        tx.commit_audited(
             action,
             &task_object(task.id),
             json!({"to": to.email, "deadline": crate::store::ts(task.deadline)}),
         )
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 

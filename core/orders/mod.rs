@@ -160,48 +160,24 @@ pub struct Pipeline<'a> {
     pub actor: &'a str,
 }
 
-/// Sends due orders, polls for deliveries and flags overdue ones.
-pub async fn process(
-    store: &Store,
-    org: &Organisation,
-    connectors: &Connectors,
-    clock: &Clock,
-    actor: &str,
-) -> Result<OrderReport, StoreError> {
-    Pipeline {
-        store,
-        org,
-        connectors,
-        clock,
-        actor,
+impl<'a> Pipeline<'a> {
+    pub fn new(
+        store: &'a Store,
+        org: &'a Organisation,
+        connectors: &'a Connectors,
+        clock: &'a Clock,
+        actor: &'a str,
+    ) -> Self {
+        Self {
+            store,
+            org,
+            connectors,
+            clock,
+            actor,
+        }
     }
-    .process()
-    .await
-}
 
-/// `extract import --order ID FILE`: parses the file with the order's connector, checks it
-/// against the order, and stores it all or nothing.
-pub async fn import_file(
-    store: &Store,
-    org: &Organisation,
-    connectors: &Connectors,
-    clock: &Clock,
-    actor: &str,
-    order_id: i64,
-    path: &std::path::Path,
-) -> Result<usize, ImportError> {
-    Pipeline {
-        store,
-        org,
-        connectors,
-        clock,
-        actor,
-    }
-    .import_file(order_id, path)
-    .await
-}
-
-impl Pipeline<'_> {
+    /// Sends due orders, polls for deliveries and flags overdue ones.
     pub async fn process(&self) -> Result<OrderReport, StoreError> {
         let mut report = OrderReport::default();
         let now = self.clock.now();

@@ -134,7 +134,7 @@ impl Review<'_> {
         let Some(id) = tx.insert_task(&new).await? else {
             return Ok(false);
         };
-        tx.audit(
+        tx.commit_audited(
             "review.task_created",
             &task_object(id),
             json!({
@@ -145,7 +145,6 @@ impl Review<'_> {
             }),
         )
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 
@@ -155,7 +154,7 @@ impl Review<'_> {
         let mut flagged = HashSet::new();
         for e in events {
             let staff = e.staff_id.as_deref().and_then(|s| StaffId::new(s).ok());
-            for f in self.rules.check(&e.as_access_event(), staff.as_ref()) {
+            for f in self.rules.check(&e.event, staff.as_ref()) {
                 flagged.insert(e.id);
                 flags.push((e.id, StoredFlag::from(f)));
             }
@@ -185,15 +184,15 @@ impl Review<'_> {
             .collect();
         for e in events {
             let tally = users
-                .entry(e.user_id.to_lowercase())
+                .entry(e.event.user_id.to_lowercase())
                 .or_insert_with(|| UserTally {
-                    shown: e.user_id.clone(),
+                    shown: e.event.user_id.clone(),
                     staff_id: e.staff_id.clone(),
                     events: 0,
                     patients: HashSet::new(),
                 });
             tally.events += 1;
-            tally.patients.insert(e.patient_id.digits());
+            tally.patients.insert(e.event.patient_id.digits());
         }
         let peers: Vec<usize> = users.values().map(|u| u.patients.len()).collect();
         let mut task_users = Vec::new();

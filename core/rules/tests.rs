@@ -12,20 +12,27 @@ const WATCHED: &str = "19780209-9908";
 
 fn org(extra: &str) -> Organisation {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("lists.csv"),
-        format!("personnummer,note\n{PROTECTED},x\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("watch.csv"),
-        format!("name,personnummer\nKänd,{WATCHED}\n"),
-    )
-    .unwrap();
+    let files = [
+        ("lists.csv", format!("personnummer,note\n{PROTECTED},x\n")),
+        ("watch.csv", format!("name,personnummer\nKänd,{WATCHED}\n")),
+        (
+            "staff.csv",
+            format!(
+                "id,name,unit,email,personnummer,cosmic,working_hours\n\
+                 s1,Eva Lind-Berg,hemtjanst-norr,,{EVA},C1,\n\
+                 s2,Nils Natt,natt-syd,,{NILS},C2,\n\
+                 s3,Per Helg,hemtjanst-norr,,{PER},C3,sat-sun 08:00-16:00\n"
+            ),
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     let toml = format!(
         r#"
 [organisation]
 name = "Test"
+staff_csv = "staff.csv"
 protected_csv = "lists.csv"
 watchlist_csv = "watch.csv"
 {extra}
@@ -58,27 +65,6 @@ manager = {{ name = "N", email = "n@example.se" }}
 id = "cosmic"
 connector = "cosmic"
 
-[[staff]]
-id = "s1"
-name = "Eva Lind-Berg"
-unit = "hemtjanst-norr"
-personnummer = "{EVA}"
-usernames = {{ cosmic = "C1" }}
-
-[[staff]]
-id = "s2"
-name = "Nils Natt"
-unit = "natt-syd"
-personnummer = "{NILS}"
-usernames = {{ cosmic = "C2" }}
-
-[[staff]]
-id = "s3"
-name = "Per Helg"
-unit = "hemtjanst-norr"
-personnummer = "{PER}"
-working_hours = "sat-sun 08:00-16:00"
-usernames = {{ cosmic = "C3" }}
 "#
     );
     std::fs::write(dir.path().join("org.toml"), toml).unwrap();

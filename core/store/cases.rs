@@ -93,17 +93,15 @@ impl WriteTx {
         note: &str,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
+        self.exec(sqlx::query(
             "INSERT INTO case_steps (case_id, step, at, by_actor, note) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(case)
         .bind(step.as_str())
         .bind(ts(at))
         .bind(self.actor.clone())
-        .bind(note)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .bind(note))
+.await
     }
 
     pub async fn decide_case(
@@ -114,7 +112,7 @@ impl WriteTx {
         at: DateTime<Utc>,
         retain_until: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
+        self.exec(sqlx::query(
             "UPDATE cases SET state = 'decided', decision = $1, decided_at = $2, decided_by = $3, \
              decision_note = $4, retain_until = $5 WHERE id = $6 AND state = 'open'",
         )
@@ -123,10 +121,8 @@ impl WriteTx {
         .bind(self.actor.clone())
         .bind(note)
         .bind(ts(retain_until))
-        .bind(case)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .bind(case))
+.await
     }
 
     /// `None` when a scheduled check for this routine, month and subject exists.
@@ -172,17 +168,15 @@ impl WriteTx {
         document: &str,
         checked_by: &str,
     ) -> Result<()> {
-        sqlx::query(
+        self.exec(sqlx::query(
             "INSERT INTO patient_requests (check_id, received_on, identity_document, identity_checked_by) \
              VALUES ($1, $2, $3, $4)",
         )
         .bind(check)
         .bind(received_on.to_string())
         .bind(document)
-        .bind(checked_by)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .bind(checked_by))
+.await
     }
 
     pub async fn set_request_dispatch(
@@ -191,38 +185,32 @@ impl WriteTx {
         registered_mail: &str,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
+        self.exec(sqlx::query(
             "UPDATE patient_requests SET dispatched_at = $1, registered_mail = $2 WHERE check_id = $3",
         )
         .bind(ts(at))
         .bind(registered_mail)
-        .bind(check)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .bind(check))
+.await
     }
 
     pub async fn set_request_receipt(&mut self, check: i64, on: NaiveDate) -> Result<()> {
-        sqlx::query("UPDATE patient_requests SET receipt_at = $1 WHERE check_id = $2")
-            .bind(on.to_string())
-            .bind(check)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            sqlx::query("UPDATE patient_requests SET receipt_at = $1 WHERE check_id = $2")
+                .bind(on.to_string())
+                .bind(check),
+        )
+        .await
     }
 }
 
 impl Store {
     pub async fn case(&self, id: i64) -> Result<Option<Case>> {
         let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1");
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-        else {
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        let Some(mut case) = self.fetch_opt(query, case_from_row).await? else {
             return Ok(None);
         };
-        let mut case = case_from_row(&row)?;
         case.steps = self.case_steps(id).await?;
         Ok(Some(case))
     }

@@ -145,16 +145,14 @@ impl WriteTx {
 
     /// Records how a claimed draw ended.
     pub async fn finish_draw(&mut self, id: i64, status: DrawStatus) -> Result<()> {
-        sqlx::query(
+        self.exec(sqlx::query(
             "UPDATE draws SET status = $1, executed_at = $2, claimed_by = NULL, claim_expires = NULL \
              WHERE id = $3",
         )
         .bind(status.as_str())
         .bind(ts(self.at))
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .bind(id))
+.await
     }
 }
 
@@ -170,14 +168,6 @@ impl Store {
     }
 
     pub async fn draw(&self, id: i64) -> Result<Option<Draw>> {
-        let sql = format!("SELECT {DRAW_COLUMNS} FROM draws WHERE id = $1");
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-        else {
-            return Ok(None);
-        };
         let members = sqlx::query(
             "SELECT draw_id, staff_id, username, review_from, review_to FROM draw_members \
              WHERE draw_id = $1 ORDER BY position",
@@ -189,7 +179,10 @@ impl Store {
             .iter()
             .map(|r| member_from_row(r).map(|(_, s)| s))
             .collect::<Result<_>>()?;
-        draw_from_row(&row, selected).map(Some)
+        let sql = format!("SELECT {DRAW_COLUMNS} FROM draws WHERE id = $1");
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        self.fetch_opt(query, |row| draw_from_row(row, selected))
+            .await
     }
 
     /// Every draw of a month with its members, in id order: two queries, not one per draw.

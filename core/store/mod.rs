@@ -183,7 +183,7 @@ impl Store {
     pub(crate) async fn fetch_opt<T>(
         &self,
         query: AnyQuery<'_>,
-        read: fn(&AnyRow) -> Result<T>,
+        read: impl FnOnce(&AnyRow) -> Result<T>,
     ) -> Result<Option<T>> {
         query
             .fetch_optional(self.pool())
@@ -305,6 +305,12 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
+    /// Runs one statement in this transaction.
+    pub(crate) async fn exec(&mut self, query: AnyQuery<'_>) -> Result<()> {
+        query.execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
     /// Appends an audit record (who, what, when) in this transaction.
     pub async fn audit(
         &mut self,
@@ -337,14 +343,23 @@ impl WriteTx {
 
     /// Moves the recorded first planned month back to `month` if it is earlier.
     pub async fn extend_plan_start(&mut self, month: Month) -> Result<()> {
-        sqlx::query(
+        self.exec(sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('plan_start', $1) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE meta.value > excluded.value",
         )
-        .bind(month.to_string())
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .bind(month.to_string()))
+.await
+    }
+
+    /// Records the change's audit record and commits: how most changes end.
+    pub async fn commit_audited(
+        mut self,
+        action: &str,
+        object: &str,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        self.audit(action, object, details).await?;
+        self.commit().await
     }
 
     pub async fn commit(self) -> Result<()> {

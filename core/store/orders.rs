@@ -129,30 +129,30 @@ impl WriteTx {
         outcome: &str,
         error: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO order_attempts (order_id, attempt, at, action, outcome, error) \
+        self.exec(
+            sqlx::query(
+                "INSERT INTO order_attempts (order_id, attempt, at, action, outcome, error) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (order_id, attempt, action) DO UPDATE SET at = excluded.at, \
              outcome = excluded.outcome, error = excluded.error",
+            )
+            .bind(order_id)
+            .bind(i64::from(attempt))
+            .bind(ts(self.at))
+            .bind(action)
+            .bind(outcome)
+            .bind(error),
         )
-        .bind(order_id)
-        .bind(i64::from(attempt))
-        .bind(ts(self.at))
-        .bind(action)
-        .bind(outcome)
-        .bind(error)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn mark_reminded(&mut self, order_id: i64) -> Result<()> {
-        sqlx::query("UPDATE orders SET reminded_at = $1, updated_at = $1 WHERE id = $2")
-            .bind(ts(self.at))
-            .bind(order_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            sqlx::query("UPDATE orders SET reminded_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(ts(self.at))
+                .bind(order_id),
+        )
+        .await
     }
 
     /// Stores an order's events; `staff_ids[i]` is the sampled person behind `events[i]`.

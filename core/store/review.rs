@@ -1,7 +1,7 @@
 //! Review tasks, their reviewed users and flagged rows, and the notices about them.
 
 use chrono::{DateTime, Utc};
-use loggvakt_connector::ReviewOutcome;
+use loggvakt_connector::{AccessEvent, ReviewOutcome};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -166,21 +166,21 @@ impl WriteTx {
     }
 
     pub async fn set_write_back(&mut self, id: i64, state: &str) -> Result<()> {
-        sqlx::query("UPDATE review_tasks SET write_back = $1 WHERE id = $2")
-            .bind(state)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            sqlx::query("UPDATE review_tasks SET write_back = $1 WHERE id = $2")
+                .bind(state)
+                .bind(id),
+        )
+        .await
     }
 
     pub async fn set_retain_until(&mut self, id: i64, until: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE review_tasks SET retain_until = $1 WHERE id = $2")
-            .bind(ts(until))
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            sqlx::query("UPDATE review_tasks SET retain_until = $1 WHERE id = $2")
+                .bind(ts(until))
+                .bind(id),
+        )
+        .await
     }
 
     /// Marks a task reminded or escalated; false when another instance did it first.
@@ -242,19 +242,19 @@ impl WriteTx {
         next_attempt_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE notifications SET state = $1, attempts = attempts + 1, last_error = $2, \
+        self.exec(
+            sqlx::query(
+                "UPDATE notifications SET state = $1, attempts = attempts + 1, last_error = $2, \
              next_attempt_at = $3, sent_at = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_at END \
              WHERE id = $5",
+            )
+            .bind(state.as_str())
+            .bind(error)
+            .bind(ts(next_attempt_at))
+            .bind(ts(at))
+            .bind(id),
         )
-        .bind(state.as_str())
-        .bind(error)
-        .bind(ts(next_attempt_at))
-        .bind(ts(at))
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Deletes a task's extract rows and their flags, keeping the task and its counts.
@@ -380,29 +380,28 @@ impl Store {
 
     /// Draws that ran, have a sample, no task yet, and every order imported.
     pub async fn draws_ready_for_review(&self) -> Result<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT d.id FROM draws d WHERE d.status IN ('done', 'late') \
-             AND NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.draw_id = d.id) \
-             AND EXISTS (SELECT 1 FROM orders o WHERE o.draw_id = d.id) \
-             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.draw_id = d.id AND o.state <> 'imported') \
-             ORDER BY d.id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        self.ready_for_review("draws", "draw_id", "x.status IN ('done', 'late')")
+            .await
     }
 
     /// Checks with orders, no task yet, and every order imported.
     pub async fn checks_ready_for_review(&self) -> Result<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT c.id FROM checks c WHERE \
-             NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.check_id = c.id) \
-             AND EXISTS (SELECT 1 FROM orders o WHERE o.check_id = c.id) \
-             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.check_id = c.id AND o.state <> 'imported') \
-             ORDER BY c.id",
-        )
-        .fetch_all(self.pool())
-        .await?;
+        self.ready_for_review("checks", "check_id", "TRUE").await
+    }
+
+    /// The ids in `table` (whose orders point to them by `key`) that meet `condition`, have
+    /// orders, no task yet, and every order imported.
+    async fn ready_for_review(&self, table: &str, key: &str, condition: &str) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT x.id FROM {table} x WHERE {condition} \
+             AND NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.{key} = x.id) \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.{key} = x.id) \
+             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.{key} = x.id AND o.state <> 'imported') \
+             ORDER BY x.id"
+        );
+        let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
@@ -475,17 +474,20 @@ impl Store {
                 Ok(TaskEvent {
                     id,
                     staff_id: r.try_get("staff_id")?,
-                    time: text_col(r, "time", "event", id)?,
-                    system: r.try_get("system_id")?,
-                    user_id: r.try_get("user_id")?,
-                    user_name: r.try_get("user_name")?,
-                    patient_id: text_col(r, "patient_id", "event", id)?,
-                    patient_name: r.try_get("patient_name")?,
-                    care_unit: r.try_get("care_unit")?,
-                    action: text_col(r, "action", "event", id)?,
-                    event_text: r.try_get("event_text")?,
-                    system_part: r.try_get("system_part")?,
-                    protected_identity: r.try_get::<i64, _>("protected_identity")? != 0,
+                    event: AccessEvent {
+                        time: text_col(r, "time", "event", id)?,
+                        system: r.try_get("system_id")?,
+                        user_id: r.try_get("user_id")?,
+                        user_name: r.try_get("user_name")?,
+                        patient_id: text_col(r, "patient_id", "event", id)?,
+                        patient_name: r.try_get("patient_name")?,
+                        care_unit: r.try_get("care_unit")?,
+                        action: text_col(r, "action", "event", id)?,
+                        event_text: r.try_get("event_text")?,
+                        system_part: r.try_get("system_part")?,
+                        raw: None,
+                        protected_identity: r.try_get::<i64, _>("protected_identity")? != 0,
+                    },
                     flags: Vec::new(),
                 })
             })

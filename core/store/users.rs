@@ -70,13 +70,12 @@ impl Store {
             .bind(id)
             .execute(&mut *tx.tx)
             .await?;
-        tx.audit(
+        tx.commit_audited(
             "user.saved",
             &format!("user:{id}"),
             serde_json::json!({"username": u.username, "role": u.role.as_str(), "units": u.units}),
         )
         .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -141,19 +140,14 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let expires = parse_ts(&row.try_get::<String, _>("expires_at")?)?;
-        let (user, _) = user_from_row(&row)?;
-        if expires < now || user.disabled {
-            return Ok(None);
-        }
-        Ok(Some((user, row.try_get("csrf")?)))
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash);
+        let live = self.fetch_opt(query, |row| {
+            let expires = parse_ts(&row.try_get::<String, _>("expires_at")?)?;
+            let (user, _) = user_from_row(row)?;
+            let csrf: String = row.try_get("csrf")?;
+            Ok((expires >= now && !user.disabled).then_some((user, csrf)))
+        });
+        Ok(live.await?.flatten())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {

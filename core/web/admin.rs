@@ -3,11 +3,13 @@
 
 use axum::extract::{Query, State};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Session, Shared, WebError};
 use crate::calendar::{Month, local_date};
+use crate::model::order::{Order, OrderState};
 use crate::model::org::RoutineKind;
 use crate::model::user::Role;
 
@@ -138,15 +140,7 @@ pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Res
         .orders(None)
         .await?
         .iter()
-        .map(|o| {
-            json!({
-                "id": o.id, "reference": o.reference, "system": o.system, "state": o.state.as_str(),
-                "failed": matches!(o.state, crate::model::order::OrderState::Failed | crate::model::order::OrderState::InDoubt),
-                "attempts": o.attempts, "last_error": o.last_error, "created_at": local(o.created_at),
-                "sent_at": o.sent_at.map(local), "delivered_at": o.delivered_at.map(local),
-                "deliver_by": o.deliver_by.map(local),
-            })
-        })
+        .map(|o| order_json(o, |t| json!(local(t))))
         .collect();
     Ok(state.page(
         Some(&session),
@@ -154,6 +148,19 @@ pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Res
         "orders",
         json!({"orders": orders}),
     ))
+}
+
+/// An order as the admin page and the API show it; `time` renders each instant (local text
+/// on the page, RFC 3339 in the API).
+pub(super) fn order_json(o: &Order, time: impl Fn(DateTime<Utc>) -> Value) -> Value {
+    json!({
+        "id": o.id, "reference": o.reference, "draw_id": o.draw_id, "system": o.system,
+        "state": o.state.as_str(),
+        "failed": matches!(o.state, OrderState::Failed | OrderState::InDoubt),
+        "attempts": o.attempts, "last_error": o.last_error, "created_at": time(o.created_at),
+        "sent_at": o.sent_at.map(&time), "delivered_at": o.delivered_at.map(&time),
+        "deliver_by": o.deliver_by.map(&time),
+    })
 }
 
 #[derive(Deserialize, Default)]

@@ -6,10 +6,12 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::admin::order_json;
+use super::auditor::{verdict_json, verification_json};
 use super::executive::YearQuery;
 use super::reviewer::{complete_task, record_shown, reviewable, visible_tasks};
 use super::session::ApiSession;
-use super::{ApiError, Shared, WebError};
+use super::{ApiError, Shared};
 use crate::model::user::Role;
 use crate::store::audit;
 
@@ -79,12 +81,7 @@ pub async fn verify(
     Path(id): Path<i64>,
 ) -> ApiResult {
     s.require(&[Role::Admin, Role::Auditor])?;
-    let v = crate::draw::verify_draw(&state.store, id)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    Ok(Json(
-        json!({"draw": id, "verified": v.differences.is_empty(), "differences": v.differences, "audit_seq": v.audit_seq}),
-    ))
+    Ok(Json(verification_json(&state, id).await?))
 }
 
 pub async fn orders(State(state): State<Shared>, ApiSession(s): ApiSession) -> ApiResult {
@@ -94,13 +91,7 @@ pub async fn orders(State(state): State<Shared>, ApiSession(s): ApiSession) -> A
         .orders(None)
         .await?
         .iter()
-        .map(|o| {
-            json!({
-                "id": o.id, "draw_id": o.draw_id, "system": o.system, "reference": o.reference,
-                "state": o.state.as_str(), "attempts": o.attempts, "last_error": o.last_error,
-                "created_at": o.created_at, "sent_at": o.sent_at, "delivered_at": o.delivered_at,
-            })
-        })
+        .map(|o| order_json(o, |t| json!(t)))
         .collect();
     Ok(Json(json!(orders)))
 }
@@ -123,12 +114,7 @@ pub async fn audit(
         q.limit.unwrap_or(100).clamp(1, 1000),
     )
     .await?;
-    let verdict = match audit::verify(&state.store).await? {
-        audit::Verdict::Intact { records, .. } => json!({"intact": true, "records": records}),
-        audit::Verdict::Broken { seq, reason } => {
-            json!({"intact": false, "seq": seq, "reason": reason})
-        }
-    };
+    let verdict = verdict_json(&audit::verify(&state.store).await?);
     Ok(Json(json!({"chain": verdict, "records": records})))
 }
 

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Session, Shared, WebError};
 use crate::model::user::Role;
@@ -22,12 +22,7 @@ pub async fn trail(
     Query(q): Query<Before>,
 ) -> Result<Response, WebError> {
     session.require(&[Role::Auditor, Role::Admin])?;
-    let verdict = match audit::verify(&state.store).await? {
-        Verdict::Intact { records, head } => {
-            json!({"ok": true, "records": records, "head": head.hash})
-        }
-        Verdict::Broken { seq, reason } => json!({"ok": false, "seq": seq, "reason": reason}),
-    };
+    let verdict = verdict_json(&audit::verify(&state.store).await?);
     let records = audit::page(&state.store, q.before, PAGE).await?;
     let older = records.last().map(|r| r.seq).filter(|&s| s > 1);
     let rows: Vec<_> = records
@@ -51,13 +46,33 @@ pub async fn verify(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     session.require(&[Role::Auditor, Role::Admin])?;
-    let v = crate::draw::verify_draw(&state.store, id)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let verification = verification_json(&state, id).await?;
     Ok(state.page(
         Some(&session),
         &format!("Dragning {id}"),
         "verify",
-        json!({"id": id, "ok": v.differences.is_empty(), "differences": v.differences, "audit_seq": v.audit_seq}),
+        verification,
     ))
+}
+
+/// The audit chain's verdict, as the page and the API show it.
+pub(super) fn verdict_json(verdict: &Verdict) -> Value {
+    match verdict {
+        Verdict::Intact { records, head } => {
+            json!({"intact": true, "records": records, "head": head.hash})
+        }
+        Verdict::Broken { seq, reason } => json!({"intact": false, "seq": seq, "reason": reason}),
+    }
+}
+
+/// A draw recomputed from its seed and compared with what was stored, as the page and the
+/// API show it.
+pub(super) async fn verification_json(state: &Shared, id: i64) -> Result<Value, WebError> {
+    let v = crate::draw::verify_draw(&state.store, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(json!({
+        "draw": id, "verified": v.differences.is_empty(), "differences": v.differences,
+        "audit_seq": v.audit_seq,
+    }))
 }

@@ -3,6 +3,7 @@
 //! also across instances sharing a database; one cheap query tells whether a copy is current.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use crate::model::task::{Task, TaskEvent, TaskUser};
@@ -28,40 +29,36 @@ type ReportKey = (i64, i64);
 
 #[derive(Default)]
 pub struct Cache {
-    tasks: Mutex<HashMap<i64, (i64, Arc<TaskData>)>>,
-    reports: Mutex<HashMap<i32, (ReportKey, Arc<ReportData>)>>,
+    pub tasks: Versioned<i64, i64, TaskData>,
+    pub reports: Versioned<i32, ReportKey, ReportData>,
 }
 
 /// Few entries are hot at once; beyond this many the map is simply emptied.
 const MAX_ENTRIES: usize = 512;
 
-impl Cache {
-    pub fn task(&self, id: i64, version: i64) -> Option<Arc<TaskData>> {
-        let map = self.tasks.lock().ok()?;
-        map.get(&id)
-            .filter(|(v, _)| *v == version)
+/// Values by key, each valid only at the version it was computed at.
+pub struct Versioned<K, Ver, V>(Mutex<HashMap<K, (Ver, Arc<V>)>>);
+
+impl<K, Ver, V> Default for Versioned<K, Ver, V> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Eq + Hash, Ver: PartialEq, V> Versioned<K, Ver, V> {
+    pub fn get(&self, key: &K, version: &Ver) -> Option<Arc<V>> {
+        let map = self.0.lock().ok()?;
+        map.get(key)
+            .filter(|(v, _)| v == version)
             .map(|(_, d)| d.clone())
     }
 
-    pub fn put_task(&self, id: i64, version: i64, data: Arc<TaskData>) {
-        if let Ok(mut map) = self.tasks.lock() {
+    pub fn put(&self, key: K, version: Ver, data: Arc<V>) {
+        if let Ok(mut map) = self.0.lock() {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
-            map.insert(id, (version, data));
-        }
-    }
-
-    pub fn report(&self, year: i32, key: ReportKey) -> Option<Arc<ReportData>> {
-        let map = self.reports.lock().ok()?;
-        map.get(&year)
-            .filter(|(k, _)| *k == key)
-            .map(|(_, d)| d.clone())
-    }
-
-    pub fn put_report(&self, year: i32, key: ReportKey, data: Arc<ReportData>) {
-        if let Ok(mut map) = self.reports.lock() {
-            map.insert(year, (key, data));
+            map.insert(key, (version, data));
         }
     }
 }

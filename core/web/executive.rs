@@ -38,13 +38,13 @@ pub(super) async fn compliance(
         crate::store::audit::head_seq(&state.store).await?,
         state.clock.now().timestamp() / 60,
     );
-    if let Some(r) = state.cache.report(year, key) {
+    if let Some(r) = state.cache.reports.get(&year, &key) {
         return Ok(r);
     }
     let compliance = report::compliance(&state.store, &state.org, year, &state.clock).await?;
     let html = report::to_html(&compliance);
     let data = Arc::new(ReportData { compliance, html });
-    state.cache.put_report(year, key, data.clone());
+    state.cache.reports.put(year, key, data.clone());
     Ok(data)
 }
 

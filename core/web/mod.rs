@@ -73,7 +73,7 @@ impl AppState {
     /// A task and everything its page shows, from the cache while nothing has changed.
     async fn task_data(&self, id: i64) -> Result<Arc<cache::TaskData>, WebError> {
         let version = crate::store::audit::head_seq(&self.store).await?;
-        if let Some(d) = self.cache.task(id, version) {
+        if let Some(d) = self.cache.tasks.get(&id, &version) {
             return Ok(d);
         }
         let task = self.store.task(id).await?.ok_or(WebError::NotFound)?;
@@ -86,7 +86,7 @@ impl AppState {
             events,
             case,
         });
-        self.cache.put_task(id, version, data.clone());
+        self.cache.tasks.put(id, version, data.clone());
         Ok(data)
     }
 
@@ -152,20 +152,16 @@ fn templates() -> Handlebars<'static> {
     let mut h = Handlebars::new();
     // A misspelt field fails the page (and its test) instead of rendering blank.
     h.set_strict_mode(true);
-    for (name, text) in [
-        ("layout", include_str!("../../templates/web/layout.hbs")),
-        ("login", include_str!("../../templates/web/login.hbs")),
-        ("tasks", include_str!("../../templates/web/tasks.hbs")),
-        ("task", include_str!("../../templates/web/task.hbs")),
-        ("uploads", include_str!("../../templates/web/uploads.hbs")),
-        ("admin", include_str!("../../templates/web/admin.hbs")),
-        ("draws", include_str!("../../templates/web/draws.hbs")),
-        ("staff", include_str!("../../templates/web/staff.hbs")),
-        ("orders", include_str!("../../templates/web/orders.hbs")),
-        ("audit", include_str!("../../templates/web/audit.hbs")),
-        ("verify", include_str!("../../templates/web/verify.hbs")),
-        ("message", include_str!("../../templates/web/message.hbs")),
-    ] {
+    // Each page is `templates/web/<name>.hbs`, compiled into the binary.
+    macro_rules! pages {
+        ($($name:literal),*) => {
+            [$(($name, include_str!(concat!("../../templates/web/", $name, ".hbs")))),*]
+        };
+    }
+    for (name, text) in pages!(
+        "layout", "login", "tasks", "task", "uploads", "admin", "draws", "staff", "orders",
+        "audit", "verify", "message"
+    ) {
         h.register_template_string(name, text)
             .unwrap_or_else(|e| panic!("built-in template {name}: {e}"));
     }

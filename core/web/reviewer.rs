@@ -14,7 +14,7 @@ use super::{Session, Shared, WebError};
 use crate::model::order::OrderState;
 use crate::model::task::{CHECKLIST, Task, TaskEvent, TaskState, outcome_str};
 use crate::model::user::{Role, User};
-use crate::orders;
+use crate::orders::Pipeline;
 use crate::review::{Review, ReviewError};
 
 use crate::calendar::local_minute as local;
@@ -122,17 +122,16 @@ pub(super) async fn record_shown(
         .map(|mut s| s.insert((session.token_hash.clone(), task)))
         .unwrap_or(true);
     if first {
-        let mut tx = state
+        let tx = state
             .store
             .begin_write(state.clock.now(), &format!("web:{}", session.user.username))
             .await?;
-        tx.audit(
+        tx.commit_audited(
             "review.rows_shown",
             &crate::model::task::task_object(task),
             json!({"rows": rows}),
         )
         .await?;
-        tx.commit().await?;
     }
     Ok(())
 }
@@ -153,7 +152,7 @@ pub async fn task(
             filter
                 .user
                 .as_deref()
-                .is_none_or(|u| u.is_empty() || e.user_id.eq_ignore_ascii_case(u))
+                .is_none_or(|u| u.is_empty() || e.event.user_id.eq_ignore_ascii_case(u))
         })
         .filter(|e| match filter.flagga.as_deref() {
             None | Some("") => true,
@@ -163,14 +162,14 @@ pub async fn task(
         .collect();
     let mut by_user: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for e in &shown {
-        by_user.entry(e.user_id.clone()).or_default().push(json!({
-            "time": e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
-            "patient_id": e.patient_id,
-            "patient_name": e.patient_name,
-            "care_unit": e.care_unit,
-            "action": e.action,
-            "event_text": e.event_text,
-            "system_part": e.system_part,
+        by_user.entry(e.event.user_id.clone()).or_default().push(json!({
+            "time": e.event.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            "patient_id": e.event.patient_id,
+            "patient_name": e.event.patient_name,
+            "care_unit": e.event.care_unit,
+            "action": e.event.action,
+            "event_text": e.event.event_text,
+            "system_part": e.event.system_part,
             "flagged": !e.flags.is_empty(),
             "flags": e.flags.iter().map(|f| json!({"code": f.code.as_str(), "label": f.code.label_sv(), "reason": f.reason})).collect::<Vec<_>>(),
         }));
@@ -384,15 +383,14 @@ pub async fn upload(
     let path = dir.join(format!("utdrag.{ext}"));
     std::fs::write(&path, &bytes).map_err(|_| WebError::Internal)?;
     let actor = format!("web:{}", session.user.username);
-    let result = orders::import_file(
+    let result = Pipeline::new(
         &state.store,
         &state.org,
         &state.connectors,
         &state.clock,
         &actor,
-        id,
-        &path,
     )
+    .import_file(id, &path)
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     let message = match result {

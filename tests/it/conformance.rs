@@ -66,13 +66,7 @@ async fn world_with_faults(system: &str, set: impl FnOnce(&mut SystemFaults)) ->
 
 impl World {
     fn pipeline<'a>(&'a self, clock: &'a Clock) -> Pipeline<'a> {
-        Pipeline {
-            store: &self.store,
-            org: &self.org,
-            connectors: &self.connectors,
-            clock,
-            actor: "test",
-        }
+        Pipeline::new(&self.store, &self.org, &self.connectors, clock, "test")
     }
 
     async fn tick(&self, when: &str) {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use loggvakt::connectors::Connectors;
 use loggvakt::model::order::OrderState;
-use loggvakt::orders::{self, ImportError, OrderReport};
+use loggvakt::orders::{ImportError, OrderReport, Pipeline};
 use loggvakt::store::Store;
 use loggvakt::tick;
 use loggvakt_connector::{
@@ -149,23 +149,18 @@ impl Setup {
 
     /// The order pipeline alone (no planning or draws).
     async fn process(&self, store: &Store, when: &str) -> OrderReport {
-        orders::process(store, &self.org, &self.connectors, &at(when), "test")
+        let clock = at(when);
+        Pipeline::new(store, &self.org, &self.connectors, &clock, "test")
+            .process()
             .await
             .unwrap()
     }
 
     async fn import(&self, store: &Store, order: i64, path: &Path) -> Result<usize, ImportError> {
         let clock = at("2027-05-10T09:00:00+02:00");
-        orders::import_file(
-            store,
-            &self.org,
-            &self.connectors,
-            &clock,
-            "test",
-            order,
-            path,
-        )
-        .await
+        Pipeline::new(store, &self.org, &self.connectors, &clock, "test")
+            .import_file(order, path)
+            .await
     }
 
     fn received(&self) -> Vec<OrderRequest> {

@@ -121,11 +121,7 @@ fn a_month_not_yet_begun_is_refused_and_nothing_is_written() {
     ] {
         let r = plan(&db, now, month, &[]);
         assert_eq!(r.code, 1);
-        assert!(
-            r.stderr.contains(&format!("{month} has not begun")),
-            "{}",
-            r.stderr
-        );
+        r.says(&format!("{month} has not begun"));
         assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
     }
     assert!(!db.sqlite_file().exists());
@@ -135,10 +131,10 @@ fn a_month_not_yet_begun_is_refused_and_nothing_is_written() {
 fn bad_month_and_bad_now_are_clear_errors() {
     let r = run(&["plan", "--month", "2027-13"]);
     assert_eq!(r.code, 2, "clap usage error");
-    assert!(r.stderr.contains("2027-13"), "{}", r.stderr);
+    r.says("2027-13");
     let r = run(&["--now", "yesterday", "plan"]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("RFC 3339"), "{}", r.stderr);
+    r.says("RFC 3339");
 }
 
 fn verify(db: &TestDb, id: i64) -> support::Run {
@@ -165,53 +161,47 @@ async fn draw_verify_passes_and_catches_every_kind_of_edit(db: TestDb) {
     let (pop, seed, sel) = (with_people[0], with_people[1], with_people[2]);
     let store = db.open().await;
 
-    // Population: one person swapped for someone who was never there.
+    // One edit per kind: the SQL, the draw it touches, and what verify must say.
     let draw = &draws.iter().find(|d| d["id"] == pop).unwrap();
     let victim = draw["selected"][0]["staff_id"].as_str().unwrap();
-    exec(
-        &store,
-        &format!("UPDATE draws SET population = replace(population, '\"{victim}\"', '\"s7777\"') WHERE id = {pop}"),
-    )
-    .await;
-    let r = verify(&db, pop);
-    assert_eq!(r.code, 1, "[{}] population edit: {}", db.backend, r.stdout);
-    assert!(
-        r.stdout.contains("population snapshot differs"),
-        "{}",
-        r.stdout
-    );
-
-    // Seed.
-    exec(
-        &store,
-        &format!(
-            "UPDATE draws SET seed = '{}' WHERE id = {seed}",
-            "ab".repeat(32)
+    let edits = [
+        (
+            // Population: one person swapped for someone who was never there.
+            format!(
+                "UPDATE draws SET population = replace(population, '\"{victim}\"', '\"s7777\"') WHERE id = {pop}"
+            ),
+            pop,
+            &["population snapshot differs"][..],
         ),
-    )
-    .await;
-    let r = verify(&db, seed);
-    assert_eq!(r.code, 1, "[{}] seed edit: {}", db.backend, r.stdout);
-    assert!(r.stdout.contains("seed differs"), "{}", r.stdout);
-
-    // Selection: the review period moved to another day.
-    exec(
-        &store,
-        &format!(
-            "UPDATE draw_members SET review_from = '2027-03-15T00:00:00+01:00', \
-             review_to = '2027-03-16T00:00:00+01:00' WHERE draw_id = {sel} AND position = 0"
+        (
+            format!(
+                "UPDATE draws SET seed = '{}' WHERE id = {seed}",
+                "ab".repeat(32)
+            ),
+            seed,
+            &["seed differs"][..],
         ),
-    )
-    .await;
-    let r = verify(&db, sel);
-    assert_eq!(r.code, 1, "[{}] selection edit: {}", db.backend, r.stdout);
-    assert!(r.stdout.contains("selection #1: stored"), "{}", r.stdout);
-    assert!(
-        r.stdout
-            .contains("selection (day, people or periods) differs"),
-        "{}",
-        r.stdout
-    );
+        (
+            // Selection: the review period moved to another day.
+            format!(
+                "UPDATE draw_members SET review_from = '2027-03-15T00:00:00+01:00', \
+                 review_to = '2027-03-16T00:00:00+01:00' WHERE draw_id = {sel} AND position = 0"
+            ),
+            sel,
+            &[
+                "selection #1: stored",
+                "selection (day, people or periods) differs",
+            ][..],
+        ),
+    ];
+    for (sql, id, says) in edits {
+        exec(&store, &sql).await;
+        let r = verify(&db, id);
+        assert_eq!(r.code, 1, "[{}] {sql}: {}", db.backend, r.stdout);
+        for s in says {
+            r.prints(s);
+        }
+    }
 
     // An untouched draw still verifies.
     let untouched = with_people[3];
@@ -226,11 +216,7 @@ async fn audit_verify_names_the_first_broken_record(db: TestDb) {
     plan_json(&db, MAY_FIRST, "2027-05");
     let r = run(&["--db", &db.url, "audit", "verify"]);
     assert_eq!(r.code, 0, "{}", r.stdout);
-    assert!(
-        r.stdout.contains("audit trail intact: 52 records"),
-        "{}",
-        r.stdout
-    );
+    r.prints("audit trail intact: 52 records");
     let store = db.open().await;
     assert_eq!(
         count(
@@ -265,9 +251,5 @@ async fn audit_verify_names_the_first_broken_record(db: TestDb) {
     exec(&store, "DELETE FROM audit_log WHERE seq = 30").await;
     let r = run(&["--db", &db.url, "audit", "verify"]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stdout.contains("#31: records 30 to 30 are missing"),
-        "{}",
-        r.stdout
-    );
+    r.prints("#31: records 30 to 30 are missing");
 }

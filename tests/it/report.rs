@@ -589,7 +589,7 @@ fn a_bad_year_is_a_one_line_error() {
         ]);
         assert_eq!(r.code, 1, "--year {year:?}: {}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
-        assert!(r.stderr.contains("--year"), "{}", r.stderr);
+        r.says("--year");
         assert!(r.stdout.is_empty());
     }
     assert!(

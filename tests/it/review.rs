@@ -73,7 +73,7 @@ async fn tasks_notices_reminder_escalation_outcomes_case_and_purge(db: TestDb) {
     let events = store.events_of(hem.draw_id, None).await.unwrap();
     let late: Vec<_> = events
         .iter()
-        .filter(|e| e.time.to_string().ends_with("23:30:00"))
+        .filter(|e| e.event.time.to_string().ends_with("23:30:00"))
         .collect();
     assert_eq!(late.len(), 2);
     for e in &late {
@@ -302,7 +302,7 @@ async fn targeted_checks_and_patient_requests_use_the_same_pipeline(db: TestDb) 
     assert_eq!(rows.len(), 2);
     assert!(
         rows.iter()
-            .all(|e| e.patient_id.digits() == pnr(7).digits())
+            .all(|e| e.event.patient_id.digits() == pnr(7).digits())
     );
 
     checks::record_dispatch(&store, &clock, "vera", req, "RR123456785SE")

@@ -74,7 +74,7 @@ per_backend!(fn each_draw_runs_on_its_own_execution_day);
 fn each_draw_runs_on_its_own_execution_day(db: TestDb) {
     let cfg = small_org();
     let r = tick(&cfg.arg(), &db, "2027-05-01T00:01:00+02:00");
-    assert!(r.stdout.contains("2 draws made"), "{}", r.stdout);
+    r.prints("2 draws made");
     let planned = states(&cfg.arg(), &db, "2027-05-01T00:02:00+02:00", "2027-05");
     assert_eq!(
         planned.len(),

@@ -36,6 +36,25 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Asserts that the command said `needle` on stderr, showing all it said when not.
+    #[track_caller]
+    pub fn says(&self, needle: &str) {
+        has("stderr", &self.stderr, needle);
+    }
+
+    /// Asserts that the command printed `needle` on stdout, showing all it printed when not.
+    #[track_caller]
+    pub fn prints(&self, needle: &str) {
+        has("stdout", &self.stdout, needle);
+    }
+}
+
+#[track_caller]
+fn has(stream: &str, text: &str, needle: &str) {
+    assert!(text.contains(needle), "{stream} lacks {needle:?}:\n{text}");
+}
+
 impl From<Output> for Run {
     fn from(o: Output) -> Self {
         Self {
