@@ -139,6 +139,8 @@ struct DrawJson<'a> {
     window_end: String,
     status: &'a str,
     population_size: usize,
+    /// Members not yet checked in the current coverage cycle when the draw was made.
+    due_size: usize,
     sample_size: usize,
     selected: Vec<SelectedJson<'a>>,
     seed: String,
@@ -167,6 +169,7 @@ fn plan_json(draws: &[Draw]) -> Vec<DrawJson<'_>> {
             window_end: d.window_end.to_string(),
             status: d.status.as_str(),
             population_size: d.population.len(),
+            due_size: d.population.len() - d.checked.len(),
             sample_size: d.selected.len(),
             selected: d
                 .selected

@@ -7,11 +7,14 @@
 //! Fisher–Yates written out here, so the result depends on no library's sampling internals
 //! and stays verifiable across upgrades.
 
+use std::collections::HashSet;
+
 use chrono::{NaiveDate, TimeDelta};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 use crate::calendar::{Month, start_of_day};
+use crate::ident::StaffId;
 use crate::model::draw::{Draw, DrawParams, Seed, Selected};
 use crate::model::org::Member;
 
@@ -37,25 +40,57 @@ fn uniform(rng: &mut ChaCha20Rng, n: usize) -> usize {
     }
 }
 
+/// Moves `k` uniformly chosen items of `items` to its front (partial Fisher–Yates).
+fn choose_front(rng: &mut ChaCha20Rng, items: &mut [usize], k: usize) {
+    for i in 0..k {
+        let j = i + uniform(rng, items.len() - i);
+        items.swap(i, j);
+    }
+}
+
+/// The sample's population indices: uniformly among the members still due in the coverage
+/// cycle (not in `checked`); when fewer are due than the sample size, all of them, and the
+/// rest uniformly among the others (the next cycle's first).
+fn sample(
+    rng: &mut ChaCha20Rng,
+    params: &DrawParams,
+    population: &[Member],
+    checked: &[StaffId],
+) -> Vec<usize> {
+    let checked: HashSet<&StaffId> = checked.iter().collect();
+    let (mut due, mut others): (Vec<usize>, Vec<usize>) =
+        (0..population.len()).partition(|&i| !checked.contains(&population[i].staff_id));
+    let k = params.sample.size(population.len());
+    let from_due = k.min(due.len());
+    choose_front(rng, &mut due, from_due);
+    choose_front(rng, &mut others, k - from_due);
+    due.truncate(from_due);
+    due.extend_from_slice(&others[..k - from_due]);
+    due
+}
+
 /// Recomputes a draw. The order in which randomness is consumed is part of the contract:
-/// execution day, then the sample (partial Fisher–Yates over population indices), then one
-/// review period per sampled person in selection order.
-pub fn compute(seed: &Seed, month: Month, params: &DrawParams, population: &[Member]) -> Outcome {
+/// execution day, then the sample (partial Fisher–Yates over the due members' population
+/// indices, then over the others' when too few are due), then one review period per sampled
+/// person in selection order. With nobody checked yet this is the draw as it was before
+/// coverage cycles, so older draws still verify.
+pub fn compute(
+    seed: &Seed,
+    month: Month,
+    params: &DrawParams,
+    population: &[Member],
+    checked: &[StaffId],
+) -> Outcome {
     let mut rng = ChaCha20Rng::from_seed(seed.0);
     let days = params.window.eligible_days(month);
     let execution_date = days[uniform(&mut rng, days.len())];
     let window_end = *days.last().expect("eligible_days is never empty");
 
-    let k = params.sample.size(population.len());
-    let mut order: Vec<usize> = (0..population.len()).collect();
-    for i in 0..k {
-        let j = i + uniform(&mut rng, order.len() - i);
-        order.swap(i, j);
-    }
+    let order = sample(&mut rng, params, population, checked);
 
     let previous: Vec<NaiveDate> = month.prev().days().collect();
     let hours = params.review_period_hours.clamp(1, 24);
-    let selected = order[..k]
+    let selected = order
         .iter()
         .map(|&i| {
             let day = previous[uniform(&mut rng, previous.len())];
@@ -86,7 +121,13 @@ impl Draw {
     /// Recomputes the draw from its stored seed, population and parameters; returns every
     /// difference from what is stored, empty when it matches.
     pub fn recompute_differences(&self) -> Vec<String> {
-        let fresh = compute(&self.seed, self.month, &self.params, &self.population);
+        let fresh = compute(
+            &self.seed,
+            self.month,
+            &self.params,
+            &self.population,
+            &self.checked,
+        );
         let mut diffs = Vec::new();
         if fresh.execution_date != self.execution_date {
             diffs.push(format!(
@@ -131,8 +172,7 @@ mod tests {
 
     use super::*;
     use crate::calendar::WindowRule;
-    use crate::ident::StaffId;
-    use crate::model::draw::DrawStatus;
+    use crate::model::draw::{CycleState, DrawStatus};
     use crate::model::org::SampleRule;
 
     fn population(n: usize) -> Vec<Member> {
@@ -167,8 +207,8 @@ mod tests {
     fn same_seed_same_draw_and_distinct_people() {
         let seed = Seed([7; 32]);
         let pop = population(30);
-        let a = compute(&seed, month("2027-05"), &params(), &pop);
-        let b = compute(&seed, month("2027-05"), &params(), &pop);
+        let a = compute(&seed, month("2027-05"), &params(), &pop, &[]);
+        let b = compute(&seed, month("2027-05"), &params(), &pop, &[]);
         assert_eq!(a, b);
         assert_eq!(a.selected.len(), 3, "10 % of 30 is 3");
         let mut ids: Vec<_> = a.selected.iter().map(|s| &s.staff_id).collect();
@@ -179,7 +219,13 @@ mod tests {
     #[test]
     fn execution_day_in_window_and_periods_in_previous_month() {
         for i in 0..200u8 {
-            let out = compute(&Seed([i; 32]), month("2027-05"), &params(), &population(12));
+            let out = compute(
+                &Seed([i; 32]),
+                month("2027-05"),
+                &params(),
+                &population(12),
+                &[],
+            );
             let day = out.execution_date;
             assert!(
                 [3, 4, 5, 7].contains(&chrono::Datelike::day(&day)),
@@ -207,7 +253,7 @@ mod tests {
                 let mut s = [0u8; 32];
                 s[0] = a;
                 s[1] = b;
-                compute(&Seed(s), month("2027-04"), &params(), &pop)
+                compute(&Seed(s), month("2027-04"), &params(), &pop, &[])
             })
             .find(|o| o.selected[0].review_from.date_naive().to_string() == "2027-03-28")
             .expect("some seed hits the DST day");
@@ -224,7 +270,7 @@ mod tests {
             ..params()
         };
         for i in 0..50u8 {
-            let out = compute(&Seed([i; 32]), month("2027-06"), &p, &population(10));
+            let out = compute(&Seed([i; 32]), month("2027-06"), &p, &population(10), &[]);
             for s in &out.selected {
                 assert_eq!((s.review_to - s.review_from).num_hours(), 8);
                 assert!(s.review_to.date_naive() <= s.review_from.date_naive().succ_opt().unwrap());
@@ -234,7 +280,7 @@ mod tests {
 
     #[test]
     fn empty_population_gives_an_empty_draw() {
-        let out = compute(&Seed([1; 32]), month("2027-05"), &params(), &[]);
+        let out = compute(&Seed([1; 32]), month("2027-05"), &params(), &[], &[]);
         assert!(out.selected.is_empty());
     }
 
@@ -274,7 +320,7 @@ mod tests {
         // for the OS generator's.
         for i in 0..20_000u32 {
             let seed = Seed(Sha256::digest(i.to_le_bytes()).into());
-            let out = compute(&seed, month("2027-05"), &p, &pop);
+            let out = compute(&seed, month("2027-05"), &p, &pop, &[]);
             *per_day.entry(out.execution_date).or_insert(0u64) += 1;
             for s in &out.selected {
                 let i: usize = s.staff_id.as_str()[1..].parse().unwrap();
@@ -295,6 +341,85 @@ mod tests {
                 stat < critical,
                 "{what}: chi-square {stat:.1} >= {critical:.1} (p < 0.001): {counts:?}"
             );
+        }
+    }
+
+    fn ids(pop: &[Member], range: std::ops::Range<usize>) -> Vec<StaffId> {
+        pop[range].iter().map(|m| m.staff_id.clone()).collect()
+    }
+
+    #[test]
+    fn within_a_cycle_only_due_members_are_drawn_and_uniformly() {
+        let pop = population(40);
+        let checked = ids(&pop, 0..20);
+        let mut per_due = vec![0u64; 20];
+        for i in 0..20_000u32 {
+            let seed = Seed(Sha256::digest(i.to_le_bytes()).into());
+            let out = compute(&seed, month("2027-05"), &params(), &pop, &checked);
+            assert_eq!(out.selected.len(), 4, "10 % of the whole population");
+            for s in &out.selected {
+                let i: usize = s.staff_id.as_str()[1..].parse().unwrap();
+                assert!(i >= 20, "{} was checked in this cycle", s.staff_id);
+                per_due[i - 20] += 1;
+            }
+        }
+        let stat = chi_square(&per_due);
+        let critical = chi_square_critical_p001(19.0);
+        assert!(
+            stat < critical,
+            "chi-square {stat:.1} >= {critical:.1}: {per_due:?}"
+        );
+    }
+
+    #[test]
+    fn too_few_due_takes_them_all_and_starts_a_new_cycle() {
+        let pop = population(30);
+        let checked = ids(&pop, 0..28);
+        let out = compute(&Seed([3; 32]), month("2027-05"), &params(), &pop, &checked);
+        let picked: Vec<&str> = out.selected.iter().map(|s| s.staff_id.as_str()).collect();
+        assert_eq!(picked.len(), 3);
+        assert!(
+            picked.contains(&"s0028") && picked.contains(&"s0029"),
+            "{picked:?}"
+        );
+        let state = CycleState {
+            population_size: 30,
+            checked,
+            selected: out.selected.iter().map(|s| s.staff_id.clone()).collect(),
+        };
+        // The third person opens the new cycle and is its only checked member.
+        let after = state.checked_after();
+        assert_eq!(after.len(), 1);
+        assert!(!after.contains(&pop[28].staff_id) && !after.contains(&pop[29].staff_id));
+    }
+
+    #[test]
+    fn successive_draws_cover_everyone_before_anyone_twice() {
+        for n in [7, 12, 30, 95] {
+            let pop = population(n);
+            let k = params().sample.size(n);
+            let mut checked: Vec<StaffId> = Vec::new();
+            let mut seen = HashSet::new();
+            for round in 0..n.div_ceil(k) {
+                let seed = Seed([round as u8 + 1; 32]);
+                let out = compute(&seed, month("2027-05"), &params(), &pop, &checked);
+                assert_eq!(out.selected.len(), k);
+                for s in &out.selected {
+                    assert!(seen.insert(s.staff_id.clone()) || seen.len() == n);
+                }
+                let state = CycleState {
+                    population_size: n,
+                    checked: checked.clone(),
+                    selected: out.selected.iter().map(|s| s.staff_id.clone()).collect(),
+                };
+                let after = state.checked_after();
+                checked = pop
+                    .iter()
+                    .filter(|m| after.contains(&m.staff_id))
+                    .map(|m| m.staff_id.clone())
+                    .collect();
+            }
+            assert_eq!(seen.len(), n, "{n} staff in {} draws of {k}", n.div_ceil(k));
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Making a month's draws: one per stickprov routine, unit and month, each from a fresh seed
 //! and a snapshot of the unit's population, stored with digests in the audit trail.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
@@ -10,7 +10,8 @@ use super::{Seeds, compute};
 use crate::calendar::{Month, local_date};
 use crate::clock::Clock;
 use crate::crashpoint;
-use crate::model::draw::{Draw, DrawParams, DrawStatus, draw_object};
+use crate::ident::StaffId;
+use crate::model::draw::{CycleState, Draw, DrawParams, DrawStatus, draw_object};
 use crate::model::org::{Organisation, RoutineKind};
 use crate::store::{Store, StoreError};
 
@@ -53,8 +54,9 @@ pub async fn plan_month(
         return Err(PlanError::FutureMonth { month, today });
     }
     let existing = store.draw_keys(month).await?;
+    let cycles = store.cycle_states(month).await?;
     let mut report = PlanReport::default();
-    let pending = new_draws(org, month, &existing, seeds, now, &mut report)?;
+    let pending = new_draws(org, month, &existing, &cycles, seeds, now, &mut report)?;
     for chunk in pending.chunks(CHUNK) {
         let mut tx = store.begin_write(now, actor).await?;
         tx.extend_plan_start(month).await?;
@@ -73,6 +75,7 @@ pub async fn plan_month(
                 "month": d.month.to_string(),
                 "execution_date": d.execution_date,
                 "population_size": d.population.len(),
+                "due_size": d.population.len() - d.checked.len(),
                 "sample_size": d.selected.len(),
                 "digests": d.digests(),
             });
@@ -98,6 +101,7 @@ fn new_draws(
     org: &Organisation,
     month: Month,
     existing: &HashSet<(String, String)>,
+    cycles: &HashMap<(String, String), CycleState>,
     seeds: &Seeds,
     now: DateTime<Utc>,
     report: &mut PlanReport,
@@ -116,8 +120,20 @@ fn new_draws(
                 continue;
             }
             let population = org.population(&unit.id, &routine.system);
+            // Joiners are due; leavers are not in the population and drop out of the cycle.
+            let checked: Vec<StaffId> = match cycles.get(&key) {
+                Some(cycle) => {
+                    let after = cycle.checked_after();
+                    population
+                        .iter()
+                        .filter(|m| after.contains(&m.staff_id))
+                        .map(|m| m.staff_id.clone())
+                        .collect()
+                }
+                None => Vec::new(),
+            };
             let seed = seeds.next().map_err(PlanError::Entropy)?;
-            let outcome = compute(&seed, month, &params, &population);
+            let outcome = compute(&seed, month, &params, &population, &checked);
             pending.push(Draw {
                 id: 0,
                 routine: routine.id.clone(),
@@ -127,6 +143,7 @@ fn new_draws(
                 params,
                 seed,
                 population,
+                checked,
                 execution_date: outcome.execution_date,
                 window_end: outcome.window_end,
                 selected: outcome.selected,

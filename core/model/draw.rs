@@ -2,6 +2,7 @@
 //! execution day and who was selected for which period. How a draw is computed from its
 //! seed is in `crate::draw`.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -98,6 +99,9 @@ pub struct Draw {
     pub params: DrawParams,
     pub seed: Seed,
     pub population: Vec<Member>,
+    /// Members of the population already checked in the current coverage cycle (DESIGN.md
+    /// §5), in population order: not due, so drawn only once every due member is taken.
+    pub checked: Vec<StaffId>,
     pub execution_date: NaiveDate,
     pub window_end: NaiveDate,
     pub selected: Vec<Selected>,
@@ -133,8 +137,43 @@ impl Draw {
             )),
             params: sha256_json(&self.params),
             seed: sha256_json(&self.seed.to_hex()),
-            population: sha256_json(&self.population),
+            // Draws made before coverage cycles had no `checked`; their digest stays as it was.
+            population: if self.checked.is_empty() {
+                sha256_json(&self.population)
+            } else {
+                sha256_json(&(&self.population, &self.checked))
+            },
             selection: sha256_json(&(self.execution_date, self.window_end, &self.selected)),
+        }
+    }
+}
+
+/// What a routine's latest draw for a unit says about its coverage cycle: enough to tell who
+/// is still due at the next draw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleState {
+    pub population_size: usize,
+    /// Checked in the cycle before that draw.
+    pub checked: Vec<StaffId>,
+    /// Who that draw selected.
+    pub selected: Vec<StaffId>,
+}
+
+impl CycleState {
+    /// Who counts as checked in the current cycle after that draw. When the draw took more
+    /// people than were due, it took every due one (ending the cycle) and began a new cycle
+    /// with the rest, who are then the only ones checked in it.
+    pub fn checked_after(&self) -> HashSet<StaffId> {
+        let due = self.population_size.saturating_sub(self.checked.len());
+        let before: HashSet<&StaffId> = self.checked.iter().collect();
+        if self.selected.len() > due {
+            self.selected
+                .iter()
+                .filter(|s| before.contains(s))
+                .cloned()
+                .collect()
+        } else {
+            self.checked.iter().chain(&self.selected).cloned().collect()
         }
     }
 }

@@ -238,23 +238,19 @@ impl Store {
     }
 
     async fn case_steps(&self, id: i64) -> Result<Vec<CaseStep>> {
-        let rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT step, at, by_actor, note FROM case_steps WHERE case_id = $1 ORDER BY at, step",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let step: String = r.try_get("step")?;
-                Ok(CaseStep {
-                    step: Step::parse(&step).ok_or_else(|| corrupt("case", id, "step"))?,
-                    at: parse_ts(&r.try_get::<String, _>("at")?)?,
-                    by: r.try_get("by_actor")?,
-                    note: r.try_get("note")?,
-                })
+        );
+        self.fetch_vec(query.bind(id), |r| {
+            let step: String = r.try_get("step")?;
+            Ok(CaseStep {
+                step: Step::parse(&step).ok_or_else(|| corrupt("case", id, "step"))?,
+                at: parse_ts(&r.try_get::<String, _>("at")?)?,
+                by: r.try_get("by_actor")?,
+                note: r.try_get("note")?,
             })
-            .collect()
+        })
+        .await
     }
 
     pub async fn check(&self, id: i64) -> Result<Option<Check>> {

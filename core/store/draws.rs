@@ -9,10 +9,10 @@ use sqlx::any::AnyRow;
 use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
 use crate::calendar::Month;
 use crate::ident::{RoutineId, StaffId, SystemId, UnitId};
-use crate::model::draw::{Draw, DrawStatus, Seed, Selected};
+use crate::model::draw::{CycleState, Draw, DrawStatus, Seed, Selected};
 
 const DRAW_COLUMNS: &str = "id, routine_id, unit_id, system_id, month, execution_date, \
-     window_end, seed, params, population, status, created_at, executed_at";
+     window_end, seed, params, population, checked, status, created_at, executed_at";
 
 fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("draw {id}: {what}: {e}"))
@@ -35,6 +35,7 @@ fn draw_from_row(row: &AnyRow, selected: Vec<Selected>) -> Result<Draw> {
             .ok_or_else(|| corrupt(id, "seed", "not 64 hex digits"))?,
         population: serde_json::from_str(&text("population")?)
             .map_err(|e| corrupt(id, "population", e))?,
+        checked: serde_json::from_str(&text("checked")?).map_err(|e| corrupt(id, "checked", e))?,
         execution_date: parse_date(&text("execution_date")?)?,
         window_end: parse_date(&text("window_end")?)?,
         selected,
@@ -77,14 +78,14 @@ impl WriteTx {
         }
         let mut inserted: HashMap<(String, String), i64> = HashMap::new();
         // The population snapshot dominates a draw row's size: about 40 bytes a member.
-        let draw_bytes = |d: &Draw| 400 + 48 * d.population.len();
-        for batch in self.batching.batches(draws, 13, draw_bytes) {
+        let draw_bytes = |d: &Draw| 400 + 48 * d.population.len() + 12 * d.checked.len();
+        for batch in self.batching.batches(draws, 14, draw_bytes) {
             let sql = format!(
                 "INSERT INTO draws (routine_id, unit_id, system_id, month, execution_date, window_end, \
-                 population_size, sample_size, seed, params, population, status, created_at) \
+                 population_size, sample_size, seed, params, population, checked, status, created_at) \
                  VALUES {} ON CONFLICT (routine_id, unit_id, month) DO NOTHING \
                  RETURNING id, routine_id, unit_id",
-                self.batching.placeholders(batch.len(), 13)
+                self.batching.placeholders(batch.len(), 14)
             );
             let mut query = sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
             for d in batch {
@@ -100,6 +101,7 @@ impl WriteTx {
                     .bind(d.seed.to_hex())
                     .bind(serde_json::to_string(&d.params).expect("params serialise"))
                     .bind(serde_json::to_string(&d.population).expect("members serialise"))
+                    .bind(serde_json::to_string(&d.checked).expect("staff ids serialise"))
                     .bind(d.status.as_str())
                     .bind(ts(d.created_at));
             }
@@ -171,14 +173,10 @@ impl Store {
         let members = sqlx::query(
             "SELECT draw_id, staff_id, username, review_from, review_to FROM draw_members \
              WHERE draw_id = $1 ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        let selected = members
-            .iter()
-            .map(|r| member_from_row(r).map(|(_, s)| s))
-            .collect::<Result<_>>()?;
+        );
+        let selected = self
+            .fetch_vec(members.bind(id), |r| member_from_row(r).map(|(_, s)| s))
+            .await?;
         let sql = format!("SELECT {DRAW_COLUMNS} FROM draws WHERE id = $1");
         let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
         self.fetch_opt(query, |row| draw_from_row(row, selected))
@@ -209,6 +207,51 @@ impl Store {
             .map(|row| {
                 let id: i64 = row.try_get("id")?;
                 draw_from_row(row, members.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Per routine and unit, the coverage cycle as their latest draw before `month` left it:
+    /// two queries for the whole organisation, not one per unit.
+    pub async fn cycle_states(
+        &self,
+        month: Month,
+    ) -> Result<HashMap<(String, String), CycleState>> {
+        // The latest earlier draw of each routine and unit (the unique index serves the
+        // NOT EXISTS).
+        const LATEST: &str = "d.month < $1 AND NOT EXISTS (SELECT 1 FROM draws n \
+             WHERE n.routine_id = d.routine_id AND n.unit_id = d.unit_id \
+             AND n.month > d.month AND n.month < $1)";
+        let draws: Vec<(i64, String, String, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT d.id, d.routine_id, d.unit_id, d.population_size, d.checked \
+                 FROM draws d WHERE {LATEST}"
+            )))
+            .bind(month.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        let members: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT m.draw_id, m.staff_id FROM draw_members m JOIN draws d ON d.id = m.draw_id \
+             WHERE {LATEST} ORDER BY m.draw_id, m.position"
+        )))
+        .bind(month.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        let mut selected: HashMap<i64, Vec<StaffId>> = HashMap::new();
+        for (draw, staff) in members {
+            let staff = StaffId::new(&staff).map_err(|e| corrupt(draw, "staff_id", e))?;
+            selected.entry(draw).or_default().push(staff);
+        }
+        draws
+            .into_iter()
+            .map(|(id, routine, unit, population_size, checked)| {
+                let state = CycleState {
+                    population_size: population_size as usize,
+                    checked: serde_json::from_str(&checked)
+                        .map_err(|e| corrupt(id, "checked", e))?,
+                    selected: selected.remove(&id).unwrap_or_default(),
+                };
+                Ok(((routine, unit), state))
             })
             .collect()
     }

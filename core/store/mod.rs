@@ -197,7 +197,7 @@ impl Store {
     pub(crate) async fn fetch_vec<T>(
         &self,
         query: AnyQuery<'_>,
-        read: fn(&AnyRow) -> Result<T>,
+        read: impl FnMut(&AnyRow) -> Result<T>,
     ) -> Result<Vec<T>> {
         query
             .fetch_all(self.pool())

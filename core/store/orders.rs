@@ -244,11 +244,8 @@ impl Store {
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(state.map(OrderState::as_str))
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(order_from_row).collect()
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.map(OrderState::as_str));
+        self.fetch_vec(query, order_from_row).await
     }
 
     /// Orders in `state` whose next attempt is due, oldest first. Claiming happens per order

@@ -406,25 +406,21 @@ impl Store {
     }
 
     pub async fn task_users(&self, task_id: i64) -> Result<Vec<TaskUser>> {
-        let rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT username, staff_id, events, distinct_patients, flags FROM task_users \
              WHERE task_id = $1 ORDER BY username",
-        )
-        .bind(task_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let flags: String = r.try_get("flags")?;
-                Ok(TaskUser {
-                    username: r.try_get("username")?,
-                    staff_id: r.try_get("staff_id")?,
-                    events: r.try_get("events")?,
-                    distinct_patients: r.try_get("distinct_patients")?,
-                    flags: serde_json::from_str(&flags).map_err(|e| corrupt("task", task_id, e))?,
-                })
+        );
+        self.fetch_vec(query.bind(task_id), |r| {
+            let flags: String = r.try_get("flags")?;
+            Ok(TaskUser {
+                username: r.try_get("username")?,
+                staff_id: r.try_get("staff_id")?,
+                events: r.try_get("events")?,
+                distinct_patients: r.try_get("distinct_patients")?,
+                flags: serde_json::from_str(&flags).map_err(|e| corrupt("task", task_id, e))?,
             })
-            .collect()
+        })
+        .await
     }
 
     /// Distinct patients per review of this user in earlier tasks: the user's own history.

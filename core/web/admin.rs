@@ -119,7 +119,7 @@ pub async fn draws(
             let day_known = today >= d.execution_date;
             json!({
                 "id": d.id, "routine": d.routine, "unit": state.org.unit(d.unit.as_str()).map_or(d.unit.to_string(), |u| u.name.clone()),
-                "system": d.system, "population": d.population.len(), "sample": d.selected.len(),
+                "system": d.system, "population": d.population.len(), "due": d.population.len() - d.checked.len(), "sample": d.selected.len(),
                 "execution_date": if day_known { d.execution_date.to_string() } else { "dold till dagen".into() },
                 "status": d.status.as_str(), "executed_at": d.executed_at.map(local),
             })

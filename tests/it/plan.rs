@@ -253,3 +253,68 @@ async fn audit_verify_names_the_first_broken_record(db: TestDb) {
     assert_eq!(r.code, 1);
     r.prints("#31: records 30 to 30 are missing");
 }
+
+/// 60 units of 7, 12, 30 and 95 staff under one parent, with SMALL_ORG's system and routine.
+fn sixty_units() -> support::ConfigDir {
+    let sizes = [7, 12, 30, 95];
+    let units: Vec<(String, usize)> = (0..60)
+        .map(|i| (format!("enhet-{i:02}"), sizes[i % 4]))
+        .collect();
+    let head = &support::SMALL_ORG[..support::SMALL_ORG.find("[[unit]]").unwrap()];
+    let tail = &support::SMALL_ORG[support::SMALL_ORG.find("[[system]]").unwrap()..];
+    let mut toml = format!(
+        "{head}[[unit]]\nid = \"vard\"\nname = \"Vård\"\n\
+         manager = {{ name = \"V\", email = \"v@example.se\" }}\n\
+         escalate_to = {{ name = \"F\", email = \"f@example.se\" }}\n\n"
+    );
+    for (id, _) in &units {
+        toml.push_str(&format!(
+            "[[unit]]\nid = \"{id}\"\nname = \"{id}\"\nparent = \"vard\"\n\
+             manager = {{ name = \"M\", email = \"{id}@example.se\" }}\n\n"
+        ));
+    }
+    toml.push_str(tail);
+    let staff: Vec<(&str, usize)> = units.iter().map(|(u, n)| (u.as_str(), *n)).collect();
+    support::ConfigDir::new(&toml, Some(&support::staff_csv(&staff)))
+}
+
+per_backend!(fn twelve_monthly_draws_check_nearly_everyone_once);
+fn twelve_monthly_draws_check_nearly_everyone_once(db: TestDb) {
+    let cfg = sixty_units();
+    let mut checked: HashSet<String> = HashSet::new();
+    let mut december = None;
+    for m in 1..=12 {
+        // No tick in between: each month's draws count the earlier months' selections.
+        let month = format!("2027-{m:02}");
+        let r = run_on(
+            &cfg.arg(),
+            &db.url,
+            Some("2027-12-20T12:00:00+01:00"),
+            &["plan", "--month", &month, "--format", "json"],
+        );
+        assert_eq!(r.code, 0, "[{}] {month}: {}", db.backend, r.stderr);
+        let draws: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+        for d in &draws {
+            let n = d["population_size"].as_u64().unwrap();
+            let expected = if n == 0 { 0 } else { n.div_ceil(10).max(1) };
+            assert_eq!(d["sample_size"].as_u64().unwrap(), expected, "{d}");
+            for s in d["selected"].as_array().unwrap() {
+                checked.insert(s["staff_id"].as_str().unwrap().to_owned());
+            }
+            if m == 12 && n == 95 {
+                december = d["id"].as_i64();
+            }
+        }
+    }
+    let staff = 15 * (7 + 12 + 30 + 95);
+    assert!(
+        checked.len() * 100 >= staff * 97,
+        "[{}] {} of {staff} staff checked in twelve months",
+        db.backend,
+        checked.len()
+    );
+    let id = december.unwrap().to_string();
+    let r = run_on(&cfg.arg(), &db.url, None, &["draw", "verify", &id]);
+    assert_eq!(r.code, 0, "[{}] {}{}", db.backend, r.stdout, r.stderr);
+    r.prints("verified");
+}

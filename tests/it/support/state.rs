@@ -73,6 +73,7 @@ pub async fn draw(
         params: DrawParams::of(&org.routines[0]),
         seed: Seed::from_hex(&"00".repeat(32)).unwrap(),
         population: Vec::new(),
+        checked: Vec::new(),
         execution_date: day,
         window_end: day,
         selected: members
