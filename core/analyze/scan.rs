@@ -614,8 +614,11 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
-/// `YYYYMMDDNNNN` or `YYYYMMDD-NNNN` as the SDK's `Personnummer::parse` accepts them (real
-/// date, samordningsnummer day + 60, Luhn check digit), as its [`crate::model::rules::pnr_key`].
+/// A patient id as the SDK's `Personnummer::parse` accepts it, as its
+/// [`crate::model::rules::pnr_key`]. The common forms, `YYYYMMDDNNNN` and `YYYYMMDD-NNNN`,
+/// are checked here without allocating (real date, samordningsnummer day + 60, birth number
+/// not 000, Luhn check digit); the rare others (ten digits, `+`, interim numbers) go through
+/// the SDK.
 pub fn parse_personnummer(b: &[u8]) -> Option<u64> {
     let b = b.trim_ascii();
     let mut d = [0u8; 12];
@@ -625,15 +628,18 @@ pub fn parse_personnummer(b: &[u8]) -> Option<u64> {
             d[..8].copy_from_slice(&b[..8]);
             d[8..].copy_from_slice(&b[9..]);
         }
-        _ => return None,
+        _ => return parse_other_form(b),
     }
     let mut key = 0u64;
     for c in &mut d {
         *c = c.wrapping_sub(b'0');
         if *c > 9 {
-            return None;
+            return parse_other_form(b);
         }
         key = key * 10 + u64::from(*c);
+    }
+    if d[8..11] == [0, 0, 0] {
+        return None;
     }
     let year =
         u32::from(d[0]) * 1000 + u32::from(d[1]) * 100 + u32::from(d[2]) * 10 + u32::from(d[3]);
@@ -654,6 +660,12 @@ pub fn parse_personnummer(b: &[u8]) -> Option<u64> {
         })
         .sum();
     ((10 - sum % 10) % 10 == u32::from(d[11])).then_some(key)
+}
+
+fn parse_other_form(b: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(b).ok()?;
+    let p = loggvakt_connector::Personnummer::parse(text).ok()?;
+    Some(crate::model::rules::pnr_key(&p))
 }
 
 fn is_action(b: &[u8]) -> bool {
@@ -781,7 +793,10 @@ mod tests {
             ("19121212-1212", true),
             ("191212121213", false),
             ("19121312-1212", false),
-            ("1212121212", false),
+            ("1212121212", true),
+            ("20000101-T220", true),
+            ("20000101-E221", false),
+            ("201509160006", false),
             ("19121272-1213", false),
             ("19800414-9988", true),
             ("2001111298881", false),

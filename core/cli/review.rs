@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
-use loggvakt_connector::ReviewOutcome;
+use loggvakt_connector::{IdKind, Personnummer, ReviewOutcome};
 use serde_json::json;
 
 use super::common::{Format, Globals, cli_actor, load_config, local, open_store};
 use crate::connectors::Connectors;
 use crate::model::task::{
-    CHECKLIST, Task, TaskEvent, TaskState, TaskUser, outcome_str, task_object,
+    CHECKLIST, ReviewedPeriod, Task, TaskEvent, TaskState, TaskUser, outcome_str, period_of,
+    task_object,
 };
 use crate::review::Review;
 use crate::rules::Rules;
@@ -118,6 +119,7 @@ async fn show(ctx: &Globals, id: i64, flagged: bool, format: Format) -> Result<E
         events.retain(|e| !e.flags.is_empty());
     }
     let case = store.case_of_task(id).await?;
+    let periods = store.reviewed_periods(&task).await?;
     let tx = store.begin_write(ctx.clock.now(), &cli_actor()).await?;
     tx.commit_audited(
         "review.rows_shown",
@@ -129,13 +131,19 @@ async fn show(ctx: &Globals, id: i64, flagged: bool, format: Format) -> Result<E
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "task": task, "users": users, "events": events, "case": case,
+                "task": task, "users": users, "periods": periods, "events": events, "case": case,
                 "checklist": CHECKLIST,
             }))?
         ),
         Format::Table => {
             print_task(&task, case);
-            print_users(&users);
+            if let Some(month) = task.month {
+                println!(
+                    "Kontrollen {month} granskar aktivitet under {}.",
+                    month.prev()
+                );
+            }
+            print_users(&users, &periods);
             print_rows(&task, &events, flagged);
             println!("\nChecklista:");
             for (i, q) in CHECKLIST.iter().enumerate() {
@@ -183,12 +191,14 @@ async fn complete(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_users(users: &[TaskUser]) {
+fn print_users(users: &[TaskUser], periods: &[ReviewedPeriod]) {
     println!("\nGranskade användare:");
     for u in users {
+        let period = period_of(periods, &u.username).map_or(String::new(), |p| p.describe_sv());
         println!(
-            "  {:<18} {:>5} rader {:>4} patienter  {}",
+            "  {:<18} {:<34} {:>5} rader {:>4} patienter  {}",
             u.username,
+            period,
             u.events,
             u.distinct_patients,
             u.flags
@@ -197,6 +207,14 @@ fn print_users(users: &[TaskUser]) {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
+    }
+}
+
+/// A patient id as the reviewer reads it; a reserve number says so.
+fn patient_shown(p: &Personnummer) -> String {
+    match p.kind() {
+        IdKind::Interim => format!("{} (reservnummer)", p.digits()),
+        _ => p.digits().to_owned(),
     }
 }
 
@@ -215,7 +233,7 @@ fn print_rows(task: &Task, events: &[TaskEvent], flagged: bool) {
             "  {}  {:<10} {:<13} {:<24} {:<22} {}",
             e.event.time.format("%Y-%m-%d %H:%M:%S"),
             e.event.user_id,
-            e.event.patient_id.digits(),
+            patient_shown(&e.event.patient_id),
             e.event.patient_name.as_deref().unwrap_or("-"),
             e.event.care_unit.as_deref().unwrap_or("-"),
             e.event.event_text

@@ -28,7 +28,8 @@ impl Code {
             Code::Coworker => "Kollega",
             Code::ProtectedIdentity => "Skyddad identitet",
             Code::Watchlist => "Bevakningslista",
-            Code::NoCareRelation => "Ingen vårdrelation",
+            // loggvakt cannot know a care relation, only that the care unit is not the user's.
+            Code::NoCareRelation => "Annan enhet än användarens",
             Code::VolumeSpike => "Ovanligt många patienter",
         }
     }
@@ -88,7 +89,17 @@ pub struct RulesSettings {
 /// A personnummer as an integer: twelve digits fit in 40 bits, and integer sets are what
 /// a row-by-row check can afford.
 pub fn pnr_key(p: &Personnummer) -> u64 {
-    p.digits()
-        .bytes()
-        .fold(0, |n, b| n * 10 + u64::from(b - b'0'))
+    // An interim number's letter counts as 1 (as in its check digit) and is kept above the
+    // twelve digits (10^12 < 2^40), so it never equals a real personnummer's key.
+    let (mut number, mut letter) = (0u64, 0u64);
+    for b in p.digits().bytes() {
+        let digit = if b.is_ascii_digit() {
+            b - b'0'
+        } else {
+            letter = u64::from(b);
+            1
+        };
+        number = number * 10 + u64::from(digit);
+    }
+    number | (letter << 48)
 }

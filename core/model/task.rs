@@ -1,7 +1,7 @@
 //! Review tasks: one per draw (or targeted check) whose extracts are all in, handed to the
 //! unit's manager; its reviewed users and flagged rows.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use loggvakt_connector::{AccessEvent, ReviewOutcome};
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,54 @@ pub struct TaskEvent {
     pub flags: Vec<StoredFlag>,
 }
 
+/// The stretch of a user's activity a task reviews, in local time: a stickprov's drawn day
+/// (or hours), or a targeted check's period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewedPeriod {
+    /// The sampled user; `None` for a check by patient, whose period covers every user.
+    pub username: Option<String>,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+}
+
+impl ReviewedPeriod {
+    /// In Swedish, as the reviewer reads it: "2027-04-12, hela dygnet" or
+    /// "2027-04-12 08:00 – 16:00".
+    pub fn describe_sv(&self) -> String {
+        let midnight = |t: NaiveDateTime| t.time() == chrono::NaiveTime::MIN;
+        let whole_days = midnight(self.from) && midnight(self.to);
+        let days = (self.to.date() - self.from.date()).num_days();
+        match (whole_days, days) {
+            (true, 1) => format!("{}, hela dygnet", self.from.date()),
+            (true, _) => format!(
+                "{} – {}",
+                self.from.date(),
+                self.to.date() - chrono::TimeDelta::days(1)
+            ),
+            (false, 0) => format!(
+                "{} {} – {}",
+                self.from.date(),
+                self.from.format("%H:%M"),
+                self.to.format("%H:%M")
+            ),
+            (false, _) => format!(
+                "{} – {}",
+                self.from.format("%Y-%m-%d %H:%M"),
+                self.to.format("%Y-%m-%d %H:%M")
+            ),
+        }
+    }
+}
+
+/// The period of `username`'s reviewed activity among `periods`.
+pub fn period_of<'a>(periods: &'a [ReviewedPeriod], username: &str) -> Option<&'a ReviewedPeriod> {
+    periods.iter().find(|p| {
+        p.username
+            .as_deref()
+            .is_none_or(|u| u.eq_ignore_ascii_case(username))
+    })
+}
+
 /// A task about to be stored.
 pub struct NewTask {
     pub kind: TaskKind,
@@ -171,4 +219,30 @@ pub struct NewTask {
 /// The audit trail's name for a task.
 pub fn task_object(id: i64) -> String {
     format!("task:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(from: &str, to: &str) -> String {
+        ReviewedPeriod {
+            username: None,
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+        }
+        .describe_sv()
+    }
+
+    #[test]
+    fn periods_read_as_days_or_hours() {
+        let day = period("2027-04-12T00:00:00", "2027-04-13T00:00:00");
+        assert_eq!(day, "2027-04-12, hela dygnet");
+        let hours = period("2027-04-12T08:00:00", "2027-04-12T16:00:00");
+        assert_eq!(hours, "2027-04-12 08:00 – 16:00");
+        let days = period("2027-04-01T00:00:00", "2027-05-01T00:00:00");
+        assert_eq!(days, "2027-04-01 – 2027-04-30");
+        let night = period("2027-04-12T20:00:00", "2027-04-13T04:00:00");
+        assert_eq!(night, "2027-04-12 20:00 – 2027-04-13 04:00");
+    }
 }

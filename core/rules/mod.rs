@@ -12,6 +12,8 @@
 
 mod names;
 
+pub use names::is_unknown_unit;
+
 use std::collections::HashMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -25,8 +27,7 @@ use crate::model::rules::{Code, CodeSet, Flag, VolumeSpikeSettings, codes_of, pn
 use crate::model::working_hours::{DayKind, WEEKDAYS_SV, WorkingHours, minute_of_day};
 
 pub use names::{
-    folded, initials, is_unknown_unit, matches_folded, may_share_surname, shared_surname,
-    surname_parts,
+    folded, initials, matches_folded, may_share_surname, shared_surname, surname_parts,
 };
 
 /// One staff member as the rules need them.

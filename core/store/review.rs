@@ -6,8 +6,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, WriteTx, opt_text_col, opt_ts, parse_ts, text_col, ts};
+use crate::model::check::CheckKind;
 use crate::model::notice::{Notice, NoticeKind, NoticeState};
-use crate::model::task::{NewTask, StoredFlag, Task, TaskEvent, TaskState, TaskUser, outcome_str};
+use crate::model::task::{
+    NewTask, ReviewedPeriod, StoredFlag, Task, TaskEvent, TaskState, TaskUser, outcome_str,
+};
 
 const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, month, \
      reviewer_name, reviewer_email, state, created_at, remind_at, deadline, reminded_at, \
@@ -403,6 +406,39 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The activity each reviewed user's rows come from: a draw's sampled periods, or a
+    /// check's period (for its user, or for everyone in a check by patient).
+    pub async fn reviewed_periods(&self, task: &Task) -> Result<Vec<ReviewedPeriod>> {
+        if let Some(draw) = task.draw_id {
+            let selected = self
+                .draw(draw)
+                .await?
+                .map(|d| d.selected)
+                .unwrap_or_default();
+            return Ok(selected
+                .into_iter()
+                .map(|s| ReviewedPeriod {
+                    username: Some(s.username),
+                    from: s.review_from.naive_local(),
+                    to: s.review_to.naive_local(),
+                })
+                .collect());
+        }
+        let Some(check) = task.check_id else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .check(check)
+            .await?
+            .map(|c| ReviewedPeriod {
+                username: (c.kind == CheckKind::User).then_some(c.subject),
+                from: c.from,
+                to: c.to,
+            })
+            .into_iter()
+            .collect())
     }
 
     pub async fn task_users(&self, task_id: i64) -> Result<Vec<TaskUser>> {

@@ -34,9 +34,10 @@ pub async fn task(
     s.require(&[Role::Reviewer, Role::Admin])?;
     let d = reviewable(&state, &s, id).await?;
     let (task, users, events, case) = (&d.task, &d.users, &d.events, d.case);
+    let periods = &d.periods;
     record_shown(&state, &s, id, events.len()).await?;
     Ok(Json(
-        json!({"task": task, "users": users, "events": events, "case": case, "checklist": crate::model::task::CHECKLIST}),
+        json!({"task": task, "users": users, "periods": periods, "events": events, "case": case, "checklist": crate::model::task::CHECKLIST}),
     ))
 }
 

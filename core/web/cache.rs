@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use crate::model::task::{Task, TaskEvent, TaskUser};
+use crate::model::task::{ReviewedPeriod, Task, TaskEvent, TaskUser};
 use crate::report::Compliance;
 
 /// A task with everything its page shows.
@@ -14,6 +14,7 @@ pub struct TaskData {
     pub task: Task,
     pub users: Vec<TaskUser>,
     pub events: Vec<TaskEvent>,
+    pub periods: Vec<ReviewedPeriod>,
     pub case: Option<i64>,
 }
 

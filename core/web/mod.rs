@@ -80,10 +80,12 @@ impl AppState {
         let users = self.store.task_users(id).await?;
         let events = self.store.events_of(task.draw_id, task.check_id).await?;
         let case = self.store.case_of_task(id).await?;
+        let periods = self.store.reviewed_periods(&task).await?;
         let data = Arc::new(cache::TaskData {
             task,
             users,
             events,
+            periods,
             case,
         });
         self.cache.tasks.put(id, version, data.clone());

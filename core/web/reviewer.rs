@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use loggvakt_connector::ReviewOutcome;
+use loggvakt_connector::{IdKind, ReviewOutcome};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Session, Shared, WebError};
 use crate::model::order::OrderState;
-use crate::model::task::{CHECKLIST, Task, TaskEvent, TaskState, outcome_str};
+use crate::model::task::{
+    CHECKLIST, ReviewedPeriod, Task, TaskEvent, TaskState, outcome_str, period_of,
+};
 use crate::model::user::{Role, User};
 use crate::orders::Pipeline;
 use crate::review::{Review, ReviewError};
@@ -165,8 +167,10 @@ pub async fn task(
         by_user.entry(e.event.user_id.clone()).or_default().push(json!({
             "time": e.event.time.format("%Y-%m-%d %H:%M:%S").to_string(),
             "patient_id": e.event.patient_id,
+            "reserve_number": e.event.patient_id.kind() == IdKind::Interim,
             "patient_name": e.event.patient_name,
             "care_unit": e.event.care_unit,
+            "care_unit_na": e.event.care_unit.as_deref().is_some_and(crate::rules::is_unknown_unit),
             "action": e.event.action,
             "event_text": e.event.event_text,
             "system_part": e.event.system_part,
@@ -186,6 +190,7 @@ pub async fn task(
             json!({
                 "username": u.username,
                 "name": name,
+                "period": period_of(&data.periods, &u.username).map(ReviewedPeriod::describe_sv),
                 "events": u.events,
                 "distinct_patients": u.distinct_patients,
                 "flags": u.flags.iter().map(|f| json!({"code": f.code.as_str(), "label": f.code.label_sv(), "reason": f.reason})).collect::<Vec<_>>(),
@@ -204,6 +209,7 @@ pub async fn task(
         "task",
         json!({
             "task": task_summary(&state, task),
+            "reviews_month": task.month.map(|m| m.prev().to_string()),
             "reviewer": task.reviewer_name,
             "outcome": task.outcome.map(outcome_str),
             "comment": task.comment,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::{EXTRACT_HEADER, Run, personnummer, run};
+use crate::support::{self, EXTRACT_HEADER, Run, personnummer, run};
 
 const STAFF: &str = "\
 id,name,unit,email,personnummer,cosmic,working_hours
@@ -76,6 +76,10 @@ struct Fixture {
 
 impl Fixture {
     fn new(rows: &[&str]) -> Self {
+        Self::with_staff(rows, STAFF)
+    }
+
+    fn with_staff(rows: &[&str], staff: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut extract = format!("{EXTRACT_HEADER}\n");
         for r in rows {
@@ -83,7 +87,7 @@ impl Fixture {
             extract.push('\n');
         }
         std::fs::write(dir.path().join("extract.csv"), extract).unwrap();
-        std::fs::write(dir.path().join("staff.csv"), STAFF).unwrap();
+        std::fs::write(dir.path().join("staff.csv"), staff).unwrap();
         std::fs::write(
             dir.path().join("protected.csv"),
             "personnummer\n19760507-9826\n",
@@ -253,8 +257,9 @@ fn csv_format_has_one_row_per_flagged_line() {
 }
 
 /// A valid made-up personnummer: born 1950-01-01, birth number `n`.
+/// The `n`-th made-up patient (birth numbers from 001: 000 is not a valid one).
 fn pnr(n: u32) -> String {
-    personnummer("500101", n)
+    personnummer("500101", n + 1)
 }
 
 #[test]
@@ -424,4 +429,71 @@ fn chunks_keep_line_order_and_numbers() {
         .map(|i| i + 2)
         .collect();
     assert_eq!(lines, expected);
+}
+
+/// A row by Eva (C1, day hours, her own unit) about `patient`: no flag unless it is hers.
+fn row_about(patient: &str) -> String {
+    format!("2027-05-04T10:00:00,cosmic,C1,Eva Lind,{patient},,Hemtjänst Norr,read,Läst,Journal")
+}
+
+#[test]
+fn every_form_of_the_personnummer_project_is_read_as_it_says() {
+    let forms = support::personnummer_meta();
+    let valid: Vec<String> = forms
+        .iter()
+        .filter(|f| f.1)
+        .map(|f| row_about(&f.0))
+        .collect();
+    let r = Fixture::new(&valid.iter().map(String::as_str).collect::<Vec<_>>()).analyze(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        json(&r)["flags"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r.stdout
+    );
+
+    let invalid: Vec<String> = forms
+        .iter()
+        .filter(|f| !f.1)
+        .map(|f| row_about(&f.0))
+        .collect();
+    let r = Fixture::new(&invalid.iter().map(String::as_str).collect::<Vec<_>>()).analyze(&[]);
+    assert_eq!(r.code, 1);
+    let shown = r.stderr.matches("column patient_id").count();
+    let more: usize = r
+        .stderr
+        .split("… and ")
+        .nth(1)
+        .map_or(0, |t| t.split(' ').next().unwrap().parse().unwrap());
+    assert_eq!(shown + more, invalid.len(), "{}", r.stderr);
+}
+
+#[test]
+fn short_forms_in_the_staff_file_are_the_same_person_as_long_ones_in_the_extract() {
+    let staff = STAFF.replace("19800414-9988", "800414-9988");
+    let rows = [row_about("198004149988")];
+    let r = Fixture::with_staff(&rows.each_ref().map(String::as_str), &staff).analyze(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let flags = json(&r)["flags"].to_string();
+    assert!(flags.contains("self_access"), "{flags}");
+}
+
+#[test]
+fn an_interim_number_is_a_patient_of_its_own() {
+    // Two reads of one interim-numbered patient and one of another: no rule that compares
+    // personnummer matches them, and they count as two distinct patients.
+    let rows = [
+        row_about("20000101-T220"),
+        row_about("20000101T220"),
+        row_about("20000101-R220"),
+    ];
+    let r = Fixture::new(&rows.each_ref().map(String::as_str)).analyze(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        json(&r)["flags"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r.stdout
+    );
 }

@@ -352,3 +352,38 @@ fn bad_notify_settings_name_the_field() {
         &["remind_days_before", "-1"],
     );
 }
+
+#[test]
+fn staff_personnummer_in_every_form_are_taken_or_refused_as_the_personnummer_project_says() {
+    let forms = support::personnummer_meta();
+    let row = |i: usize, pnr: &str| format!("s{i:04},Person {i},hemtjanst,,{pnr},C8{i:05}\n");
+    let header = "id,name,unit,email,personnummer,cosmic\n";
+    let valid: String = forms
+        .iter()
+        .filter(|f| f.1)
+        .enumerate()
+        .map(|(i, f)| row(i + 1, &f.0))
+        .collect();
+    let cfg = ConfigDir::new(SMALL_ORG, Some(&format!("{header}{valid}")));
+    let r = check(&cfg.arg());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let invalid: Vec<&String> = forms.iter().filter(|f| !f.1).map(|f| &f.0).collect();
+    let rows: String = invalid
+        .iter()
+        .enumerate()
+        .map(|(i, p)| row(i + 1, p))
+        .collect();
+    let cfg = ConfigDir::new(SMALL_ORG, Some(&format!("{header}{rows}")));
+    let r = check(&cfg.arg());
+    assert_eq!(r.code, 1);
+    for (i, p) in invalid.iter().enumerate() {
+        r.says(&format!("staff.csv:{}:", i + 2));
+        // The refused number is personal data and is never echoed.
+        assert!(p.trim().is_empty() || !r.stderr.contains(p.as_str()), "{p}");
+    }
+    r.says(&format!(
+        "the configuration has {} problem(s)",
+        invalid.len()
+    ));
+}

@@ -11,9 +11,9 @@ use loggvakt::orders::{ImportError, OrderReport, Pipeline};
 use loggvakt::store::Store;
 use loggvakt::tick;
 use loggvakt_connector::{
-    AccessEvent, Capabilities, Connector, ConnectorError, Extract, FetchQuery, ImportLimits,
-    ImportOutcome, Manifest, OrderReceipt, OrderRequest, Personnummer, PollOutcome, Subject,
-    async_trait, csv_form,
+    AccessEvent, Capabilities, Connector, ConnectorError, Extract, FetchQuery, IdKind,
+    ImportLimits, ImportOutcome, Manifest, OrderReceipt, OrderRequest, Personnummer, PollOutcome,
+    Subject, async_trait, csv_form,
 };
 
 use crate::support::{
@@ -330,6 +330,41 @@ async fn an_order_left_sending_by_a_dead_process_is_in_doubt_and_not_sent_again(
 
 fn csv_of(events: &[AccessEvent]) -> Vec<u8> {
     csv_form::write_all(Vec::new(), events).unwrap()
+}
+
+per_backend!(async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own);
+/// A patient without a personnummer has an interim number with a letter; the delivery is
+/// not refused for it, and the number is stored as written, of its own kind.
+async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own(db: TestDb) {
+    let s = setup(ordering(3));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    let (u, from) = (&users[0], users[0].period.unwrap().from);
+    let mut rows = vec![
+        event(&u.username, from + chrono::TimeDelta::hours(8)),
+        event(&u.username, from + chrono::TimeDelta::hours(10)),
+    ];
+    rows[1].patient_id = Personnummer::parse("20000101-T220").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reserv.csv");
+    std::fs::write(&path, csv_of(&rows)).unwrap();
+    assert_eq!(s.import(&store, order.id, &path).await.unwrap(), 2);
+    let stored = store.events_of(order.draw_id, None).await.unwrap();
+    let kinds: Vec<IdKind> = stored.iter().map(|e| e.event.patient_id.kind()).collect();
+    assert!(
+        kinds.contains(&IdKind::Interim),
+        "[{}] {kinds:?}",
+        db.backend
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|e| e.event.patient_id.digits() == "20000101T220")
+    );
 }
 
 per_backend!(async fn import_checks_the_whole_file_against_the_order_and_keeps_the_state_on_refusal);

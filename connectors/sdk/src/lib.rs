@@ -28,7 +28,7 @@ pub use connector::{Connector, FromSettings};
 pub use csv_form::RowError;
 pub use error::{ConnectorError, ErrorKind};
 pub use event::{AccessEvent, Action};
-pub use ident::{InvalidPersonnummer, Personnummer};
+pub use ident::{IdKind, InvalidPersonnummer, Personnummer};
 pub use protocol::{
     Capabilities, Extract, FetchQuery, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
     OrderRequest, Period, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
