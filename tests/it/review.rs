@@ -360,6 +360,11 @@ async fn review_commands() {
     assert_eq!(code, Some(0));
     assert!(out.contains("off_hours"), "{out}");
     assert!(out.contains("Checklista"));
+    assert!(
+        out.contains("Kontrollen 2027-05 granskar aktivitet under 2027-04."),
+        "{out}"
+    );
+    assert!(out.contains("hela dygnet"), "{out}");
 
     let (code, _, err) = run(&["review", "complete", &id, "--outcome", "med_anmarkning"]);
     assert_eq!(code, Some(1));

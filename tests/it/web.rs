@@ -435,3 +435,32 @@ async fn every_page_renders_for_its_roles() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_task_page_says_which_period_each_user_is_reviewed_for() {
+    let app = TestApp::spawn().await;
+    let (hem, _) = tasks_by_unit(&app).await;
+    let hanna = app.login("hanna").await;
+    let api = hanna.json(&format!("/api/tasks/{hem}")).await;
+    let periods = api["periods"].as_array().unwrap();
+    assert!(!periods.is_empty(), "{api}");
+    let page = hanna.page(&format!("/granskningar/{hem}")).await;
+    let month = api["task"]["month"].as_str().unwrap();
+    let task_month: loggvakt::calendar::Month = month.parse().unwrap();
+    assert!(
+        page.contains(&format!(
+            "Kontrollen {month} granskar aktivitet under {}",
+            task_month.prev()
+        )),
+        "{page}"
+    );
+    // Each sampled user's drawn day, in the task_month month.
+    for p in periods {
+        let day = &p["from"].as_str().unwrap()[..10];
+        assert!(day.starts_with(&task_month.prev().to_string()), "{p}");
+        assert!(
+            page.contains(&format!("Granskad period: <strong class=\"period\">{day}")),
+            "{day} not on the page"
+        );
+    }
+}
