@@ -332,22 +332,33 @@ fn csv_of(events: &[AccessEvent]) -> Vec<u8> {
     csv_form::write_all(Vec::new(), events).unwrap()
 }
 
-per_backend!(async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own);
-/// A patient without a personnummer has an interim number with a letter; the delivery is
-/// not refused for it, and the number is stored as written, of its own kind.
-async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own(db: TestDb) {
+/// Three orders per draw, the first week run, and one order waiting for its delivery.
+async fn first_week_awaiting(db: &TestDb) -> (Setup, Store, loggvakt::model::order::Order) {
     let s = setup(ordering(3));
     let store = db.open().await;
     s.run_first_week(&store).await;
     let order = awaiting_delivery(&store).await;
+    (s, store, order)
+}
+
+/// Two rows of the order's first user, inside their period.
+fn two_good_rows(order: &loggvakt::model::order::Order) -> Vec<AccessEvent> {
     let Subject::Users(users) = &order.request.subject else {
         unreachable!()
     };
     let (u, from) = (&users[0], users[0].period.unwrap().from);
-    let mut rows = vec![
+    vec![
         event(&u.username, from + chrono::TimeDelta::hours(8)),
         event(&u.username, from + chrono::TimeDelta::hours(10)),
-    ];
+    ]
+}
+
+per_backend!(async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own);
+/// A patient without a personnummer has an interim number with a letter; the delivery is
+/// not refused for it, and the number is stored as written, of its own kind.
+async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own(db: TestDb) {
+    let (s, store, order) = first_week_awaiting(&db).await;
+    let mut rows = two_good_rows(&order);
     rows[1].patient_id = Personnummer::parse("20000101-T220").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("reserv.csv");
@@ -369,19 +380,13 @@ async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own(db: TestDb)
 
 per_backend!(async fn import_checks_the_whole_file_against_the_order_and_keeps_the_state_on_refusal);
 async fn import_checks_the_whole_file_against_the_order_and_keeps_the_state_on_refusal(db: TestDb) {
-    let s = setup(ordering(3));
-    let store = db.open().await;
-    s.run_first_week(&store).await;
-    let order = awaiting_delivery(&store).await;
+    let (s, store, order) = first_week_awaiting(&db).await;
     let Subject::Users(users) = &order.request.subject else {
         unreachable!()
     };
     let u = &users[0];
     let p = u.period.unwrap();
-    let good = vec![
-        event(&u.username, p.from + chrono::TimeDelta::hours(8)),
-        event(&u.username, p.from + chrono::TimeDelta::hours(10)),
-    ];
+    let good = two_good_rows(&order);
     let dir = tempfile::tempdir().unwrap();
     let import = |name: &str, bytes: &[u8]| {
         let path = dir.path().join(name);
