@@ -30,8 +30,6 @@ pub enum PlanError {
 /// Draws are stored in transactions of this many, so a huge organisation neither holds one
 /// enormous transaction nor commits row by row.
 const CHUNK: usize = 500;
-/// How far back a tick catches up on months nobody planned.
-const CATCH_UP_MONTHS: i64 = 24;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanReport {
@@ -158,7 +156,8 @@ fn new_draws(
 
 /// The tick's planning: the draws of every month from the first planned one up to the
 /// current one, so a month that began while no instance ran is still drawn (and its lapsed
-/// work shows as missed). Returns how many draws were made.
+/// work shows as missed), however long the outage was: a month is never dropped. Returns
+/// how many draws were made.
 pub async fn plan_due(
     store: &Store,
     org: &Organisation,
@@ -167,8 +166,7 @@ pub async fn plan_due(
     seeds: &Seeds,
 ) -> Result<usize, PlanError> {
     let current = Month::of(local_date(clock.now()));
-    let earliest = (0..CATCH_UP_MONTHS).fold(current, |m, _| m.prev());
-    let mut month = store.plan_start().await?.unwrap_or(current).max(earliest);
+    let mut month = store.plan_start().await?.unwrap_or(current);
     let mut created = 0;
     while month <= current {
         created += plan_month(store, org, month, clock, actor, seeds)

@@ -128,6 +128,29 @@ fn downtime_makes_work_late_within_the_window_and_missed_after_it(db: TestDb) {
     assert_eq!(store_audit.code, 0, "{}", store_audit.stdout);
 }
 
+per_backend!(fn after_a_two_year_outage_every_month_is_drawn_and_shown_missed);
+fn after_a_two_year_outage_every_month_is_drawn_and_shown_missed(db: TestDb) {
+    let cfg = small_org();
+    tick(&cfg.arg(), &db, "2025-07-01T00:01:00+02:00");
+    // Down for 26 months: every month since July 2025 is drawn, none dropped.
+    let now = "2027-09-20T09:00:00+02:00";
+    tick(&cfg.arg(), &db, now);
+    let mut month: loggvakt::calendar::Month = "2025-07".parse().unwrap();
+    while month <= "2027-09".parse().unwrap() {
+        let s = states(&cfg.arg(), &db, now, &month.to_string());
+        assert_eq!(s.len(), 2, "[{}] {month} is drawn", db.backend);
+        if month > "2025-07".parse().unwrap() {
+            for (unit, (status, _, _)) in s {
+                assert_eq!(status, "missed", "[{}] {month} {unit}", db.backend);
+            }
+        }
+        month = month.next();
+    }
+    let report = db.run(&["report", "compliance", "--year", "2026", "--format", "json"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    report.prints("\"missed\": 24");
+}
+
 per_backend!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_ticks_make_each_draw_once
