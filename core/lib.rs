@@ -14,6 +14,7 @@
 //! 5. the edges: [`web`], [`cli`], [`server`], [`demo`], [`simulation`].
 
 pub mod analyze;
+pub mod anchor;
 pub mod auth;
 pub mod blocking;
 pub mod calendar;

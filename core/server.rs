@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use crate::anchor::Anchor;
 use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::org::Organisation;
@@ -23,6 +24,7 @@ use crate::tick::{self, TickReport};
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub tick_every: Duration,
+    pub anchor: Option<Anchor>,
 }
 
 #[derive(Clone, Default, Serialize)]
@@ -43,6 +45,7 @@ struct Shared {
     instance: String,
     /// Held for the length of a tick, so a slow tick and the next timer never overlap here.
     ticking: Mutex<LastTick>,
+    anchor: Option<Anchor>,
 }
 
 /// A name for this process in audit records and claims: host, pid and a random tag.
@@ -77,6 +80,11 @@ async fn run_tick(shared: &Shared) {
     match result {
         Ok(report) => {
             log_report(&report);
+            if let Some(anchor) = &shared.anchor {
+                anchor
+                    .checkpoint_after_tick(&shared.store, shared.clock.now())
+                    .await;
+            }
             last.skipped = report.skipped;
             last.created = report.created;
             last.ran = report.done.len() + report.late.len();
@@ -138,6 +146,7 @@ pub async fn serve(
         clock,
         instance: instance_name(),
         ticking: Mutex::new(LastTick::default()),
+        anchor: options.anchor,
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await

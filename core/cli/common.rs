@@ -22,6 +22,19 @@ pub(super) struct Globals {
     /// `--now` as given: the demo runs its own clock from it.
     pub(super) now: Option<DateTime<Utc>>,
     pub(super) clock: Clock,
+    pub(super) audit_key: Option<PathBuf>,
+    pub(super) audit_checkpoints: Option<PathBuf>,
+}
+
+impl Globals {
+    /// The audit anchor, when both its key and its file are given.
+    pub(super) fn anchor(&self) -> Result<Option<crate::anchor::Anchor>> {
+        match (&self.audit_key, &self.audit_checkpoints) {
+            (Some(key), Some(file)) => Ok(Some(crate::anchor::Anchor::load(key, file)?)),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("--audit-key and --audit-checkpoints go together"),
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

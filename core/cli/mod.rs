@@ -64,6 +64,14 @@ pub struct Cli {
     /// trials and tests. Audit records keep the real time beside it.
     #[arg(long, global = true, value_parser = parse_instant)]
     pub now: Option<DateTime<Utc>>,
+    /// The ed25519 key that signs audit checkpoints (`audit keygen` makes one). Keep it
+    /// outside the database's reach; with --audit-checkpoints, `tick` and `serve` anchor the
+    /// audit trail after every tick and `audit verify` checks the trail against the file.
+    #[arg(long, global = true, env = "LOGGVAKT_AUDIT_KEY")]
+    pub audit_key: Option<PathBuf>,
+    /// The append-only file of signed audit checkpoints (one JSON line each).
+    #[arg(long, global = true, env = "LOGGVAKT_AUDIT_CHECKPOINTS")]
+    pub audit_checkpoints: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -238,6 +246,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         db: cli.db,
         config: cli.config,
         now: cli.now,
+        audit_key: cli.audit_key,
+        audit_checkpoints: cli.audit_checkpoints,
     };
     let ctx = &ctx;
     match cli.command {

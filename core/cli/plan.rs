@@ -83,7 +83,11 @@ pub(super) async fn tick(ctx: &Globals) -> Result<ExitCode> {
     connectors.require_all().map_err(anyhow::Error::msg)?;
     let store = open_store(&ctx.db).await?;
     let clock = &ctx.clock;
+    let anchor = ctx.anchor()?;
     let r = tick::tick(&store, &org, &connectors, clock, &server::instance_name()).await?;
+    if let Some(anchor) = anchor {
+        anchor.checkpoint_after_tick(&store, clock.now()).await;
+    }
     if r.skipped {
         println!("another instance is ticking; nothing done");
     } else {

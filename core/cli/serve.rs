@@ -24,6 +24,7 @@ pub(super) async fn serve(ctx: &Globals, listen: SocketAddr, tick_every: u64) ->
         ServeOptions {
             listen,
             tick_every: Duration::from_secs(tick_every),
+            anchor: ctx.anchor()?,
         },
     )
     .await?;

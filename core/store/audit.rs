@@ -196,6 +196,15 @@ pub async fn verify(store: &Store) -> Result<Verdict> {
     }
 }
 
+/// The hash of record `seq`, if the trail holds it.
+pub async fn hash_at(store: &Store, seq: i64) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(row.map(|(h,)| h))
+}
+
 /// The records about one object, oldest first.
 pub async fn for_object(store: &Store, object: &str) -> Result<Vec<Record>> {
     Ok(sqlx::query_as(

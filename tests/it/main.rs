@@ -4,6 +4,7 @@
 mod support;
 
 mod analyze;
+mod anchor;
 mod browser;
 mod config_check;
 mod conformance;
