@@ -6,7 +6,8 @@
 //! 2. draws: run those whose execution day has come, creating their orders;
 //! 3. orders: send, poll, fetch and import;
 //! 4. tasks: a review task for every draw or check whose extracts are all in;
-//! 5. notices: announce new tasks, remind, escalate, deliver what is due;
+//! 5. notices: announce new tasks, remind, escalate, tell about overdue deliveries, deliver
+//!    what is due;
 //! 6. write-backs: retry outcomes not yet recorded in their source system;
 //! 7. retention: purge the rows whose purpose has ended.
 //!
@@ -47,6 +48,8 @@ pub struct ReviewReport {
     pub tasks_created: usize,
     pub reminders: usize,
     pub escalations: usize,
+    /// Notices queued about overdue deliveries (to whoever ordered, and the administrators).
+    pub delivery_notices: usize,
     pub notices_sent: usize,
     pub notices_failed: usize,
     pub write_backs: usize,
@@ -154,6 +157,7 @@ impl Tick<'_> {
         };
         notices.announce().await?;
         (report.reminders, report.escalations) = notices.follow_up().await?;
+        report.delivery_notices = notices.overdue_deliveries().await?;
         match notify::mailer(&self.org.notify, self.store.notice_dir()) {
             Ok(mailer) => {
                 (report.notices_sent, report.notices_failed) =

@@ -1,5 +1,6 @@
-//! Notices to people about a task: assignment, reminder and escalation. Each is unique per
-//! task, kind and recipient, and carries a link and no patient data.
+//! Notices to people about a task (assignment, reminder, escalation) or an order (its
+//! delivery is overdue). Each is unique per task or order, kind and recipient, and carries
+//! a link and no patient data.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -7,6 +8,7 @@ use serde::Serialize;
 crate::text_enum! {
     pub enum NoticeKind {
         Assigned = "assigned", Reminder = "reminder", Escalation = "escalation",
+        DeliveryOverdue = "delivery_overdue",
     }
 }
 
@@ -19,7 +21,9 @@ crate::text_enum! {
 #[derive(Debug, Clone, Serialize)]
 pub struct Notice {
     pub id: i64,
-    pub task_id: i64,
+    /// The task it is about, or `None` for a notice about an order.
+    pub task_id: Option<i64>,
+    pub order_id: Option<i64>,
     pub kind: NoticeKind,
     pub recipient: String,
     pub subject: String,

@@ -75,6 +75,7 @@ pub fn mailer(
 pub const ASSIGNED: &str = "notice_assigned";
 pub const REMINDER: &str = "notice_reminder";
 pub const ESCALATION: &str = "notice_escalation";
+pub const DELIVERY_OVERDUE: &str = "notice_delivery_overdue";
 
 /// The notice templates, built in so that a release binary needs no template folder, and
 /// registered once.
@@ -97,6 +98,10 @@ fn templates() -> Handlebars<'static> {
         (
             ESCALATION,
             include_str!("../../templates/notice_escalation.hbs"),
+        ),
+        (
+            DELIVERY_OVERDUE,
+            include_str!("../../templates/notice_delivery_overdue.hbs"),
         ),
     ] {
         h.register_template_string(name, text)
@@ -131,5 +136,11 @@ mod tests {
         assert!(body.contains("  - a\n"), "{body}");
         assert!(render(REMINDER, &data).contains("Påminnelse"));
         assert!(render(ESCALATION, &data).contains("Ansvarig granskare: Anna Berg"));
+        let order = serde_json::json!({
+            "recipient": "Karin", "reference": "LV-2027-05-3-1", "unit": "Hemtjänst Norr",
+            "system": "cosmic", "deliver_by": "2027-05-20", "link": "http://x/admin/bestallningar",
+            "organisation": "Exempelkommunen",
+        });
+        assert!(render(DELIVERY_OVERDUE, &order).contains("referensen LV-2027-05-3-1"));
     }
 }

@@ -5,11 +5,13 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
-use super::{ASSIGNED, ESCALATION, Mail, MailError, Mailer, REMINDER, render};
+use super::{ASSIGNED, DELIVERY_OVERDUE, ESCALATION, Mail, MailError, Mailer, REMINDER, render};
 use crate::clock::Clock;
 use crate::model::notice::{NoticeKind, NoticeState};
+use crate::model::order::order_object;
 use crate::model::org::{Contact, Organisation};
 use crate::model::task::{CHECKLIST, Task, TaskState, task_object};
+use crate::model::user::Role;
 use crate::store::review::TaskMark;
 use crate::store::{Store, StoreError};
 
@@ -87,6 +89,72 @@ impl Notices<'_> {
         Ok((reminders, escalations))
     }
 
+    /// A notice for every order flagged overdue, to whoever ordered it (the unit's manager)
+    /// and to the administrators, once per order and recipient. Returns how many were queued.
+    pub async fn overdue_deliveries(&self) -> Result<usize, StoreError> {
+        let orders = self.store.overdue_orders_untold().await?;
+        if orders.is_empty() {
+            return Ok(0);
+        }
+        let admins: Vec<Contact> = self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| u.role == Role::Admin && !u.disabled && u.email.contains('@'))
+            .map(|u| Contact {
+                name: u.name,
+                email: u.email,
+            })
+            .collect();
+        let mut queued = 0;
+        for order in orders {
+            let unit = self.org.unit(&order.unit);
+            let mut to: Vec<&Contact> = unit.map(|u| &u.manager).into_iter().collect();
+            for admin in &admins {
+                if !to
+                    .iter()
+                    .any(|c| c.email.eq_ignore_ascii_case(&admin.email))
+                {
+                    to.push(admin);
+                }
+            }
+            let now = self.clock.now();
+            let data = |recipient: &str| {
+                json!({
+                    "recipient": recipient,
+                    "reference": order.reference,
+                    "unit": unit.map_or(order.unit.as_str(), |u| u.name.as_str()),
+                    "system": order.system,
+                    "deliver_by": order.deliver_by.map_or("-".to_owned(), |t| crate::calendar::local_date(t).to_string()),
+                    "link": format!("{}/admin/bestallningar", self.org.notify.base_url),
+                    "organisation": self.org.name,
+                })
+            };
+            let subject = format!("Försenat loggutdrag: {}", order.reference);
+            let mut tx = self.store.begin_write(now, self.actor).await?;
+            for c in &to {
+                let body = render(DELIVERY_OVERDUE, &data(&c.name));
+                let kind = NoticeKind::DeliveryOverdue;
+                if tx
+                    .insert_order_notice(order.id, kind, &c.email, &subject, &body, now)
+                    .await?
+                    .is_some()
+                {
+                    queued += 1;
+                }
+            }
+            let emails: Vec<&str> = to.iter().map(|c| c.email.as_str()).collect();
+            tx.commit_audited(
+                "order.overdue_notified",
+                &order_object(order.id),
+                json!({"to": emails}),
+            )
+            .await?;
+        }
+        Ok(queued)
+    }
+
     /// Marks the task reminded or escalated and queues the notice, in one transaction; false
     /// when another instance did it first.
     async fn notice_once(
@@ -99,7 +167,9 @@ impl Notices<'_> {
         let (mark, action) = match kind {
             NoticeKind::Reminder => (TaskMark::Reminded, "review.reminded"),
             NoticeKind::Escalation => (TaskMark::Escalated, "review.escalated"),
-            NoticeKind::Assigned => unreachable!("the first notice is made with the task"),
+            NoticeKind::Assigned | NoticeKind::DeliveryOverdue => {
+                unreachable!("made with the task, or about an order")
+            }
         };
         let mut tx = self.store.begin_write(now, self.actor).await?;
         if !tx.mark_task(task.id, mark, now).await? {
@@ -140,7 +210,7 @@ impl Notices<'_> {
                     tx.audit(
                         "notice.sent",
                         &format!("notice:{}", notice.id),
-                        json!({"task": notice.task_id, "kind": notice.kind.as_str(), "to": notice.recipient, "via": mailer.describe()}),
+                        json!({"task": notice.task_id, "order": notice.order_id, "kind": notice.kind.as_str(), "to": notice.recipient, "via": mailer.describe()}),
                     )
                     .await?;
                     sent += 1;
@@ -161,7 +231,7 @@ impl Notices<'_> {
                         tx.audit(
                             "notice.failed",
                             &format!("notice:{}", notice.id),
-                            json!({"task": notice.task_id, "kind": notice.kind.as_str(), "reason": message}),
+                            json!({"task": notice.task_id, "order": notice.order_id, "kind": notice.kind.as_str(), "reason": message}),
                         )
                         .await?;
                         failed += 1;
@@ -220,6 +290,7 @@ impl Notices<'_> {
                 ESCALATION,
                 format!("Försenad loggkontroll: {unit}, {}", task.about()),
             ),
+            NoticeKind::DeliveryOverdue => unreachable!("about an order, not a task"),
         };
         (subject, render(template, &data))
     }

@@ -68,6 +68,7 @@ fn notice_from_row(row: &AnyRow) -> Result<Notice> {
     Ok(Notice {
         id,
         task_id: row.try_get("task_id")?,
+        order_id: row.try_get("order_id")?,
         kind: text_col(row, "kind", "notice", id)?,
         recipient: row.try_get("recipient")?,
         subject: row.try_get("subject")?,
@@ -236,6 +237,34 @@ impl WriteTx {
             .transpose()
     }
 
+    /// Queues a notice about an order; `None` when it already has this one for this
+    /// recipient.
+    pub async fn insert_order_notice(
+        &mut self,
+        order_id: i64,
+        kind: NoticeKind,
+        recipient: &str,
+        subject: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO notifications (order_id, kind, recipient, subject, body, state, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(order_id)
+        .bind(kind.as_str())
+        .bind(recipient)
+        .bind(subject)
+        .bind(body)
+        .bind(ts(at))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| r.try_get("id").map_err(StoreError::from))
+            .transpose()
+    }
+
     /// Records a notice's delivery attempt.
     pub async fn notice_attempted(
         &mut self,
@@ -290,6 +319,16 @@ impl WriteTx {
             .await?;
         Ok(deleted)
     }
+}
+
+/// An order whose delivery is overdue, as its notice needs it.
+#[derive(Debug, Clone)]
+pub struct OverdueOrder {
+    pub id: i64,
+    pub reference: String,
+    pub system: String,
+    pub deliver_by: Option<DateTime<Utc>>,
+    pub unit: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -555,7 +594,7 @@ impl Store {
 
     pub async fn notices(&self, task_id: Option<i64>) -> Result<Vec<Notice>> {
         let rows = sqlx::query(
-            "SELECT id, task_id, kind, recipient, subject, body, state, attempts, last_error, \
+            "SELECT id, task_id, order_id, kind, recipient, subject, body, state, attempts, last_error, \
              created_at, sent_at FROM notifications WHERE ($1 IS NULL OR task_id = $1) ORDER BY id",
         )
         .bind(task_id)
@@ -564,9 +603,35 @@ impl Store {
         rows.iter().map(notice_from_row).collect()
     }
 
+    /// Orders flagged overdue (still waiting past their delivery date) that nobody has been
+    /// told about yet, with the unit whose draw or check they serve.
+    pub async fn overdue_orders_untold(&self) -> Result<Vec<OverdueOrder>> {
+        let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT o.id, o.reference, o.system_id, o.deliver_by, COALESCE(d.unit_id, c.unit_id) \
+             FROM orders o LEFT JOIN draws d ON d.id = o.draw_id \
+             LEFT JOIN checks c ON c.id = o.check_id \
+             WHERE o.state = 'awaiting_delivery' AND o.reminded_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.order_id = o.id) \
+             ORDER BY o.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(id, reference, system, deliver_by, unit)| {
+                Ok(OverdueOrder {
+                    id,
+                    reference,
+                    system,
+                    deliver_by: deliver_by.as_deref().map(parse_ts).transpose()?,
+                    unit,
+                })
+            })
+            .collect()
+    }
+
     pub async fn notices_due(&self, now: DateTime<Utc>) -> Result<Vec<Notice>> {
         let rows = sqlx::query(
-            "SELECT id, task_id, kind, recipient, subject, body, state, attempts, last_error, \
+            "SELECT id, task_id, order_id, kind, recipient, subject, body, state, attempts, last_error, \
              created_at, sent_at FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1 \
              ORDER BY id LIMIT 500",
         )

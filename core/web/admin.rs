@@ -142,11 +142,12 @@ pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Res
         .iter()
         .map(|o| order_json(o, |t| json!(local(t))))
         .collect();
+    let overdue = orders.iter().filter(|o| o["overdue"] == true).count();
     Ok(state.page(
         Some(&session),
         "Beställningar",
         "orders",
-        json!({"orders": orders}),
+        json!({"orders": orders, "overdue": overdue}),
     ))
 }
 
@@ -157,6 +158,8 @@ pub(super) fn order_json(o: &Order, time: impl Fn(DateTime<Utc>) -> Value) -> Va
         "id": o.id, "reference": o.reference, "draw_id": o.draw_id, "system": o.system,
         "state": o.state.as_str(),
         "failed": matches!(o.state, OrderState::Failed | OrderState::InDoubt),
+        // Flagged by the poll that found it still waiting past its delivery date.
+        "overdue": o.state == OrderState::AwaitingDelivery && o.reminded_at.is_some(),
         "attempts": o.attempts, "last_error": o.last_error, "created_at": time(o.created_at),
         "sent_at": o.sent_at.map(&time), "delivered_at": o.delivered_at.map(&time),
         "deliver_by": o.deliver_by.map(&time),

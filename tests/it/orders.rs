@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use loggvakt::connectors::Connectors;
+use loggvakt::model::notice::NoticeKind;
 use loggvakt::model::order::OrderState;
 use loggvakt::orders::{ImportError, OrderReport, Pipeline};
 use loggvakt::store::Store;
@@ -551,6 +552,58 @@ async fn a_fetching_system_stores_events_at_once_and_a_polled_delivery_is_import
         store.event_count(Some(order.id)).await.unwrap(),
         users.len() as i64
     );
+}
+
+per_backend!(async fn an_undelivered_order_is_told_to_its_orderer_and_the_admins_once);
+/// Past its delivery date an order still waiting sends one notice to the unit's manager, who
+/// ordered it, and one to each administrator; later ticks send no more.
+async fn an_undelivered_order_is_told_to_its_orderer_and_the_admins_once(db: TestDb) {
+    let s = setup(ordering(10));
+    let store = db.open().await;
+    let admin = loggvakt::store::users::NewUser {
+        username: "ada",
+        name: "Ada Admin",
+        email: "ada@example.se",
+        role: loggvakt::model::user::Role::Admin,
+        units: &[],
+        password_hash: "x",
+    };
+    store
+        .upsert_user(&admin, instant("2027-04-01T00:00:00Z"), "test")
+        .await
+        .unwrap();
+    s.run_first_week(&store).await;
+    for day in ["2027-05-20", "2027-05-21", "2027-05-22"] {
+        s.tick(&store, &format!("{day}T09:00:00+02:00")).await;
+    }
+    let notices: Vec<_> = store
+        .notices(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoticeKind::DeliveryOverdue)
+        .collect();
+    let orders = store
+        .orders(Some(OrderState::AwaitingDelivery))
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 2, "[{}]", db.backend);
+    for order in &orders {
+        let mut to: Vec<&str> = notices
+            .iter()
+            .filter(|n| n.order_id == Some(order.id))
+            .map(|n| n.recipient.as_str())
+            .collect();
+        to.sort_unstable();
+        assert_eq!(to.len(), 2, "[{}] order {}: {to:?}", db.backend, order.id);
+        assert!(to.contains(&"ada@example.se"), "{to:?}");
+        assert!(
+            notices
+                .iter()
+                .all(|n| n.subject.contains("Försenat loggutdrag"))
+        );
+    }
+    assert_eq!(audit_count(&store, "order.overdue_notified").await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
