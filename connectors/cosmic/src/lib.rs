@@ -107,11 +107,9 @@ impl std::fmt::Debug for CosmicConnector {
 }
 
 impl FromSettings for CosmicConnector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: CosmicSettings = wire::settings(system_id, settings)?;
+    type Settings = CosmicSettings;
+
+    fn build(system_id: &str, s: CosmicSettings) -> Result<Self, ConnectorError> {
         let bad = |setting: &str, problem: &str| wire::bad_setting(system_id, setting, problem);
         let from: Mailbox = s
             .from

@@ -57,11 +57,9 @@ pub struct LifecareConnector {
 }
 
 impl FromSettings for LifecareConnector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: LifecareSettings = wire::settings(system_id, settings)?;
+    type Settings = LifecareSettings;
+
+    fn build(system_id: &str, s: LifecareSettings) -> Result<Self, ConnectorError> {
         let base = http::base_url(system_id, "base_url", &s.base_url)?;
         for (name, value) in [
             ("token", s.token.expose()),

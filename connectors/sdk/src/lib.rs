@@ -23,6 +23,7 @@ mod event;
 mod ident;
 pub mod plugin;
 mod protocol;
+mod settings;
 
 pub use connector::{Connector, FromSettings};
 pub use csv_form::RowError;

@@ -62,11 +62,9 @@ pub struct Sesam2Connector {
 }
 
 impl FromSettings for Sesam2Connector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: Sesam2Settings = wire::settings(system_id, settings)?;
+    type Settings = Sesam2Settings;
+
+    fn build(system_id: &str, s: Sesam2Settings) -> Result<Self, ConnectorError> {
         let base = http::base_url(system_id, "base_url", &s.base_url)?;
         if s.token.expose().is_empty() {
             return Err(wire::bad_setting(system_id, "token", "is empty"));

@@ -66,11 +66,9 @@ pub struct TreservaConnector {
 }
 
 impl FromSettings for TreservaConnector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: TreservaSettings = wire::settings(system_id, settings)?;
+    type Settings = TreservaSettings;
+
+    fn build(system_id: &str, s: TreservaSettings) -> Result<Self, ConnectorError> {
         let portal = http::base_url(system_id, "portal_url", &s.portal_url)?;
         let email = s.requester_email.trim();
         if email.is_empty() || !email.contains('@') || email.contains(char::is_whitespace) {

@@ -16,9 +16,10 @@ use loggvakt_connector::{
 };
 use serde::Deserialize;
 
+/// The folders of the module doc.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     outbox: PathBuf,
     inbox: PathBuf,
 }
@@ -30,12 +31,9 @@ pub struct FileDrop {
 }
 
 impl FromSettings for FileDrop {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: Settings = serde_json::from_value(settings.clone())
-            .map_err(|e| ConnectorError::config(format!("settings: {e}")))?;
+    type Settings = Settings;
+
+    fn build(system_id: &str, s: Settings) -> Result<Self, ConnectorError> {
         Ok(Self {
             system_id: system_id.to_owned(),
             outbox: s.outbox,
