@@ -25,13 +25,15 @@
 //! ordinary reads. Counts are printed on stderr.
 //!
 //! Personnummer are made up (patients: birth numbers 000–979; staff: 980–999, so the two
-//! never meet), with valid check digits. The same flags give byte-identical files. Only the
-//! standard library is used.
+//! never meet), with valid check digits. The same flags give byte-identical files. Besides
+//! the standard library, only the connector SDK's check digit is used.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use loggvakt_connector::Personnummer;
 
 const USAGE: &str = "usage: gen_extract --rows N [--staff N] [--seed N] [--out DIR]";
 
@@ -186,18 +188,8 @@ fn personnummer(index: u64, first_birth_number: u64) -> String {
     let birth_number = first_birth_number + index / BIRTH_DAYS;
     let (y, m, d) = civil_from_days(day);
     let nine = format!("{:02}{m:02}{d:02}{birth_number:03}", y % 100);
-    let sum: u32 = nine
-        .bytes()
-        .enumerate()
-        .map(|(i, c)| {
-            let p = u32::from(c - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            p / 10 + p % 10
-        })
-        .sum();
-    format!(
-        "{y:04}{m:02}{d:02}{birth_number:03}{}",
-        (10 - sum % 10) % 10
-    )
+    let check = Personnummer::check_digit(nine.as_bytes());
+    format!("{y:04}{m:02}{d:02}{birth_number:03}{check}")
 }
 
 struct Person {
