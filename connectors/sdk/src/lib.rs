@@ -31,8 +31,8 @@ pub use error::{ConnectorError, ErrorKind};
 pub use event::{AccessEvent, Action};
 pub use ident::{InvalidPersonnummer, Personnummer};
 pub use protocol::{
-    Capabilities, Extract, FetchQuery, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
-    OrderRequest, Period, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
+    Capabilities, Capability, Extract, FetchQuery, ImportLimits, ImportOutcome, Manifest,
+    OrderReceipt, OrderRequest, Period, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
 };
 
 /// Re-exported so that connector crates name the same `async_trait` the trait was made with.

@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use loggvakt_connector::{
-    Capabilities, Connector, ConnectorError, Extract, FromSettings, ImportLimits, ImportOutcome,
-    Manifest, OrderReceipt, OrderRequest, PollOutcome, async_trait, csv_form,
+    Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
+    ImportOutcome, Manifest, OrderReceipt, OrderRequest, PollOutcome, async_trait, csv_form,
 };
 use serde::Deserialize;
 
@@ -70,17 +70,13 @@ fn folder_ok(what: &str, dir: &Path) -> Result<(), ConnectorError> {
 #[async_trait]
 impl Connector for FileDrop {
     fn manifest(&self) -> Manifest {
-        Manifest {
-            name: format!("file-drop for {}", self.system_id),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities {
-                order: true,
-                poll: true,
-                import: true,
-                ..Capabilities::default()
-            },
-            max_users_per_order: None,
-        }
+        use Capability::{Import, Order, Poll};
+        let name = format!("file-drop for {}", self.system_id);
+        Manifest::new(
+            name,
+            env!("CARGO_PKG_VERSION"),
+            Capabilities::of(&[Order, Poll, Import]),
+        )
     }
 
     async fn health(&self) -> Result<(), ConnectorError> {
