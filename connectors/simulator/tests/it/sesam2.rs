@@ -16,33 +16,28 @@ async fn get(sim: &Simulator, query: &[(&str, &str)], token: Option<&str>) -> (u
 /// A search as Loggöversikt's query string has it: by one key, `from` to `to`.
 type Search<'a> = [(&'static str, &'a str); 3];
 
-/// The search for `user`'s accesses in `[from, to)`, and their ground truth.
-fn by_user<'a>(
-    sim: &Simulator,
-    user: &'a str,
-    from: &'a str,
-    to: &'a str,
-) -> (Search<'a>, Vec<AccessEvent>) {
-    let truth = sim.events_for("sesam2", user, dt(from), dt(to));
-    ([("anvandare", user), ("fran", from), ("till", to)], truth)
+/// Whose accesses a search is about.
+enum Key<'a> {
+    User(&'a str),
+    Patient(&'a Personnummer),
 }
 
-/// The search for every access to `patient`'s record in `[from, to)`, and its ground truth.
-fn by_patient<'a>(
+/// The search by `key` over `[from, to)`, and the ground truth it must add up to.
+fn search<'a>(
     sim: &Simulator,
-    patient: &'a Personnummer,
+    key: Key<'a>,
     from: &'a str,
     to: &'a str,
 ) -> (Search<'a>, Vec<AccessEvent>) {
-    let truth = sim.events_for_patient("sesam2", patient, dt(from), dt(to));
-    (
-        [
-            ("mottagare", patient.digits()),
-            ("fran", from),
-            ("till", to),
-        ],
-        truth,
-    )
+    let (from_t, to_t) = (dt(from), dt(to));
+    let (param, truth) = match key {
+        Key::User(u) => (("anvandare", u), sim.events_for("sesam2", u, from_t, to_t)),
+        Key::Patient(p) => {
+            let truth = sim.events_for_patient("sesam2", p, from_t, to_t);
+            (("mottagare", p.digits()), truth)
+        }
+    };
+    ([param, ("fran", from), ("till", to)], truth)
 }
 
 /// Follows the pages as the connector does, until `sida == antal_sidor`.
@@ -75,7 +70,12 @@ async fn all_pages(sim: &Simulator, query: &[(&str, &str)], per_sida: u64) -> (u
 #[tokio::test]
 async fn paging_by_user_adds_up_to_the_ground_truth() {
     let sim = start(config()).await;
-    let (q, truth) = by_user(&sim, "189986", "2027-04-01T00:00:00", "2027-04-15T00:00:00");
+    let (q, truth) = search(
+        &sim,
+        Key::User("189986"),
+        "2027-04-01T00:00:00",
+        "2027-04-15T00:00:00",
+    );
     let (totalt, rows) = all_pages(&sim, &q, 7).await;
     assert!(truth.len() > 14, "several pages");
     assert_eq!(totalt as usize, truth.len());
@@ -123,7 +123,12 @@ async fn paging_by_user_adds_up_to_the_ground_truth() {
 async fn a_targeted_check_by_recipient() {
     let sim = start(config()).await;
     let patient = sim.patients("Hjälpmedel Syd")[5].personnummer.clone();
-    let (q, truth) = by_patient(&sim, &patient, "2027-01-01T00:00:00", "2027-07-01T00:00:00");
+    let (q, truth) = search(
+        &sim,
+        Key::Patient(&patient),
+        "2027-01-01T00:00:00",
+        "2027-07-01T00:00:00",
+    );
     let (totalt, rows) = all_pages(&sim, &q, 100).await;
     assert!(!truth.is_empty());
     assert_eq!(totalt as usize, truth.len());
@@ -177,7 +182,12 @@ async fn bearer_token_and_bad_queries_are_refused() {
 #[tokio::test]
 async fn malformed_rows_are_mixed_in_at_stable_places() {
     let sim = start_with(|c| c.faults.sesam2.malformed_rows = 4).await;
-    let (q, truth) = by_user(&sim, "189987", "2027-04-01T00:00:00", "2027-04-08T00:00:00");
+    let (q, truth) = search(
+        &sim,
+        Key::User("189987"),
+        "2027-04-01T00:00:00",
+        "2027-04-08T00:00:00",
+    );
     let (totalt, rows) = all_pages(&sim, &q, 10).await;
     assert_eq!(totalt as usize, truth.len() + 4);
     let bad = rows
