@@ -24,9 +24,9 @@
 //! patients than their peers (volume_spike); protected and watched patients turn up among
 //! ordinary reads. Counts are printed on stderr.
 //!
-//! Personnummer are made up (patients: birth numbers 000–979; staff: 980–999, so the two
-//! never meet), with valid check digits. The same flags give byte-identical files. Only the
-//! standard library is used.
+//! Personnummer are made up (patients: birth numbers 001–979, as 000 is not a valid one;
+//! staff: 980–999, so the two never meet), with valid check digits. The same flags give
+//! byte-identical files. Only the standard library is used.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -155,7 +155,7 @@ fn patient(k: u64) -> Person {
             PATIENT_PREFIX[((k / n) % p) as usize],
             PATIENT_SUFFIX[((k / n / p) % PATIENT_SUFFIX.len() as u64) as usize]
         ),
-        pnr: personnummer(k, 0),
+        pnr: personnummer(k, 1),
     }
 }
 

@@ -13,6 +13,9 @@ use std::borrow::Cow;
 
 use chrono::NaiveDate;
 use loggvakt_connector::csv_form::HEADER;
+use loggvakt_connector::csv_form::column::{
+    ACTION, CARE_UNIT, PATIENT_ID, PATIENT_NAME, SYSTEM, TIME, USER_ID,
+};
 use memchr::{memchr, memchr_iter};
 use rustc_hash::FxHashMap;
 
@@ -23,14 +26,6 @@ use crate::rules::{RowFacts, Rules};
 
 /// More columns than this in a header is not the normalised form.
 pub const MAX_COLUMNS: usize = 64;
-
-const TIME: usize = 0;
-const SYSTEM: usize = 1;
-const USER_ID: usize = 2;
-const PATIENT_ID: usize = 4;
-const PATIENT_NAME: usize = 5;
-const CARE_UNIT: usize = 6;
-const ACTION: usize = 7;
 
 /// Where each column of [`HEADER`] sits in this file.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! The extract the journal unit delivers: CSV (`;` or `,`) or XLSX, columns by name.
 
 use loggvakt_connector::Action;
-use loggvakt_tabular::{Column, Layout, TimeColumns};
+use loggvakt_tabular::{Column, Layout};
 
 /// In index order; the aliases are PROTOCOLS.md's.
 pub const COLUMNS: [Column; 8] = [
@@ -27,15 +27,4 @@ const ACTIONS: [(&str, Action); 9] = [
     ("Nödöppnat", Action::EmergencyOpen),
 ];
 
-pub const LAYOUT: Layout = Layout {
-    columns: &COLUMNS,
-    time: TimeColumns::One(0),
-    user_id: 1,
-    user_name: Some(2),
-    patient_id: 3,
-    patient_name: Some(4),
-    care_unit: Some(5),
-    event_text: 6,
-    system_part: Some(7),
-    actions: &ACTIONS,
-};
+pub const LAYOUT: Layout = Layout::in_event_order(&COLUMNS, Some(7), &ACTIONS);

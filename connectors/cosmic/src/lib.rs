@@ -20,8 +20,8 @@ use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use loggvakt_connector::{
-    Capabilities, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome, Manifest,
-    OrderReceipt, OrderRequest, Subject, async_trait,
+    Capabilities, Capability, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome,
+    Manifest, OrderReceipt, OrderRequest, Subject, async_trait,
 };
 use loggvakt_tabular::wire;
 use serde::{Deserialize, Serialize};
@@ -107,11 +107,9 @@ impl std::fmt::Debug for CosmicConnector {
 }
 
 impl FromSettings for CosmicConnector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: CosmicSettings = wire::settings(system_id, settings)?;
+    type Settings = CosmicSettings;
+
+    fn build(system_id: &str, s: CosmicSettings) -> Result<Self, ConnectorError> {
         let bad = |setting: &str, problem: &str| wire::bad_setting(system_id, setting, problem);
         let from: Mailbox = s
             .from
@@ -335,15 +333,11 @@ fn smtp_error(e: lettre::transport::smtp::Error) -> ConnectorError {
 #[async_trait]
 impl Connector for CosmicConnector {
     fn manifest(&self) -> Manifest {
+        use Capability::{Import, Order};
+        let offered = Capabilities::of(&[Order, Import]);
         Manifest {
-            name: "cosmic".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities {
-                order: true,
-                import: true,
-                ..Capabilities::default()
-            },
             max_users_per_order: Some(self.settings.max_users_per_order),
+            ..Manifest::new("cosmic", env!("CARGO_PKG_VERSION"), offered)
         }
     }
 

@@ -35,20 +35,9 @@ fn swedish_headers_every_action_and_the_raw_row() {
     let out = connector().import(&mut file.as_bytes(), &LIMITS).unwrap();
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     let actions: Vec<Action> = out.events.iter().map(|e| e.action).collect();
-    assert_eq!(
-        actions,
-        [
-            Action::Read,
-            Action::Read,
-            Action::Write,
-            Action::Create,
-            Action::Sign,
-            Action::Print,
-            Action::Delete,
-            Action::EmergencyOpen,
-            Action::Other
-        ]
-    );
+    // After the first row's reading, one row for every action in turn.
+    assert_eq!(actions[0], Action::Read);
+    assert_eq!(actions[1..], Action::ALL);
     let e = &out.events[0];
     assert_eq!(e.system, "cosmic-region");
     assert_eq!(e.user_name.as_deref(), Some("Eva Lind"));

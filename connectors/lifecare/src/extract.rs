@@ -2,7 +2,7 @@
 //! `Tidpunkt;Användare;Namn;Personnummer;Brukare;Enhet;Aktivitet`.
 
 use loggvakt_connector::Action;
-use loggvakt_tabular::{Column, Layout, TimeColumns};
+use loggvakt_tabular::{Column, Layout};
 
 /// Lifecare's columns in index order. `Namn` is the user's name, `Brukare` the client's.
 pub const COLUMNS: [Column; 7] = [
@@ -17,15 +17,4 @@ pub const COLUMNS: [Column; 7] = [
 
 const ACTIONS: [(&str, Action); 2] = [("Läst", Action::Read), ("Dokumenterat", Action::Write)];
 
-pub const LAYOUT: Layout = Layout {
-    columns: &COLUMNS,
-    time: TimeColumns::One(0),
-    user_id: 1,
-    user_name: Some(2),
-    patient_id: 3,
-    patient_name: Some(4),
-    care_unit: Some(5),
-    event_text: 6,
-    system_part: None,
-    actions: &ACTIONS,
-};
+pub const LAYOUT: Layout = Layout::in_event_order(&COLUMNS, None, &ACTIONS);

@@ -14,9 +14,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loggvakt_connector::{
-    Capabilities, Connector, ConnectorError, Extract, FromSettings, ImportLimits, ImportOutcome,
-    Manifest, OrderReceipt, OrderRequest, PollOutcome, ReviewOutcome, Subject, WriteBack,
-    async_trait,
+    Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
+    ImportOutcome, Manifest, OrderReceipt, OrderRequest, PollOutcome, ReviewOutcome, Subject,
+    WriteBack, async_trait,
 };
 use loggvakt_tabular::wire::{self, Secret, http};
 use reqwest::{Client, Method, RequestBuilder, StatusCode, Url};
@@ -57,11 +57,9 @@ pub struct LifecareConnector {
 }
 
 impl FromSettings for LifecareConnector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: LifecareSettings = wire::settings(system_id, settings)?;
+    type Settings = LifecareSettings;
+
+    fn build(system_id: &str, s: LifecareSettings) -> Result<Self, ConnectorError> {
         let base = http::base_url(system_id, "base_url", &s.base_url)?;
         for (name, value) in [
             ("token", s.token.expose()),
@@ -187,18 +185,9 @@ impl LifecareConnector {
 #[async_trait]
 impl Connector for LifecareConnector {
     fn manifest(&self) -> Manifest {
-        Manifest {
-            name: "lifecare".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities {
-                order: true,
-                poll: true,
-                import: true,
-                write_back: true,
-                ..Capabilities::default()
-            },
-            max_users_per_order: None,
-        }
+        use Capability::{Import, Order, Poll, WriteBack};
+        let offered = Capabilities::of(&[Order, Poll, Import, WriteBack]);
+        Manifest::new("lifecare", env!("CARGO_PKG_VERSION"), offered)
     }
 
     /// Only that Lifecare answers; every API call has an effect or reads personal data.

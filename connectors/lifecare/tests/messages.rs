@@ -1,16 +1,23 @@
 //! The Lifecare connector against a wiremock Lifecare API.
 
+#[path = "../../test_support/http_peer.rs"]
+mod http_peer;
+
 use std::time::Duration;
 
 use base64::Engine;
+use http_peer::{
+    LIMITS, answering, april, assert_bad_settings_named, assert_error, assert_pending,
+    assert_same_order, impatient, receipt, user,
+};
 use loggvakt_connector::{
-    Action, Connector, ErrorKind, FromSettings, ImportLimits, OrderReceipt, OrderRequest, Period,
-    Personnummer, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
+    Action, Connector, ErrorKind, FromSettings, OrderRequest, Personnummer, PollOutcome,
+    ReviewOutcome, Subject, WriteBack,
 };
 use loggvakt_lifecare::LifecareConnector;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 fn settings(url: &str) -> Value {
     json!({"base_url": url, "token": "hemligt", "sender": "anna.berg", "timeout_secs": 2})
@@ -20,32 +27,18 @@ fn connector(url: &str) -> LifecareConnector {
     LifecareConnector::from_settings("lifecare", &settings(url)).unwrap()
 }
 
-fn at(s: &str) -> chrono::NaiveDateTime {
-    s.parse().unwrap()
-}
-
-fn april() -> Period {
-    Period {
-        from: at("2027-04-01T00:00:00"),
-        to: at("2027-05-01T00:00:00"),
-    }
+/// A `verb` request to `api_path` that carries the token.
+fn authorized(verb: &str, api_path: &str) -> MockBuilder {
+    Mock::given(method(verb))
+        .and(path(api_path))
+        .and(header("authorization", "Bearer hemligt"))
 }
 
 fn users() -> Subject {
+    let day = ("2027-04-12T00:00:00", "2027-04-13T00:00:00");
     Subject::Users(vec![
-        UserRef {
-            username: "elind".into(),
-            name: Some("Eva Lind".into()),
-            period: Some(Period {
-                from: at("2027-04-12T00:00:00"),
-                to: at("2027-04-13T00:00:00"),
-            }),
-        },
-        UserRef {
-            username: "pers".into(),
-            name: None,
-            period: None,
-        },
+        user("elind", Some("Eva Lind"), Some(day)),
+        user("pers", None, None),
     ])
 }
 
@@ -61,9 +54,7 @@ fn order() -> OrderRequest {
 #[tokio::test]
 async fn an_order_is_a_message_to_the_administrators() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/meddelanden"))
-        .and(header("authorization", "Bearer hemligt"))
+    authorized("POST", "/api/meddelanden")
         .and(body_partial_json(json!({
             "till": "systemforvaltare",
             "fran": "anna.berg",
@@ -96,21 +87,10 @@ async fn an_order_is_a_message_to_the_administrators() {
 
 #[tokio::test]
 async fn a_repeated_order_gets_the_same_message_id() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "M-1"})))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "M-1"})))
-        .mount(&server)
-        .await;
+    let server = http_peer::accepting_once(json!({"id": "M-1"})).await;
     let c = connector(&server.uri());
     let a = c.order(&order()).await.unwrap();
-    let b = c.order(&order()).await.unwrap();
-    assert_eq!(a.external_ref, b.external_ref);
-    assert!(b.note.unwrap().contains("already"));
+    assert_same_order(&a, c.order(&order()).await.unwrap());
 }
 
 #[tokio::test]
@@ -157,28 +137,15 @@ async fn poll_waits_for_the_reply_with_the_extract() {
         ("M-8", json!({"fel": "oväntat"})),
     ];
     for (id, body) in replies {
-        Mock::given(method("GET"))
-            .and(path("/api/meddelanden"))
+        authorized("GET", "/api/meddelanden")
             .and(query_param("svar_pa", id))
-            .and(header("authorization", "Bearer hemligt"))
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
             .mount(&server)
             .await;
     }
     let c = connector(&server.uri());
     let req = order();
-    let receipt = |id: &str| OrderReceipt {
-        external_ref: Some(id.into()),
-        note: None,
-    };
-    assert_eq!(
-        c.poll(&req, &receipt("M-0")).await.unwrap(),
-        PollOutcome::Pending
-    );
-    assert_eq!(
-        c.poll(&req, &receipt("M-1")).await.unwrap(),
-        PollOutcome::Pending
-    );
+    assert_pending(&c, &req, &["M-0", "M-1"]).await;
     assert_eq!(
         c.poll(&req, &receipt("M-6")).await.unwrap_err().kind,
         ErrorKind::Malformed
@@ -191,12 +158,7 @@ async fn poll_waits_for_the_reply_with_the_extract() {
         panic!("not delivered");
     };
     assert_eq!(extract.file_name.as_deref(), Some("loggutdrag.csv"));
-    let out = c
-        .import(
-            &mut extract.bytes.as_slice(),
-            &ImportLimits { max_bytes: 1 << 20 },
-        )
-        .unwrap();
+    let out = c.import(&mut extract.bytes.as_slice(), &LIMITS).unwrap();
     assert_eq!(out.events.len(), 3);
     let e = &out.events[0];
     assert_eq!(e.system, "lifecare");
@@ -214,9 +176,7 @@ async fn poll_waits_for_the_reply_with_the_extract() {
 #[tokio::test]
 async fn write_back_posts_the_outcome_as_a_note() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/anteckningar"))
-        .and(header("authorization", "Bearer hemligt"))
+    authorized("POST", "/api/anteckningar")
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "A-1"})))
         .expect(2)
         .mount(&server)
@@ -281,13 +241,8 @@ async fn failures_say_whether_a_retry_helps() {
         ),
     ];
     for (response, kind) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(response)
-            .mount(&server)
-            .await;
-        let mut s = settings(&server.uri());
-        s["timeout_secs"] = json!(0.3);
+        let server = answering("POST", response).await;
+        let s = impatient(settings(&server.uri()));
         let c = LifecareConnector::from_settings("lifecare", &s).unwrap();
         let err = c.order(&order()).await.unwrap_err();
         assert_eq!(err.kind, kind, "{err}");
@@ -309,29 +264,24 @@ async fn failures_say_whether_a_retry_helps() {
 #[test]
 fn an_imported_file_needs_lifecares_columns() {
     let c = connector("http://127.0.0.1:1");
-    let limits = ImportLimits { max_bytes: 1 << 20 };
     let file = "Tidpunkt;Användare;Namn;Personnummer;Enhet;Aktivitet\n";
-    let err = c.import(&mut file.as_bytes(), &limits).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Malformed);
-    assert!(err.message.contains("Brukare"), "{err}");
+    let err = c.import(&mut file.as_bytes(), &LIMITS).unwrap_err();
+    assert_error(&err, ErrorKind::Malformed, "Brukare");
 }
 
 #[test]
 fn bad_settings_name_the_setting() {
-    for (setting, value) in [
+    let cases = [
         ("base_url", json!("lifecare")),
         ("token", json!(" ")),
         ("sender", json!("")),
         ("admin_mailbox", json!("")),
         ("timeout_secs", json!("lång")),
         ("mailbox", json!("x")),
-    ] {
-        let mut s = settings("http://lifecare.example");
-        s[setting] = value;
-        let err = LifecareConnector::from_settings("lifecare", &s).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Config, "{setting}: {err}");
-        assert!(err.message.contains(setting), "{setting}: {err}");
-    }
+    ];
+    assert_bad_settings_named(&settings("http://lifecare.example"), &cases, |s| {
+        LifecareConnector::from_settings("lifecare", s)
+    });
     let c = connector("http://lifecare.example");
     assert!(!format!("{c:?}").contains("hemligt"));
 }

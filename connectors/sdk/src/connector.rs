@@ -2,6 +2,8 @@
 
 use std::io::Read;
 
+use serde::de::DeserializeOwned;
+
 use crate::{
     AccessEvent, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
     OrderRequest, PollOutcome, WriteBack,
@@ -68,11 +70,26 @@ pub trait Connector: Send + Sync {
 /// How a connector is built from its configuration: the convention every connector crate
 /// follows, and the constructor [`crate::export_plugin!`] calls.
 ///
-/// `system_id` is the configured system's id (it goes into [`AccessEvent::system`]);
-/// `settings` is that system's connector table from the configuration, as JSON. Wrong or
+/// A connector names the form of its settings (`serde_json::Value` takes them as they come)
+/// and implements [`FromSettings::build`]; [`FromSettings::from_settings`] reads the
+/// configuration into that form first, so that every connector reports a wrong, missing or
+/// unknown setting alike.
+///
+/// `system_id` is the configured system's id (it goes into [`AccessEvent::system`]). Wrong or
 /// missing settings are [`crate::ErrorKind::Config`] errors naming the setting. The
 /// constructor must not do I/O that can hang: `health` is the place to reach the peer.
 pub trait FromSettings: Sized {
-    fn from_settings(system_id: &str, settings: &serde_json::Value)
-    -> Result<Self, ConnectorError>;
+    type Settings: DeserializeOwned;
+
+    /// Builds the connector from settings of the right form, checking what the form alone
+    /// cannot say (an empty token, a malformed address, …).
+    fn build(system_id: &str, settings: Self::Settings) -> Result<Self, ConnectorError>;
+
+    /// `settings` is the system's connector table from the configuration, as JSON.
+    fn from_settings(
+        system_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<Self, ConnectorError> {
+        Self::build(system_id, crate::settings::parse(system_id, settings)?)
+    }
 }

@@ -22,6 +22,10 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::{AccessEvent, Action, ConnectorError, ImportLimits, ImportOutcome, Personnummer};
+use column::{
+    ACTION, CARE_UNIT, EVENT_TEXT, PATIENT_ID, PATIENT_NAME, SYSTEM, SYSTEM_PART, TIME, USER_ID,
+    USER_NAME,
+};
 
 /// The header, in the order the writer uses.
 pub const HEADER: [&str; 10] = [
@@ -36,6 +40,20 @@ pub const HEADER: [&str; 10] = [
     "event_text",
     "system_part",
 ];
+
+/// Each field's index in [`HEADER`].
+pub mod column {
+    pub const TIME: usize = 0;
+    pub const SYSTEM: usize = 1;
+    pub const USER_ID: usize = 2;
+    pub const USER_NAME: usize = 3;
+    pub const PATIENT_ID: usize = 4;
+    pub const PATIENT_NAME: usize = 5;
+    pub const CARE_UNIT: usize = 6;
+    pub const ACTION: usize = 7;
+    pub const EVENT_TEXT: usize = 8;
+    pub const SYSTEM_PART: usize = 9;
+}
 
 /// The one time format of the CSV form.
 pub const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -131,17 +149,6 @@ pub fn write_all<'a, W: io::Write>(
 /// Where each column of [`HEADER`] sits in this file.
 #[derive(Debug, Clone, Copy)]
 struct Columns([usize; 10]);
-
-const TIME: usize = 0;
-const SYSTEM: usize = 1;
-const USER_ID: usize = 2;
-const USER_NAME: usize = 3;
-const PATIENT_ID: usize = 4;
-const PATIENT_NAME: usize = 5;
-const CARE_UNIT: usize = 6;
-const ACTION: usize = 7;
-const EVENT_TEXT: usize = 8;
-const SYSTEM_PART: usize = 9;
 
 /// Streams events from the CSV form; each item is one data row, with the file line it
 /// started on. Rows that cannot be read are `Err` items and reading goes on, except after an

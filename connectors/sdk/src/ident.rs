@@ -105,7 +105,26 @@ impl Personnummer {
         if digits.len() != 11 || !digits.iter().all(u8::is_ascii_digit) {
             return Err(InvalidPersonnummer);
         }
-        Self::parse(&format!("{first_eleven}{}", check_digit(&digits[2..])))
+        Self::parse(&format!(
+            "{first_eleven}{}",
+            Self::check_digit(&digits[2..])
+        ))
+    }
+
+    /// The check digit of `YYMMDDNNN` (nine ASCII digits): weights 2,1,2,… on the digits,
+    /// each product's digits summed; the check digit makes the total a multiple of ten. For
+    /// made-up numbers in bulk, where [`Personnummer::with_check_digit`]'s date check costs
+    /// too much.
+    pub fn check_digit(nine: &[u8]) -> u32 {
+        let sum: u32 = nine
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
+                d / 10 + d % 10
+            })
+            .sum();
+        (10 - sum % 10) % 10
     }
 
     /// The 12-character long form, for storage and for the people entitled to see it.
@@ -146,21 +165,7 @@ fn century_of(yy: u32, month: u32, day: u32, plus: bool, today: NaiveDate) -> Op
 
 /// Luhn over YYMMDDNNNC: the tenth digit is the check digit of the first nine.
 fn luhn_ok(ten: &[u8]) -> bool {
-    check_digit(&ten[..9]) == u32::from(ten[9] - b'0')
-}
-
-/// Weights 2,1,2,… on the nine digits, each product's digits summed; the check digit makes
-/// the total a multiple of ten.
-fn check_digit(nine: &[u8]) -> u32 {
-    let sum: u32 = nine
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            d / 10 + d % 10
-        })
-        .sum();
-    (10 - sum % 10) % 10
+    Personnummer::check_digit(&ten[..9]) == u32::from(ten[9] - b'0')
 }
 
 impl TryFrom<String> for Personnummer {

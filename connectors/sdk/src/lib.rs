@@ -23,6 +23,7 @@ mod event;
 mod ident;
 pub mod plugin;
 mod protocol;
+mod settings;
 
 pub use connector::{Connector, FromSettings};
 pub use csv_form::RowError;
@@ -30,8 +31,8 @@ pub use error::{ConnectorError, ErrorKind};
 pub use event::{AccessEvent, Action};
 pub use ident::{IdKind, InvalidPersonnummer, Personnummer};
 pub use protocol::{
-    Capabilities, Extract, FetchQuery, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
-    OrderRequest, Period, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
+    Capabilities, Capability, Extract, FetchQuery, ImportLimits, ImportOutcome, Manifest,
+    OrderReceipt, OrderRequest, Period, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
 };
 
 /// Re-exported so that connector crates name the same `async_trait` the trait was made with.

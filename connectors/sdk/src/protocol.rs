@@ -26,6 +26,34 @@ pub struct Capabilities {
     pub write_back: bool,
 }
 
+/// One of the [`Capabilities`], to name it in [`Capabilities::of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    Order,
+    Poll,
+    Fetch,
+    Import,
+    WriteBack,
+}
+
+impl Capabilities {
+    /// Exactly the capabilities in `offered`.
+    pub fn of(offered: &[Capability]) -> Capabilities {
+        let mut c = Capabilities::default();
+        for capability in offered {
+            let flag = match capability {
+                Capability::Order => &mut c.order,
+                Capability::Poll => &mut c.poll,
+                Capability::Fetch => &mut c.fetch,
+                Capability::Import => &mut c.import,
+                Capability::WriteBack => &mut c.write_back,
+            };
+            *flag = true;
+        }
+        c
+    }
+}
+
 /// Who a connector is, for the operator's eyes and for the capability check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -36,6 +64,18 @@ pub struct Manifest {
     /// order); the host splits larger samples into several orders. `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_users_per_order: Option<u32>,
+}
+
+impl Manifest {
+    /// A manifest with no limit on the users of one order.
+    pub fn new(name: impl Into<String>, version: &str, capabilities: Capabilities) -> Manifest {
+        Manifest {
+            name: name.into(),
+            version: version.into(),
+            capabilities,
+            max_users_per_order: None,
+        }
+    }
 }
 
 /// A half-open period `[from, to)` of local (Europe/Stockholm) wall time, which is what the

@@ -24,10 +24,9 @@ struct Test {
 }
 
 impl FromSettings for Test {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
+    type Settings = serde_json::Value;
+
+    fn build(system_id: &str, settings: serde_json::Value) -> Result<Self, ConnectorError> {
         if settings["fail"].as_bool() == Some(true) {
             return Err(ConnectorError::config("setting fail: must not be true"));
         }
@@ -112,7 +111,9 @@ loggvakt_connector::export_plugin!(Test);
 struct Minimal;
 
 impl FromSettings for Minimal {
-    fn from_settings(_: &str, _: &serde_json::Value) -> Result<Self, ConnectorError> {
+    type Settings = serde_json::Value;
+
+    fn build(_: &str, _: serde_json::Value) -> Result<Self, ConnectorError> {
         Ok(Minimal)
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use loggvakt_connector::{
-    AccessEvent, Action, Capabilities, Connector, ConnectorError, FetchQuery, FromSettings,
-    Manifest, Period, Personnummer, Subject, async_trait,
+    AccessEvent, Action, Capabilities, Capability, Connector, ConnectorError, FetchQuery,
+    FromSettings, Manifest, Period, Personnummer, Subject, async_trait,
 };
 use loggvakt_tabular::wire::{self, Secret, http};
 use loggvakt_tabular::{action_by_prefix, parse_time};
@@ -62,11 +62,9 @@ pub struct Sesam2Connector {
 }
 
 impl FromSettings for Sesam2Connector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: Sesam2Settings = wire::settings(system_id, settings)?;
+    type Settings = Sesam2Settings;
+
+    fn build(system_id: &str, s: Sesam2Settings) -> Result<Self, ConnectorError> {
         let base = http::base_url(system_id, "base_url", &s.base_url)?;
         if s.token.expose().is_empty() {
             return Err(wire::bad_setting(system_id, "token", "is empty"));
@@ -214,15 +212,9 @@ impl Sesam2Connector {
 #[async_trait]
 impl Connector for Sesam2Connector {
     fn manifest(&self) -> Manifest {
-        Manifest {
-            name: "sesam2".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities {
-                fetch: true,
-                ..Capabilities::default()
-            },
-            max_users_per_order: None,
-        }
+        use Capability::Fetch;
+        let offered = Capabilities::of(&[Fetch]);
+        Manifest::new("sesam2", env!("CARGO_PKG_VERSION"), offered)
     }
 
     /// Only that Sesam 2 answers: a search would itself be logged as a reviewer's look at

@@ -1,7 +1,13 @@
 //! The Sesam 2 connector against a wiremock Loggöversikt.
 
+#[path = "../../test_support/http_peer.rs"]
+mod http_peer;
+
 use std::time::Duration;
 
+use http_peer::{
+    answering, april, assert_bad_settings_named, assert_error, assert_unreachable, at, impatient,
+};
 use loggvakt_connector::{
     Action, Connector, ErrorKind, FetchQuery, FromSettings, Period, Personnummer, Subject, UserRef,
 };
@@ -20,27 +26,9 @@ fn connector(url: &str) -> Sesam2Connector {
     Sesam2Connector::from_settings("sesam2", &settings(url)).unwrap()
 }
 
-fn at(s: &str) -> chrono::NaiveDateTime {
-    s.parse().unwrap()
-}
-
-fn april() -> Period {
-    Period {
-        from: at("2027-04-01T00:00:00"),
-        to: at("2027-05-01T00:00:00"),
-    }
-}
-
 fn by_user(user: &str, from: &str, to: &str) -> FetchQuery {
     FetchQuery {
-        subject: Subject::Users(vec![UserRef {
-            username: user.into(),
-            name: None,
-            period: Some(Period {
-                from: at(from),
-                to: at(to),
-            }),
-        }]),
+        subject: Subject::Users(vec![http_peer::user(user, None, Some((from, to)))]),
         period: april(),
     }
 }
@@ -273,52 +261,35 @@ async fn failures_say_whether_a_retry_helps_and_never_name_the_patient() {
         (page(vec![], 2, 3), ErrorKind::Malformed, "page 2 instead"),
     ];
     for (response, kind, words) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(response)
-            .mount(&server)
-            .await;
-        let mut s = settings(&server.uri());
-        s["timeout_secs"] = json!(0.3);
+        let server = answering("GET", response).await;
+        let s = impatient(settings(&server.uri()));
         let c = Sesam2Connector::from_settings("sesam2", &s).unwrap();
         let err = c.fetch(&patient).await.unwrap_err();
-        assert_eq!(err.kind, kind, "{err}");
-        assert!(err.message.contains(words), "{err}");
+        assert_error(&err, kind, words);
         assert!(!err.message.contains("1212"), "{err}");
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_server_is_retryable() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let c = connector(&format!("http://127.0.0.1:{port}"));
-    let err = c
-        .fetch(&by_user("u", "2027-04-01T00:00:00", "2027-04-02T00:00:00"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Retryable, "{err}");
-    assert_eq!(c.health().await.unwrap_err().kind, ErrorKind::Retryable);
+    let c = connector(&http_peer::unreachable_url());
+    let q = by_user("u", "2027-04-01T00:00:00", "2027-04-02T00:00:00");
+    assert_unreachable(&c, c.fetch(&q).await).await;
 }
 
 #[test]
 fn bad_settings_name_the_setting_and_the_token_is_not_shown() {
-    for (setting, value) in [
+    let cases = [
         ("base_url", json!("not a url")),
         ("token", json!("")),
         ("page_size", json!(0)),
         ("page_size", json!("hundra")),
         ("timeout_secs", json!(0)),
         ("tokn", json!("x")),
-    ] {
-        let mut s = settings("http://sesam.example");
-        s[setting] = value;
-        let err = Sesam2Connector::from_settings("sesam2", &s).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Config, "{setting}: {err}");
-        assert!(err.message.contains(setting), "{setting}: {err}");
-    }
+    ];
+    assert_bad_settings_named(&settings("http://sesam.example"), &cases, |s| {
+        Sesam2Connector::from_settings("sesam2", s)
+    });
     let c = connector("http://sesam.example");
     assert!(!format!("{c:?}").contains("hemligt"));
 }

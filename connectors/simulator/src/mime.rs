@@ -267,16 +267,20 @@ mod tests {
 
     #[test]
     fn encoded_words() {
-        assert_eq!(
-            decode_encoded_words("=?utf-8?b?QmVzdMOkbGxuaW5n?= av loggutdrag"),
-            "Beställning av loggutdrag"
-        );
-        assert_eq!(
-            decode_encoded_words("=?UTF-8?Q?Best=C3=A4llning_av?=\r\n =?UTF-8?Q?_loggutdrag?= X"),
-            "Beställning av loggutdrag X"
-        );
-        assert_eq!(decode_encoded_words("plain =? text"), "plain =? text");
-        assert_eq!(decode_encoded_words("=?iso-8859-1?q?G=F6ran?="), "Göran");
+        for (header, decoded) in [
+            (
+                "=?utf-8?b?QmVzdMOkbGxuaW5n?= av loggutdrag",
+                "Beställning av loggutdrag",
+            ),
+            (
+                "=?UTF-8?Q?Best=C3=A4llning_av?=\r\n =?UTF-8?Q?_loggutdrag?= X",
+                "Beställning av loggutdrag X",
+            ),
+            ("plain =? text", "plain =? text"),
+            ("=?iso-8859-1?q?G=F6ran?=", "Göran"),
+        ] {
+            assert_eq!(decode_encoded_words(header), decoded);
+        }
     }
 
     #[test]

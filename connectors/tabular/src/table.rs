@@ -156,6 +156,28 @@ pub enum TimeColumns {
 }
 
 impl Layout {
+    /// The layout of an extract whose first seven columns hold the event's fields in the
+    /// event's own order: time, user id, user name, patient id, patient name, care unit and
+    /// event text.
+    pub const fn in_event_order(
+        columns: &'static [Column],
+        system_part: Option<usize>,
+        actions: &'static [(&'static str, Action)],
+    ) -> Layout {
+        Layout {
+            columns,
+            time: TimeColumns::One(0),
+            user_id: 1,
+            user_name: Some(2),
+            patient_id: 3,
+            patient_name: Some(4),
+            care_unit: Some(5),
+            event_text: 6,
+            system_part,
+            actions,
+        }
+    }
+
     /// [`import`] with this layout's columns, every row made an event of `system_id`.
     pub fn import(
         &self,

@@ -11,8 +11,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use loggvakt_connector::{
-    Capabilities, Connector, ConnectorError, Extract, FromSettings, ImportLimits, ImportOutcome,
-    Manifest, OrderReceipt, OrderRequest, PollOutcome, Subject, async_trait,
+    Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
+    ImportOutcome, Manifest, OrderReceipt, OrderRequest, PollOutcome, Subject, async_trait,
 };
 use loggvakt_tabular::wire::{self, http};
 use reqwest::{Client, StatusCode, Url};
@@ -66,11 +66,9 @@ pub struct TreservaConnector {
 }
 
 impl FromSettings for TreservaConnector {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: TreservaSettings = wire::settings(system_id, settings)?;
+    type Settings = TreservaSettings;
+
+    fn build(system_id: &str, s: TreservaSettings) -> Result<Self, ConnectorError> {
         let portal = http::base_url(system_id, "portal_url", &s.portal_url)?;
         let email = s.requester_email.trim();
         if email.is_empty() || !email.contains('@') || email.contains(char::is_whitespace) {
@@ -169,17 +167,9 @@ impl TreservaConnector {
 #[async_trait]
 impl Connector for TreservaConnector {
     fn manifest(&self) -> Manifest {
-        Manifest {
-            name: "treserva".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities {
-                order: true,
-                poll: true,
-                import: true,
-                ..Capabilities::default()
-            },
-            max_users_per_order: None,
-        }
+        use Capability::{Import, Order, Poll};
+        let offered = Capabilities::of(&[Order, Poll, Import]);
+        Manifest::new("treserva", env!("CARGO_PKG_VERSION"), offered)
     }
 
     /// Reaching the portal is enough: it has no side-effect-free call that checks the

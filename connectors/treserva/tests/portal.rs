@@ -1,11 +1,18 @@
 //! The Treserva connector against a wiremock portal.
 
+#[path = "../../test_support/http_peer.rs"]
+mod http_peer;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
+use http_peer::{
+    LIMITS, answering, assert_bad_settings_named, assert_error, assert_pending, assert_same_order,
+    assert_unreachable, at, impatient, period, receipt, user,
+};
 use loggvakt_connector::{
-    Action, Connector, ErrorKind, FromSettings, ImportLimits, OrderReceipt, OrderRequest, Period,
-    Personnummer, PollOutcome, Subject, UserRef,
+    Action, Connector, ErrorKind, FromSettings, ImportLimits, OrderReceipt, OrderRequest,
+    Personnummer, PollOutcome, Subject,
 };
 use loggvakt_treserva::TreservaConnector;
 use serde_json::{Value, json};
@@ -24,36 +31,23 @@ fn connector(url: &str) -> TreservaConnector {
     TreservaConnector::from_settings("treserva", &settings(url)).unwrap()
 }
 
-fn at(s: &str) -> chrono::NaiveDateTime {
-    s.parse().unwrap()
-}
-
 fn users_order() -> OrderRequest {
     OrderRequest {
         idempotency_key: "key-1".into(),
         reference: "LV-2027-05-03-2".into(),
         subject: Subject::Users(vec![
-            UserRef {
-                username: "elind".into(),
-                name: Some("Eva Lind".into()),
-                period: Some(Period {
-                    from: at("2027-04-12T00:00:00"),
-                    to: at("2027-04-13T00:00:00"),
-                }),
-            },
-            UserRef {
-                username: "pers".into(),
-                name: None,
-                period: Some(Period {
-                    from: at("2027-04-20T00:00:00"),
-                    to: at("2027-04-21T00:00:00"),
-                }),
-            },
+            user(
+                "elind",
+                Some("Eva Lind"),
+                Some(("2027-04-12T00:00:00", "2027-04-13T00:00:00")),
+            ),
+            user(
+                "pers",
+                None,
+                Some(("2027-04-20T00:00:00", "2027-04-21T00:00:00")),
+            ),
         ]),
-        period: Period {
-            from: at("2027-04-12T00:00:00"),
-            to: at("2027-04-21T00:00:00"),
-        },
+        period: period("2027-04-12T00:00:00", "2027-04-21T00:00:00"),
     }
 }
 
@@ -105,21 +99,10 @@ async fn an_order_by_users_posts_the_form_and_keeps_the_ticket() {
 
 #[tokio::test]
 async fn a_resubmitted_order_gets_the_same_ticket() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"arende": "TS-1"})))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"arende": "TS-1"})))
-        .mount(&server)
-        .await;
+    let server = http_peer::accepting_once(json!({"arende": "TS-1"})).await;
     let c = connector(&server.uri());
     let first = c.order(&users_order()).await.unwrap();
-    let again = c.order(&users_order()).await.unwrap();
-    assert_eq!(first.external_ref, again.external_ref);
-    assert!(again.note.unwrap().contains("already"));
+    assert_same_order(&first, c.order(&users_order()).await.unwrap());
     let a = form_of(&server, 0).await;
     let b = form_of(&server, 1).await;
     assert_eq!(a.get("idempotensnyckel"), b.get("idempotensnyckel"));
@@ -180,31 +163,19 @@ async fn refusals_are_permanent_and_busy_portals_retryable() {
         ),
     ];
     for (response, kind, words) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(response)
-            .mount(&server)
-            .await;
-        let mut s = settings(&server.uri());
-        s["timeout_secs"] = json!(0.3);
+        let server = answering("POST", response).await;
+        let s = impatient(settings(&server.uri()));
         let c = TreservaConnector::from_settings("treserva", &s).unwrap();
         let err = c.order(&users_order()).await.unwrap_err();
-        assert_eq!(err.kind, kind, "{err}");
-        assert!(err.message.contains(words), "{err}");
+        assert_error(&err, kind, words);
         assert!(!err.message.contains("1912"), "{err}");
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_portal_is_retryable() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let c = connector(&format!("http://127.0.0.1:{port}"));
-    let err = c.order(&users_order()).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Retryable, "{err}");
-    assert_eq!(c.health().await.unwrap_err().kind, ErrorKind::Retryable);
+    let c = connector(&http_peer::unreachable_url());
+    assert_unreachable(&c, c.order(&users_order()).await).await;
 }
 
 const EXTRACT: &str = "Datum;Tid;Personnummer;Namn;Enhet;H-Typ;Systemdel;Användare;IP-adress;Arbetsstation\n\
@@ -242,18 +213,7 @@ async fn poll_follows_the_ticket_to_the_delivered_file() {
         .await;
     let c = connector(&server.uri());
     let req = users_order();
-    let receipt = |t: &str| OrderReceipt {
-        external_ref: Some(t.into()),
-        note: None,
-    };
-    assert_eq!(
-        c.poll(&req, &receipt("TS-P")).await.unwrap(),
-        PollOutcome::Pending
-    );
-    assert_eq!(
-        c.poll(&req, &receipt("TS-M")).await.unwrap(),
-        PollOutcome::Pending
-    );
+    assert_pending(&c, &req, &["TS-P", "TS-M"]).await;
     match c.poll(&req, &receipt("TS-A")).await.unwrap() {
         PollOutcome::NeverComing { reason } => assert!(reason.contains("behörighet"), "{reason}"),
         other => panic!("{other:?}"),
@@ -263,8 +223,7 @@ async fn poll_follows_the_ticket_to_the_delivered_file() {
         ErrorKind::Malformed
     );
     let err = c.poll(&req, &receipt("TS-404")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Permanent);
-    assert!(err.message.contains("TS-404"), "{err}");
+    assert_error(&err, ErrorKind::Permanent, "TS-404");
     assert_eq!(
         c.poll(&req, &OrderReceipt::default())
             .await
@@ -277,8 +236,7 @@ async fn poll_follows_the_ticket_to_the_delivered_file() {
         panic!("not delivered");
     };
     assert_eq!(extract.content_type.as_deref(), Some("text/csv"));
-    let limits = ImportLimits { max_bytes: 1 << 20 };
-    let out = c.import(&mut extract.bytes.as_slice(), &limits).unwrap();
+    let out = c.import(&mut extract.bytes.as_slice(), &LIMITS).unwrap();
     assert_eq!(out.events.len(), 5, "{:?}", out.rejected);
     let first = &out.events[0];
     assert_eq!(first.time, at("2027-04-12T08:15:00"));
@@ -312,12 +270,10 @@ async fn poll_follows_the_ticket_to_the_delivered_file() {
 #[test]
 fn an_imported_file_needs_treservas_columns() {
     let c = connector("http://127.0.0.1:1");
-    let limits = ImportLimits { max_bytes: 1 << 20 };
     let file = "Datum;Tid;Personnummer;Namn;Enhet;Systemdel;Användare\n";
-    let err = c.import(&mut file.as_bytes(), &limits).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Malformed);
-    assert!(err.message.contains("H-Typ"), "{err}");
-    let err = c.import(&mut &b""[..], &limits).unwrap_err();
+    let err = c.import(&mut file.as_bytes(), &LIMITS).unwrap_err();
+    assert_error(&err, ErrorKind::Malformed, "H-Typ");
+    let err = c.import(&mut &b""[..], &LIMITS).unwrap_err();
     assert!(err.message.contains("empty"), "{err}");
     let err = c
         .import(&mut EXTRACT.as_bytes(), &ImportLimits { max_bytes: 100 })
@@ -327,20 +283,17 @@ fn an_imported_file_needs_treservas_columns() {
 
 #[test]
 fn bad_settings_name_the_setting() {
-    for (setting, value) in [
+    let cases = [
         ("portal_url", json!("portal.example")),
         ("portal_url", json!("ftp://portal.example")),
         ("requester_email", json!("vc")),
         ("delivery", json!("brevduva")),
         ("timeout_secs", json!(-1)),
         ("portalurl", json!("x")),
-    ] {
-        let mut s = settings("http://portal.example");
-        s[setting] = value;
-        let err = TreservaConnector::from_settings("treserva", &s).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Config, "{setting}: {err}");
-        assert!(err.message.contains(setting), "{setting}: {err}");
-    }
+    ];
+    assert_bad_settings_named(&settings("http://portal.example"), &cases, |s| {
+        TreservaConnector::from_settings("treserva", s)
+    });
     let err = TreservaConnector::from_settings("treserva", &json!({})).unwrap_err();
     assert!(err.message.contains("portal_url"), "{err}");
 }

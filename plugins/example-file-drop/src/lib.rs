@@ -11,35 +11,31 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use loggvakt_connector::{
-    Capabilities, Connector, ConnectorError, Extract, FromSettings, ImportLimits, ImportOutcome,
-    Manifest, OrderReceipt, OrderRequest, PollOutcome, async_trait, csv_form,
+    Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
+    ImportOutcome, Manifest, OrderReceipt, OrderRequest, PollOutcome, async_trait, csv_form,
 };
 use serde::Deserialize;
 
+/// The folders of the module doc.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     outbox: PathBuf,
     inbox: PathBuf,
 }
 
 pub struct FileDrop {
     system_id: String,
-    outbox: PathBuf,
-    inbox: PathBuf,
+    folders: Settings,
 }
 
 impl FromSettings for FileDrop {
-    fn from_settings(
-        system_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<Self, ConnectorError> {
-        let s: Settings = serde_json::from_value(settings.clone())
-            .map_err(|e| ConnectorError::config(format!("settings: {e}")))?;
+    type Settings = Settings;
+
+    fn build(system_id: &str, s: Settings) -> Result<Self, ConnectorError> {
         Ok(Self {
             system_id: system_id.to_owned(),
-            outbox: s.outbox,
-            inbox: s.inbox,
+            folders: s,
         })
     }
 }
@@ -72,36 +68,32 @@ fn folder_ok(what: &str, dir: &Path) -> Result<(), ConnectorError> {
 #[async_trait]
 impl Connector for FileDrop {
     fn manifest(&self) -> Manifest {
-        Manifest {
-            name: format!("file-drop for {}", self.system_id),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities {
-                order: true,
-                poll: true,
-                import: true,
-                ..Capabilities::default()
-            },
-            max_users_per_order: None,
-        }
+        use Capability::{Import, Order, Poll};
+        let name = format!("file-drop for {}", self.system_id);
+        Manifest::new(
+            name,
+            env!("CARGO_PKG_VERSION"),
+            Capabilities::of(&[Order, Poll, Import]),
+        )
     }
 
     async fn health(&self) -> Result<(), ConnectorError> {
-        folder_ok("outbox", &self.outbox)?;
-        folder_ok("inbox", &self.inbox)
+        folder_ok("outbox", &self.folders.outbox)?;
+        folder_ok("inbox", &self.folders.inbox)
     }
 
     /// Writes `<reference>.json`. The file is created exclusively and written under a
     /// temporary name first, so a retried order never leaves two or a half-written one.
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
         // A missing outbox is most often a share not mounted yet: worth another try.
-        if !self.outbox.is_dir() {
+        if !self.folders.outbox.is_dir() {
             return Err(ConnectorError::retryable(format!(
                 "outbox folder {} is not there",
-                self.outbox.display()
+                self.folders.outbox.display()
             )));
         }
         let name = format!("{}.json", file_stem(&req.reference));
-        let target = self.outbox.join(&name);
+        let target = self.folders.outbox.join(&name);
         if target.exists() {
             return Ok(OrderReceipt {
                 external_ref: Some(name),
@@ -110,7 +102,7 @@ impl Connector for FileDrop {
         }
         let body = serde_json::to_vec_pretty(req)
             .map_err(|e| ConnectorError::permanent(format!("cannot encode the order: {e}")))?;
-        let tmp = self.outbox.join(format!(".{name}.tmp"));
+        let tmp = self.folders.outbox.join(format!(".{name}.tmp"));
         let io = |e: std::io::Error| ConnectorError::retryable(format!("outbox: {e}"));
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
         f.write_all(&body).map_err(io)?;
@@ -128,7 +120,7 @@ impl Connector for FileDrop {
         _: &OrderReceipt,
     ) -> Result<PollOutcome, ConnectorError> {
         let name = format!("{}.csv", file_stem(&req.reference));
-        match std::fs::read(self.inbox.join(&name)) {
+        match std::fs::read(self.folders.inbox.join(&name)) {
             Ok(bytes) => Ok(PollOutcome::Delivered(Extract {
                 file_name: Some(name),
                 content_type: Some("text/csv".into()),

@@ -45,7 +45,9 @@ pub const fn vtable<C: Connector + FromSettings + 'static>() -> PluginVTable {
 /// struct MyConnector;
 ///
 /// impl FromSettings for MyConnector {
-///     fn from_settings(_: &str, _: &serde_json::Value) -> Result<Self, ConnectorError> {
+///     type Settings = serde_json::Value;
+///
+///     fn build(_: &str, _: serde_json::Value) -> Result<Self, ConnectorError> {
 ///         Ok(MyConnector)
 ///     }
 /// }

@@ -10,7 +10,7 @@ pub const SESAM_TOKEN: &str = "s2-hemlig";
 pub const LIFECARE_TOKEN: &str = "lc-hemlig";
 
 pub fn dt(s: &str) -> NaiveDateTime {
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return t;
         }

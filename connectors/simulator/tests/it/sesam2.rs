@@ -1,4 +1,4 @@
-use loggvakt_connector::Personnummer;
+use loggvakt_connector::{AccessEvent, Personnummer};
 use loggvakt_simulator::Simulator;
 use serde_json::Value;
 
@@ -11,6 +11,33 @@ async fn get(sim: &Simulator, query: &[(&str, &str)], token: Option<&str>) -> (u
         .get(format!("{}{PATH}", sim.sesam2_url()))
         .query(query);
     call(request, token).await
+}
+
+/// A search as Loggöversikt's query string has it: by one key, `from` to `to`.
+type Search<'a> = [(&'static str, &'a str); 3];
+
+/// Whose accesses a search is about.
+enum Key<'a> {
+    User(&'a str),
+    Patient(&'a Personnummer),
+}
+
+/// The search by `key` over `[from, to)`, and the ground truth it must add up to.
+fn search<'a>(
+    sim: &Simulator,
+    key: Key<'a>,
+    from: &'a str,
+    to: &'a str,
+) -> (Search<'a>, Vec<AccessEvent>) {
+    let (from_t, to_t) = (dt(from), dt(to));
+    let (param, truth) = match key {
+        Key::User(u) => (("anvandare", u), sim.events_for("sesam2", u, from_t, to_t)),
+        Key::Patient(p) => {
+            let truth = sim.events_for_patient("sesam2", p, from_t, to_t);
+            (("mottagare", p.digits()), truth)
+        }
+    };
+    ([param, ("fran", from), ("till", to)], truth)
 }
 
 /// Follows the pages as the connector does, until `sida == antal_sidor`.
@@ -43,18 +70,13 @@ async fn all_pages(sim: &Simulator, query: &[(&str, &str)], per_sida: u64) -> (u
 #[tokio::test]
 async fn paging_by_user_adds_up_to_the_ground_truth() {
     let sim = start(config()).await;
-    let q = [
-        ("anvandare", "189986"),
-        ("fran", "2027-04-01T00:00:00"),
-        ("till", "2027-04-15T00:00:00"),
-    ];
-    let (totalt, rows) = all_pages(&sim, &q, 7).await;
-    let truth = sim.events_for(
-        "sesam2",
-        "189986",
-        dt("2027-04-01 00:00"),
-        dt("2027-04-15 00:00"),
+    let (q, truth) = search(
+        &sim,
+        Key::User("189986"),
+        "2027-04-01T00:00:00",
+        "2027-04-15T00:00:00",
     );
+    let (totalt, rows) = all_pages(&sim, &q, 7).await;
     assert!(truth.len() > 14, "several pages");
     assert_eq!(totalt as usize, truth.len());
     assert_eq!(rows.len(), truth.len());
@@ -101,18 +123,13 @@ async fn paging_by_user_adds_up_to_the_ground_truth() {
 async fn a_targeted_check_by_recipient() {
     let sim = start(config()).await;
     let patient = sim.patients("Hjälpmedel Syd")[5].personnummer.clone();
-    let q = [
-        ("mottagare", patient.digits()),
-        ("fran", "2027-01-01T00:00:00"),
-        ("till", "2027-07-01T00:00:00"),
-    ];
-    let (totalt, rows) = all_pages(&sim, &q, 100).await;
-    let truth = sim.events_for_patient(
-        "sesam2",
-        &patient,
-        dt("2027-01-01 00:00"),
-        dt("2027-07-01 00:00"),
+    let (q, truth) = search(
+        &sim,
+        Key::Patient(&patient),
+        "2027-01-01T00:00:00",
+        "2027-07-01T00:00:00",
     );
+    let (totalt, rows) = all_pages(&sim, &q, 100).await;
     assert!(!truth.is_empty());
     assert_eq!(totalt as usize, truth.len());
     let users: std::collections::HashSet<_> = rows
@@ -165,18 +182,13 @@ async fn bearer_token_and_bad_queries_are_refused() {
 #[tokio::test]
 async fn malformed_rows_are_mixed_in_at_stable_places() {
     let sim = start_with(|c| c.faults.sesam2.malformed_rows = 4).await;
-    let q = [
-        ("anvandare", "189987"),
-        ("fran", "2027-04-01T00:00:00"),
-        ("till", "2027-04-08T00:00:00"),
-    ];
-    let (totalt, rows) = all_pages(&sim, &q, 10).await;
-    let truth = sim.events_for(
-        "sesam2",
-        "189987",
-        dt("2027-04-01 00:00"),
-        dt("2027-04-08 00:00"),
+    let (q, truth) = search(
+        &sim,
+        Key::User("189987"),
+        "2027-04-01T00:00:00",
+        "2027-04-08T00:00:00",
     );
+    let (totalt, rows) = all_pages(&sim, &q, 10).await;
     assert_eq!(totalt as usize, truth.len() + 4);
     let bad = rows
         .iter()

@@ -24,6 +24,11 @@ fn form<'a>(key: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str
     f
 }
 
+fn assert_content_type(r: &reqwest::Response, mime: &str) {
+    let content_type = r.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with(mime), "{content_type}");
+}
+
 async fn post(sim: &Simulator, form: &[(&str, &str)]) -> (u16, Value) {
     let request = client()
         .post(format!("{}/e-tjanst/loggutdrag", sim.treserva_url()))
@@ -97,12 +102,7 @@ async fn order_status_progression_delivery_and_idempotency() {
 
     let r = file(&sim, &arende).await;
     assert_eq!(r.status().as_u16(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
+    assert_content_type(&r, "text/csv");
     let bytes = r.bytes().await.unwrap();
     let csv = Csv::parse(&bytes);
     assert_eq!(
@@ -271,12 +271,7 @@ async fn fail_next_latency_rate_limit_and_hang() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 503);
-        assert!(
-            r.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
+        assert_content_type(&r, "text/html");
     }
     assert_eq!(post(&sim, &form("k", &[])).await.0, 201);
     let stats = sim.stats().treserva;
