@@ -8,7 +8,7 @@ use loggvakt_connector::{
 };
 use serde_json::json;
 
-use super::delivery::refusal_summary;
+use super::delivery::{Accepted, refusal_summary};
 use super::{OrderReport, Pipeline, backoff};
 use crate::crashpoint;
 use crate::model::order::{Order, OrderState, order_object};
@@ -116,12 +116,14 @@ impl Pipeline<'_> {
             .accept(tx, order, OrderState::Sending, outcome, "fetch")
             .await?
         {
-            Ok(_) => {
+            Accepted::Stored(_) => {
                 tx.record_attempt(order.id, attempt, "send", "fetched", None)
                     .await?;
                 report.fetched += 1;
             }
-            Err(problems) => {
+            // Our claim ran out and another instance moved the order on; what it did stands.
+            Accepted::Taken => {}
+            Accepted::Refused(problems) => {
                 let reason = refusal_summary(&problems);
                 let mut u = OrderUpdate::to(OrderState::Failed);
                 u.last_error = Some(format!("the system's answer was refused: {reason}"));

@@ -155,26 +155,34 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Stores an order's events; `staff_ids[i]` is the sampled person behind `events[i]`.
+    /// Stores an order's events; `staff_ids[i]` is the sampled person behind `events[i]`
+    /// and `lines[i]` its line in the delivery (unique per order: storing a delivery twice
+    /// fails).
     pub async fn insert_events(
         &mut self,
         order: &Order,
         events: &[AccessEvent],
         staff_ids: &[Option<String>],
+        lines: &[i64],
     ) -> Result<()> {
-        let rows: Vec<(&AccessEvent, &Option<String>)> = events.iter().zip(staff_ids).collect();
-        let size = |(e, _): &(&AccessEvent, &Option<String>)| {
-            220 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len)
-        };
-        for batch in self.batching.batches(&rows, 15, size) {
+        type Row<'r> = (&'r AccessEvent, &'r Option<String>, &'r i64);
+        let rows: Vec<Row<'_>> = events
+            .iter()
+            .zip(staff_ids)
+            .zip(lines)
+            .map(|((e, s), l)| (e, s, l))
+            .collect();
+        let size =
+            |(e, _, _): &Row<'_>| 230 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len);
+        for batch in self.batching.batches(&rows, 16, size) {
             let sql = format!(
                 "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
                  user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw, \
-                 protected_identity) VALUES {}",
-                self.batching.placeholders(batch.len(), 15)
+                 protected_identity, source_line) VALUES {}",
+                self.batching.placeholders(batch.len(), 16)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (e, staff) in batch {
+            for (e, staff, line) in batch {
                 q = q
                     .bind(order.id)
                     .bind(order.draw_id)
@@ -190,7 +198,8 @@ impl WriteTx {
                     .bind(e.event_text.as_str())
                     .bind(e.system_part.as_deref())
                     .bind(e.raw.as_deref())
-                    .bind(i64::from(e.protected_identity));
+                    .bind(i64::from(e.protected_identity))
+                    .bind(**line);
             }
             q.execute(&mut *self.tx).await?;
         }

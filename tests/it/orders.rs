@@ -533,3 +533,62 @@ async fn an_undelivered_order_raises_one_overdue_reminder() {
         "one per order, once"
     );
 }
+
+per_backend!(async fn two_concurrent_imports_of_one_delivery_store_it_once);
+async fn two_concurrent_imports_of_one_delivery_store_it_once(db: TestDb) {
+    let s = setup(ordering(3));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    let events: Vec<AccessEvent> = users
+        .iter()
+        .flat_map(|u| {
+            let p = u.period.unwrap();
+            (8..16).map(move |h| event(&u.username, p.from + chrono::TimeDelta::hours(h)))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.csv");
+    std::fs::write(&path, csv_of(&events)).unwrap();
+
+    // Both pass the state check before either stores: the transition decides.
+    let (a, b) = tokio::join!(
+        s.import(&store, order.id, &path),
+        s.import(&store, order.id, &path)
+    );
+    let results = [a, b];
+    let stored: Vec<usize> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    assert_eq!(
+        stored,
+        [events.len()],
+        "[{}] exactly one import stored",
+        db.backend
+    );
+    let err = results.into_iter().find_map(Result::err).unwrap();
+    assert!(
+        matches!(
+            err,
+            ImportError::AlreadyTaken { .. } | ImportError::WrongState { .. }
+        ),
+        "[{}] {err}",
+        db.backend
+    );
+    assert_eq!(
+        store.event_count(Some(order.id)).await.unwrap(),
+        events.len() as i64,
+        "[{}]",
+        db.backend
+    );
+    assert_eq!(
+        audit_count(&store, "order.imported").await,
+        1,
+        "[{}]",
+        db.backend
+    );
+}
