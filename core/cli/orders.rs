@@ -142,6 +142,9 @@ async fn change_state(store: &Store, clock: &Clock, id: i64, resend: bool) -> Re
         OrderState::AwaitingDelivery
     });
     update.next_attempt_at = Some(now);
+    // A resent order starts over: with the old count it would get one try (or none) before
+    // `max_attempts` failed it again.
+    update.reset_attempts = resend;
     if !resend {
         update.sent_at = Some(now);
     }

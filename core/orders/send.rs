@@ -90,15 +90,22 @@ impl Pipeline<'_> {
         Ok(true)
     }
 
+    /// Whether the order's system is queried (a synchronous fetch: Sesam 2) rather than sent
+    /// an order: a query only reads, so doing it twice is harmless and an interrupted one is
+    /// simply tried again, never in doubt.
+    pub(super) fn is_read(&self, order: &Order) -> bool {
+        self.connectors
+            .get(&order.system)
+            .is_ok_and(|c| is_fetch(c.as_ref()))
+    }
+
     /// The connector's call: an order to be answered later, or a synchronous fetch.
     async fn call(&self, order: &Order) -> Result<SendOutcome, ConnectorError> {
         match self.connectors.get(&order.system) {
             Err(e) => Err(ConnectorError::config(e)),
-            Ok(c) if !c.manifest().capabilities.order && c.manifest().capabilities.fetch => {
-                fetch_now(c.as_ref(), &order.request)
-                    .await
-                    .map(SendOutcome::Fetched)
-            }
+            Ok(c) if is_fetch(c.as_ref()) => fetch_now(c.as_ref(), &order.request)
+                .await
+                .map(SendOutcome::Fetched),
             Ok(c) => c.order(&order.request).await.map(SendOutcome::Sent),
         }
     }
@@ -180,6 +187,12 @@ impl Pipeline<'_> {
         }
         Ok(())
     }
+}
+
+/// A source that is queried rather than ordered from.
+fn is_fetch(c: &dyn Connector) -> bool {
+    let caps = c.manifest().capabilities;
+    !caps.order && caps.fetch
 }
 
 /// A synchronous source (Sesam 2): one query per user and period.

@@ -87,7 +87,7 @@ impl WriteTx {
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE orders SET state = $1, updated_at = $2, \
-               attempts = attempts + $3, \
+               attempts = CASE WHEN $14 = 1 THEN 0 ELSE attempts END + $3, \
                next_attempt_at = COALESCE($4, next_attempt_at), \
                last_error = $5, \
                receipt = COALESCE($6, receipt), \
@@ -115,6 +115,7 @@ impl WriteTx {
         .bind(to.claim_expires.map(ts))
         .bind(id)
         .bind(from.as_str())
+        .bind(i64::from(to.reset_attempts))
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -213,6 +214,8 @@ impl WriteTx {
 pub struct OrderUpdate {
     pub state: OrderState,
     pub count_attempt: bool,
+    /// Starts the attempt count again (a resent order gets its full `max_attempts`).
+    pub reset_attempts: bool,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub receipt: Option<OrderReceipt>,
@@ -227,6 +230,7 @@ impl OrderUpdate {
         Self {
             state,
             count_attempt: false,
+            reset_attempts: false,
             next_attempt_at: None,
             last_error: None,
             receipt: None,

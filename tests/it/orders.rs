@@ -66,6 +66,10 @@ impl Connector for Fake {
         })
     }
     async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
+        let mut errors = self.errors.lock().unwrap();
+        if !errors.is_empty() {
+            return Err(errors.remove(0));
+        }
         let Subject::Users(users) = &q.subject else {
             return Ok(vec![]);
         };
@@ -591,4 +595,67 @@ async fn two_concurrent_imports_of_one_delivery_store_it_once(db: TestDb) {
         "[{}]",
         db.backend
     );
+}
+
+/// A connector that is queried (as Sesam 2 is), answering the first queries with `errors`.
+fn fetching(errors: Vec<ConnectorError>) -> Fake {
+    Fake {
+        caps: Capabilities {
+            fetch: true,
+            ..Capabilities::default()
+        },
+        errors: Mutex::new(errors),
+        ..Fake::default()
+    }
+}
+
+per_backend!(async fn an_interrupted_fetch_is_a_read_and_is_retried_never_in_doubt);
+async fn an_interrupted_fetch_is_a_read_and_is_retried_never_in_doubt(db: TestDb) {
+    // The first query of each of the two orders fails, so both wait as `pending`.
+    let s = setup(fetching(vec![ConnectorError::retryable("timeout"); 2]));
+    let store = db.open().await;
+    s.tick(&store, "2027-05-07T07:00:00+02:00").await;
+    assert_eq!(orders_in(&store, "pending").await, 2, "[{}]", db.backend);
+    // A process claimed order 1 for its query and died.
+    state::order_claimed_and_crashed(&store, 1, instant("2027-05-07T05:30:00Z")).await;
+    let r = s.process(&store, "2027-05-07T08:00:00+02:00").await;
+    assert_eq!(r.in_doubt, 0, "[{}] a read is never in doubt", db.backend);
+    assert_eq!(r.retried, 1, "[{}]", db.backend);
+    assert_eq!(audit_count(&store, "order.in_doubt").await, 0);
+    let o = store.order(1).await.unwrap().unwrap();
+    assert_eq!(
+        o.state,
+        OrderState::Imported,
+        "[{}] queried again at once",
+        db.backend
+    );
+    assert!(store.event_count(Some(1)).await.unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn order_resend_starts_the_attempt_count_again() {
+    let s = setup(failing(vec![ConnectorError::retryable("timeout"); 100]));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    for day in 1..=20 {
+        s.tick(&store, &format!("2027-05-{day:02}T07:00:00+02:00"))
+            .await;
+    }
+    let failed = store.orders(Some(OrderState::Failed)).await.unwrap();
+    let id = failed[0].id;
+    assert_eq!(failed[0].attempts, 6, "failed after max_attempts");
+
+    let run = db.run(&["order", "resend", &id.to_string()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let o = store.order(id).await.unwrap().unwrap();
+    assert_eq!((o.state, o.attempts), (OrderState::Pending, 0));
+
+    // The peer is still slow once: the resent order is retried, not failed at once.
+    s.fake.errors.lock().unwrap().truncate(1);
+    s.process(&store, "2027-05-21T07:00:00+02:00").await;
+    let o = store.order(id).await.unwrap().unwrap();
+    assert_eq!((o.state, o.attempts), (OrderState::Pending, 1));
+    s.process(&store, "2027-05-21T08:00:00+02:00").await;
+    let o = store.order(id).await.unwrap().unwrap();
+    assert_eq!(o.state, OrderState::AwaitingDelivery);
 }
