@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -264,6 +265,14 @@ pub fn html_escape(s: &str) -> String {
     handlebars::html_escape(s)
 }
 
+/// The largest body of a form or an API request: a login or an outcome with its comment is a
+/// few KB; anything larger is refused with 413 before it is buffered, so an anonymous client
+/// cannot make the server hold megabytes per request.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// The largest upload of a delivered extract (a system's `max_extract_mb` is checked after).
+pub const UPLOAD_LIMIT: usize = 1024 * 1024 * 1024;
+
 /// The router of pages and API; `/health` is added by the server.
 pub fn router(state: Shared) -> Router {
     Router::new()
@@ -274,7 +283,12 @@ pub fn router(state: Shared) -> Router {
         .route("/granskningar/{id}", get(reviewer::task))
         .route("/granskningar/{id}/avsluta", post(reviewer::complete))
         .route("/utdrag", get(reviewer::uploads))
-        .route("/bestallningar/{id}/utdrag", post(reviewer::upload))
+        .route(
+            "/bestallningar/{id}/utdrag",
+            // The one route that takes a large body: a delivered extract. Every other body
+            // (forms, API JSON) is small, and a large one is refused before it is read.
+            post(reviewer::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/admin", get(admin::overview))
         .route("/admin/personal", get(admin::staff))
         .route("/admin/dragningar", get(admin::draws))
@@ -293,6 +307,6 @@ pub fn router(state: Shared) -> Router {
         .route("/api/orders", get(api::orders))
         .route("/api/audit", get(api::audit))
         .route("/api/report/compliance", get(api::report))
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .with_state(state)
 }

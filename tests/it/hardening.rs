@@ -1,0 +1,65 @@
+//! Hostile input against a running `serve`: each test makes the attack and shows that it was
+//! held (issue 12, "Hostile input").
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::support::app::TestApp;
+
+/// Sends `head` and then `body_len` bytes of body on a thread of its own (the server may stop
+/// reading long before), and returns the status line of the answer.
+fn post_raw(addr: &str, head: &str, body_len: usize) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 1 << 20];
+        let mut left = body_len;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            if writer.write_all(&chunk[..n]).is_err() {
+                return; // the server closed: it refused the rest
+            }
+            left -= n;
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    drop(stream);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_64_mib_login_body_is_refused_unread() {
+    let app = TestApp::spawn().await;
+    let before = app.resident_bytes();
+    let len = 64 << 20;
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {len}\r\n\r\n"
+    );
+    let addr = app.addr().to_owned();
+    let status = tokio::task::spawn_blocking(move || post_raw(&addr, &head, len))
+        .await
+        .unwrap();
+    assert!(status.contains(" 413 "), "{status}");
+    let grown = app.resident_bytes().saturating_sub(before);
+    assert!(grown < 50 << 20, "the server grew by {grown} bytes");
+    // The server is still up.
+    let health = app.anonymous().get("/health").await;
+    assert_eq!(health.status(), StatusCode::OK);
+}
