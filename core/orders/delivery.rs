@@ -158,6 +158,25 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// How many refused rows a refusal names: a file of a million bad rows is answered with the
+/// first problems and a count, not with a page (or a terminal) of a million lines.
+pub const REFUSALS_LISTED: usize = 50;
+
+/// The first [`REFUSALS_LISTED`] problems, one per line prefixed with `file:`, and a last line
+/// `… <more>` with `more` formatted with the number left out (e.g. `"and {} more"`).
+pub fn listed(file: &str, problems: &[Refusal], more: &str) -> String {
+    let mut text: Vec<String> = problems
+        .iter()
+        .take(REFUSALS_LISTED)
+        .map(|p| format!("{file}:{p}"))
+        .collect();
+    let left = problems.len().saturating_sub(REFUSALS_LISTED);
+    if left > 0 {
+        text.push(format!("… {}", more.replace("{}", &left.to_string())));
+    }
+    text.join("\n")
+}
+
 pub(super) fn refusal_summary(problems: &[Refusal]) -> String {
     let first: Vec<String> = problems.iter().take(3).map(ToString::to_string).collect();
     let more = problems.len().saturating_sub(3);
@@ -302,7 +321,7 @@ pub enum ImportError {
     Connector { system: String, reason: String },
     #[error("{file}: {reason}; nothing was stored")]
     Unreadable { file: String, reason: String },
-    #[error("{file}: {} row(s) refused, nothing was stored:\n{}", .problems.len(), .problems.iter().map(|p| format!("{}:{p}", .file)).collect::<Vec<_>>().join("\n"))]
+    #[error("{file}: {} row(s) refused, nothing was stored:\n{}", .problems.len(), listed(.file, .problems, "and {} more"))]
     Refused {
         file: String,
         problems: Vec<Refusal>,

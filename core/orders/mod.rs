@@ -29,7 +29,7 @@ use crate::model::org::Organisation;
 use crate::store::orders::{NewOrder, OrderUpdate};
 use crate::store::{Store, StoreError, WriteTx};
 
-pub use delivery::{ImportError, Refusal, check_delivery};
+pub use delivery::{ImportError, REFUSALS_LISTED, Refusal, check_delivery, listed};
 
 /// First retry after a minute, doubling, at most six hours apart.
 const BACKOFF_BASE: TimeDelta = TimeDelta::minutes(1);

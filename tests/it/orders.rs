@@ -659,3 +659,41 @@ async fn order_resend_starts_the_attempt_count_again() {
     let o = store.order(id).await.unwrap().unwrap();
     assert_eq!(o.state, OrderState::AwaitingDelivery);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_of_many_bad_rows_is_refused_with_the_first_fifty_and_a_count() {
+    let s = setup(ordering(3));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    let p = users[0].period.unwrap();
+    // 500 rows of a user who was not in the order.
+    let bad: Vec<AccessEvent> = (0..500)
+        .map(|i| event("C8ZZZZZ", p.from + chrono::TimeDelta::seconds(i)))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.csv");
+    std::fs::write(&path, csv_of(&bad)).unwrap();
+    let msg = s
+        .import(&store, order.id, &path)
+        .await
+        .unwrap_err()
+        .to_string();
+    let lines: Vec<&str> = msg.lines().collect();
+    assert!(
+        lines[0].ends_with("500 row(s) refused, nothing was stored:"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 1 + 50 + 1, "a header, 50 problems and a count");
+    assert!(
+        lines[1].contains("line 2:"),
+        "the first problems: {}",
+        lines[1]
+    );
+    assert_eq!(lines[51], "… and 450 more");
+}
