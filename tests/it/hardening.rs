@@ -114,3 +114,94 @@ async fn an_upload_of_many_bad_rows_is_answered_with_the_first_fifty_and_a_count
     assert!(page.contains("… och 1950 till"), "{page}");
     assert!(page.len() < 20_000, "a short page, not one line per row");
 }
+
+/// Reads until the server closes the connection (or `within` passes); returns how long that
+/// took, or `None` if it stayed open.
+fn wait_for_close(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            // An answer (408) before the close is fine; keep reading for the close.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(start.elapsed());
+            }
+            Err(_) => return None, // timed out: still open
+        }
+        if start.elapsed() > within {
+            return None;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    let app = TestApp::spawn_with(
+        "2027-05-10T10:00:00+02:00",
+        false,
+        &["--header-timeout-secs", "1", "--max-connections", "4"],
+    )
+    .await;
+    let addr = app.addr().to_owned();
+    let closed = tokio::task::spawn_blocking(move || {
+        // Half a request line, then nothing.
+        let mut slow: Vec<TcpStream> = (0..4)
+            .map(|_| {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.write_all(b"GET /health HT").unwrap();
+                s
+            })
+            .collect();
+        slow.iter_mut()
+            .map(|s| wait_for_close(s, Duration::from_secs(10)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for c in &closed {
+        let took = c.expect("the server closed the connection");
+        assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    }
+    // All four slots were taken by the slow clients; now that they are gone it serves again.
+    let health = app.anonymous().get("/health").await;
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_over_the_limit_wait_until_one_closes() {
+    let app = TestApp::spawn_with(
+        "2027-05-10T10:00:00+02:00",
+        false,
+        &["--header-timeout-secs", "60", "--max-connections", "2"],
+    )
+    .await;
+    let addr = app.addr().to_owned();
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /health HT").unwrap();
+            s
+        })
+        .collect();
+    // A third client is accepted by the kernel but not served while both slots are held.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let url = format!("{}/health", app.url);
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "not served at the limit"
+    );
+    held.pop();
+    // Its slot comes back when a held connection closes.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let res = client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
