@@ -8,6 +8,7 @@ mod api;
 mod auditor;
 mod cache;
 mod executive;
+mod headers;
 mod login;
 mod reviewer;
 mod session;
@@ -39,7 +40,7 @@ pub struct AppState {
     pub rules: Rules,
     pub clock: Clock,
     templates: Handlebars<'static>,
-    /// Whether cookies carry `Secure` (the configured base URL is https).
+    /// Whether cookies carry `Secure` and responses HSTS (the configured base URL is https).
     secure_cookies: bool,
     /// (session, task) pairs whose rows were already shown, so that the audit trail gets one
     /// record per reviewer and task per session rather than one per page view.
@@ -308,5 +309,9 @@ pub fn router(state: Shared) -> Router {
         .route("/api/audit", get(api::audit))
         .route("/api/report/compliance", get(api::report))
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::apply,
+        ))
         .with_state(state)
 }

@@ -205,3 +205,44 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     let res = client.get(&url).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_are_not_cached_framed_or_sniffed_and_api_errors_are_json() {
+    let app = TestApp::spawn().await;
+    let admin = app.login("admin").await;
+    let tasks = admin.json("/api/tasks").await;
+    let id = tasks[0]["id"].as_i64().unwrap();
+    let hanna = app.login("hanna").await;
+    let page = hanna.get(&format!("/granskningar/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let h = page.headers();
+    let get = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(get("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(get("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(get("referrer-policy").as_deref(), Some("no-referrer"));
+    let csp = get("content-security-policy").unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "no script may run: {csp}");
+    // The fixture's [notify] base_url is https.
+    assert_eq!(
+        get("strict-transport-security").as_deref(),
+        Some("max-age=31536000")
+    );
+
+    // A path parameter that does not parse, under /api: JSON, with the status kept.
+    for path in ["/api/tasks/abc", "/api/draws/9999999999999999999999/verify"] {
+        let res = hanna.get(path).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("parse"), "{body}");
+    }
+}
