@@ -200,6 +200,14 @@ pub enum Command {
     },
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Parses the arguments and runs the command; errors become one line on stderr and exit 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -213,6 +221,8 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // The reader went away (`loggvakt order list | head`): it has what it wanted.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(errors) = e.downcast_ref::<crate::config::ConfigErrors>() {
                 eprintln!("{errors}");

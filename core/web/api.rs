@@ -123,7 +123,7 @@ pub async fn audit(
         q.limit.unwrap_or(100).clamp(1, 1000),
     )
     .await?;
-    let verdict = match audit::verify(&state.store).await? {
+    let verdict = match state.chain_verdict().await? {
         audit::Verdict::Intact { records, .. } => json!({"intact": true, "records": records}),
         audit::Verdict::Broken { seq, reason } => {
             json!({"intact": false, "seq": seq, "reason": reason})

@@ -22,7 +22,7 @@ pub async fn trail(
     Query(q): Query<Before>,
 ) -> Result<Response, WebError> {
     session.require(&[Role::Auditor, Role::Admin])?;
-    let verdict = match audit::verify(&state.store).await? {
+    let verdict = match state.chain_verdict().await? {
         Verdict::Intact { records, head } => {
             json!({"ok": true, "records": records, "head": head.hash})
         }

@@ -92,6 +92,20 @@ impl AppState {
         Ok(data)
     }
 
+    /// The audit chain's verdict, walked again only when the head has changed (or the cached
+    /// verdict is older than [`cache::CHAIN_TTL`]).
+    async fn chain_verdict(&self) -> Result<crate::store::audit::Verdict, WebError> {
+        use crate::store::audit;
+        let head = audit::current_head(&self.store).await?;
+        let key = (head.seq, head.hash);
+        if let Some(v) = self.cache.chain(&key) {
+            return Ok(v);
+        }
+        let verdict = audit::verify(&self.store).await?;
+        self.cache.put_chain(key, verdict.clone());
+        Ok(verdict)
+    }
+
     /// A page in the common layout.
     fn page(
         &self,

@@ -246,3 +246,67 @@ async fn pages_are_not_cached_framed_or_sniffed_and_api_errors_are_json() {
         assert!(body["error"].as_str().unwrap().contains("parse"), "{body}");
     }
 }
+
+#[test]
+fn list_commands_end_quietly_when_the_reader_has_gone() {
+    let db = crate::support::TestDb::sqlite();
+    for args in [
+        &["order", "list"][..],
+        &["order", "list", "--format", "json"],
+        &["review", "list"],
+        &["review", "list", "--format", "json"],
+    ] {
+        // A pipe whose reading end is closed before the command starts, as after `| head`
+        // has read its lines: every write fails with BrokenPipe.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = crate::support::loggvakt()
+            .args(["--db", &db.url])
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// The number of records `/revision` says the intact chain has.
+fn records_on(page: &str) -> i64 {
+    let rest = page
+        .split("Kedjan är obruten: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("an intact chain: {page}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_page_follows_the_chains_head() {
+    let app = TestApp::spawn().await;
+    let revisor = app.login("revisor").await;
+    let first = records_on(&revisor.page("/revision").await);
+    let again = records_on(&revisor.page("/revision").await);
+    assert_eq!(first, again);
+    // A new record (a task's rows shown to its reviewer are audited) moves the head: the
+    // verdict is computed anew.
+    let store = app.store().await;
+    let before = loggvakt::store::audit::head_seq(&store).await.unwrap();
+    let tasks = app.login("admin").await.json("/api/tasks").await;
+    let hem = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["unit"] == "hemtjanst")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let hanna = app.login("hanna").await;
+    assert_eq!(
+        hanna.get(&format!("/granskningar/{hem}")).await.status(),
+        StatusCode::OK
+    );
+    let after = loggvakt::store::audit::head_seq(&store).await.unwrap();
+    assert!(after > before, "showing rows is audited");
+    assert_eq!(records_on(&revisor.page("/revision").await), after);
+}
