@@ -206,12 +206,24 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
+/// The id of hemtjänst's task (hanna's) in `/api/tasks`.
+fn hemtjanst_task(tasks: &serde_json::Value) -> i64 {
+    tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["unit"] == "hemtjanst")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_are_not_cached_framed_or_sniffed_and_api_errors_are_json() {
     let app = TestApp::spawn().await;
     let admin = app.login("admin").await;
     let tasks = admin.json("/api/tasks").await;
-    let id = tasks[0]["id"].as_i64().unwrap();
+    let id = hemtjanst_task(&tasks);
     let hanna = app.login("hanna").await;
     let page = hanna.get(&format!("/granskningar/{id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -293,14 +305,7 @@ async fn the_audit_page_follows_the_chains_head() {
     let store = app.store().await;
     let before = loggvakt::store::audit::head_seq(&store).await.unwrap();
     let tasks = app.login("admin").await.json("/api/tasks").await;
-    let hem = tasks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["unit"] == "hemtjanst")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let hem = hemtjanst_task(&tasks);
     let hanna = app.login("hanna").await;
     assert_eq!(
         hanna.get(&format!("/granskningar/{hem}")).await.status(),
@@ -309,4 +314,51 @@ async fn the_audit_page_follows_the_chains_head() {
     let after = loggvakt::store::audit::head_seq(&store).await.unwrap();
     assert!(after > before, "showing rows is audited");
     assert_eq!(records_on(&revisor.page("/revision").await), after);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notices_carry_a_date_header() {
+    let s = crate::support::fixture::setup();
+    let db = crate::support::TestDb::sqlite();
+    let store = db.open().await;
+    crate::support::fixture::first_week(&s, &store).await;
+    let dir = s.cfg.path().join("outbox");
+    let mails: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(!mails.is_empty());
+    for mail in &mails {
+        let date = mail
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix("Date: "))
+            .unwrap_or_else(|| panic!("a Date header: {mail}"));
+        let date = chrono::DateTime::parse_from_rfc2822(date).unwrap();
+        // Sent by the tick's clock, in the first week of May 2027, in Swedish summer time.
+        assert_eq!(date.offset().local_minus_utc(), 2 * 3600, "{date}");
+        assert!(date.to_rfc3339().starts_with("2027-05-0"), "{date}");
+    }
+}
+
+#[test]
+fn the_example_configuration_links_to_where_serve_listens() {
+    let help = crate::support::run(&["serve", "--help"]);
+    let listen = help
+        .stdout
+        .split("--listen")
+        .nth(1)
+        .and_then(|option| option.split("[default: ").nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .expect("serve --help names the default address");
+    let port = listen.rsplit(':').next().unwrap();
+    let org = loggvakt::config::load(&crate::support::example_config()).unwrap();
+    let base = &org.notify.base_url;
+    assert!(
+        base.ends_with(&format!(":{port}")),
+        "[notify] base_url {base} and serve's default {listen}"
+    );
+    assert_ne!(org.notify.from, "loggvakt@localhost", "a real sender");
 }
