@@ -25,6 +25,11 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     pub tick_every: Duration,
     pub anchor: Option<Anchor>,
+    /// A connection that has not sent a whole request head within this time is closed.
+    pub header_timeout: Duration,
+    /// At most this many connections are served at once; further ones wait in the kernel's
+    /// accept queue until one closes.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Default, Serialize)]
@@ -129,7 +134,7 @@ pub async fn serve(
     store: Store,
     org: Organisation,
     clock: Clock,
-    options: ServeOptions,
+    mut options: ServeOptions,
 ) -> anyhow::Result<()> {
     let connectors = Connectors::for_org(&org);
     connectors.require_all().map_err(anyhow::Error::msg)?;
@@ -146,7 +151,7 @@ pub async fn serve(
         clock,
         instance: instance_name(),
         ticking: Mutex::new(LastTick::default()),
-        anchor: options.anchor,
+        anchor: options.anchor.take(),
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -186,10 +191,7 @@ pub async fn serve(
         .merge(crate::web::router(web));
     tracing::info!(%bound, instance = %shared.instance, "serving");
     eprintln!("loggvakt serving on http://{bound} (tick every {secs} s); Ctrl-C stops");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    http::serve(listener, app, &options, shutdown_signal()).await;
     let mut scheduler = scheduler;
     scheduler.shutdown().await.ok();
     // Let a tick in progress finish its transaction before the process ends.
@@ -213,5 +215,87 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+/// The HTTP accept loop: axum's `serve` has neither a header timeout nor a connection limit,
+/// and without them half-open connections pile up until the process runs out of file
+/// descriptors. Plain HTTP/1.1: TLS and HTTP/2 belong to the reverse proxy in front.
+mod http {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::Router;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tokio::net::TcpListener;
+    use tokio::sync::{Semaphore, watch};
+
+    use super::ServeOptions;
+
+    /// How long connections still open at shutdown get to finish their request.
+    const DRAIN: Duration = Duration::from_secs(10);
+
+    pub async fn serve(
+        listener: TcpListener,
+        app: Router,
+        options: &ServeOptions,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(options.header_timeout);
+        let http = Arc::new(http);
+        let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            // A free slot first, then the next connection: at the limit, new connections
+            // wait in the accept queue instead of costing a file descriptor each here.
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors or a connection reset before accept: wait a
+                        // moment rather than spin, and keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let service = TowerToHyperService::new(app.clone());
+            let http = http.clone();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let conn = http
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                let mut conn = std::pin::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(%peer, error = %e, "connection ended");
+                        }
+                        return;
+                    }
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(DRAIN, conn).await;
+            });
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        // Every connection task holds a slot: all slots back means all are done.
+        let total = u32::try_from(options.max_connections.max(1)).unwrap_or(u32::MAX);
+        let _ =
+            tokio::time::timeout(DRAIN + Duration::from_secs(1), slots.acquire_many(total)).await;
     }
 }

@@ -108,6 +108,12 @@ pub enum Command {
         /// Seconds between ticks (1–60); for trials.
         #[arg(long, default_value_t = 60, hide = true)]
         tick_every: u64,
+        /// Seconds a connection may take to send a whole request head before it is closed.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=300))]
+        header_timeout_secs: u64,
+        /// Connections served at once; more wait until one closes.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        max_connections: u64,
     },
     /// Bring in a delivered extract file.
     Extract {
@@ -202,6 +208,14 @@ pub enum Command {
     },
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Parses the arguments and runs the command; errors become one line on stderr and exit 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -215,6 +229,8 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // The reader went away (`loggvakt order list | head`): it has what it wanted.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(errors) = e.downcast_ref::<crate::config::ConfigErrors>() {
                 eprintln!("{errors}");
@@ -256,7 +272,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan { month, format } => plan::plan(ctx, month, format).await,
         Command::Draw { action } => plan::draw(ctx, action).await,
         Command::Tick => plan::tick(ctx).await,
-        Command::Serve { listen, tick_every } => serve::serve(ctx, listen, tick_every).await,
+        Command::Serve {
+            listen,
+            tick_every,
+            header_timeout_secs,
+            max_connections,
+        } => {
+            let options = crate::server::ServeOptions {
+                listen,
+                tick_every: std::time::Duration::from_secs(tick_every),
+                header_timeout: std::time::Duration::from_secs(header_timeout_secs),
+                max_connections: max_connections as usize,
+                anchor: ctx.anchor()?,
+            };
+            serve::serve(ctx, options).await
+        }
         Command::Extract { action } => orders::extract(ctx, action).await,
         Command::Order { action } => orders::order(ctx, action).await,
         Command::Review { action } => review::run(ctx, action).await,

@@ -1,6 +1,7 @@
 //! `extract import` and `order`: delivered extracts brought in, and extract orders listed
 //! and resolved by hand.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -80,6 +81,9 @@ pub(super) async fn order(ctx: &Globals, action: OrderAction) -> Result<ExitCode
 
 async fn list(store: &Store, state: Option<OrderState>, format: Format) -> Result<ExitCode> {
     let list = store.orders(state).await?;
+    // Written to a locked stdout rather than with `println!`, so that `order list | head`
+    // ends with a BrokenPipe error (treated as success in `cli::main`), not a panic.
+    let mut out = std::io::stdout().lock();
     if format == Format::Json {
         let rows: Vec<serde_json::Value> = list
             .iter()
@@ -93,10 +97,11 @@ async fn list(store: &Store, state: Option<OrderState>, format: Format) -> Resul
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
         for o in &list {
-            println!(
+            writeln!(
+                out,
                 "{:>5}  {:<10} {:<22} {:<18} attempts {}  {}",
                 o.id,
                 o.system,
@@ -104,10 +109,11 @@ async fn list(store: &Store, state: Option<OrderState>, format: Format) -> Resul
                 o.state.as_str(),
                 o.attempts,
                 o.last_error.as_deref().unwrap_or("")
-            );
+            )?;
         }
-        println!("{} orders", list.len());
+        writeln!(out, "{} orders", list.len())?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -136,6 +142,9 @@ async fn change_state(store: &Store, clock: &Clock, id: i64, resend: bool) -> Re
         OrderState::AwaitingDelivery
     });
     update.next_attempt_at = Some(now);
+    // A resent order starts over: with the old count it would get one try (or none) before
+    // `max_attempts` failed it again.
+    update.reset_attempts = resend;
     if !resend {
         update.sent_at = Some(now);
     }

@@ -1,6 +1,7 @@
 //! `review`: the review tasks listed, shown with their flagged rows, and closed with their
 //! outcome (the administrator's view; managers get the same through the web).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -100,10 +101,12 @@ async fn list(ctx: &Globals, state: &str, unit: Option<&str>, format: Format) ->
         .into_iter()
         .filter(|t| unit.is_none_or(|u| t.unit == u))
         .collect();
+    let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&tasks)?),
-        Format::Table => print_tasks(&tasks, ctx.clock.now()),
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&tasks)?)?,
+        Format::Table => print_tasks(&mut out, &tasks, ctx.clock.now())?,
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -244,8 +247,11 @@ fn print_rows(task: &Task, events: &[TaskEvent], flagged: bool) {
     }
 }
 
-fn print_tasks(tasks: &[Task], now: DateTime<Utc>) {
-    println!(
+/// The task table, written to `out` so that a closed pipe (`| head`) is an error to handle,
+/// not a panic.
+fn print_tasks(out: &mut impl Write, tasks: &[Task], now: DateTime<Utc>) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{:>5}  {:<15} {:<22} {:<9} {:<8} {:<22} {:>5} {:>6} {:>7}  {:<16} status",
         "id",
         "kind",
@@ -257,14 +263,15 @@ fn print_tasks(tasks: &[Task], now: DateTime<Utc>) {
         "events",
         "flagged",
         "deadline"
-    );
+    )?;
     for t in tasks {
         let status = match (t.state, t.outcome) {
             (TaskState::Closed, Some(o)) => outcome_str(o).to_owned(),
             _ if now > t.deadline => "OVERDUE".to_owned(),
             _ => "open".to_owned(),
         };
-        println!(
+        writeln!(
+            out,
             "{:>5}  {:<15} {:<22} {:<9} {:<8} {:<22} {:>5} {:>6} {:>7}  {:<16} {status}",
             t.id,
             t.kind.as_str(),
@@ -276,9 +283,9 @@ fn print_tasks(tasks: &[Task], now: DateTime<Utc>) {
             t.events,
             t.flagged_events,
             local(t.deadline)
-        );
+        )?;
     }
-    println!("{} task(s)", tasks.len());
+    writeln!(out, "{} task(s)", tasks.len())
 }
 
 fn print_task(t: &Task, case: Option<i64>) {

@@ -1,10 +1,8 @@
 //! `serve`, `simulate` and `demo`: the long-running service, the simulated care systems for
 //! trials, and the accelerated demonstration.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -14,20 +12,10 @@ use crate::calendar::{Month, start_of_day};
 use crate::server::{self, ServeOptions};
 use crate::{demo, simulation};
 
-pub(super) async fn serve(ctx: &Globals, listen: SocketAddr, tick_every: u64) -> Result<ExitCode> {
+pub(super) async fn serve(ctx: &Globals, options: ServeOptions) -> Result<ExitCode> {
     let org = load_config(&ctx.config)?;
     let store = open_store(&ctx.db).await?;
-    server::serve(
-        store,
-        org,
-        ctx.clock,
-        ServeOptions {
-            listen,
-            tick_every: Duration::from_secs(tick_every),
-            anchor: ctx.anchor()?,
-        },
-    )
-    .await?;
+    server::serve(store, org, ctx.clock, options).await?;
     Ok(ExitCode::SUCCESS)
 }
 

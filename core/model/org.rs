@@ -45,7 +45,8 @@ impl Default for NotifySettings {
     fn default() -> Self {
         Self {
             from: "loggvakt@localhost".into(),
-            base_url: "http://localhost:8080".into(),
+            // Where `serve` listens by default, so that links in a trial's notices work.
+            base_url: "http://localhost:8480".into(),
             transport: NotifyTransport::InstallationOutbox,
             remind_days_before: 3,
         }

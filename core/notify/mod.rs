@@ -22,6 +22,9 @@ use crate::model::org::{NotifySettings, NotifyTransport};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     pub key: String,
+    /// When it was sent by the clock (the `Date` header; `--now` trials and the demo date
+    /// their mails on their own days).
+    pub date: chrono::DateTime<chrono::Utc>,
     pub from: String,
     pub to: String,
     pub subject: String,
@@ -70,6 +73,12 @@ pub fn mailer(
             starttls,
         } => Box::new(SmtpMailer::new(host, *port, *starttls)?),
     })
+}
+
+/// A mail's `Date` header (RFC 5322) in Swedish local time, as a recipient's mail client
+/// shows and sorts it.
+pub fn date_header(date: chrono::DateTime<chrono::Utc>) -> String {
+    date.with_timezone(&crate::calendar::TZ).to_rfc2822()
 }
 
 pub const ASSIGNED: &str = "notice_assigned";

@@ -195,6 +195,7 @@ impl Notices<'_> {
         for notice in self.store.notices_due(self.clock.now()).await? {
             let mail = Mail {
                 key: format!("loggvakt-notice-{}-{}", notice.id, notice.kind.as_str()),
+                date: self.clock.now(),
                 from: self.org.notify.from.clone(),
                 to: notice.recipient.clone(),
                 subject: notice.subject.clone(),

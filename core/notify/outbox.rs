@@ -43,8 +43,9 @@ impl Mailer for FileOutbox {
             |e: std::io::Error| MailError::Transient(format!("outbox {}: {e}", self.dir.display()));
         tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
         let text = format!(
-            "From: {}\r\nTo: {}\r\nSubject: {}\r\nMessage-ID: <{}@loggvakt>\r\nMIME-Version: 1.0\r\n\
+            "Date: {}\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\nMessage-ID: <{}@loggvakt>\r\nMIME-Version: 1.0\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+            super::date_header(mail.date),
             mail.from,
             mail.to,
             header_text(&mail.subject),

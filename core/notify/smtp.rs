@@ -45,6 +45,8 @@ impl Mailer for SmtpMailer {
             .to(mailbox(&mail.to, "to")?)
             .subject(mail.subject.clone())
             .message_id(Some(format!("<{}@loggvakt>", mail.key)))
+            // The clock's time rather than lettre's default (the real time), as in the outbox.
+            .date(std::time::SystemTime::from(mail.date))
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body.clone())
             .map_err(|e| MailError::Permanent(format!("the notice cannot be built: {e}")))?;

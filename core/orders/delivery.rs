@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use loggvakt_connector::{AccessEvent, ImportLimits, ImportOutcome, Subject};
+use loggvakt_connector::{ImportLimits, ImportOutcome, Subject};
 use serde_json::json;
 
 use super::Pipeline;
@@ -16,10 +16,25 @@ use crate::model::org::Organisation;
 use crate::store::orders::OrderUpdate;
 use crate::store::{Store, StoreError, WriteTx};
 
+/// What became of a delivery offered to [`Pipeline::accept`].
+#[derive(Debug)]
+pub(super) enum Accepted {
+    /// Stored, with this many events; the order is `imported`.
+    Stored(usize),
+    /// Refused whole; nothing changed.
+    Refused(Vec<Refusal>),
+    /// The order had already left the state the caller saw (another import, poll or
+    /// instance took it first); nothing was stored.
+    Taken,
+}
+
 impl Pipeline<'_> {
     /// Stores a delivery that passes [`check_delivery`] and moves the order from `from` to
-    /// `imported`, in the caller's transaction; otherwise returns the refusals and changes
-    /// nothing.
+    /// `imported`, in the caller's transaction; otherwise changes nothing.
+    ///
+    /// The state transition is the gate: only the one caller whose update still finds the
+    /// order in `from` stores events, so two imports of one delivery racing each other (two
+    /// `extract import`s, an upload and a poll, two instances) store it once.
     pub(super) async fn accept(
         &self,
         tx: &mut WriteTx,
@@ -27,10 +42,10 @@ impl Pipeline<'_> {
         from: OrderState,
         outcome: &ImportOutcome,
         via: &str,
-    ) -> Result<Result<usize, Vec<Refusal>>, StoreError> {
+    ) -> Result<Accepted, StoreError> {
         let problems = check_delivery(order, outcome);
         if !problems.is_empty() {
-            return Ok(Err(problems));
+            return Ok(Accepted::Refused(problems));
         }
         let now = self.clock.now();
         let mut u = OrderUpdate::to(OrderState::Imported);
@@ -38,15 +53,17 @@ impl Pipeline<'_> {
         if from == OrderState::Sending {
             u.sent_at = Some(now);
         }
-        tx.transition(order.id, from, &u).await?;
-        store_events(tx, self.org, self.store, order, &outcome.events).await?;
+        if !tx.transition(order.id, from, &u).await? {
+            return Ok(Accepted::Taken);
+        }
+        store_events(tx, self.org, self.store, order, outcome).await?;
         tx.audit(
             "order.imported",
             &order_object(order.id),
             json!({"events": outcome.events.len(), "via": via}),
         )
         .await?;
-        Ok(Ok(outcome.events.len()))
+        Ok(Accepted::Stored(outcome.events.len()))
     }
 
     /// See [`import_file`].
@@ -110,11 +127,12 @@ impl Pipeline<'_> {
             .accept(&mut tx, &order, order.state, &outcome, "file")
             .await?
         {
-            Ok(n) => {
+            Accepted::Stored(n) => {
                 tx.commit().await?;
                 Ok(n)
             }
-            Err(problems) => Err(ImportError::Refused { file, problems }),
+            Accepted::Refused(problems) => Err(ImportError::Refused { file, problems }),
+            Accepted::Taken => Err(ImportError::AlreadyTaken { id: order.id }),
         }
     }
 }
@@ -138,6 +156,25 @@ impl std::fmt::Display for Refusal {
         }
         f.write_str(&self.reason)
     }
+}
+
+/// How many refused rows a refusal names: a file of a million bad rows is answered with the
+/// first problems and a count, not with a page (or a terminal) of a million lines.
+pub const REFUSALS_LISTED: usize = 50;
+
+/// The first [`REFUSALS_LISTED`] problems, one per line prefixed with `file:`, and a last line
+/// `… <more>` with `more` formatted with the number left out (e.g. `"and {} more"`).
+pub fn listed(file: &str, problems: &[Refusal], more: &str) -> String {
+    let mut text: Vec<String> = problems
+        .iter()
+        .take(REFUSALS_LISTED)
+        .map(|p| format!("{file}:{p}"))
+        .collect();
+    let left = problems.len().saturating_sub(REFUSALS_LISTED);
+    if left > 0 {
+        text.push(format!("… {}", more.replace("{}", &left.to_string())));
+    }
+    text.join("\n")
 }
 
 pub(super) fn refusal_summary(problems: &[Refusal]) -> String {
@@ -216,8 +253,9 @@ async fn store_events(
     org: &Organisation,
     store: &Store,
     order: &Order,
-    events: &[AccessEvent],
+    outcome: &ImportOutcome,
 ) -> Result<(), StoreError> {
+    let events = &outcome.events;
     let by_username: HashMap<String, String> = match order.draw_id {
         Some(draw_id) => store
             .draw(draw_id)
@@ -244,7 +282,12 @@ async fn store_events(
         .iter()
         .map(|e| by_username.get(&e.user_id.to_lowercase()).cloned())
         .collect();
-    tx.insert_events(order, events, &staff).await
+    // The event's line in the delivered file, or its position where the source has no lines
+    // (a fetch): with the unique (order, line) key a delivery cannot be stored twice.
+    let lines: Vec<i64> = (0..events.len())
+        .map(|i| outcome.line_of(i).map_or(i as i64 + 1, |l| l as i64))
+        .collect();
+    tx.insert_events(order, events, &staff, &lines).await
 }
 
 /// Why `extract import` refused a file; the order keeps its state.
@@ -256,6 +299,10 @@ pub enum ImportError {
         "order {id} is {state}; only an order awaiting delivery (or in doubt) takes an extract"
     )]
     WrongState { id: i64, state: &'static str },
+    #[error(
+        "order {id} was imported by another import meanwhile (the delivery is already stored); nothing was stored"
+    )]
+    AlreadyTaken { id: i64 },
     #[error(
         "{file}: {size} bytes is over system {system}'s limit of {limit} bytes (max_extract_mb); the file was not read"
     )]
@@ -274,7 +321,7 @@ pub enum ImportError {
     Connector { system: String, reason: String },
     #[error("{file}: {reason}; nothing was stored")]
     Unreadable { file: String, reason: String },
-    #[error("{file}: {} row(s) refused, nothing was stored:\n{}", .problems.len(), .problems.iter().map(|p| format!("{}:{p}", .file)).collect::<Vec<_>>().join("\n"))]
+    #[error("{file}: {} row(s) refused, nothing was stored:\n{}", .problems.len(), listed(.file, .problems, "and {} more"))]
     Refused {
         file: String,
         problems: Vec<Refusal>,

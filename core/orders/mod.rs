@@ -4,7 +4,8 @@
 //! connector takes per order), each with an idempotency key the peer sees. Sending is
 //! recorded before and after the call: an order found still `sending` after its claim ran
 //! out may or may not have reached the peer, so it becomes `in_doubt` and is never re-sent
-//! automatically (Cosmic's journal unit, a human reading mail, cannot de-duplicate). Errors a
+//! automatically (Cosmic's journal unit, a human reading mail, cannot de-duplicate); a query
+//! (a synchronous fetch) only reads, so an interrupted one is simply tried again. Errors a
 //! retry can help are retried with exponential backoff; after the system's `max_attempts`, or
 //! on an error no retry can help, the order is `failed` with its reason.
 //!
@@ -28,7 +29,7 @@ use crate::model::org::Organisation;
 use crate::store::orders::{NewOrder, OrderUpdate};
 use crate::store::{Store, StoreError, WriteTx};
 
-pub use delivery::{ImportError, Refusal, check_delivery};
+pub use delivery::{ImportError, REFUSALS_LISTED, Refusal, check_delivery, listed};
 
 /// First retry after a minute, doubling, at most six hours apart.
 const BACKOFF_BASE: TimeDelta = TimeDelta::minutes(1);
@@ -182,6 +183,11 @@ impl<'a> Pipeline<'a> {
         let mut report = OrderReport::default();
         let now = self.clock.now();
         for order in self.store.orders_in_doubt(now).await? {
+            if self.is_read(&order) {
+                self.retry_interrupted_read(&order, now, &mut report)
+                    .await?;
+                continue;
+            }
             let mut tx = self.store.begin_write(now, self.actor).await?;
             let mut update = OrderUpdate::to(OrderState::InDoubt);
             update.last_error = Some(
@@ -214,6 +220,47 @@ impl<'a> Pipeline<'a> {
             self.poll(&order, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// A query (fetch) cut off by a dead process only read: it goes back to `pending` and is
+    /// tried again in this pass (due at `now`, the pass's time), unless its attempts have
+    /// run out.
+    async fn retry_interrupted_read(
+        &self,
+        order: &crate::model::order::Order,
+        now: DateTime<chrono::Utc>,
+        report: &mut OrderReport,
+    ) -> Result<(), StoreError> {
+        let max_attempts = self.org.system(&order.system).map_or(1, |s| s.max_attempts);
+        let retry = order.attempts < max_attempts;
+        let mut update = OrderUpdate::to(if retry {
+            OrderState::Pending
+        } else {
+            OrderState::Failed
+        });
+        update.next_attempt_at = Some(now);
+        update.last_error = Some(format!(
+            "the query was interrupted (the process stopped) after {} attempt(s)",
+            order.attempts
+        ));
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        if tx
+            .transition(order.id, OrderState::Sending, &update)
+            .await?
+        {
+            tx.audit(
+                if retry { "order.retry" } else { "order.failed" },
+                &order_object(order.id),
+                json!({"attempt": order.attempts, "reason": "interrupted read"}),
+            )
+            .await?;
+            if retry {
+                report.retried += 1;
+            } else {
+                report.failed += 1;
+            }
+        }
+        tx.commit().await
     }
 
     fn system_limit(&self, system: &str) -> u64 {

@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 use loggvakt_connector::{ConnectorError, ImportLimits, ImportOutcome, PollOutcome};
 use serde_json::json;
 
-use super::delivery::refusal_summary;
+use super::delivery::{Accepted, refusal_summary};
 use super::{OrderReport, Pipeline};
 use crate::blocking;
 use crate::model::order::{Order, OrderState, order_object};
@@ -65,12 +65,18 @@ impl Pipeline<'_> {
                     )
                     .await?
                 {
-                    Ok(_) => {
+                    Accepted::Stored(_) => {
                         report.delivered += 1;
                         wait.state = OrderState::Imported;
                         None
                     }
-                    Err(problems) => Some(refusal_summary(&problems)),
+                    // An import (or another instance) stored this delivery first: there is
+                    // nothing left to wait for.
+                    Accepted::Taken => {
+                        wait.state = OrderState::Imported;
+                        None
+                    }
+                    Accepted::Refused(problems) => Some(refusal_summary(&problems)),
                 }
             }
             Polled::Delivered(Err(e)) => Some(e.to_string()),

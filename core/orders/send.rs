@@ -8,7 +8,7 @@ use loggvakt_connector::{
 };
 use serde_json::json;
 
-use super::delivery::refusal_summary;
+use super::delivery::{Accepted, refusal_summary};
 use super::{OrderReport, Pipeline, backoff};
 use crate::crashpoint;
 use crate::model::order::{Order, OrderState, order_object};
@@ -90,15 +90,22 @@ impl Pipeline<'_> {
         Ok(true)
     }
 
+    /// Whether the order's system is queried (a synchronous fetch: Sesam 2) rather than sent
+    /// an order: a query only reads, so doing it twice is harmless and an interrupted one is
+    /// simply tried again, never in doubt.
+    pub(super) fn is_read(&self, order: &Order) -> bool {
+        self.connectors
+            .get(&order.system)
+            .is_ok_and(|c| is_fetch(c.as_ref()))
+    }
+
     /// The connector's call: an order to be answered later, or a synchronous fetch.
     async fn call(&self, order: &Order) -> Result<SendOutcome, ConnectorError> {
         match self.connectors.get(&order.system) {
             Err(e) => Err(ConnectorError::config(e)),
-            Ok(c) if !c.manifest().capabilities.order && c.manifest().capabilities.fetch => {
-                fetch_now(c.as_ref(), &order.request)
-                    .await
-                    .map(SendOutcome::Fetched)
-            }
+            Ok(c) if is_fetch(c.as_ref()) => fetch_now(c.as_ref(), &order.request)
+                .await
+                .map(SendOutcome::Fetched),
             Ok(c) => c.order(&order.request).await.map(SendOutcome::Sent),
         }
     }
@@ -116,12 +123,14 @@ impl Pipeline<'_> {
             .accept(tx, order, OrderState::Sending, outcome, "fetch")
             .await?
         {
-            Ok(_) => {
+            Accepted::Stored(_) => {
                 tx.record_attempt(order.id, attempt, "send", "fetched", None)
                     .await?;
                 report.fetched += 1;
             }
-            Err(problems) => {
+            // Our claim ran out and another instance moved the order on; what it did stands.
+            Accepted::Taken => {}
+            Accepted::Refused(problems) => {
                 let reason = refusal_summary(&problems);
                 let mut u = OrderUpdate::to(OrderState::Failed);
                 u.last_error = Some(format!("the system's answer was refused: {reason}"));
@@ -178,6 +187,12 @@ impl Pipeline<'_> {
         }
         Ok(())
     }
+}
+
+/// A source that is queried rather than ordered from.
+fn is_fetch(c: &dyn Connector) -> bool {
+    let caps = c.manifest().capabilities;
+    !caps.order && caps.fetch
 }
 
 /// A synchronous source (Sesam 2): one query per user and period.

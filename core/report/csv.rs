@@ -37,6 +37,18 @@ fn count_cells(c: &Counts) -> [i64; 11] {
     ]
 }
 
+/// A text cell as a spreadsheet may safely open it: a cell starting with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return would be taken for a formula (`=HYPERLINK(…)` in a unit's name
+/// runs when the report is opened), so it gets a leading `'`, which spreadsheets show as
+/// text. Counts are numbers we write ourselves and are left as they are.
+pub fn neutralised(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// One row per unit × system × month, comma-separated and quoted as RFC 4180 asks. Totals
 /// and coverage are left out: a spreadsheet sums the rows itself, and coverage is per unit
 /// and system, not per month.
@@ -47,15 +59,28 @@ pub fn to_csv(report: &Compliance) -> String {
     // Writing to a Vec cannot fail.
     w.write_record(CSV_COLUMNS).expect("in memory");
     for r in &report.rows {
-        let mut record: Vec<String> = vec![
-            r.unit.clone(),
-            r.unit_name.clone(),
-            r.system.clone(),
-            r.month.clone(),
-        ];
+        let mut record: Vec<String> = [&r.unit, &r.unit_name, &r.system, &r.month]
+            .into_iter()
+            .map(|text| neutralised(text))
+            .collect();
         record.extend(count_cells(&r.counts).iter().map(i64::to_string));
         w.write_record(&record).expect("in memory");
     }
     let bytes = w.into_inner().expect("in memory");
     String::from_utf8(bytes).expect("UTF-8 in, UTF-8 out")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralised;
+
+    #[test]
+    fn formula_starts_are_neutralised_and_other_text_is_kept() {
+        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralised(bad), format!("'{bad}"));
+        }
+        for good in ["Hemtjänst Norr", "hemtjanst-norr", "2027-05", "", "a=b"] {
+            assert_eq!(neutralised(good), good);
+        }
+    }
 }

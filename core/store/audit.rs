@@ -230,6 +230,12 @@ pub async fn page(store: &Store, before: Option<i64>, limit: i64) -> Result<Vec<
 
 /// The last record's sequence number: every state change writes a record, so this is a
 /// version of everything stored, and what the web caches are keyed by.
+/// The chain's head now (for caching what depends on the whole trail).
+pub async fn current_head(store: &Store) -> Result<ChainHead> {
+    let mut conn = store.pool().acquire().await?;
+    head(&mut conn).await
+}
+
 pub async fn head_seq(store: &Store) -> Result<i64> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(store.pool())

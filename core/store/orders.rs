@@ -87,7 +87,7 @@ impl WriteTx {
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE orders SET state = $1, updated_at = $2, \
-               attempts = attempts + $3, \
+               attempts = CASE WHEN $14 = 1 THEN 0 ELSE attempts END + $3, \
                next_attempt_at = COALESCE($4, next_attempt_at), \
                last_error = $5, \
                receipt = COALESCE($6, receipt), \
@@ -115,6 +115,7 @@ impl WriteTx {
         .bind(to.claim_expires.map(ts))
         .bind(id)
         .bind(from.as_str())
+        .bind(i64::from(to.reset_attempts))
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -155,26 +156,34 @@ impl WriteTx {
         .await
     }
 
-    /// Stores an order's events; `staff_ids[i]` is the sampled person behind `events[i]`.
+    /// Stores an order's events; `staff_ids[i]` is the sampled person behind `events[i]`
+    /// and `lines[i]` its line in the delivery (unique per order: storing a delivery twice
+    /// fails).
     pub async fn insert_events(
         &mut self,
         order: &Order,
         events: &[AccessEvent],
         staff_ids: &[Option<String>],
+        lines: &[i64],
     ) -> Result<()> {
-        let rows: Vec<(&AccessEvent, &Option<String>)> = events.iter().zip(staff_ids).collect();
-        let size = |(e, _): &(&AccessEvent, &Option<String>)| {
-            220 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len)
-        };
-        for batch in self.batching.batches(&rows, 15, size) {
+        type Row<'r> = (&'r AccessEvent, &'r Option<String>, &'r i64);
+        let rows: Vec<Row<'_>> = events
+            .iter()
+            .zip(staff_ids)
+            .zip(lines)
+            .map(|((e, s), l)| (e, s, l))
+            .collect();
+        let size =
+            |(e, _, _): &Row<'_>| 230 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len);
+        for batch in self.batching.batches(&rows, 16, size) {
             let sql = format!(
                 "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
                  user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw, \
-                 protected_identity) VALUES {}",
-                self.batching.placeholders(batch.len(), 15)
+                 protected_identity, source_line) VALUES {}",
+                self.batching.placeholders(batch.len(), 16)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (e, staff) in batch {
+            for (e, staff, line) in batch {
                 q = q
                     .bind(order.id)
                     .bind(order.draw_id)
@@ -190,7 +199,8 @@ impl WriteTx {
                     .bind(e.event_text.as_str())
                     .bind(e.system_part.as_deref())
                     .bind(e.raw.as_deref())
-                    .bind(i64::from(e.protected_identity));
+                    .bind(i64::from(e.protected_identity))
+                    .bind(**line);
             }
             q.execute(&mut *self.tx).await?;
         }
@@ -204,6 +214,8 @@ impl WriteTx {
 pub struct OrderUpdate {
     pub state: OrderState,
     pub count_attempt: bool,
+    /// Starts the attempt count again (a resent order gets its full `max_attempts`).
+    pub reset_attempts: bool,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub receipt: Option<OrderReceipt>,
@@ -218,6 +230,7 @@ impl OrderUpdate {
         Self {
             state,
             count_attempt: false,
+            reset_attempts: false,
             next_attempt_at: None,
             last_error: None,
             receipt: None,

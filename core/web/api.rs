@@ -115,7 +115,7 @@ pub async fn audit(
         q.limit.unwrap_or(100).clamp(1, 1000),
     )
     .await?;
-    let verdict = verdict_json(&audit::verify(&state.store).await?);
+    let verdict = verdict_json(&state.chain_verdict().await?);
     Ok(Json(json!({"chain": verdict, "records": records})))
 }
 

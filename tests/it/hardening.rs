@@ -1,0 +1,364 @@
+//! Hostile input against a running `serve`: each test makes the attack and shows that it was
+//! held (issue 12, "Hostile input").
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use loggvakt::model::check::{CheckKind, NewCheck};
+use reqwest::StatusCode;
+
+use crate::support::app::TestApp;
+use crate::support::{at, state};
+
+/// Sends `head` and then `body_len` bytes of body on a thread of its own (the server may stop
+/// reading long before), and returns the status line of the answer.
+fn post_raw(addr: &str, head: &str, body_len: usize) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 1 << 20];
+        let mut left = body_len;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            if writer.write_all(&chunk[..n]).is_err() {
+                return; // the server closed: it refused the rest
+            }
+            left -= n;
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    drop(stream);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_64_mib_login_body_is_refused_unread() {
+    let app = TestApp::spawn().await;
+    let before = app.resident_bytes();
+    let len = 64 << 20;
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {len}\r\n\r\n"
+    );
+    let addr = app.addr().to_owned();
+    let status = tokio::task::spawn_blocking(move || post_raw(&addr, &head, len))
+        .await
+        .unwrap();
+    assert!(status.contains(" 413 "), "{status}");
+    let grown = app.resident_bytes().saturating_sub(before);
+    assert!(grown < 50 << 20, "the server grew by {grown} bytes");
+    // The server is still up.
+    let health = app.anonymous().get("/health").await;
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_of_many_bad_rows_is_answered_with_the_first_fifty_and_a_count() {
+    let app = TestApp::spawn().await;
+    let store = app.store().await;
+    let clock = at("2027-05-10T09:00:00+02:00");
+    let (_, order) = loggvakt::checks::create(
+        &store,
+        &app.setup.org,
+        &clock,
+        "admin",
+        NewCheck {
+            kind: CheckKind::User,
+            system: "cosmic".into(),
+            unit: None,
+            subject: "C800001".into(),
+            from: "2027-04-01".parse().unwrap(),
+            to: "2027-04-30".parse().unwrap(),
+            reason: "misstanke".into(),
+            request: None,
+        },
+    )
+    .await
+    .unwrap();
+    state::order_sent(&store, order, clock.now()).await;
+    // 2 000 rows, every one outside the ordered period.
+    let mut file = String::from("Tidpunkt;Användarnamn;Personnummer;Händelse\n");
+    for i in 0..2000 {
+        file.push_str(&format!(
+            "2027-05-03 10:{:02}:{:02};C800001;191212121212;Läst\n",
+            i / 60 % 60,
+            i % 60
+        ));
+    }
+    let hanna = app.login("hanna").await;
+    let res = hanna
+        .upload(
+            &format!("/bestallningar/{order}/utdrag"),
+            "utdrag.csv",
+            file.as_bytes(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("2000 rader avvisades"), "{page}");
+    assert_eq!(page.matches("utdrag.csv:line ").count(), 50, "{page}");
+    assert!(page.contains("… och 1950 till"), "{page}");
+    assert!(page.len() < 20_000, "a short page, not one line per row");
+}
+
+/// Reads until the server closes the connection (or `within` passes); returns how long that
+/// took, or `None` if it stayed open.
+fn wait_for_close(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            // An answer (408) before the close is fine; keep reading for the close.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(start.elapsed());
+            }
+            Err(_) => return None, // timed out: still open
+        }
+        if start.elapsed() > within {
+            return None;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    let app = TestApp::spawn_with(
+        "2027-05-10T10:00:00+02:00",
+        false,
+        &["--header-timeout-secs", "1", "--max-connections", "4"],
+    )
+    .await;
+    let addr = app.addr().to_owned();
+    let closed = tokio::task::spawn_blocking(move || {
+        // Half a request line, then nothing.
+        let mut slow: Vec<TcpStream> = (0..4)
+            .map(|_| {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.write_all(b"GET /health HT").unwrap();
+                s
+            })
+            .collect();
+        slow.iter_mut()
+            .map(|s| wait_for_close(s, Duration::from_secs(10)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for c in &closed {
+        let took = c.expect("the server closed the connection");
+        assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    }
+    // All four slots were taken by the slow clients; now that they are gone it serves again.
+    let health = app.anonymous().get("/health").await;
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_over_the_limit_wait_until_one_closes() {
+    let app = TestApp::spawn_with(
+        "2027-05-10T10:00:00+02:00",
+        false,
+        &["--header-timeout-secs", "60", "--max-connections", "2"],
+    )
+    .await;
+    let addr = app.addr().to_owned();
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /health HT").unwrap();
+            s
+        })
+        .collect();
+    // A third client is accepted by the kernel but not served while both slots are held.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let url = format!("{}/health", app.url);
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "not served at the limit"
+    );
+    held.pop();
+    // Its slot comes back when a held connection closes.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let res = client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// The id of hemtjänst's task (hanna's) in `/api/tasks`.
+fn hemtjanst_task(tasks: &serde_json::Value) -> i64 {
+    tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["unit"] == "hemtjanst")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_are_not_cached_framed_or_sniffed_and_api_errors_are_json() {
+    let app = TestApp::spawn().await;
+    let admin = app.login("admin").await;
+    let tasks = admin.json("/api/tasks").await;
+    let id = hemtjanst_task(&tasks);
+    let hanna = app.login("hanna").await;
+    let page = hanna.get(&format!("/granskningar/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let h = page.headers();
+    let get = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(get("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(get("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(get("referrer-policy").as_deref(), Some("no-referrer"));
+    let csp = get("content-security-policy").unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "no script may run: {csp}");
+    // The fixture's [notify] base_url is https.
+    assert_eq!(
+        get("strict-transport-security").as_deref(),
+        Some("max-age=31536000")
+    );
+
+    // A path parameter that does not parse, under /api: JSON, with the status kept.
+    for path in ["/api/tasks/abc", "/api/draws/9999999999999999999999/verify"] {
+        let res = hanna.get(path).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("parse"), "{body}");
+    }
+}
+
+#[test]
+fn list_commands_end_quietly_when_the_reader_has_gone() {
+    let db = crate::support::TestDb::sqlite();
+    for args in [
+        &["order", "list"][..],
+        &["order", "list", "--format", "json"],
+        &["review", "list"],
+        &["review", "list", "--format", "json"],
+    ] {
+        // A pipe whose reading end is closed before the command starts, as after `| head`
+        // has read its lines: every write fails with BrokenPipe.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = crate::support::loggvakt()
+            .args(["--db", &db.url])
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// The number of records `/revision` says the intact chain has.
+fn records_on(page: &str) -> i64 {
+    let rest = page
+        .split("Kedjan är obruten: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("an intact chain: {page}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_page_follows_the_chains_head() {
+    let app = TestApp::spawn().await;
+    let revisor = app.login("revisor").await;
+    let first = records_on(&revisor.page("/revision").await);
+    let again = records_on(&revisor.page("/revision").await);
+    assert_eq!(first, again);
+    // A new record (a task's rows shown to its reviewer are audited) moves the head: the
+    // verdict is computed anew.
+    let store = app.store().await;
+    let before = loggvakt::store::audit::head_seq(&store).await.unwrap();
+    let tasks = app.login("admin").await.json("/api/tasks").await;
+    let hem = hemtjanst_task(&tasks);
+    let hanna = app.login("hanna").await;
+    assert_eq!(
+        hanna.get(&format!("/granskningar/{hem}")).await.status(),
+        StatusCode::OK
+    );
+    let after = loggvakt::store::audit::head_seq(&store).await.unwrap();
+    assert!(after > before, "showing rows is audited");
+    assert_eq!(records_on(&revisor.page("/revision").await), after);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notices_carry_a_date_header() {
+    let s = crate::support::fixture::setup();
+    let db = crate::support::TestDb::sqlite();
+    let store = db.open().await;
+    crate::support::fixture::first_week(&s, &store).await;
+    let dir = s.cfg.path().join("outbox");
+    let mails: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(!mails.is_empty());
+    for mail in &mails {
+        let date = mail
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix("Date: "))
+            .unwrap_or_else(|| panic!("a Date header: {mail}"));
+        let date = chrono::DateTime::parse_from_rfc2822(date).unwrap();
+        // Sent by the tick's clock, in the first week of May 2027, in Swedish summer time.
+        assert_eq!(date.offset().local_minus_utc(), 2 * 3600, "{date}");
+        assert!(date.to_rfc3339().starts_with("2027-05-0"), "{date}");
+    }
+}
+
+#[test]
+fn the_example_configuration_links_to_where_serve_listens() {
+    let help = crate::support::run(&["serve", "--help"]);
+    let listen = help
+        .stdout
+        .split("--listen")
+        .nth(1)
+        .and_then(|option| option.split("[default: ").nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .expect("serve --help names the default address");
+    let port = listen.rsplit(':').next().unwrap();
+    let org = loggvakt::config::load(&crate::support::example_config()).unwrap();
+    let base = &org.notify.base_url;
+    assert!(
+        base.ends_with(&format!(":{port}")),
+        "[notify] base_url {base} and serve's default {listen}"
+    );
+    assert_ne!(org.notify.from, "loggvakt@localhost", "a real sender");
+}
