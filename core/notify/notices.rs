@@ -12,7 +12,7 @@ use crate::model::order::order_object;
 use crate::model::org::{Contact, Organisation};
 use crate::model::task::{CHECKLIST, Task, TaskState, task_object};
 use crate::model::user::Role;
-use crate::store::review::TaskMark;
+use crate::store::review::{NoticeAbout, TaskMark};
 use crate::store::{Store, StoreError};
 
 /// A failed notice is tried again after this long, up to `NOTICE_ATTEMPTS` times.
@@ -41,7 +41,7 @@ impl Notices<'_> {
             let mut tx = self.store.begin_write(now, self.actor).await?;
             if tx
                 .insert_notice(
-                    task.id,
+                    NoticeAbout::Task(task.id),
                     NoticeKind::Assigned,
                     &to.email,
                     &subject,
@@ -137,7 +137,14 @@ impl Notices<'_> {
                 let body = render(DELIVERY_OVERDUE, &data(&c.name));
                 let kind = NoticeKind::DeliveryOverdue;
                 if tx
-                    .insert_order_notice(order.id, kind, &c.email, &subject, &body, now)
+                    .insert_notice(
+                        NoticeAbout::Order(order.id),
+                        kind,
+                        &c.email,
+                        &subject,
+                        &body,
+                        now,
+                    )
                     .await?
                     .is_some()
                 {
@@ -176,8 +183,15 @@ impl Notices<'_> {
             return Ok(false);
         }
         let (subject, body) = self.render(task, kind, to);
-        tx.insert_notice(task.id, kind, &to.email, &subject, &body, now)
-            .await?;
+        tx.insert_notice(
+            NoticeAbout::Task(task.id),
+            kind,
+            &to.email,
+            &subject,
+            &body,
+            now,
+        )
+        .await?;
         tx.commit_audited(
             action,
             &task_object(task.id),

@@ -210,50 +210,28 @@ impl WriteTx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Queues a notice; `None` when this task already has this notice for this recipient.
+    /// Queues a notice about a task or an order; `None` when it already has this notice for
+    /// this recipient.
     pub async fn insert_notice(
         &mut self,
-        task_id: i64,
+        about: NoticeAbout,
         kind: NoticeKind,
         recipient: &str,
         subject: &str,
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<i64>> {
+        let (task, order) = match about {
+            NoticeAbout::Task(id) => (Some(id), None),
+            NoticeAbout::Order(id) => (None, Some(id)),
+        };
         let row = sqlx::query(
-            "INSERT INTO notifications (task_id, kind, recipient, subject, body, state, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
+            "INSERT INTO notifications (task_id, order_id, kind, recipient, subject, body, state, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) \
              ON CONFLICT DO NOTHING RETURNING id",
         )
-        .bind(task_id)
-        .bind(kind.as_str())
-        .bind(recipient)
-        .bind(subject)
-        .bind(body)
-        .bind(ts(at))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        row.map(|r| r.try_get("id").map_err(StoreError::from))
-            .transpose()
-    }
-
-    /// Queues a notice about an order; `None` when it already has this one for this
-    /// recipient.
-    pub async fn insert_order_notice(
-        &mut self,
-        order_id: i64,
-        kind: NoticeKind,
-        recipient: &str,
-        subject: &str,
-        body: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "INSERT INTO notifications (order_id, kind, recipient, subject, body, state, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(order_id)
+        .bind(task)
+        .bind(order)
         .bind(kind.as_str())
         .bind(recipient)
         .bind(subject)
@@ -319,6 +297,13 @@ impl WriteTx {
             .await?;
         Ok(deleted)
     }
+}
+
+/// What a notice is about.
+#[derive(Debug, Clone, Copy)]
+pub enum NoticeAbout {
+    Task(i64),
+    Order(i64),
 }
 
 /// An order whose delivery is overdue, as its notice needs it.

@@ -5,11 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use loggvakt::model::check::{CheckKind, NewCheck};
 use reqwest::StatusCode;
 
 use crate::support::app::TestApp;
-use crate::support::{at, state};
 
 /// Sends `head` and then `body_len` bytes of body on a thread of its own (the server may stop
 /// reading long before), and returns the status line of the answer.
@@ -69,27 +67,7 @@ async fn a_64_mib_login_body_is_refused_unread() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_of_many_bad_rows_is_answered_with_the_first_fifty_and_a_count() {
     let app = TestApp::spawn().await;
-    let store = app.store().await;
-    let clock = at("2027-05-10T09:00:00+02:00");
-    let (_, order) = loggvakt::checks::create(
-        &store,
-        &app.setup.org,
-        &clock,
-        "admin",
-        NewCheck {
-            kind: CheckKind::User,
-            system: "cosmic".into(),
-            unit: None,
-            subject: "C800001".into(),
-            from: "2027-04-01".parse().unwrap(),
-            to: "2027-04-30".parse().unwrap(),
-            reason: "misstanke".into(),
-            request: None,
-        },
-    )
-    .await
-    .unwrap();
-    state::order_sent(&store, order, clock.now()).await;
+    let order = app.sent_user_check("C800001").await;
     // 2 000 rows, every one outside the ordered period.
     let mut file = String::from("Tidpunkt;Användarnamn;Personnummer;Händelse\n");
     for i in 0..2000 {

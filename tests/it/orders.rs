@@ -298,8 +298,9 @@ async fn retryable_errors_back_off_then_succeed_and_permanent_ones_fail(db: Test
     assert_eq!(failed[0].attempts, 1, "no retry for a refusal");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn attempts_run_out() {
+/// Twenty days of ticks against a system that always times out: every order has used up
+/// its attempts and failed.
+async fn orders_failed_by_timeouts() -> (Setup, Store, TestDb) {
     let s = setup(failing(vec![ConnectorError::retryable("timeout"); 100]));
     let db = TestDb::sqlite();
     let store = db.open().await;
@@ -307,6 +308,12 @@ async fn attempts_run_out() {
         s.tick(&store, &format!("2027-05-{day:02}T07:00:00+02:00"))
             .await;
     }
+    (s, store, db)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attempts_run_out() {
+    let (_s, store, _db) = orders_failed_by_timeouts().await;
     let failed = store.orders(Some(OrderState::Failed)).await.unwrap();
     assert_eq!(failed.len(), 2);
     assert_eq!(failed[0].attempts, 6, "the default max_attempts");
@@ -722,13 +729,7 @@ async fn an_interrupted_fetch_is_a_read_and_is_retried_never_in_doubt(db: TestDb
 
 #[tokio::test(flavor = "multi_thread")]
 async fn order_resend_starts_the_attempt_count_again() {
-    let s = setup(failing(vec![ConnectorError::retryable("timeout"); 100]));
-    let db = TestDb::sqlite();
-    let store = db.open().await;
-    for day in 1..=20 {
-        s.tick(&store, &format!("2027-05-{day:02}T07:00:00+02:00"))
-            .await;
-    }
+    let (s, store, db) = orders_failed_by_timeouts().await;
     let failed = store.orders(Some(OrderState::Failed)).await.unwrap();
     let id = failed[0].id;
     assert_eq!(failed[0].attempts, 6, "failed after max_attempts");

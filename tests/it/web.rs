@@ -2,13 +2,12 @@
 //! to their own units (403 by page and by API), an executive who never sees patient data,
 //! CSRF on every form and API write.
 
-use loggvakt::model::check::{CheckKind, NewCheck};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::app::{PASSWORD, TestApp};
+use crate::support::count;
 use crate::support::login::login_token;
-use crate::support::{at, count, state};
 
 async fn tasks_by_unit(app: &TestApp) -> (i64, i64) {
     let admin = app.login("admin").await;
@@ -278,29 +277,9 @@ async fn reviewer_uploads_a_delivered_extract() {
     // awaiting delivery, as a Cosmic order is after its mail went out.
     let app = TestApp::spawn().await;
     let store = app.store().await;
-    let clock = at("2027-05-10T09:00:00+02:00");
     let mut ids = Vec::new();
     for user in ["C800001", "C800013"] {
-        let (_, order) = loggvakt::checks::create(
-            &store,
-            &app.setup.org,
-            &clock,
-            "admin",
-            NewCheck {
-                kind: CheckKind::User,
-                system: "cosmic".into(),
-                unit: None,
-                subject: user.into(),
-                from: "2027-04-01".parse().unwrap(),
-                to: "2027-04-30".parse().unwrap(),
-                reason: "misstanke".into(),
-                request: None,
-            },
-        )
-        .await
-        .unwrap();
-        state::order_sent(&store, order, clock.now()).await;
-        ids.push(order);
+        ids.push(app.sent_user_check(user).await);
     }
     let hanna = app.login("hanna").await;
     let page = hanna.page("/utdrag").await;

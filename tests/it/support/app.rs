@@ -34,6 +34,28 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// A targeted check of `user`'s April 2027 in cosmic, its order sent and waiting for its
+    /// delivery; returns the order's id.
+    pub async fn sent_user_check(&self, user: &str) -> i64 {
+        let store = self.store().await;
+        let clock = super::at("2027-05-10T09:00:00+02:00");
+        let check = loggvakt::model::check::NewCheck {
+            kind: loggvakt::model::check::CheckKind::User,
+            system: "cosmic".into(),
+            unit: None,
+            subject: user.into(),
+            from: "2027-04-01".parse().unwrap(),
+            to: "2027-04-30".parse().unwrap(),
+            reason: "misstanke".into(),
+            request: None,
+        };
+        let (_, order) = loggvakt::checks::create(&store, &self.setup.org, &clock, "admin", check)
+            .await
+            .unwrap();
+        super::state::order_sent(&store, order, clock.now()).await;
+        order
+    }
+
     /// The users: `hanna` reviews hemtjänst, `bo` boende, plus `ledning`, `revisor`,
     /// `admin`. The server's clock is 2027-05-10, after the first week's draws, reviews made.
     pub async fn spawn() -> TestApp {
