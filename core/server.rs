@@ -230,6 +230,7 @@ mod http {
     use hyper_util::service::TowerToHyperService;
     use tokio::net::TcpListener;
     use tokio::sync::{Semaphore, watch};
+    use tower::ServiceExt;
 
     use super::ServeOptions;
 
@@ -269,7 +270,16 @@ mod http {
                 },
                 () = &mut shutdown => break,
             };
-            let service = TowerToHyperService::new(app.clone());
+            // The peer's address, for the login throttle (`ConnectInfo`, as axum's own
+            // `into_make_service_with_connect_info` would give it).
+            let with_peer =
+                app.clone()
+                    .map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        req
+                    });
+            let service = TowerToHyperService::new(with_peer);
             let http = http.clone();
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {

@@ -65,6 +65,9 @@ pub(super) async fn run(ctx: &Globals, action: UserAction) -> Result<ExitCode> {
             };
             check_new_user(&org, &probe)?;
             let (password, generated) = password(password_stdin)?;
+            if let Some(problem) = auth::password_problem(&password, &username) {
+                bail!("user {username}: {problem}");
+            }
             let to_hash = password.clone();
             let hash = crate::blocking::run(move || auth::hash_password(&to_hash)).await?;
             let store = open_store(&ctx.db).await?;

@@ -158,3 +158,87 @@ impl Store {
         Ok(())
     }
 }
+
+/// When repeated failed logins lock a key (an account or an address).
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    /// Failures within `window` of each other that lock the key.
+    pub limit: i64,
+    pub window: chrono::TimeDelta,
+    pub lock: chrono::TimeDelta,
+}
+
+impl Store {
+    /// The latest lock among `keys` that has not run out at `now`.
+    pub async fn login_locked_until(
+        &self,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let mut latest = None;
+        for key in keys {
+            let row: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT locked_until FROM login_failures WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(self.pool())
+                    .await?;
+            if let Some((Some(until),)) = row {
+                let until = parse_ts(&until)?;
+                if until > now && latest.is_none_or(|l| until > l) {
+                    latest = Some(until);
+                }
+            }
+        }
+        Ok(latest)
+    }
+
+    /// Counts a failed login against each `(key, throttle)` and audits it once (username and
+    /// address, never the password tried). Returns whether a key is now locked.
+    pub async fn record_login_failure(
+        &self,
+        keys: &[(String, Throttle)],
+        now: DateTime<Utc>,
+        details: serde_json::Value,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write(now, "web:login").await?;
+        let mut locked = false;
+        for (key, throttle) in keys {
+            let row: Option<(i64, String)> =
+                sqlx::query_as("SELECT failures, last_at FROM login_failures WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+            let recent = match row {
+                Some((n, last)) if parse_ts(&last)? + throttle.window > now => n,
+                _ => 0,
+            };
+            let failures = recent + 1;
+            let lock = (failures >= throttle.limit).then(|| ts(now + throttle.lock));
+            locked |= lock.is_some();
+            tx.exec(
+                sqlx::query(
+                    "INSERT INTO login_failures (key, failures, last_at, locked_until) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET \
+                     failures = excluded.failures, last_at = excluded.last_at, \
+                     locked_until = excluded.locked_until",
+                )
+                .bind(key)
+                .bind(failures)
+                .bind(ts(now))
+                .bind(lock),
+            )
+            .await?;
+        }
+        tx.commit_audited("login.failed", "login", details).await?;
+        Ok(locked)
+    }
+
+    /// Forgets an account's failures after it logged in.
+    pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,10 +1,12 @@
 //! Logging in and out. The login form is protected against CSRF by a double-submit token
 //! (a cookie and a hidden field that must match), since there is no session yet.
 
-use axum::Form;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use chrono::TimeDelta;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,6 +15,7 @@ use super::session::{SESSION_COOKIE, Session, cookie};
 use super::{Shared, WebError};
 use crate::auth::{random_token, same_secret, token_hash, verify_password};
 use crate::blocking;
+use crate::store::users::Throttle;
 
 const LOGIN_COOKIE: &str = "lv_login";
 /// A session lasts a working day.
@@ -48,14 +51,43 @@ pub struct LoginForm {
     login_token: String,
 }
 
+/// Ten failed logins within 15 minutes lock an account for 15 minutes; fifty lock the
+/// address they came from (a guesser spread over many accounts). Held in the database, so
+/// every instance sharing it enforces the same count.
+const ACCOUNT_THROTTLE: Throttle = Throttle {
+    limit: 10,
+    window: TimeDelta::minutes(15),
+    lock: TimeDelta::minutes(15),
+};
+const ADDRESS_THROTTLE: Throttle = Throttle {
+    limit: 50,
+    window: TimeDelta::minutes(15),
+    lock: TimeDelta::minutes(15),
+};
+
 pub async fn submit(
     State(state): State<Shared>,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_secret(&expected, &f.login_token) {
         return Err(WebError::Csrf);
+    }
+    let username = f.username.trim().to_lowercase();
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
+    let mut keys = vec![(format!("user:{username}"), ACCOUNT_THROTTLE)];
+    if let Some(a) = &address {
+        keys.push((format!("addr:{a}"), ADDRESS_THROTTLE));
+    }
+    let now = state.clock.now();
+    let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+    // A locked account or address is refused before its password is even checked: no
+    // guessing goes on, and no argon2 work is spent on it.
+    if let Some(until) = state.store.login_locked_until(&names, now).await? {
+        let retry_after = (until - now).num_seconds().max(1) as u64;
+        return Err(WebError::TooManyAttempts { retry_after });
     }
     let found = state.store.user_by_name(f.username.trim()).await?;
     // Verify against a hash even for an unknown user, so timing does not tell who exists.
@@ -67,10 +99,15 @@ pub async fn submit(
     let ok = blocking::run(move || verify_password(&password, &hash)).await && enabled;
     let Some((user, _)) = found.filter(|_| ok) else {
         tracing::info!("failed login");
+        let details = json!({"username": username, "address": address});
+        state
+            .store
+            .record_login_failure(&keys, now, details)
+            .await?;
         return Ok(login_page(&state, Some("Fel användarnamn eller lösenord.")));
     };
+    state.store.clear_login_failures(&names[0]).await?;
     let token = random_token();
-    let now = state.clock.now();
     state
         .store
         .insert_session(

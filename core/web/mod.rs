@@ -198,6 +198,10 @@ pub enum WebError {
     Csrf,
     /// The input is wrong; the message says how.
     BadRequest(String),
+    /// Too many failed logins; try again after this many seconds.
+    TooManyAttempts {
+        retry_after: u64,
+    },
     Internal,
 }
 
@@ -215,6 +219,7 @@ impl WebError {
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -226,6 +231,10 @@ impl WebError {
             Self::NotFound => "Sidan finns inte.".into(),
             Self::Csrf => "Formuläret har gått ut. Ladda om sidan och försök igen.".into(),
             Self::BadRequest(m) => m.clone(),
+            Self::TooManyAttempts { retry_after } => format!(
+                "För många misslyckade inloggningar. Försök igen om {} minuter.",
+                retry_after.div_ceil(60)
+            ),
             Self::Internal => "Ett internt fel inträffade; det är loggat.".into(),
         }
     }
@@ -244,7 +253,13 @@ impl IntoResponse for WebError {
             status.canonical_reason().unwrap_or(""),
             html_escape(&self.message())
         );
-        (status, Html(body)).into_response()
+        let mut response = (status, Html(body)).into_response();
+        if let Self::TooManyAttempts { retry_after } = self
+            && let Ok(v) = retry_after.to_string().parse()
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 

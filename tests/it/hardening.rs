@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::support::app::TestApp;
+use crate::support::app::{PASSWORD, TestApp};
+use crate::support::login::login_token;
 
 /// Sends `head` and then `body_len` bytes of body on a thread of its own (the server may stop
 /// reading long before), and returns the status line of the answer.
@@ -339,4 +340,82 @@ fn the_example_configuration_links_to_where_serve_listens() {
         "[notify] base_url {base} and serve's default {listen}"
     );
     assert_ne!(org.notify.from, "loggvakt@localhost", "a real sender");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_wrong_passwords_lock_the_account_with_429() {
+    let app = TestApp::spawn().await;
+    let visitor = app.session();
+    // Each attempt with a fresh login form, as a browser (or a script imitating one) would.
+    let attempt = async |password: &str| {
+        let token = login_token(&visitor.client, &app.url).await;
+        let form = [
+            ("username", "bo".to_owned()),
+            ("password", password.to_owned()),
+            ("login_token", token),
+        ];
+        visitor.post_form("/login", &form).await
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let res = attempt("fel lösenord!!").await;
+        statuses.push(res.status());
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=900).contains(&retry), "Retry-After {retry}");
+        }
+    }
+    assert_eq!(statuses[29], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert!(
+        statuses[..10].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    // While locked, even the right password is refused unchecked.
+    let res = attempt(PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another account is not locked by it.
+    assert_eq!(
+        app.login("hanna").await.get("/api/me").await.status(),
+        StatusCode::OK
+    );
+    // Every counted failure is in the audit trail with the username, never the password.
+    let store = app.store().await;
+    let failed = loggvakt::store::audit::page(&store, None, 100)
+        .await
+        .unwrap();
+    let failed: Vec<_> = failed
+        .iter()
+        .filter(|r| r.action == "login.failed")
+        .collect();
+    assert_eq!(failed.len(), 10);
+    assert!(
+        failed
+            .iter()
+            .all(|r| r.details.contains("\"bo\"") && !r.details.contains("fel"))
+    );
+}
+
+#[test]
+fn user_add_refuses_short_and_common_passwords() {
+    let db = crate::support::TestDb::sqlite();
+    let cfg = crate::support::example_config();
+    for (password, says) in [
+        ("kort-123", "at least 12"),
+        ("Sommar2024!!!", "most guessed"),
+    ] {
+        let out = crate::support::loggvakt()
+            .args(["--db", &db.url, "--config", cfg.to_str().unwrap()])
+            .args(["user", "add", "ada", "--role", "admin", "--name", "Ada"])
+            .args(["--email", "ada@example.se"])
+            .env("LOGGVAKT_PASSWORD", password)
+            .output()
+            .unwrap();
+        let run = crate::support::Run::from(out);
+        assert_eq!(run.code, 1, "{password}: {}", run.stdout);
+        run.says(says);
+    }
 }
