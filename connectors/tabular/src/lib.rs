@@ -13,4 +13,7 @@
 mod table;
 pub mod wire;
 
-pub use table::{Column, Layout, Row, TimeColumns, action_by_prefix, import, parse_time};
+pub use table::{
+    Column, Layout, MAX_XLSX_COLUMNS, MAX_XLSX_ROWS, Row, TimeColumns, action_by_prefix, import,
+    parse_time,
+};

@@ -644,46 +644,107 @@ fn csv_fatal(e: csv::Error) -> ConnectorError {
     }
 }
 
+/// The widest sheet read: an extract has a dozen columns, and a crafted workbook with one
+/// cell far to the right must not make a row of thousands of cells.
+pub const MAX_XLSX_COLUMNS: u32 = 256;
+/// Excel's own row limit; a sheet claiming more rows is not an export of anything.
+pub const MAX_XLSX_ROWS: u32 = 1_048_576;
+
+/// Reads the first sheet cell by cell (never the whole sheet as a rectangle, which a single
+/// cell at `XFD1048576` would make 17 billion cells large), one row at a time, refusing a
+/// cell beyond the column or row cap with one line that names the cap.
 fn import_xlsx(
     bytes: &[u8],
     columns: &[Column],
     map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
 ) -> Result<ImportOutcome, ConnectorError> {
     // calamine's errors describe the workbook's structure, never cell values.
+    let unreadable = |e: calamine::XlsxError| {
+        ConnectorError::malformed(format!(
+            "the first sheet of the workbook cannot be read: {e}"
+        ))
+    };
     let mut book = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
         ConnectorError::malformed(format!("the file is not a readable XLSX workbook: {e}"))
     })?;
-    let range = match book.worksheet_range_at(0) {
-        Some(r) => r.map_err(|e| {
-            ConnectorError::malformed(format!(
-                "the first sheet of the workbook cannot be read: {e}"
-            ))
-        })?,
-        None => return Err(empty_file()),
-    };
-    let Some((first_row, _)) = range.start() else {
+    let Some(first) = book.sheet_names().first().cloned() else {
         return Err(empty_file());
     };
-    let mut sheet_rows = range.rows().enumerate().map(|(i, cells)| {
-        let line = u64::from(first_row) + i as u64 + 1;
-        (line, cells.iter().map(cell_text).collect::<Vec<String>>())
-    });
-    // Leading empty rows are skipped, as csv skips leading blank lines.
-    let Some((header_line, header)) =
-        sheet_rows.find(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
-    else {
-        return Err(empty_file());
-    };
-    // A sheet has no separator; its `raw` rows are written with `;`, as Swedish
-    // spreadsheet exports are.
-    let mut rows = Rows::new(locate(&header, columns, header_line)?, columns, b';', map);
-    for (line, cells) in sheet_rows {
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
+    let mut cells = book.worksheet_cells_reader(&first).map_err(unreadable)?;
+    let mut sheet = SheetRows::new(columns, map);
+    let mut row: Vec<String> = Vec::new();
+    let mut row_index = None;
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (r, c) = cell.get_position();
+        if c >= MAX_XLSX_COLUMNS {
+            return Err(ConnectorError::malformed(format!(
+                "the sheet has a cell in column {} (row {}); at most {MAX_XLSX_COLUMNS} columns are read",
+                c + 1,
+                r + 1
+            )));
         }
-        rows.add(line, &cells);
+        if r >= MAX_XLSX_ROWS {
+            return Err(ConnectorError::malformed(format!(
+                "the sheet has a cell in row {}; a sheet has at most {MAX_XLSX_ROWS} rows",
+                r + 1
+            )));
+        }
+        if row_index != Some(r) {
+            if let Some(done) = row_index {
+                sheet.add(u64::from(done) + 1, &row)?;
+            }
+            row.clear();
+            row_index = Some(r);
+        }
+        let c = c as usize;
+        if row.len() <= c {
+            row.resize(c + 1, String::new());
+        }
+        row[c] = cell_text(&cell.get_value().clone().into());
     }
-    Ok(rows.outcome)
+    if let Some(done) = row_index {
+        sheet.add(u64::from(done) + 1, &row)?;
+    }
+    sheet.finish()
+}
+
+/// The rows of a sheet as they come: the first non-empty one is the header, the rest are
+/// mapped; empty rows are skipped, as csv skips blank lines.
+struct SheetRows<'c, F> {
+    columns: &'c [Column],
+    map: Option<F>,
+    rows: Option<Rows<'c, F>>,
+}
+
+impl<'c, F: FnMut(&Row) -> Result<AccessEvent, RowError>> SheetRows<'c, F> {
+    fn new(columns: &'c [Column], map: F) -> Self {
+        Self {
+            columns,
+            map: Some(map),
+            rows: None,
+        }
+    }
+
+    fn add(&mut self, line: u64, cells: &[String]) -> Result<(), ConnectorError> {
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            return Ok(());
+        }
+        match (&mut self.rows, self.map.take()) {
+            (Some(rows), _) => rows.add(line, cells),
+            (None, Some(map)) => {
+                // A sheet has no separator; its `raw` rows are written with `;`, as Swedish
+                // spreadsheet exports are.
+                let layout = locate(cells, self.columns, line)?;
+                self.rows = Some(Rows::new(layout, self.columns, b';', map));
+            }
+            (None, None) => unreachable!("the header takes the mapping"),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<ImportOutcome, ConnectorError> {
+        self.rows.map(|r| r.outcome).ok_or_else(empty_file)
+    }
 }
 
 /// A cell as the text a CSV export of it would hold, so one row mapping serves both formats.

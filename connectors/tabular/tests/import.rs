@@ -279,3 +279,63 @@ fn line_numbers_count_blank_lines_and_line_breaks_inside_quotes() {
     let lines: Vec<u64> = out.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, [8, 11]);
 }
+
+/// The process's peak resident memory so far, in MB (Linux).
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+#[test]
+fn a_crafted_sparse_workbook_is_refused_in_one_line_without_growing() {
+    use rust_xlsxwriter::Workbook;
+
+    // A header and one cell at XFD1048576: read as a rectangle, that is 17 billion cells
+    // (calamine asked for 549 GB and the process aborted).
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["Händelse", "Patient-ID", "Användare", "Datum/tid"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(1_048_575, 16_383, "x").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    assert!(bytes.len() < 16 * 1024, "{} bytes", bytes.len());
+    let err = read(&bytes).unwrap_err();
+    assert_eq!(err.message.lines().count(), 1, "{err}");
+    assert!(
+        err.message.contains("column 16384") && err.message.contains("at most 256 columns"),
+        "{err}"
+    );
+    if let Some(mb) = peak_rss_mb() {
+        assert!(mb < 300, "peak RSS {mb} MB");
+    }
+
+    // Far down but within the width (Z1000000, which grew the server by 794 MB): the row is
+    // read as one more row, with nothing made for the rows in between, and refused with its
+    // line.
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["Händelse", "Patient-ID", "Användare", "Datum/tid"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(999_999, 25, "x").unwrap();
+    let out = read(&book.save_to_buffer().unwrap()).unwrap();
+    assert_eq!(out.events.len(), 0);
+    assert_eq!(
+        out.rejected.len(),
+        1,
+        "the one far row is refused with its line"
+    );
+    assert_eq!(out.rejected[0].line, 1_000_000);
+    if let Some(mb) = peak_rss_mb() {
+        assert!(mb < 300, "peak RSS {mb} MB");
+    }
+}
