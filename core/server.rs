@@ -138,6 +138,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let connectors = Connectors::for_org(&org);
     connectors.require_all().map_err(anyhow::Error::msg)?;
+    // Said at start, not only at the first tick: an operator starting `serve` after editing
+    // the configuration sees at once what a removed or renamed unit left behind.
+    for line in crate::draw::orphaned_work(&store, &org).await? {
+        tracing::error!("{line}; no draws are made until this is resolved");
+    }
     let web = Arc::new(crate::web::AppState::new(
         store.clone(),
         Arc::new(org.clone()),

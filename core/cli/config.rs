@@ -14,16 +14,30 @@ use crate::model::org::{Organisation, RoutineKind};
 #[derive(Subcommand, Debug)]
 pub enum ConfigAction {
     /// Validate and summarise; every problem is printed on its own line and the exit code is 1.
+    /// When the database exists, also names every unit or system that the configuration no
+    /// longer has but that still has open work there (removed, or renamed).
     Check,
 }
 
-pub(super) fn run(ctx: &Globals, action: ConfigAction) -> Result<ExitCode> {
+pub(super) async fn run(ctx: &Globals, action: ConfigAction) -> Result<ExitCode> {
     match action {
-        ConfigAction::Check => check(ctx),
+        ConfigAction::Check => check(ctx).await,
     }
 }
 
-fn check(ctx: &Globals) -> Result<ExitCode> {
+/// Whether `config check` should look at the database: a SQLite file only if it exists (a
+/// check must not create one), a server database always.
+fn database_exists(url: &str) -> bool {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let path = path.split('?').next().unwrap_or(path);
+            path != ":memory:" && Path::new(path).exists()
+        }
+        None => true,
+    }
+}
+
+async fn check(ctx: &Globals) -> Result<ExitCode> {
     let org = load_config(&ctx.config)?;
     // Each connector checks its own settings (no network): part of the check.
     let problems = Connectors::for_org(&org).problems();
@@ -35,6 +49,20 @@ fn check(ctx: &Globals) -> Result<ExitCode> {
             "{} system(s) cannot be used as configured; nothing was changed",
             problems.len()
         );
+    }
+    if database_exists(&ctx.db) {
+        let store = open_store(&ctx.db).await?;
+        let orphans = crate::draw::orphaned_work(&store, &org).await?;
+        if !orphans.is_empty() {
+            for line in &orphans {
+                eprintln!("{}: {line}", ctx.config.display());
+            }
+            bail!(
+                "{} unit(s) or system(s) with open work are missing from the configuration; \
+                 no draws are made until they are back or their work is done",
+                orphans.len()
+            );
+        }
     }
     print!("{}", summary(&org, &ctx.config));
     Ok(ExitCode::SUCCESS)

@@ -267,7 +267,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     };
     let ctx = &ctx;
     match cli.command {
-        Command::Config { action } => config::run(ctx, action),
+        Command::Config { action } => config::run(ctx, action).await,
         Command::Init => config::init(ctx).await,
         Command::Plan { month, format } => plan::plan(ctx, month, format).await,
         Command::Draw { action } => plan::draw(ctx, action).await,

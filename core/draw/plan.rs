@@ -23,6 +23,8 @@ pub enum PlanError {
     FutureMonth { month: Month, today: NaiveDate },
     #[error("the operating system gave no randomness for the seed: {0}")]
     Entropy(getrandom::Error),
+    #[error("no draws are made while the configuration leaves open work behind:\n{}", .0.join("\n"))]
+    OrphanedWork(Vec<String>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,6 +52,10 @@ pub async fn plan_month(
     let today = local_date(now);
     if month > Month::of(today) {
         return Err(PlanError::FutureMonth { month, today });
+    }
+    let orphans = orphaned_work(store, org).await?;
+    if !orphans.is_empty() {
+        return Err(PlanError::OrphanedWork(orphans));
     }
     let existing = store.draw_keys(month).await?;
     let cycles = store.cycle_states(month).await?;
@@ -166,6 +172,15 @@ pub async fn plan_due(
     seeds: &Seeds,
 ) -> Result<usize, PlanError> {
     let current = Month::of(local_date(clock.now()));
+    // A unit renamed with work still open would be drawn again under its new id: no draws
+    // are made until the configuration and the database agree (the rest of the tick goes on).
+    let orphans = orphaned_work(store, org).await?;
+    if !orphans.is_empty() {
+        for line in &orphans {
+            tracing::error!("{line}; no draws are made until this is resolved");
+        }
+        return Ok(0);
+    }
     let mut month = store.plan_start().await?.unwrap_or(current);
     let mut created = 0;
     while month <= current {
@@ -175,4 +190,25 @@ pub async fn plan_due(
         month = month.next();
     }
     Ok(created)
+}
+
+/// The units and systems with open work in the database that the configuration no longer
+/// has (removed, or renamed: a new id is a new unit to the plan, which would draw its staff
+/// again). One line each, naming the work.
+pub async fn orphaned_work(store: &Store, org: &Organisation) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .open_work()
+        .await?
+        .into_iter()
+        .filter(|(kind, id, _)| match *kind {
+            "unit" => org.unit(id).is_none(),
+            _ => org.system(id).is_none(),
+        })
+        .map(|(kind, id, what)| {
+            format!(
+                "{kind} '{id}' is not in the configuration but has open work in the database ({what}); \
+                 if it was renamed, give it back its id, or finish that work first"
+            )
+        })
+        .collect())
 }

@@ -256,6 +256,41 @@ impl Store {
             .collect()
     }
 
+    /// The units and systems that still have open work: draws not yet run, orders still
+    /// waiting, tasks still open. `(kind, id, what)`, kind `unit` or `system`, `what` counted
+    /// in words, so a configuration that drops or renames one can be told what it leaves.
+    pub async fn open_work(&self) -> Result<Vec<(&'static str, String, String)>> {
+        let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT 'unit', unit_id, 'draw(s) not yet run', COUNT(*) FROM draws \
+               WHERE status IN ('planned', 'running') GROUP BY unit_id \
+             UNION ALL SELECT 'system', system_id, 'draw(s) not yet run', COUNT(*) FROM draws \
+               WHERE status IN ('planned', 'running') GROUP BY system_id \
+             UNION ALL SELECT 'system', system_id, 'order(s) not delivered', COUNT(*) FROM orders \
+               WHERE state IN ('pending', 'sending', 'awaiting_delivery', 'in_doubt') GROUP BY system_id \
+             UNION ALL SELECT 'unit', unit_id, 'open task(s)', COUNT(*) FROM review_tasks \
+               WHERE state = 'open' GROUP BY unit_id \
+             UNION ALL SELECT 'system', system_id, 'open task(s)', COUNT(*) FROM review_tasks \
+               WHERE state = 'open' GROUP BY system_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut by_key: std::collections::BTreeMap<(String, String), Vec<String>> =
+            std::collections::BTreeMap::new();
+        for (kind, id, what, n) in counts {
+            by_key
+                .entry((kind, id))
+                .or_default()
+                .push(format!("{n} {what}"));
+        }
+        Ok(by_key
+            .into_iter()
+            .map(|((kind, id), whats)| {
+                let kind = if kind == "unit" { "unit" } else { "system" };
+                (kind, id, whats.join(", "))
+            })
+            .collect())
+    }
+
     /// Every draw id, oldest first.
     pub async fn draw_ids(&self) -> Result<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM draws ORDER BY id")

@@ -298,3 +298,33 @@ async fn two_serve_processes_on_one_database_make_each_draw_once(db: TestDb) {
     assert_eq!(distinct, all, "[{}] no draw ran twice", db.backend);
     assert_eq!(db.run(&["audit", "verify"]).code, 0);
 }
+
+per_backend!(fn a_renamed_unit_with_open_work_is_named_and_not_drawn_again);
+fn a_renamed_unit_with_open_work_is_named_and_not_drawn_again(db: TestDb) {
+    let cfg = small_org();
+    tick(&cfg.arg(), &db, "2027-05-01T00:01:00+02:00");
+    let renamed = ConfigDir::new(
+        &SMALL_ORG.replace("id = \"boende\"", "id = \"boendet\""),
+        Some(&staff_csv(&[("hemtjanst", 30), ("boendet", 12)])),
+    );
+    let now = "2027-05-02T09:00:00+02:00";
+    let check = run_on(&renamed.arg(), &db.url, Some(now), &["config", "check"]);
+    assert_eq!(check.code, 1, "[{}] {}", db.backend, check.stdout);
+    check.says("unit 'boende' is not in the configuration but has open work");
+    check.says("draw(s) not yet run");
+    // The tick goes on with everything else, but draws nobody again under the new id.
+    tick(&renamed.arg(), &db, now);
+    let draws = states(&cfg.arg(), &db, now, "2027-05");
+    assert!(!draws.contains_key("boendet"), "[{}] {draws:?}", db.backend);
+    let plan = run_on(
+        &renamed.arg(),
+        &db.url,
+        Some(now),
+        &["plan", "--month", "2027-05"],
+    );
+    assert_eq!(plan.code, 1);
+    plan.says("no draws are made while the configuration leaves open work behind");
+    // With its id back, all is well again.
+    let back = run_on(&cfg.arg(), &db.url, Some(now), &["config", "check"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+}
