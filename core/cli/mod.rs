@@ -206,6 +206,14 @@ pub enum Command {
         #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
         start: Option<Month>,
     },
+    /// Print a shell completion script, e.g.
+    /// `loggvakt completions bash > /etc/bash_completion.d/loggvakt`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `loggvakt man > /usr/local/share/man/man1/loggvakt.1`.
+    Man,
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -268,6 +276,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = &ctx;
     match cli.command {
         Command::Config { action } => config::run(ctx, action).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into a buffer first: clap_complete panics when its writer fails, and a closed
+            // pipe (`| head`) is no reason to.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "loggvakt", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Init => config::init(ctx).await,
         Command::Plan { month, format } => plan::plan(ctx, month, format).await,
         Command::Draw { action } => plan::draw(ctx, action).await,

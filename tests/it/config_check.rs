@@ -387,3 +387,21 @@ fn staff_personnummer_in_every_form_are_taken_or_refused_as_the_personnummer_pro
         invalid.len()
     ));
 }
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_line_definition() {
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        r.prints("loggvakt");
+        r.prints("audit");
+    }
+    let man = run(&["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    // roff: a title line and the sections, with every command group named.
+    man.prints(".TH loggvakt 1");
+    man.prints(".SH SYNOPSIS");
+    for command in ["plan", "tick", "serve", "review", "audit", "analyze"] {
+        man.prints(command);
+    }
+}
