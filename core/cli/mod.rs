@@ -72,6 +72,9 @@ pub struct Cli {
     /// The append-only file of signed audit checkpoints (one JSON line each).
     #[arg(long, global = true, env = "LOGGVAKT_AUDIT_CHECKPOINTS")]
     pub audit_checkpoints: Option<PathBuf>,
+    /// Log lines on stderr as text, or as one JSON object per line for a log collector.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "LOGGVAKT_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -216,6 +219,12 @@ pub enum Command {
     Man,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause
@@ -227,7 +236,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Parses the arguments and runs the command; errors become one line on stderr and exit 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Serve { .. }));
+    init_tracing(matches!(cli.command, Command::Serve { .. }), cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -254,14 +263,17 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(serving: bool) {
+fn init_tracing(serving: bool, format: LogFormat) {
     let default = if serving { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    };
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {

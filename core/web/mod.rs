@@ -301,6 +301,24 @@ pub const FORM_LIMIT: usize = 64 * 1024;
 /// The largest upload of a delivered extract (a system's `max_extract_mb` is checked after).
 pub const UPLOAD_LIMIT: usize = 1024 * 1024 * 1024;
 
+/// One log line per request: method, path, status and duration. The path only, never the
+/// query string (a filter may name a user), and the path itself holds only ids.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "loggvakt::request",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
 /// The router of pages and API; `/health` is added by the server.
 pub fn router(state: Shared) -> Router {
     Router::new()
@@ -340,5 +358,6 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             headers::apply,
         ))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -419,3 +419,26 @@ fn user_add_refuses_short_and_common_passwords() {
         run.says(says);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_are_logged_as_json_without_personal_data() {
+    let now = "2027-05-10T09:00:00+02:00";
+    let json = ["--log-format", "json"];
+    let app = TestApp::spawn_with_env(now, true, &json, &[("RUST_LOG", "info")]).await;
+    let hanna = app.login("hanna").await;
+    let res = hanna.get("/granskningar?user=C800001").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let line = app
+        .log_line(|l| l.contains("\"path\":\"/granskningar\""))
+        .await
+        .unwrap_or_else(|| panic!("the request is logged:\n{}", app.log_so_far()));
+    let entry: serde_json::Value = serde_json::from_str(&line).expect("one JSON object a line");
+    assert_eq!(entry["method"], "GET");
+    assert_eq!(entry["status"], 200);
+    assert!(entry["duration_ms"].as_f64().is_some(), "{entry}");
+    // The query string (which may name a user) is not logged, nor any personnummer.
+    assert!(
+        !line.contains("C800001") && !line.contains("19121212"),
+        "{line}"
+    );
+}

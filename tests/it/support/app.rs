@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use loggvakt::store::Store;
 use reqwest::multipart::{Form, Part};
@@ -24,6 +24,8 @@ pub struct TestApp {
     pub setup: Setup,
     pub db: TestDb,
     child: Child,
+    /// What the server has written to stderr so far, line by line.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for TestApp {
@@ -70,6 +72,17 @@ impl TestApp {
 
     /// [`spawn_at`](Self::spawn_at) with more `serve` options.
     pub async fn spawn_with(now: &str, first_week_done: bool, serve_args: &[&str]) -> TestApp {
+        Self::spawn_with_env(now, first_week_done, serve_args, &[]).await
+    }
+
+    /// [`spawn_with`](Self::spawn_with) with environment variables for `serve` (e.g.
+    /// `RUST_LOG=info` to see its request log).
+    pub async fn spawn_with_env(
+        now: &str,
+        first_week_done: bool,
+        serve_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestApp {
         let setup = setup();
         let db = TestDb::sqlite();
         let store = db.open().await;
@@ -100,6 +113,7 @@ impl TestApp {
             .args(["--db", &db.url, "--config", &cfg, "--now", now])
             .args(["serve", "--listen", "127.0.0.1:0", "--tick-every", "60"])
             .args(serve_args)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -112,13 +126,20 @@ impl TestApp {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stderr so the server never blocks on a full pipe, keeping the lines.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         TestApp {
             url,
             setup,
             db,
             child,
+            log,
         }
     }
 
@@ -132,6 +153,22 @@ impl TestApp {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS");
         kb * 1024
+    }
+
+    /// Waits (up to 10 s) for a line of the server's log that `wanted` accepts.
+    pub async fn log_line(&self, wanted: impl Fn(&str) -> bool) -> Option<String> {
+        for _ in 0..200 {
+            if let Some(l) = self.log.lock().unwrap().iter().find(|l| wanted(l)) {
+                return Some(l.clone());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// The server's log so far, for failure messages.
+    pub fn log_so_far(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     /// The server's address as `host:port`, for raw TCP clients.
