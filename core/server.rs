@@ -40,6 +40,9 @@ struct LastTick {
     ran: usize,
     missed: usize,
     error: Option<String>,
+    /// When the last tick ended, by the machine's own clock (not the trial clock of `--now`).
+    #[serde(skip)]
+    finished: Option<std::time::Instant>,
 }
 
 struct Shared {
@@ -50,6 +53,8 @@ struct Shared {
     instance: String,
     /// Held for the length of a tick, so a slow tick and the next timer never overlap here.
     ticking: Mutex<LastTick>,
+    started: std::time::Instant,
+    tick_every: Duration,
     anchor: Option<Anchor>,
 }
 
@@ -80,6 +85,7 @@ async fn run_tick(shared: &Shared) {
     .await;
     *last = LastTick {
         at: Some(store::ts(shared.clock.now())),
+        finished: Some(std::time::Instant::now()),
         ..LastTick::default()
     };
     match result {
@@ -129,6 +135,41 @@ async fn health(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
     }))
 }
 
+/// The process answers: for a supervisor's liveness probe.
+async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "live"}))
+}
+
+/// Whether this instance can do its work: the database answers within 3 s, and a tick ended
+/// within three tick intervals (plus a minute), or one is running now. 503 with the problems
+/// otherwise, for a load balancer's readiness probe.
+async fn ready(State(shared): State<Arc<Shared>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut problems = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(3), shared.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.push(format!("the database does not answer: {e}")),
+        Err(_) => problems.push("the database did not answer within 3 s".to_owned()),
+    }
+    let allowed = shared.tick_every * 3 + Duration::from_secs(60);
+    if let Ok(last) = shared.ticking.try_lock() {
+        let since = last.finished.unwrap_or(shared.started);
+        if since.elapsed() > allowed {
+            problems.push(format!(
+                "no tick has ended for {} s (allowed {} s)",
+                since.elapsed().as_secs(),
+                allowed.as_secs()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        let body = Json(serde_json::json!({"status": "not ready", "problems": problems}));
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
 /// Runs until Ctrl-C or SIGTERM.
 pub async fn serve(
     store: Store,
@@ -156,6 +197,8 @@ pub async fn serve(
         clock,
         instance: instance_name(),
         ticking: Mutex::new(LastTick::default()),
+        started: std::time::Instant::now(),
+        tick_every: options.tick_every,
         anchor: options.anchor.take(),
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -192,6 +235,8 @@ pub async fn serve(
 
     let app = Router::new()
         .route("/health", get(health))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
         .with_state(shared.clone())
         .merge(crate::web::router(web));
     tracing::info!(%bound, instance = %shared.instance, "serving");

@@ -215,6 +215,12 @@ impl Store {
         &self.pool
     }
 
+    /// Whether the database answers a query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+
     /// Starts a transaction that may write and append to the audit trail. Writers are
     /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory
     /// lock), because every write extends the one hash chain.

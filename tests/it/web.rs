@@ -443,3 +443,22 @@ async fn the_task_page_says_which_period_each_user_is_reviewed_for() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn liveness_and_readiness_probes_answer() {
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    let live = anon.get("/health/live").await;
+    assert_eq!(live.status(), StatusCode::OK);
+    // Ready once the database answers and the tick at start has ended.
+    let mut ready = None;
+    for _ in 0..100 {
+        let res = anon.get("/health/ready").await;
+        if res.status() == StatusCode::OK {
+            ready = Some(res.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready.expect("ready within 10 s")["status"], "ready");
+}
