@@ -79,18 +79,6 @@ const COMMON: &[&str] = &[
     "vår",
     "hosten",
     "varen",
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
     "sverige",
     "stockholm",
     "göteborg",
@@ -126,7 +114,9 @@ pub fn password_problem(password: &str, username: &str) -> Option<String> {
         .filter(|c| c.is_alphabetic())
         .collect();
     let user = username.trim().to_lowercase();
-    if letters.is_empty() || COMMON.contains(&letters.as_str()) {
+    let common = COMMON.contains(&letters.as_str())
+        || crate::calendar::MONTH_NAMES_SV.contains(&letters.as_str());
+    if letters.is_empty() || common {
         return Some("the password is one of the most guessed ones; choose another".into());
     }
     if !user.is_empty() && password.to_lowercase().contains(&user) {
@@ -178,6 +168,7 @@ mod tests {
             ("kort-123", "at least 12"),
             ("Sommar2024!!!", "most guessed"),
             ("123456789012", "most guessed"),
+            ("Januari2025!!!", "most guessed"),
             ("hanna-har-ett-losen", "username"),
         ] {
             let problem = password_problem(bad, "Hanna").unwrap_or_default();

@@ -11,6 +11,22 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Days, MappedLocalTime, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono::{Offset, TimeDelta, TimeZone, Utc, Weekday};
 
+/// The months' Swedish names, January first.
+pub const MONTH_NAMES_SV: [&str; 12] = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
 /// The planner's time zone. Review deadlines are local business days, so every
 /// "which day is it" question is answered in Swedish local time.
 pub const TZ: chrono_tz::Tz = chrono_tz::Europe::Stockholm;

@@ -51,28 +51,13 @@ fn state_counts(c: &Counts) -> [i64; 6] {
     ]
 }
 
-const MONTHS_SV: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 /// "2026-11" as "november 2026".
 fn month_sv(month: &str) -> String {
     month
         .split_once('-')
         .and_then(|(y, m)| {
             let i = m.parse::<usize>().ok()?.checked_sub(1)?;
-            Some(format!("{} {y}", MONTHS_SV.get(i)?))
+            Some(format!("{} {y}", crate::calendar::MONTH_NAMES_SV.get(i)?))
         })
         .unwrap_or_else(|| month.to_owned())
 }
