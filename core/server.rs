@@ -30,6 +30,8 @@ pub struct ServeOptions {
     /// At most this many connections are served at once; further ones wait in the kernel's
     /// accept queue until one closes.
     pub max_connections: usize,
+    /// A web session unused this long ends.
+    pub session_idle: chrono::TimeDelta,
 }
 
 #[derive(Clone, Default, Serialize)]
@@ -184,12 +186,14 @@ pub async fn serve(
     for line in crate::draw::orphaned_work(&store, &org).await? {
         tracing::error!("{line}; no draws are made until this is resolved");
     }
-    let web = Arc::new(crate::web::AppState::new(
+    let mut web = crate::web::AppState::new(
         store.clone(),
         Arc::new(org.clone()),
         Arc::new(connectors.clone()),
         clock,
-    ));
+    );
+    web.session_idle = options.session_idle;
+    let web = Arc::new(web);
     let shared = Arc::new(Shared {
         store,
         org,

@@ -117,6 +117,9 @@ pub enum Command {
         /// Connections served at once; more wait until one closes.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         max_connections: u64,
+        /// Seconds a web session may sit unused before it ends (it ends after 10 hours anyway).
+        #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=36_000))]
+        session_idle_secs: u64,
     },
     /// Bring in a delivered extract file.
     Extract {
@@ -311,12 +314,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             tick_every,
             header_timeout_secs,
             max_connections,
+            session_idle_secs,
         } => {
             let options = crate::server::ServeOptions {
                 listen,
                 tick_every: std::time::Duration::from_secs(tick_every),
                 header_timeout: std::time::Duration::from_secs(header_timeout_secs),
                 max_connections: max_connections as usize,
+                session_idle: chrono::TimeDelta::seconds(session_idle_secs as i64),
                 anchor: ctx.anchor()?,
             };
             serve::serve(ctx, options).await

@@ -108,7 +108,8 @@ impl Store {
         expires: DateTime<Utc>,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $4)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -125,14 +126,18 @@ impl Store {
         Ok(())
     }
 
-    /// The live session's user and CSRF token.
+    /// The live session's user and CSRF token: not expired, and used within `idle`. Its use
+    /// is recorded, at most every minute (or half of `idle`), so a busy page is not a write
+    /// per request.
     pub async fn session(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
+        idle: chrono::TimeDelta,
     ) -> Result<Option<(User, String)>> {
         let sql = format!(
-            "SELECT {}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT {}, s.csrf, s.expires_at, COALESCE(s.last_seen, s.created_at) AS last_seen \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1",
             USER_COLUMNS
                 .split(", ")
@@ -143,11 +148,23 @@ impl Store {
         let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash);
         let live = self.fetch_opt(query, |row| {
             let expires = parse_ts(&row.try_get::<String, _>("expires_at")?)?;
+            let last_seen = parse_ts(&row.try_get::<String, _>("last_seen")?)?;
             let (user, _) = user_from_row(row)?;
             let csrf: String = row.try_get("csrf")?;
-            Ok((expires >= now && !user.disabled).then_some((user, csrf)))
+            let alive = expires >= now && last_seen + idle >= now && !user.disabled;
+            Ok(alive.then_some((user, csrf, last_seen)))
         });
-        Ok(live.await?.flatten())
+        let Some((user, csrf, last_seen)) = live.await?.flatten() else {
+            return Ok(None);
+        };
+        if now - last_seen > (idle / 2).min(chrono::TimeDelta::minutes(1)) {
+            sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
+                .bind(ts(now))
+                .bind(token_hash)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(Some((user, csrf)))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {

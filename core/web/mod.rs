@@ -46,9 +46,15 @@ pub struct AppState {
     /// record per reviewer and task per session rather than one per page view.
     shown: Mutex<HashSet<(String, i64)>>,
     cache: cache::Cache,
+    /// A session unused this long ends (before its 10 hours are up).
+    pub session_idle: chrono::TimeDelta,
 }
 
 pub type Shared = Arc<AppState>;
+
+/// How long a session may sit unused: a reviewer who leaves a patient's rows open on a
+/// shared computer is logged out within half an hour.
+pub const DEFAULT_SESSION_IDLE: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 impl AppState {
     pub fn new(
@@ -69,6 +75,7 @@ impl AppState {
             secure_cookies,
             shown: Mutex::new(HashSet::new()),
             cache: cache::Cache::default(),
+            session_idle: DEFAULT_SESSION_IDLE,
         }
     }
 

@@ -54,7 +54,7 @@ pub(super) async fn load(headers: &HeaderMap, state: &Shared) -> Result<Session,
     let hash = token_hash(&token);
     let (user, csrf) = state
         .store
-        .session(&hash, state.clock.now())
+        .session(&hash, state.clock.now(), state.session_idle)
         .await?
         .ok_or(WebError::Unauthorized)?;
     Ok(Session {

@@ -442,3 +442,22 @@ async fn requests_are_logged_as_json_without_personal_data() {
         "{line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_left_idle_ends_and_one_in_use_stays() {
+    let now = "2027-05-10T09:00:00+02:00";
+    let app = TestApp::spawn_with(now, true, &["--session-idle-secs", "6"]).await;
+    let hanna = app.login("hanna").await;
+    // In use every half second for longer than the idle limit: still alive. (Use is
+    // recorded every 3 s at most, so a request may take up to 2.5 s without ending it.)
+    for _ in 0..14 {
+        assert_eq!(hanna.get("/api/me").await.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Then left alone past the limit: the next request needs a new login.
+    tokio::time::sleep(Duration::from_millis(7_000)).await;
+    assert_eq!(
+        hanna.get("/api/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
