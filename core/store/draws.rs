@@ -169,14 +169,18 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    pub async fn draw(&self, id: i64) -> Result<Option<Draw>> {
+    /// Who a draw selected, in selection order.
+    pub async fn draw_members(&self, id: i64) -> Result<Vec<Selected>> {
         let members = sqlx::query(
             "SELECT draw_id, staff_id, username, review_from, review_to FROM draw_members \
              WHERE draw_id = $1 ORDER BY position",
         );
-        let selected = self
-            .fetch_vec(members.bind(id), |r| member_from_row(r).map(|(_, s)| s))
-            .await?;
+        self.fetch_vec(members.bind(id), |r| member_from_row(r).map(|(_, s)| s))
+            .await
+    }
+
+    pub async fn draw(&self, id: i64) -> Result<Option<Draw>> {
+        let selected = self.draw_members(id).await?;
         let sql = format!("SELECT {DRAW_COLUMNS} FROM draws WHERE id = $1");
         let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
         self.fetch_opt(query, |row| draw_from_row(row, selected))

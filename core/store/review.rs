@@ -436,12 +436,10 @@ impl Store {
     /// check's period (for its user, or for everyone in a check by patient).
     pub async fn reviewed_periods(&self, task: &Task) -> Result<Vec<ReviewedPeriod>> {
         if let Some(draw) = task.draw_id {
-            let selected = self
-                .draw(draw)
+            // The members only: the draw's population snapshot is not needed here.
+            return Ok(self
+                .draw_members(draw)
                 .await?
-                .map(|d| d.selected)
-                .unwrap_or_default();
-            return Ok(selected
                 .into_iter()
                 .map(|s| ReviewedPeriod {
                     username: Some(s.username),

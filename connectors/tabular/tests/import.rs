@@ -288,6 +288,16 @@ fn peak_rss_mb() -> Option<u64> {
     Some(kb / 1024)
 }
 
+/// The extract's header on the sheet's first row.
+fn write_header(sheet: &mut rust_xlsxwriter::Worksheet) {
+    for (c, h) in ["Händelse", "Patient-ID", "Användare", "Datum/tid"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+}
+
 #[test]
 fn a_crafted_sparse_workbook_is_refused_in_one_line_without_growing() {
     use rust_xlsxwriter::Workbook;
@@ -296,12 +306,7 @@ fn a_crafted_sparse_workbook_is_refused_in_one_line_without_growing() {
     // (calamine asked for 549 GB and the process aborted).
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    for (c, h) in ["Händelse", "Patient-ID", "Användare", "Datum/tid"]
-        .iter()
-        .enumerate()
-    {
-        sheet.write_string(0, c as u16, *h).unwrap();
-    }
+    write_header(sheet);
     sheet.write_string(1_048_575, 16_383, "x").unwrap();
     let bytes = book.save_to_buffer().unwrap();
     assert!(bytes.len() < 16 * 1024, "{} bytes", bytes.len());
@@ -320,12 +325,7 @@ fn a_crafted_sparse_workbook_is_refused_in_one_line_without_growing() {
     // line.
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    for (c, h) in ["Händelse", "Patient-ID", "Användare", "Datum/tid"]
-        .iter()
-        .enumerate()
-    {
-        sheet.write_string(0, c as u16, *h).unwrap();
-    }
+    write_header(sheet);
     sheet.write_string(999_999, 25, "x").unwrap();
     let out = read(&book.save_to_buffer().unwrap()).unwrap();
     assert_eq!(out.events.len(), 0);
