@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loggvakt_connector::plugin::PluginConnector;
-use loggvakt_connector::{Connector, FromSettings};
+use loggvakt_connector::{
+    Capabilities, Capability, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome,
+    Manifest,
+};
 
 use crate::model::org::{ConnectorRef, Organisation, System};
 
@@ -122,9 +125,40 @@ fn built_in(name: &str, system: &System) -> Result<Arc<dyn Connector>, String> {
         "treserva" => make::<loggvakt_treserva::TreservaConnector>(system),
         "sesam2" => make::<loggvakt_sesam2::Sesam2Connector>(system),
         "lifecare" => make::<loggvakt_lifecare::LifecareConnector>(system),
+        crate::model::org::MANUAL_CONNECTOR => Ok(Arc::new(ManualConnector)),
         other => Err(format!(
             "system '{}': no built-in connector '{other}'",
             system.id
         )),
+    }
+}
+
+/// The connector of a system with no API at all (`connector = "manual"`): nothing to order,
+/// poll or fetch; a person exports the log and uploads it in loggvakt's normalised CSV form
+/// (DESIGN.md §6), or records the review made outside loggvakt.
+pub struct ManualConnector;
+
+#[async_trait::async_trait]
+impl Connector for ManualConnector {
+    fn manifest(&self) -> Manifest {
+        let offered = Capabilities::of(&[Capability::Import]);
+        Manifest::new(
+            crate::model::org::MANUAL_CONNECTOR,
+            env!("CARGO_PKG_VERSION"),
+            offered,
+        )
+    }
+
+    /// There is nothing to reach.
+    async fn health(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    fn import(
+        &self,
+        input: &mut dyn std::io::Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        loggvakt_connector::csv_form::import(input, limits)
     }
 }

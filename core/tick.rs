@@ -46,6 +46,8 @@ pub struct TickReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReviewReport {
     pub tasks_created: usize,
+    /// Open tasks that counted a later part of their draw.
+    pub tasks_updated: usize,
     pub reminders: usize,
     pub escalations: usize,
     /// Notices queued about overdue deliveries (to whoever ordered, and the administrators).
@@ -129,6 +131,7 @@ impl Tick<'_> {
             clock,
             actor,
         };
+        report.review.tasks_updated = review.add_new_parts().await?;
         report.review.tasks_created = review.make_tasks().await?;
 
         self.notices(actor, &mut report.review).await?;

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use super::common::{Format, Globals, cli_actor, load_config, open_store, parse_named};
 use crate::clock::Clock;
 use crate::connectors::Connectors;
-use crate::model::order::OrderState;
+use crate::model::order::{DeliveryVia, OrderState};
 use crate::orders::Pipeline;
 use crate::store::Store;
 
@@ -33,7 +33,8 @@ pub enum ExtractAction {
 pub enum OrderAction {
     /// List orders, newest first.
     List {
-        /// Only orders in this state (pending, sending, awaiting_delivery, imported, failed, in_doubt).
+        /// Only orders in this state (pending, sending, awaiting_delivery, imported, failed,
+        /// in_doubt, manual, delivered).
         #[arg(long, value_parser = parse_order_state)]
         state: Option<OrderState>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -44,6 +45,27 @@ pub enum OrderAction {
     Resend { id: i64 },
     /// Record that an in-doubt order did reach the receiving system; it then awaits delivery.
     MarkSent { id: i64 },
+    /// Record that an order's extract arrived outside loggvakt (by post, as a Cryptshare file,
+    /// in a message, or read on screen). Its task opens; the reviewer records the review
+    /// (`review record`) or uploads the file.
+    Delivered {
+        id: i64,
+        /// screen, paper, cryptshare, message or file.
+        #[arg(long, value_parser = parse_via)]
+        via: DeliveryVia,
+    },
+    /// Record that the password of an encrypted delivery came (Cosmic phones it).
+    PasswordReceived { id: i64 },
+}
+
+fn parse_via(raw: &str) -> Result<DeliveryVia, String> {
+    parse_named(
+        raw,
+        "a delivery channel",
+        DeliveryVia::parse,
+        &DeliveryVia::ALL,
+        |v| v.as_str(),
+    )
 }
 
 fn parse_order_state(raw: &str) -> Result<OrderState, String> {
@@ -76,6 +98,34 @@ pub(super) async fn order(ctx: &Globals, action: OrderAction) -> Result<ExitCode
         OrderAction::List { state, format } => list(&store, state, format).await,
         OrderAction::Resend { id } => change_state(&store, &ctx.clock, id, true).await,
         OrderAction::MarkSent { id } => change_state(&store, &ctx.clock, id, false).await,
+        OrderAction::Delivered { id, via } => {
+            let (org, connectors) = (load_config(&ctx.config)?, Connectors::default());
+            let actor = cli_actor();
+            Pipeline::new(&store, &org, &connectors, &ctx.clock, &actor)
+                .mark_delivered(id, via)
+                .await?;
+            println!(
+                "order {id}: delivered outside loggvakt ({}); its task opens at the next tick",
+                via.label_sv()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OrderAction::PasswordReceived { id } => {
+            let (org, connectors) = (load_config(&ctx.config)?, Connectors::default());
+            let actor = cli_actor();
+            let noted = Pipeline::new(&store, &org, &connectors, &ctx.clock, &actor)
+                .mark_password_received(id)
+                .await?;
+            println!(
+                "order {id}: {}",
+                if noted {
+                    "password received"
+                } else {
+                    "the password was already noted"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -94,6 +144,7 @@ async fn list(store: &Store, state: Option<OrderState>, format: Format) -> Resul
                     "last_error": o.last_error,
                     "external_ref": o.receipt.as_ref().and_then(|r| r.external_ref.clone()),
                     "sent_at": o.sent_at, "delivered_at": o.delivered_at, "deliver_by": o.deliver_by,
+                    "delivered_via": o.delivered_via, "password_at": o.password_at,
                 })
             })
             .collect();

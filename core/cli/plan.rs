@@ -117,9 +117,10 @@ fn print_tick(r: &TickReport, clock: &Clock) {
     );
     let v = &r.review;
     println!(
-        "reviews: {} tasks made, {} reminders, {} escalations, {} notices sent, {} notices failed, \
+        "reviews: {} tasks made, {} updated with a later part, {} reminders, {} escalations, {} notices sent, {} notices failed, \
          {} written back, {} checks scheduled, rows of {} closed tasks purged ({} rows)",
         v.tasks_created,
+        v.tasks_updated,
         v.reminders,
         v.escalations,
         v.notices_sent,

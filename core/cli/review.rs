@@ -10,13 +10,14 @@ use clap::{Subcommand, ValueEnum};
 use loggvakt_connector::{IdKind, Personnummer, ReviewOutcome};
 use serde_json::json;
 
-use super::common::{Format, Globals, cli_actor, load_config, local, open_store};
+use super::common::{Format, Globals, cli_actor, load_config, local, open_store, parse_named};
 use crate::connectors::Connectors;
+use crate::model::order::DeliveryVia;
 use crate::model::task::{
-    CHECKLIST, ReviewedPeriod, Task, TaskEvent, TaskState, TaskUser, outcome_str, period_of,
-    task_object,
+    CHECKLIST, Coverage, ReviewedPeriod, Task, TaskEvent, TaskState, TaskUser, UserCoverage,
+    outcome_str, period_of, task_object,
 };
-use crate::review::Review;
+use crate::review::{OutsideRecord, Review};
 use crate::rules::Rules;
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +54,43 @@ pub enum ReviewAction {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Record that a sampled user's log was reviewed outside loggvakt: read on screen in the
+    /// source system, on paper, from a Cryptshare file or a message. The user then counts as
+    /// reviewed; the task is closed with `review complete` as usual.
+    Record {
+        id: i64,
+        /// The sampled user's username.
+        #[arg(long)]
+        user: String,
+        /// How the log was read: screen, paper, cryptshare, message or file.
+        #[arg(long, value_parser = parse_via)]
+        via: DeliveryVia,
+        /// How many rows the log had.
+        #[arg(long)]
+        rows: i64,
+        /// Confirms that the checklist (`review show`) was gone through.
+        #[arg(long)]
+        checklist_done: bool,
+        /// Something to follow up: the task can then only be closed med_anmarkning.
+        #[arg(long)]
+        remark: bool,
+        /// What was seen; required with --remark.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who reviewed; the command-line user by default.
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+fn parse_via(raw: &str) -> Result<DeliveryVia, String> {
+    parse_named(
+        raw,
+        "a delivery channel",
+        DeliveryVia::parse,
+        &DeliveryVia::ALL,
+        |v| v.as_str(),
+    )
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -89,7 +127,51 @@ pub(super) async fn run(ctx: &Globals, action: ReviewAction) -> Result<ExitCode>
             comment,
             by,
         } => complete(ctx, id, outcome, comment.as_deref(), by).await,
+        ReviewAction::Record {
+            id,
+            user,
+            via,
+            rows,
+            checklist_done,
+            remark,
+            note,
+            by,
+        } => {
+            let record = OutsideRecord {
+                username: user,
+                via,
+                rows_seen: rows,
+                checklist_done,
+                remark,
+                note,
+            };
+            record_outside(ctx, id, record, by).await
+        }
     }
+}
+
+async fn record_outside(
+    ctx: &Globals,
+    id: i64,
+    record: OutsideRecord,
+    by: Option<String>,
+) -> Result<ExitCode> {
+    let org = load_config(&ctx.config)?;
+    let store = open_store(&ctx.db).await?;
+    let rules = Rules::for_org(&org);
+    let actor = cli_actor();
+    let review = Review {
+        store: &store,
+        org: &org,
+        rules: &rules,
+        clock: &ctx.clock,
+        actor: &actor,
+    };
+    let by = by.unwrap_or_else(|| actor.clone());
+    let user = record.username.clone();
+    review.record_outside(id, record, &by, false).await?;
+    println!("task {id}: the review of {user} outside loggvakt is recorded");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list(ctx: &Globals, state: &str, unit: Option<&str>, format: Format) -> Result<ExitCode> {
@@ -123,6 +205,12 @@ async fn show(ctx: &Globals, id: i64, flagged: bool, format: Format) -> Result<E
     }
     let case = store.case_of_task(id).await?;
     let periods = store.reviewed_periods(&task).await?;
+    let coverage = crate::review::coverage(&store, &task).await?;
+    let org = load_config(&ctx.config).ok();
+    let instruction = match &org {
+        Some(org) => crate::review::instruction(&store, org, &task).await?,
+        None => None,
+    };
     let tx = store.begin_write(ctx.clock.now(), &cli_actor()).await?;
     tx.commit_audited(
         "review.rows_shown",
@@ -135,7 +223,7 @@ async fn show(ctx: &Globals, id: i64, flagged: bool, format: Format) -> Result<E
             "{}",
             serde_json::to_string_pretty(&json!({
                 "task": task, "users": users, "periods": periods, "events": events, "case": case,
-                "checklist": CHECKLIST,
+                "checklist": CHECKLIST, "coverage": coverage, "instruction": instruction,
             }))?
         ),
         Format::Table => {
@@ -147,6 +235,10 @@ async fn show(ctx: &Globals, id: i64, flagged: bool, format: Format) -> Result<E
                 );
             }
             print_users(&users, &periods);
+            print_coverage(&coverage);
+            if let Some(text) = &instruction {
+                println!("\n{text}");
+            }
             print_rows(&task, &events, flagged);
             println!("\nChecklista:");
             for (i, q) in CHECKLIST.iter().enumerate() {
@@ -192,6 +284,34 @@ async fn complete(
     }
     println!();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where each sampled user stands, when any part is not in loggvakt as rows.
+fn print_coverage(coverage: &[UserCoverage]) {
+    if coverage
+        .iter()
+        .all(|u| matches!(u.coverage, Coverage::Rows))
+    {
+        return;
+    }
+    println!("\nLeverans per användare:");
+    for u in coverage {
+        let part = u.part.map_or(String::new(), |p| format!(" (del {p})"));
+        println!("  {:<14} {}{part}", u.username, u.coverage.label_sv());
+        if let Coverage::Outside(r) = &u.coverage {
+            println!(
+                "  {:<14} {} rader, {}, registrerat av {}",
+                "",
+                r.rows_seen,
+                if r.remark {
+                    "med anmärkning"
+                } else {
+                    "utan anmärkning"
+                },
+                r.recorded_by
+            );
+        }
+    }
 }
 
 fn print_users(users: &[TaskUser], periods: &[ReviewedPeriod]) {

@@ -83,6 +83,9 @@ pub(super) struct RawContact {
 pub(super) struct RawSystem {
     pub(super) id: String,
     pub(super) connector: String,
+    /// `connector` (the default) or `manual`: a person takes the log out by instruction.
+    #[serde(default)]
+    pub(super) delivery: Option<String>,
     #[serde(default)]
     pub(super) settings: toml::Table,
     #[serde(default = "default_max_attempts")]

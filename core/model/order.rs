@@ -13,9 +13,64 @@ crate::text_enum! {
     /// - `failed`: Given up: the reason is in `last_error`.
     /// - `in_doubt`: The sender died mid-send; a person must check with the peer before it is
     ///   sent again.
+    /// - `manual`: A system in manual mode: a person takes the log out by the task's work
+    ///   instruction; nothing is sent.
+    /// - `delivered`: Arrived outside loggvakt (post, Cryptshare, a message, on screen): the
+    ///   reviewer reads it there and records the review; a file can still be uploaded.
     pub enum OrderState {
         Pending = "pending", Sending = "sending", AwaitingDelivery = "awaiting_delivery",
-        Imported = "imported", Failed = "failed", InDoubt = "in_doubt",
+        Imported = "imported", Failed = "failed", InDoubt = "in_doubt", Manual = "manual",
+        Delivered = "delivered",
+    }
+}
+
+impl OrderState {
+    /// A file may be imported for the order: it was asked for and has not come as rows.
+    pub fn awaits_file(self) -> bool {
+        matches!(
+            self,
+            Self::AwaitingDelivery | Self::InDoubt | Self::Manual | Self::Delivered
+        )
+    }
+
+    /// Something of the part has reached the reviewer (as rows, or outside loggvakt), or a
+    /// person fetches it: its draw's task can be worked on.
+    pub fn opens_task(self) -> bool {
+        matches!(self, Self::Imported | Self::Manual | Self::Delivered)
+    }
+
+    /// Shown to managers.
+    pub fn label_sv(self) -> &'static str {
+        match self {
+            Self::Pending | Self::Sending => "Ska beställas",
+            Self::AwaitingDelivery => "Beställd, väntar på leverans",
+            Self::Imported => "Inläst i loggvakt",
+            Self::Failed => "Misslyckad",
+            Self::InDoubt => "Osäker, kontrollera med mottagaren",
+            Self::Manual => "Hämtas manuellt enligt instruktionen",
+            Self::Delivered => "Levererad utanför loggvakt",
+        }
+    }
+}
+
+crate::text_enum! {
+    /// How an extract reached the reviewer when it did not arrive as rows in loggvakt, or how
+    /// a log was read: the routines' real channels (seeds 000, 003, 004).
+    pub enum DeliveryVia {
+        Screen = "screen", Paper = "paper", Cryptshare = "cryptshare", Message = "message",
+        File = "file",
+    }
+}
+
+impl DeliveryVia {
+    pub fn label_sv(self) -> &'static str {
+        match self {
+            Self::Screen => "På skärmen i verksamhetssystemet",
+            Self::Paper => "På papper (post)",
+            Self::Cryptshare => "Krypterad fil (Cryptshare)",
+            Self::Message => "Meddelande i verksamhetssystemet",
+            Self::File => "Fil utanför loggvakt",
+        }
     }
 }
 
@@ -39,6 +94,10 @@ pub struct Order {
     pub delivered_at: Option<DateTime<Utc>>,
     pub deliver_by: Option<DateTime<Utc>>,
     pub reminded_at: Option<DateTime<Utc>>,
+    /// Set when the order was marked delivered outside loggvakt.
+    pub delivered_via: Option<DeliveryVia>,
+    /// When Cosmic's phoned password for an encrypted report was noted.
+    pub password_at: Option<DateTime<Utc>>,
 }
 
 /// The audit trail's name for an order.

@@ -72,12 +72,27 @@ pub enum ConnectorRef {
 }
 
 /// The connectors compiled into loggvakt.
-pub const BUILT_IN_CONNECTORS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
+pub const BUILT_IN_CONNECTORS: [&str; 5] = ["cosmic", "treserva", "sesam2", "lifecare", "manual"];
+
+/// The built-in connector of a system without any API: it reads the normalised CSV/XLSX
+/// form of an extract that a person exported, and nothing else.
+pub const MANUAL_CONNECTOR: &str = "manual";
+
+crate::text_enum! {
+    /// How a system's extracts come in (DESIGN.md §6):
+    /// - `connector`: ordered, polled or fetched through the system's connector.
+    /// - `manual`: a person takes the log out by the task's work instruction, then uploads
+    ///   the export or records the review made outside loggvakt.
+    pub enum Delivery {
+        Connector = "connector", Manual = "manual",
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct System {
     pub id: SystemId,
     pub connector: ConnectorRef,
+    pub delivery: Delivery,
     /// Checked by the connector when it is used; planning needs none of it.
     pub settings: toml::Table,
     /// Sending an order is tried this many times before it is marked failed.

@@ -19,6 +19,10 @@ pub struct Counts {
     pub utan_anmarkning: i64,
     pub med_anmarkning: i64,
     pub open_cases: i64,
+    /// Closed reviews in which at least one sampled user's log was read outside loggvakt
+    /// (on screen, on paper, from a Cryptshare file or a message): how the review was made.
+    #[serde(default)]
+    pub reviewed_outside: i64,
 }
 
 impl AddAssign for Counts {
@@ -34,5 +38,6 @@ impl AddAssign for Counts {
         self.utan_anmarkning += o.utan_anmarkning;
         self.med_anmarkning += o.med_anmarkning;
         self.open_cases += o.open_cases;
+        self.reviewed_outside += o.reviewed_outside;
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use loggvakt_connector::{AccessEvent, ReviewOutcome};
 use serde::{Deserialize, Serialize};
 
+use super::order::{DeliveryVia, OrderState};
 use super::org::Contact;
 use super::rules::{Code, Flag};
 use crate::calendar::Month;
@@ -210,10 +211,76 @@ pub struct NewTask {
     pub created_at: DateTime<Utc>,
     pub remind_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
+    pub rows: TaskRows,
+}
+
+/// What a task has counted of its rows so far: made again when a later part of its draw is
+/// imported.
+#[derive(Default)]
+pub struct TaskRows {
     pub users: Vec<TaskUser>,
     pub events: i64,
     /// `(event id, flag)`.
     pub flags: Vec<(i64, StoredFlag)>,
+    /// How many of the draw's orders were imported when these were counted.
+    pub parts_in: i64,
+}
+
+/// A sampled user's log reviewed outside loggvakt: read on screen in the source system, on
+/// paper, from a Cryptshare file or a message (issue 10).
+#[derive(Debug, Clone, Serialize)]
+pub struct OutsideReview {
+    pub username: String,
+    pub via: DeliveryVia,
+    pub rows_seen: i64,
+    /// Something to follow up: the task can then only be closed med anmärkning.
+    pub remark: bool,
+    /// The reviewer's words; may name what was seen, so never logged.
+    pub note: String,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Where one sampled user of a task stands.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Coverage {
+    /// Their rows are in loggvakt.
+    Rows,
+    /// Reviewed outside loggvakt.
+    Outside(OutsideReview),
+    /// Not yet: their part of the draw is in this order state.
+    Waiting {
+        order: Option<i64>,
+        order_state: Option<OrderState>,
+    },
+}
+
+impl Coverage {
+    pub fn is_reviewable(&self) -> bool {
+        !matches!(self, Self::Waiting { .. })
+    }
+
+    pub fn label_sv(&self) -> String {
+        match self {
+            Self::Rows => "Loggrader i loggvakt".into(),
+            Self::Outside(o) => format!("Granskad utanför loggvakt: {}", o.via.label_sv()),
+            Self::Waiting {
+                order_state: Some(s),
+                ..
+            } => format!("Saknas: {}", s.label_sv()),
+            Self::Waiting { .. } => "Saknas".into(),
+        }
+    }
+}
+
+/// A sampled user and where they stand.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserCoverage {
+    pub username: String,
+    /// The draw's part (order) the user is in.
+    pub part: Option<i64>,
+    pub coverage: Coverage,
 }
 
 /// The audit trail's name for a task.

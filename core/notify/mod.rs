@@ -137,7 +137,7 @@ mod tests {
             "system": "cosmic", "about": "stickprov 2027-05", "users": 3, "events": 40,
             "flagged": 2, "deadline": "2027-05-20", "link": "http://x/granskningar/1",
             "checklist": ["a", "b"], "organisation": "Exempelkommunen",
-            "escalate_to": "Karin", "recipient": "Karin", "reviewer_email": "a@b.se",
+            "escalate_to": "Karin", "recipient": "Karin", "reviewer_email": "a@b.se", "instruction": null,
             "created": "2027-05-06", "reminded": "2027-05-17",
         });
         let body = render(ASSIGNED, &data);

@@ -37,7 +37,10 @@ impl Notices<'_> {
                 email: task.reviewer_email.clone(),
             };
             let now = self.clock.now();
-            let (subject, body) = self.render(&task, NoticeKind::Assigned, &to);
+            // A part taken out by hand: the notice carries the work instruction.
+            let instruction = crate::review::instruction(self.store, self.org, &task).await?;
+            let (subject, body) =
+                self.render(&task, NoticeKind::Assigned, &to, instruction.as_deref());
             let mut tx = self.store.begin_write(now, self.actor).await?;
             if tx
                 .insert_notice(
@@ -182,7 +185,7 @@ impl Notices<'_> {
         if !tx.mark_task(task.id, mark, now).await? {
             return Ok(false);
         }
-        let (subject, body) = self.render(task, kind, to);
+        let (subject, body) = self.render(task, kind, to, None);
         tx.insert_notice(
             NoticeAbout::Task(task.id),
             kind,
@@ -258,7 +261,13 @@ impl Notices<'_> {
         Ok((sent, failed))
     }
 
-    fn render(&self, task: &Task, kind: NoticeKind, to: &Contact) -> (String, String) {
+    fn render(
+        &self,
+        task: &Task,
+        kind: NoticeKind,
+        to: &Contact,
+        instruction: Option<&str>,
+    ) -> (String, String) {
         let unit = self
             .org
             .unit(task.unit.as_str())
@@ -287,6 +296,7 @@ impl Notices<'_> {
             "checklist": CHECKLIST,
             "organisation": self.org.name,
             "escalate_to": escalate_to,
+            "instruction": instruction,
         });
         let (template, subject) = match kind {
             NoticeKind::Assigned => (

@@ -82,10 +82,7 @@ impl Pipeline<'_> {
             .order(order_id)
             .await?
             .ok_or(ImportError::NoSuchOrder(order_id))?;
-        if !matches!(
-            order.state,
-            OrderState::AwaitingDelivery | OrderState::InDoubt
-        ) {
+        if !order.state.awaits_file() {
             return Err(ImportError::WrongState {
                 id: order.id,
                 state: order.state.as_str(),
@@ -109,11 +106,19 @@ impl Pipeline<'_> {
                     reason,
                 })?;
         let reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+        // A system whose connector reads no files of its own (Sesam 2 is queried) still takes
+        // an export a person made by hand, in the normalised form.
+        let own_format = connector.manifest().capabilities.import;
         let outcome = blocking::run(move || {
             // The limit again, on what is actually read: the file may grow after the size
             // check.
             let mut limited = reader.take(limit.saturating_add(1));
-            connector.import(&mut limited, &ImportLimits { max_bytes: limit })
+            let limits = ImportLimits { max_bytes: limit };
+            if own_format {
+                connector.import(&mut limited, &limits)
+            } else {
+                loggvakt_connector::csv_form::import(&mut limited, &limits)
+            }
         })
         .await
         .map_err(|e| ImportError::Unreadable {

@@ -14,6 +14,7 @@
 //! order and store it all or nothing, also from a file).
 
 mod delivery;
+mod outside;
 mod poll;
 mod send;
 
@@ -25,11 +26,12 @@ use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::draw::Draw;
 use crate::model::order::{OrderState, order_object};
-use crate::model::org::Organisation;
+use crate::model::org::{Delivery, Organisation};
 use crate::store::orders::{NewOrder, OrderUpdate};
 use crate::store::{Store, StoreError, WriteTx};
 
 pub use delivery::{ImportError, REFUSALS_LISTED, Refusal, check_delivery, listed};
+pub use outside::OutsideError;
 
 /// First retry after a minute, doubling, at most six hours apart.
 const BACKOFF_BASE: TimeDelta = TimeDelta::minutes(1);
@@ -101,16 +103,23 @@ pub async fn create_for_draw(
     connectors: &Connectors,
     draw: &Draw,
 ) -> Result<usize, StoreError> {
-    // Without a connector the limit is unknown; keep the configured one so the split is
-    // right once the connector is there.
-    let per_order = match connectors.get(draw.system.as_str()) {
-        Ok(c) => c.manifest().max_users_per_order,
-        Err(_) => org
-            .system(draw.system.as_str())
-            .and_then(|s| s.settings.get("max_users_per_order"))
-            .and_then(toml::Value::as_integer)
-            .map(|n| n.clamp(1, 1000) as u32),
+    // The connector's own limit, lowered by a configured one (a manual system has none of
+    // its own: one part per person who takes it out). Without a connector the configured
+    // limit keeps the split right once the connector is there.
+    let configured = org
+        .system(draw.system.as_str())
+        .and_then(|s| s.settings.get("max_users_per_order"))
+        .and_then(toml::Value::as_integer)
+        .map(|n| n.clamp(1, 1000) as u32);
+    let own = connectors
+        .get(draw.system.as_str())
+        .ok()
+        .and_then(|c| c.manifest().max_users_per_order);
+    let per_order = match (own, configured) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     };
+    let system = org.system(draw.system.as_str());
     let mut created = 0;
     for (i, request) in requests_for_draw(draw, org, per_order).iter().enumerate() {
         let new = NewOrder {
@@ -121,6 +130,10 @@ pub async fn create_for_draw(
             request,
         };
         if let Some(id) = tx.insert_order(&new).await? {
+            let manual = system.is_some_and(|s| s.delivery == Delivery::Manual);
+            if manual {
+                by_hand(tx, id, system.map_or(10, |s| s.delivery_sla_days)).await?;
+            }
             tx.audit(
                 "order.created",
                 &order_object(id),
@@ -129,6 +142,7 @@ pub async fn create_for_draw(
                     "system": draw.system,
                     "reference": request.reference,
                     "users": match &request.subject { Subject::Users(u) => u.len(), Subject::Patient(_) => 0 },
+                    "manual": manual,
                 }),
             )
             .await?;
@@ -136,6 +150,20 @@ pub async fn create_for_draw(
         }
     }
     Ok(created)
+}
+
+/// Puts a new order of a system in manual mode in the hands of a person: nothing is sent;
+/// the task's work instruction says what to take out, and the delivery is due as if it had
+/// been ordered now (its overdue check comes then).
+async fn by_hand(tx: &mut WriteTx, id: i64, sla_days: u32) -> Result<(), StoreError> {
+    let now = tx.at();
+    let deliver_by = now + TimeDelta::days(i64::from(sla_days));
+    let mut u = OrderUpdate::to(OrderState::Manual);
+    u.sent_at = Some(now);
+    u.deliver_by = Some(deliver_by);
+    u.next_attempt_at = Some(deliver_by);
+    tx.transition(id, OrderState::Pending, &u).await?;
+    Ok(())
 }
 
 /// What one pass over the orders did.
@@ -219,6 +247,9 @@ impl<'a> Pipeline<'a> {
         {
             self.poll(&order, &mut report).await?;
         }
+        for order in self.store.orders_due(OrderState::Manual, now, 500).await? {
+            self.flag_manual_overdue(&order, &mut report).await?;
+        }
         Ok(report)
     }
 
@@ -259,6 +290,31 @@ impl<'a> Pipeline<'a> {
             } else {
                 report.failed += 1;
             }
+        }
+        tx.commit().await
+    }
+
+    /// A part in manual mode not taken out by its delivery date is overdue once, like an
+    /// ordered one; it stays in the person's hands (nothing to poll).
+    async fn flag_manual_overdue(
+        &self,
+        order: &crate::model::order::Order,
+        report: &mut OrderReport,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut u = OrderUpdate::to(OrderState::Manual);
+        // Not due again: the notice stage tells the orderer and the admins.
+        u.next_attempt_at = Some(now + TimeDelta::days(36_500));
+        if tx.transition(order.id, OrderState::Manual, &u).await? && order.reminded_at.is_none() {
+            tx.mark_reminded(order.id).await?;
+            tx.audit(
+                "order.delivery_overdue",
+                &order_object(order.id),
+                json!({"deliver_by": order.deliver_by, "reference": order.reference, "manual": true}),
+            )
+            .await?;
+            report.overdue += 1;
         }
         tx.commit().await
     }

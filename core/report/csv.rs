@@ -3,7 +3,7 @@
 use super::{Compliance, Counts};
 
 /// The CSV header; the column names are the JSON field names.
-pub const CSV_COLUMNS: [&str; 15] = [
+pub const CSV_COLUMNS: [&str; 16] = [
     "unit",
     "unit_name",
     "system",
@@ -19,9 +19,10 @@ pub const CSV_COLUMNS: [&str; 15] = [
     "utan_anmarkning",
     "med_anmarkning",
     "open_cases",
+    "reviewed_outside",
 ];
 
-fn count_cells(c: &Counts) -> [i64; 11] {
+fn count_cells(c: &Counts) -> [i64; 12] {
     [
         c.planned,
         c.empty,
@@ -34,6 +35,7 @@ fn count_cells(c: &Counts) -> [i64; 11] {
         c.utan_anmarkning,
         c.med_anmarkning,
         c.open_cases,
+        c.reviewed_outside,
     ]
 }
 

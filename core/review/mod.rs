@@ -4,7 +4,12 @@
 //! is the notice stage's job (`crate::notify`); writing the outcome back to the source system
 //! is `crate::writeback`'s.
 
+mod coverage;
+mod instruction;
 mod tasks;
+
+pub use coverage::{NOTE_MAX_CHARS, OutsideRecord, ROWS_SEEN_MAX, blocks_utan, coverage};
+pub use instruction::instruction;
 
 use chrono::TimeDelta;
 use loggvakt_connector::ReviewOutcome;
@@ -15,7 +20,7 @@ use crate::cases;
 use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::org::Organisation;
-use crate::model::task::{Task, TaskKind, TaskState, outcome_str, task_object};
+use crate::model::task::{Task, TaskKind, outcome_str, task_object};
 use crate::rules::Rules;
 use crate::store::{Store, StoreError};
 use crate::writeback::WriteBacks;
@@ -40,6 +45,22 @@ pub enum ReviewError {
         who: String,
         reviewer: String,
     },
+    #[error(
+        "not every sampled user is reviewed yet: {}; upload their extract or record a review made outside loggvakt, or close the task med_anmarkning",
+        .0.join(", ")
+    )]
+    Incomplete(Vec<String>),
+    #[error(
+        "the review of {} outside loggvakt found something: the task can only be closed med_anmarkning",
+        .0.join(", ")
+    )]
+    RemarkRecorded(Vec<String>),
+    #[error("{username} is not a sampled user of task {id}")]
+    NotSampled { id: i64, username: String },
+    #[error("the review of {username} in task {id} is already recorded")]
+    AlreadyRecorded { id: i64, username: String },
+    #[error("{0}")]
+    BadRecord(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -70,23 +91,11 @@ impl Review<'_> {
         if outcome == ReviewOutcome::MedAnmarkning && comment.is_none() {
             return Err(ReviewError::CommentRequired);
         }
-        let task = self
-            .store
-            .task(id)
-            .await?
-            .ok_or(ReviewError::NoSuchTask(id))?;
-        if let Some(o) = task.outcome.filter(|_| task.state == TaskState::Closed) {
-            return Err(ReviewError::Closed {
-                id,
-                outcome: outcome_str(o).into(),
-            });
-        }
-        if as_reviewer && !task.is_reviewer(by) {
-            return Err(ReviewError::NotReviewer {
-                id,
-                who: by.to_owned(),
-                reviewer: task.reviewer_email.clone(),
-            });
+        let task = self.open_task(id, by, as_reviewer).await?;
+        if outcome == ReviewOutcome::UtanAnmarkning
+            && let Some(e) = blocks_utan(&coverage(self.store, &task).await?)
+        {
+            return Err(e);
         }
         let now = self.clock.now();
         let write_back = self.can_write_back(&task, connectors).then_some("pending");

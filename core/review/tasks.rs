@@ -1,6 +1,7 @@
-//! Making review tasks: every stored row of a complete extract run through the rules, the
-//! reviewed users counted (with the volume rule against their own history), and the task
-//! stored for the unit's manager. The task is announced by the notice stage.
+//! Making review tasks: every stored row of the parts delivered so far run through the rules,
+//! the reviewed users counted (with the volume rule against their own history), and the task
+//! stored for the unit's manager; counted again when a later part of its draw comes in. The
+//! task is announced by the notice stage.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,7 +12,10 @@ use super::Review;
 use crate::calendar::Month;
 use crate::ident::{StaffId, SystemId, UnitId};
 use crate::model::check::CheckKind;
-use crate::model::task::{NewTask, StoredFlag, TaskEvent, TaskKind, TaskUser, task_object};
+use crate::model::draw::Draw;
+use crate::model::task::{
+    NewTask, StoredFlag, TaskEvent, TaskKind, TaskRows, TaskUser, task_object,
+};
 use crate::store::StoreError;
 
 /// Deadline of a targeted check or patient request without a routine.
@@ -29,6 +33,34 @@ struct TaskSource {
     /// `(username, staff id)` of everyone sampled: each gets a line, also one who opened no
     /// record that day.
     sampled: Vec<(String, Option<String>)>,
+}
+
+impl TaskSource {
+    fn of_draw(draw: &Draw, deadline_days: i64) -> Self {
+        TaskSource {
+            kind: TaskKind::Stickprov,
+            draw_id: Some(draw.id),
+            check_id: None,
+            sampled: draw
+                .selected
+                .iter()
+                .map(|s| (s.username.clone(), Some(s.staff_id.to_string())))
+                .collect(),
+            unit: draw.unit.clone(),
+            system: draw.system.clone(),
+            month: Some(draw.month),
+            deadline_days,
+        }
+    }
+}
+
+/// How many rows got at least one flag.
+fn flagged_count(rows: &TaskRows) -> usize {
+    rows.flags
+        .iter()
+        .map(|(id, _)| *id)
+        .collect::<HashSet<_>>()
+        .len()
 }
 
 /// One reviewed user while the rows are counted.
@@ -51,20 +83,7 @@ impl Review<'_> {
                 .org
                 .routine(draw.routine.as_str())
                 .map_or(CHECK_DEADLINE_DAYS, |r| i64::from(r.deadline_days));
-            sources.push(TaskSource {
-                kind: TaskKind::Stickprov,
-                draw_id: Some(draw_id),
-                check_id: None,
-                sampled: draw
-                    .selected
-                    .iter()
-                    .map(|s| (s.username.clone(), Some(s.staff_id.to_string())))
-                    .collect(),
-                unit: draw.unit,
-                system: draw.system,
-                month: Some(draw.month),
-                deadline_days,
-            });
+            sources.push(TaskSource::of_draw(&draw, deadline_days));
         }
         for check_id in self.store.checks_ready_for_review().await? {
             let Some(check) = self.store.check(check_id).await? else {
@@ -105,12 +124,7 @@ impl Review<'_> {
             tracing::warn!(unit = %source.unit, "no such unit in the configuration; its task waits");
             return Ok(false);
         };
-        let events = self
-            .store
-            .events_of(source.draw_id, source.check_id)
-            .await?;
-        let (flags, flagged) = self.flag_rows(&events);
-        let users = self.task_users(&source, &events).await?;
+        let rows = self.count_rows(&source, None).await?;
         let now = self.clock.now();
         let deadline = now + TimeDelta::days(source.deadline_days);
         let remind_at =
@@ -126,9 +140,7 @@ impl Review<'_> {
             created_at: now,
             remind_at,
             deadline,
-            users,
-            events: events.len() as i64,
-            flags,
+            rows,
         };
         let mut tx = self.store.begin_write(now, self.actor).await?;
         let Some(id) = tx.insert_task(&new).await? else {
@@ -140,7 +152,8 @@ impl Review<'_> {
             json!({
                 "kind": new.kind.as_str(), "draw": new.draw_id, "check": new.check_id,
                 "unit": new.unit, "system": new.system, "reviewer": new.reviewer.email,
-                "users": new.users.len(), "events": new.events, "flagged_events": flagged,
+                "users": new.rows.users.len(), "events": new.rows.events,
+                "flagged_events": flagged_count(&new.rows), "parts_in": new.rows.parts_in,
                 "deadline": crate::store::ts(deadline),
             }),
         )
@@ -148,18 +161,70 @@ impl Review<'_> {
         Ok(true)
     }
 
-    /// The rules' flags on every row, as `(row id, flag)`, and how many rows got one.
-    fn flag_rows(&self, events: &[TaskEvent]) -> (Vec<(i64, StoredFlag)>, usize) {
+    /// Counts again the rows of open tasks whose draw has had another part imported since.
+    pub async fn add_new_parts(&self) -> Result<usize, StoreError> {
+        let mut updated = 0;
+        for (task_id, draw_id) in self.store.tasks_with_new_parts().await? {
+            let Some(draw) = self.store.draw(draw_id).await? else {
+                continue;
+            };
+            let source = TaskSource::of_draw(&draw, 0);
+            let rows = self.count_rows(&source, Some(task_id)).await?;
+            let mut tx = self.store.begin_write(self.clock.now(), self.actor).await?;
+            tx.store_task_rows(task_id, &rows).await?;
+            tx.commit_audited(
+                "review.task_updated",
+                &task_object(task_id),
+                json!({
+                    "users": rows.users.len(), "events": rows.events,
+                    "flagged_events": flagged_count(&rows), "parts_in": rows.parts_in,
+                }),
+            )
+            .await?;
+            updated += 1;
+        }
+        Ok(updated)
+    }
+
+    /// The rows of a draw or check as they stand, run through the rules. The imported parts
+    /// are counted before the rows are read, so a part imported meanwhile is counted at the
+    /// next pass rather than missed. `task` is the task being counted again, whose own users
+    /// are no history of themselves.
+    async fn count_rows(
+        &self,
+        source: &TaskSource,
+        task: Option<i64>,
+    ) -> Result<TaskRows, StoreError> {
+        let parts_in = match source.draw_id {
+            Some(draw) => self.store.imported_parts(draw).await?,
+            None => 0,
+        };
+        let events = self
+            .store
+            .events_of(source.draw_id, source.check_id)
+            .await?;
+        let flags = self.flag_rows(&events);
+        let users = self
+            .task_users(source, &events, task.unwrap_or(i64::MAX))
+            .await?;
+        Ok(TaskRows {
+            users,
+            events: events.len() as i64,
+            flags,
+            parts_in,
+        })
+    }
+
+    /// The rules' flags on every row, as `(row id, flag)`.
+    fn flag_rows(&self, events: &[TaskEvent]) -> Vec<(i64, StoredFlag)> {
         let mut flags = Vec::new();
-        let mut flagged = HashSet::new();
         for e in events {
             let staff = e.staff_id.as_deref().and_then(|s| StaffId::new(s).ok());
             for f in self.rules.check(&e.event, staff.as_ref()) {
-                flagged.insert(e.id);
                 flags.push((e.id, StoredFlag::from(f)));
             }
         }
-        (flags, flagged.len())
+        flags
     }
 
     /// One line per reviewed user: rows, distinct patients, and the volume rule's flag
@@ -168,6 +233,7 @@ impl Review<'_> {
         &self,
         source: &TaskSource,
         events: &[TaskEvent],
+        before_task: i64,
     ) -> Result<Vec<TaskUser>, StoreError> {
         let mut users: BTreeMap<String, UserTally> = source
             .sampled
@@ -200,7 +266,7 @@ impl Review<'_> {
             let own = tally.patients.len();
             let mut baseline: Vec<usize> = self
                 .store
-                .user_history(&tally.shown, source.system.as_str(), i64::MAX)
+                .user_history(&tally.shown, source.system.as_str(), before_task)
                 .await?
                 .into_iter()
                 .map(|n| n as usize)

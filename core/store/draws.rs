@@ -270,7 +270,7 @@ impl Store {
              UNION ALL SELECT 'system', system_id, 'draw(s) not yet run', COUNT(*) FROM draws \
                WHERE status IN ('planned', 'running') GROUP BY system_id \
              UNION ALL SELECT 'system', system_id, 'order(s) not delivered', COUNT(*) FROM orders \
-               WHERE state IN ('pending', 'sending', 'awaiting_delivery', 'in_doubt') GROUP BY system_id \
+               WHERE state IN ('pending', 'sending', 'awaiting_delivery', 'in_doubt', 'manual') GROUP BY system_id \
              UNION ALL SELECT 'unit', unit_id, 'open task(s)', COUNT(*) FROM review_tasks \
                WHERE state = 'open' GROUP BY unit_id \
              UNION ALL SELECT 'system', system_id, 'open task(s)', COUNT(*) FROM review_tasks \

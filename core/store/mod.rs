@@ -8,6 +8,7 @@ pub mod audit;
 mod cases;
 mod draws;
 pub mod orders;
+mod outside;
 mod report;
 pub mod review;
 pub mod users;
@@ -311,6 +312,11 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
+    /// The time this transaction acts at (the clock's, for trials and tests).
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
     /// Runs one statement in this transaction.
     pub(crate) async fn exec(&mut self, query: AnyQuery<'_>) -> Result<()> {
         query.execute(&mut *self.tx).await?;

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, WriteTx, opt_ts, parse_ts, ts};
-use crate::model::order::{Order, OrderState};
+use crate::model::order::{DeliveryVia, Order, OrderState};
 
 /// An order about to be stored.
 pub struct NewOrder<'a> {
@@ -20,7 +20,7 @@ pub struct NewOrder<'a> {
 
 const ORDER_COLUMNS: &str = "id, draw_id, part, system_id, idempotency_key, reference, request, \
      state, attempts, next_attempt_at, last_error, receipt, created_at, sent_at, delivered_at, \
-     deliver_by, reminded_at";
+     deliver_by, reminded_at, delivered_via, password_at";
 
 fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("order {id}: {what}: {e}"))
@@ -52,6 +52,11 @@ fn order_from_row(row: &AnyRow) -> Result<Order> {
         delivered_at: opt_ts(row, "delivered_at")?,
         deliver_by: opt_ts(row, "deliver_by")?,
         reminded_at: opt_ts(row, "reminded_at")?,
+        delivered_via: row
+            .try_get::<Option<String>, _>("delivered_via")?
+            .map(|v| DeliveryVia::parse(&v).ok_or_else(|| corrupt(id, "delivered_via", &v)))
+            .transpose()?,
+        password_at: opt_ts(row, "password_at")?,
     })
 }
 
@@ -145,6 +150,39 @@ impl WriteTx {
             .bind(error),
         )
         .await
+    }
+
+    /// Marks an order delivered outside loggvakt, only from `from`; false when it had moved.
+    pub async fn mark_delivered_outside(
+        &mut self,
+        id: i64,
+        from: OrderState,
+        via: DeliveryVia,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET state = 'delivered', delivered_via = $1, delivered_at = $2, \
+             updated_at = $2 WHERE id = $3 AND state = $4",
+        )
+        .bind(via.as_str())
+        .bind(ts(self.at))
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Notes that the password of an encrypted delivery came (by phone, seed 000).
+    pub async fn mark_password_received(&mut self, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET password_at = $1, updated_at = $1 \
+             WHERE id = $2 AND password_at IS NULL",
+        )
+        .bind(ts(self.at))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn mark_reminded(&mut self, order_id: i64) -> Result<()> {
@@ -259,6 +297,16 @@ impl Store {
         );
         let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.map(OrderState::as_str));
         self.fetch_vec(query, order_from_row).await
+    }
+
+    /// Orders a file may be imported for (see [`OrderState::awaits_file`]), newest first.
+    pub async fn orders_awaiting_file(&self) -> Result<Vec<Order>> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders \
+             WHERE state IN ('awaiting_delivery', 'in_doubt', 'manual', 'delivered') ORDER BY id DESC"
+        );
+        self.fetch_vec(sqlx::query(sqlx::AssertSqlSafe(sql)), order_from_row)
+            .await
     }
 
     /// Orders in `state` whose next attempt is due, oldest first. Claiming happens per order

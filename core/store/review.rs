@@ -9,7 +9,8 @@ use super::{Result, Store, StoreError, WriteTx, opt_text_col, opt_ts, parse_ts, 
 use crate::model::check::CheckKind;
 use crate::model::notice::{Notice, NoticeKind, NoticeState};
 use crate::model::task::{
-    NewTask, ReviewedPeriod, StoredFlag, Task, TaskEvent, TaskState, TaskUser, outcome_str,
+    NewTask, ReviewedPeriod, StoredFlag, Task, TaskEvent, TaskRows, TaskState, TaskUser,
+    outcome_str,
 };
 
 const TASK_COLUMNS: &str = "id, kind, draw_id, check_id, unit_id, system_id, month, \
@@ -87,8 +88,8 @@ impl WriteTx {
     pub async fn insert_task(&mut self, t: &NewTask) -> Result<Option<i64>> {
         let row = sqlx::query(
             "INSERT INTO review_tasks (kind, draw_id, check_id, unit_id, system_id, month, \
-             reviewer_name, reviewer_email, state, created_at, remind_at, deadline, users, events, \
-             flagged_events) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13, $14) \
+             reviewer_name, reviewer_email, state, created_at, remind_at, deadline) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) \
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(t.kind.as_str())
@@ -102,13 +103,21 @@ impl WriteTx {
         .bind(ts(t.created_at))
         .bind(ts(t.remind_at))
         .bind(ts(t.deadline))
-        .bind(t.users.len() as i64)
-        .bind(t.events)
-        .bind(t.flags.iter().map(|(id, _)| *id).collect::<std::collections::HashSet<_>>().len() as i64)
         .fetch_optional(&mut *self.tx)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let id: i64 = row.try_get("id")?;
+        self.store_task_rows(id, &t.rows).await?;
+        Ok(Some(id))
+    }
+
+    /// Stores (again) what a task has counted: its users, the rules' flags on its rows, and
+    /// the totals; a later part of the draw adds to the flags and replaces the rest.
+    pub async fn store_task_rows(&mut self, id: i64, t: &TaskRows) -> Result<()> {
+        sqlx::query("DELETE FROM task_users WHERE task_id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
         for u in &t.users {
             sqlx::query(
                 "INSERT INTO task_users (task_id, username, staff_id, events, distinct_patients, flags) \
@@ -138,7 +147,24 @@ impl WriteTx {
             }
             q.execute(&mut *self.tx).await?;
         }
-        Ok(Some(id))
+        let flagged = t
+            .flags
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        sqlx::query(
+            "UPDATE review_tasks SET users = $1, events = $2, flagged_events = $3, parts_in = $4 \
+             WHERE id = $5",
+        )
+        .bind(t.users.len() as i64)
+        .bind(t.events)
+        .bind(flagged as i64)
+        .bind(t.parts_in)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     /// Closes an open task; false when it was no longer open.
@@ -382,7 +408,7 @@ impl Store {
         let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
             "SELECT o.id, COALESCE(d.unit_id, c.unit_id) FROM orders o \
              LEFT JOIN draws d ON d.id = o.draw_id LEFT JOIN checks c ON c.id = o.check_id \
-             WHERE o.state = 'awaiting_delivery'",
+             WHERE o.state IN ('awaiting_delivery', 'in_doubt', 'manual', 'delivered')",
         )
         .fetch_all(self.pool())
         .await?;
@@ -406,29 +432,57 @@ impl Store {
     }
 
     /// Draws that ran, have a sample, no task yet, and every order imported.
+    /// Draws that have run, with no task yet and at least one part a reviewer can work on
+    /// (imported, delivered outside loggvakt, or taken out by hand): the reviewer starts on
+    /// what has arrived (issue 10).
     pub async fn draws_ready_for_review(&self) -> Result<Vec<i64>> {
-        self.ready_for_review("draws", "draw_id", "x.status IN ('done', 'late')")
-            .await
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT x.id FROM draws x WHERE x.status IN ('done', 'late') \
+             AND NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.draw_id = x.id) \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.draw_id = x.id \
+                         AND o.state IN ('imported', 'manual', 'delivered')) \
+             ORDER BY x.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Checks with orders, no task yet, and every order imported.
+    /// How many of a draw's orders are imported.
+    pub async fn imported_parts(&self, draw_id: i64) -> Result<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM orders WHERE draw_id = $1 AND state = 'imported'")
+                .bind(draw_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(n)
+    }
+
+    /// Open tasks of draws with more parts imported than the task has counted, with their
+    /// draw.
+    pub async fn tasks_with_new_parts(&self) -> Result<Vec<(i64, i64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT t.id, t.draw_id FROM review_tasks t WHERE t.state = 'open' \
+             AND t.draw_id IS NOT NULL AND t.parts_in < (SELECT COUNT(*) FROM orders o \
+             WHERE o.draw_id = t.draw_id AND o.state = 'imported') ORDER BY t.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows)
+    }
+
+    /// Checks with orders, no task yet, and every order imported: a check by patient or
+    /// user is one question, answered whole.
     pub async fn checks_ready_for_review(&self) -> Result<Vec<i64>> {
-        self.ready_for_review("checks", "check_id", "TRUE").await
-    }
-
-    /// The ids in `table` (whose orders point to them by `key`) that meet `condition`, have
-    /// orders, no task yet, and every order imported.
-    async fn ready_for_review(&self, table: &str, key: &str, condition: &str) -> Result<Vec<i64>> {
-        let sql = format!(
-            "SELECT x.id FROM {table} x WHERE {condition} \
-             AND NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.{key} = x.id) \
-             AND EXISTS (SELECT 1 FROM orders o WHERE o.{key} = x.id) \
-             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.{key} = x.id AND o.state <> 'imported') \
-             ORDER BY x.id"
-        );
-        let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT x.id FROM checks x \
+             WHERE NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.check_id = x.id) \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.check_id = x.id) \
+             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.check_id = x.id AND o.state <> 'imported') \
+             ORDER BY x.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
@@ -593,7 +647,7 @@ impl Store {
             "SELECT o.id, o.reference, o.system_id, o.deliver_by, COALESCE(d.unit_id, c.unit_id) \
              FROM orders o LEFT JOIN draws d ON d.id = o.draw_id \
              LEFT JOIN checks c ON c.id = o.check_id \
-             WHERE o.state = 'awaiting_delivery' AND o.reminded_at IS NOT NULL \
+             WHERE o.state IN ('awaiting_delivery', 'manual') AND o.reminded_at IS NOT NULL \
              AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.order_id = o.id) \
              ORDER BY o.id",
         )

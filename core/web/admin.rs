@@ -159,7 +159,7 @@ pub(super) fn order_json(o: &Order, time: impl Fn(DateTime<Utc>) -> Value) -> Va
         "state": o.state.as_str(),
         "failed": matches!(o.state, OrderState::Failed | OrderState::InDoubt),
         // Flagged by the poll that found it still waiting past its delivery date.
-        "overdue": o.state == OrderState::AwaitingDelivery && o.reminded_at.is_some(),
+        "overdue": matches!(o.state, OrderState::AwaitingDelivery | OrderState::Manual) && o.reminded_at.is_some(),
         "attempts": o.attempts, "last_error": o.last_error, "created_at": time(o.created_at),
         "sent_at": o.sent_at.map(&time), "delivered_at": o.delivered_at.map(&time),
         "deliver_by": o.deliver_by.map(&time),

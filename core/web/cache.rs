@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::model::task::{ReviewedPeriod, Task, TaskEvent, TaskUser};
+use crate::model::task::{ReviewedPeriod, Task, TaskEvent, TaskUser, UserCoverage};
 use crate::report::Compliance;
 use crate::store::audit::Verdict;
 
@@ -18,6 +18,10 @@ pub struct TaskData {
     pub events: Vec<TaskEvent>,
     pub periods: Vec<ReviewedPeriod>,
     pub case: Option<i64>,
+    /// Where each sampled user stands (rows, reviewed outside loggvakt, missing).
+    pub coverage: Vec<UserCoverage>,
+    /// The work instruction for parts a person takes out by hand.
+    pub instruction: Option<String>,
 }
 
 /// A year's report and its page; the clock's minute is part of the key because overdue

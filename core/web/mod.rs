@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod auditor;
 mod cache;
+mod delivery;
 mod executive;
 mod headers;
 mod login;
@@ -90,12 +91,16 @@ impl AppState {
         let events = self.store.events_of(task.draw_id, task.check_id).await?;
         let case = self.store.case_of_task(id).await?;
         let periods = self.store.reviewed_periods(&task).await?;
+        let coverage = crate::review::coverage(&self.store, &task).await?;
+        let instruction = crate::review::instruction(&self.store, &self.org, &task).await?;
         let data = Arc::new(cache::TaskData {
             task,
             users,
             events,
             periods,
             case,
+            coverage,
+            instruction,
         });
         self.cache.tasks.put(id, version, data.clone());
         Ok(data)
@@ -335,6 +340,11 @@ pub fn router(state: Shared) -> Router {
         .route("/granskningar", get(reviewer::tasks))
         .route("/granskningar/{id}", get(reviewer::task))
         .route("/granskningar/{id}/avsluta", post(reviewer::complete))
+        .route("/granskningar/{id}/utanfor", post(delivery::record_outside))
+        .route(
+            "/bestallningar/{id}/levererad",
+            post(delivery::mark_delivered),
+        )
         .route("/utdrag", get(reviewer::uploads))
         .route(
             "/bestallningar/{id}/utdrag",

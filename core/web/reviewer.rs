@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Session, Shared, WebError};
-use crate::model::order::OrderState;
 use crate::model::task::{
     CHECKLIST, ReviewedPeriod, Task, TaskEvent, TaskState, outcome_str, period_of,
 };
@@ -224,6 +223,7 @@ pub async fn task(
             "only_flagged": filter.flagga.as_deref() == Some("alla"),
             "users": users.iter().map(|u| json!({"username": u.username, "selected": filter.user.as_deref() == Some(u.username.as_str())})).collect::<Vec<_>>(),
             "checklist": CHECKLIST,
+            "delivery": super::delivery::view(&data),
             "csrf": session.csrf,
         }),
     ))
@@ -253,7 +253,39 @@ pub(super) fn review_error(e: ReviewError) -> WebError {
         ReviewError::Closed { .. } => {
             WebError::BadRequest("Granskningen är redan avslutad.".into())
         }
+        ReviewError::Incomplete(users) => WebError::BadRequest(format!(
+            "Alla utvalda användare är inte granskade än: {}. Ladda upp deras utdrag eller \
+             registrera granskningen utanför loggvakt, eller avsluta med anmärkning.",
+            users.join(", ")
+        )),
+        ReviewError::RemarkRecorded(users) => WebError::BadRequest(format!(
+            "Granskningen utanför loggvakt av {} hittade något: avsluta med anmärkning.",
+            users.join(", ")
+        )),
+        ReviewError::NotSampled { username, .. } => WebError::BadRequest(format!(
+            "{username} är inte en utvald användare i granskningen."
+        )),
+        ReviewError::AlreadyRecorded { username, .. } => {
+            WebError::BadRequest(format!("Granskningen av {username} är redan registrerad."))
+        }
+        ReviewError::BadRecord(why) => WebError::BadRequest(format!(
+            "Registreringen kunde inte sparas: {}",
+            bad_record_sv(&why)
+        )),
         ReviewError::Store(e) => e.into(),
+    }
+}
+
+/// The Swedish reason for a refused outside review (the library speaks English).
+fn bad_record_sv(why: &str) -> &'static str {
+    if why.contains("checklist") {
+        "bekräfta att checklistan är genomgången."
+    } else if why.contains("rows seen") {
+        "antalet rader är orimligt."
+    } else if why.contains("longer") {
+        "anteckningen är för lång."
+    } else {
+        "en anmärkning kräver en anteckning om vad som hittades."
     }
 }
 
@@ -304,7 +336,7 @@ pub(super) async fn complete_task(
 
 /// Orders of the user's units still waiting for their extract: a draw's unit, or the unit
 /// whose manager reviews a targeted check.
-async fn waiting_orders(
+pub(super) async fn waiting_orders(
     state: &Shared,
     user: &User,
 ) -> Result<Vec<crate::model::order::Order>, WebError> {
@@ -312,7 +344,7 @@ async fn waiting_orders(
     let order_unit = state.store.awaiting_order_units().await?;
     Ok(state
         .store
-        .orders(Some(OrderState::AwaitingDelivery))
+        .orders_awaiting_file()
         .await?
         .into_iter()
         .filter(|o| {
@@ -401,7 +433,7 @@ pub async fn upload(
     let _ = std::fs::remove_dir_all(&dir);
     let message = match result {
         Ok(n) => format!(
-            "Utdraget för beställning {id} är inläst: {n} loggrader. Granskningen skapas vid nästa körning."
+            "Utdraget för beställning {id} är inläst: {n} loggrader. Granskningen visar dem efter nästa körning (inom en minut)."
         ),
         Err(orders::ImportError::Refused { problems, .. }) => {
             let text = orders::listed(&name, &problems, "och {} till");

@@ -1,10 +1,12 @@
 //! End to end in headless Chromium: a reviewer logs in, opens a task, sees a flagged row,
-//! completes the task, and the executive then sees it counted in the report.
+//! completes the task, and the executive then sees it counted in the report; and a system in
+//! manual mode reviewed by upload and by a review recorded outside loggvakt.
 
 use serde_json::Value;
 
 use crate::support::app::{PASSWORD, TestApp};
 use crate::support::webdriver::Browser;
+use crate::support::{EXTRACT_HEADER, personnummer};
 
 async fn log_in(b: &Browser, url: &str, user: &str) {
     b.goto(&format!("{url}/login")).await;
@@ -59,5 +61,86 @@ async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
     let total = &report["totals"]["overall"];
     assert_eq!(total["utan_anmarkning"], 1, "{total}");
     assert_eq!(total["done_on_time"], 1, "{total}");
+    b.quit().await;
+}
+
+/// Issue 10's manual mode in the browser: the reviewer of a system with no API reads the
+/// work instruction, uploads one user's export, records the other's review made on screen,
+/// closes the task, and the report counts it as made outside loggvakt.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manual_system_is_reviewed_by_upload_and_by_a_recorded_outside_review() {
+    let app = TestApp::spawn_manual("2027-05-10T10:00:00+02:00").await;
+    let url = &app.url;
+    let store = app.store().await;
+    let task = store.tasks(None).await.unwrap().remove(0);
+    let draw = store.draw(task.draw_id.unwrap()).await.unwrap().unwrap();
+    let (first, second) = (&draw.selected[0], &draw.selected[1]);
+    let b = Browser::start().await;
+
+    log_in(&b, url, "hanna").await;
+    b.wait_for_url("/granskningar").await;
+    b.goto(&format!("{url}/granskningar/{}", task.id)).await;
+    let instruction = b.text("#instruction").await;
+    for s in &draw.selected {
+        assert!(instruction.contains(&s.username), "{instruction}");
+    }
+
+    // The first user's export, uploaded on the task page.
+    let time = first.review_from.naive_local() + chrono::TimeDelta::hours(9);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{EXTRACT_HEADER}\n{},journal,{},,{},,,read,Läst journal,\n",
+            time.format("%Y-%m-%dT%H:%M:%S"),
+            first.username,
+            personnummer("121212", 1)
+        ),
+    )
+    .unwrap();
+    let row = |user: &str| format!("#coverage tr[data-user='{user}']");
+    b.type_into(
+        &format!("{} form.upload input[type=file]", row(&first.username)),
+        file.to_str().unwrap(),
+    )
+    .await;
+    b.click(&format!("{} form.upload button", row(&first.username)))
+        .await;
+    b.wait_for_url("/utdrag").await;
+    assert!(b.text("main").await.contains("är inläst"));
+
+    // The second user's log was read on screen in the system.
+    b.goto(&format!("{url}/granskningar/{}", task.id)).await;
+    let form = format!("{} form.outside", row(&second.username));
+    b.type_into(&format!("{form} input[name=rows]"), "14").await;
+    b.click(&format!("{form} input[name=checklist]")).await;
+    b.click(&format!("{form} button")).await;
+    b.wait_for_text(
+        &format!("{} td.coverage", row(&second.username)),
+        "Granskad utanför loggvakt: På skärmen i verksamhetssystemet: 14 rader, utan anmärkning \
+         (hanna@example.se)",
+    )
+    .await;
+    b.wait_for_text(
+        &format!("{} td.coverage", row(&first.username)),
+        "Loggrader i loggvakt",
+    )
+    .await;
+
+    b.click("#utan").await;
+    b.click("#complete").await;
+    b.wait_for_text("#task-status", "Utan anmärkning").await;
+
+    b.click("header form button").await;
+    b.wait_for_url("/login").await;
+    log_in(&b, url, "ledning").await;
+    b.wait_for_url("/rapport").await;
+    b.goto(&format!("{url}/rapport.json?year=2027")).await;
+    let json = b.text("body").await;
+    let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let total = &report["totals"]["overall"];
+    assert_eq!(total["done_on_time"], 1, "{total}");
+    assert_eq!(total["reviewed_outside"], 1, "{total}");
     b.quit().await;
 }

@@ -10,6 +10,7 @@ mod config_check;
 mod conformance;
 mod demo;
 mod hardening;
+mod manual;
 mod orders;
 mod plan;
 mod plugin;

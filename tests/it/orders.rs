@@ -5,21 +5,24 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
 use loggvakt::model::notice::NoticeKind;
-use loggvakt::model::order::OrderState;
+use loggvakt::model::order::{DeliveryVia, OrderState};
 use loggvakt::orders::{ImportError, OrderReport, Pipeline};
+use loggvakt::review::{OutsideRecord, Review, ReviewError};
+use loggvakt::rules::Rules;
 use loggvakt::store::Store;
 use loggvakt::tick;
 use loggvakt_connector::{
     AccessEvent, Capabilities, Connector, ConnectorError, Extract, FetchQuery, IdKind,
     ImportLimits, ImportOutcome, Manifest, OrderReceipt, OrderRequest, Personnummer, PollOutcome,
-    Subject, async_trait, csv_form,
+    ReviewOutcome, Subject, async_trait, csv_form,
 };
 
 use crate::support::{
-    ConfigDir, SMALL_ORG, TestDb, access_event, at, audit_count, count, instant, manifest,
-    per_backend, staff_csv, state,
+    ConfigDir, EXTRACT_HEADER, SMALL_ORG, TestDb, access_event, at, audit_count, count, instant,
+    manifest, per_backend, staff_csv, state,
 };
 
 /// A connector that records what it is asked and answers as scripted.
@@ -785,4 +788,215 @@ async fn a_file_of_many_bad_rows_is_refused_with_the_first_fifty_and_a_count() {
         lines[1]
     );
     assert_eq!(lines[51], "… and 450 more");
+}
+
+/// A delivery of `order` in the normalised form: one row per ordered user, inside their
+/// period.
+fn delivery_of(order: &loggvakt::model::order::Order, dir: &Path) -> std::path::PathBuf {
+    let Subject::Users(users) = &order.request.subject else {
+        panic!("an order by users");
+    };
+    let mut csv = format!("{EXTRACT_HEADER}\n");
+    for u in users {
+        let time = u.period.as_ref().unwrap().from + chrono::TimeDelta::hours(9);
+        csv.push_str(&format!(
+            "{},cosmic,{},,{PATIENT},,,read,Läst journal,\n",
+            time.format("%Y-%m-%dT%H:%M:%S"),
+            u.username
+        ));
+    }
+    let path = dir.join(format!("part-{}.csv", order.id));
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+fn review<'a>(s: &'a Setup, store: &'a Store, rules: &'a Rules, clock: &'a Clock) -> Review<'a> {
+    Review {
+        store,
+        org: &s.org,
+        rules,
+        clock,
+        actor: "test",
+    }
+}
+
+per_backend!(async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_all_are_in);
+/// Seven sampled users in parts of five and two: the task opens when the first part is in,
+/// shows who is missing, refuses utan anmärkning until the second part is in, and counts it.
+async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_all_are_in(db: TestDb) {
+    let b = db.backend;
+    let s = setup(ordering(5));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let second = store
+        .orders(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.part == 2)
+        .expect("hemtjänst's second part");
+    let parts = store.orders_of_draw(second.draw_id.unwrap()).await.unwrap();
+    assert_eq!(parts.len(), 2, "[{b}]");
+    let dir = tempfile::tempdir().unwrap();
+    s.import(&store, parts[0].id, &delivery_of(&parts[0], dir.path()))
+        .await
+        .unwrap();
+    s.tick(&store, "2027-05-10T10:00:00+02:00").await;
+
+    let task = store
+        .tasks(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.draw_id == second.draw_id)
+        .expect("a task on the first part");
+    assert_eq!(task.events, 5, "[{b}] the first part's rows");
+    let coverage = loggvakt::review::coverage(&store, &task).await.unwrap();
+    let missing: Vec<&str> = coverage
+        .iter()
+        .filter(|u| !u.coverage.is_reviewable())
+        .map(|u| u.username.as_str())
+        .collect();
+    assert_eq!(missing.len(), 2, "[{b}] {coverage:?}");
+
+    let rules = Rules::for_org(&s.org);
+    let clock = at("2027-05-10T11:00:00+02:00");
+    let r = review(&s, &store, &rules, &clock);
+    let by = "hanna@example.se";
+    match r
+        .complete(
+            task.id,
+            ReviewOutcome::UtanAnmarkning,
+            None,
+            by,
+            true,
+            &s.connectors,
+        )
+        .await
+    {
+        Err(ReviewError::Incomplete(users)) => {
+            assert_eq!(
+                users.iter().map(String::as_str).collect::<Vec<_>>(),
+                missing
+            );
+        }
+        other => panic!("[{b}] utan before the second part: {other:?}"),
+    }
+
+    s.import(&store, parts[1].id, &delivery_of(&parts[1], dir.path()))
+        .await
+        .unwrap();
+    s.tick(&store, "2027-05-11T10:00:00+02:00").await;
+    let task = store.task(task.id).await.unwrap().unwrap();
+    assert_eq!(
+        (task.events, task.users),
+        (7, 7),
+        "[{b}] both parts counted"
+    );
+    assert_eq!(audit_count(&store, "review.task_updated").await, 1, "[{b}]");
+    r.complete(
+        task.id,
+        ReviewOutcome::UtanAnmarkning,
+        None,
+        by,
+        true,
+        &s.connectors,
+    )
+    .await
+    .unwrap();
+}
+
+per_backend!(async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time);
+/// Boende's report comes by post: the order is marked delivered, its users' reviews recorded
+/// from the paper, and the check closes in time and is reported as made outside loggvakt.
+/// Hemtjänst's never comes: one overdue notice goes to the unit's manager.
+async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: TestDb) {
+    let b = db.backend;
+    let s = setup(ordering(10));
+    let store = db.open().await;
+    s.run_first_week(&store).await;
+    let boende = store
+        .draws_for_month(loggvakt::calendar::Month::new(2027, 5).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.unit == "boende")
+        .expect("boende's draw");
+    let order = store.orders_of_draw(boende.id).await.unwrap().remove(0);
+    let clock = at("2027-05-12T09:00:00+02:00");
+    let pipeline = Pipeline::new(&store, &s.org, &s.connectors, &clock, "test");
+    pipeline
+        .mark_delivered(order.id, DeliveryVia::Paper)
+        .await
+        .unwrap();
+    assert!(
+        pipeline
+            .mark_delivered(order.id, DeliveryVia::Paper)
+            .await
+            .is_err()
+    );
+    s.tick(&store, "2027-05-12T10:00:00+02:00").await;
+    let task = store
+        .tasks(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.draw_id == Some(boende.id))
+        .expect("the task opens on the paper delivery");
+
+    let rules = Rules::for_org(&s.org);
+    let clock = at("2027-05-13T09:00:00+02:00");
+    let r = review(&s, &store, &rules, &clock);
+    let by = "bo@example.se";
+    for sampled in &boende.selected {
+        let record = OutsideRecord {
+            username: sampled.username.clone(),
+            via: DeliveryVia::Paper,
+            rows_seen: 23,
+            checklist_done: true,
+            remark: false,
+            note: String::new(),
+        };
+        r.record_outside(task.id, record.clone(), by, true)
+            .await
+            .unwrap();
+        assert!(matches!(
+            r.record_outside(task.id, record, by, true).await,
+            Err(ReviewError::AlreadyRecorded { .. })
+        ));
+    }
+    r.complete(
+        task.id,
+        ReviewOutcome::UtanAnmarkning,
+        None,
+        by,
+        true,
+        &s.connectors,
+    )
+    .await
+    .unwrap();
+
+    for day in ["2027-05-20", "2027-05-21"] {
+        s.tick(&store, &format!("{day}T09:00:00+02:00")).await;
+    }
+    let overdue: Vec<_> = store
+        .notices(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoticeKind::DeliveryOverdue)
+        .collect();
+    assert_eq!(overdue.len(), 1, "[{b}] {overdue:?}");
+    assert_eq!(overdue[0].recipient, "hanna@example.se", "[{b}]");
+
+    let report = loggvakt::report::compliance(&store, &s.org, 2027, &clock)
+        .await
+        .unwrap();
+    let row = report
+        .rows
+        .iter()
+        .find(|r| r.unit == "boende")
+        .expect("boende's row");
+    assert_eq!(row.counts.done_on_time, 1, "[{b}] {:?}", row.counts);
+    assert_eq!(row.counts.reviewed_outside, 1, "[{b}] {:?}", row.counts);
 }

@@ -43,12 +43,15 @@ struct DrawFacts {
     status: String,
     task: Option<(String, String, Option<String>, Option<String>)>,
     case_state: Option<String>,
+    /// A sampled user's log was reviewed outside loggvakt.
+    outside: bool,
 }
 
 async fn draw_facts(store: &Store, year: i32) -> Vec<DrawFacts> {
     let rows = sqlx::query(
         "SELECT d.unit_id, d.system_id, d.month, d.sample_size, d.status, \
-                t.state, t.deadline, t.closed_at, t.outcome, c.state \
+                t.state, t.deadline, t.closed_at, t.outcome, c.state, \
+                (SELECT COUNT(*) FROM outside_reviews o WHERE o.task_id = t.id) \
          FROM draws d \
          LEFT JOIN review_tasks t ON t.draw_id = d.id \
          LEFT JOIN cases c ON c.task_id = t.id \
@@ -69,6 +72,7 @@ async fn draw_facts(store: &Store, year: i32) -> Vec<DrawFacts> {
                 status: text(4).expect("status"),
                 task: text(5).map(|state| (state, text(6).expect("deadline"), text(7), text(8))),
                 case_state: text(9),
+                outside: row.try_get::<i64, _>(10).expect("outside reviews") > 0,
             }
         })
         .collect()
@@ -116,6 +120,9 @@ fn expected(facts: &[DrawFacts], now: DateTime<Utc>) -> Expected {
         }
         if d.case_state.as_deref().is_some_and(|s| s != "decided") {
             c.open_cases += 1;
+        }
+        if d.outside && d.task.as_ref().is_some_and(|t| t.0 == "closed") {
+            c.reviewed_outside += 1;
         }
     }
     out
@@ -355,6 +362,7 @@ async fn assert_report_matches(dir: &Path, store: &Store, org: &Organisation) ->
                 utan_anmarkning: n(12),
                 med_anmarkning: n(13),
                 open_cases: n(14),
+                reviewed_outside: n(15),
             },
         );
     }
@@ -659,6 +667,7 @@ async fn every_category_is_counted_on_each_backend(db: TestDb) {
         utan_anmarkning: 2,
         med_anmarkning: 1,
         open_cases: 1,
+        reviewed_outside: 0,
     };
     let bo = Counts {
         planned: 1,

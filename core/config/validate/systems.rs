@@ -7,7 +7,7 @@ use crate::config::ConfigError;
 use crate::config::collect::Located;
 use crate::config::raw::RawSystem;
 use crate::ident::SystemId;
-use crate::model::org::{BUILT_IN_CONNECTORS, ConnectorRef, System};
+use crate::model::org::{BUILT_IN_CONNECTORS, ConnectorRef, Delivery, MANUAL_CONNECTOR, System};
 
 const MAX_ATTEMPTS: RangeInclusive<i64> = 1..=100;
 const DELIVERY_SLA_DAYS: RangeInclusive<i64> = 1..=365;
@@ -21,6 +21,7 @@ pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>
         let mut p = Problems::of(errors, &s.file, s.line, &item);
         seen.check(&s.raw.id, &s.file, s.line, "system", &mut p);
         let connector = connector(&s.raw.connector, &mut p);
+        let delivery = delivery(&s.raw, &mut p);
         let mut bounded = |field: &str, value: i64, range: RangeInclusive<i64>| {
             if !range.contains(&value) {
                 p.fail(
@@ -42,6 +43,7 @@ pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>
             (Ok(id), Some(connector)) => systems.push(System {
                 id,
                 connector,
+                delivery,
                 settings: s.raw.settings.clone(),
                 max_attempts: clamp(s.raw.max_attempts, MAX_ATTEMPTS) as u32,
                 delivery_sla_days: clamp(s.raw.delivery_sla_days, DELIVERY_SLA_DAYS) as u32,
@@ -52,6 +54,32 @@ pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>
         }
     }
     systems
+}
+
+/// A system without an API (`connector = "manual"`) can only be delivered by hand.
+fn delivery(raw: &RawSystem, p: &mut Problems) -> Delivery {
+    let manual_only = raw.connector == MANUAL_CONNECTOR;
+    match raw.delivery.as_deref() {
+        None if manual_only => Delivery::Manual,
+        None => Delivery::Connector,
+        Some(text) => match Delivery::parse(text) {
+            Some(Delivery::Connector) if manual_only => {
+                p.fail(
+                    "delivery",
+                    "connector \"manual\" has no API to order through: use delivery = \"manual\" or leave it out".into(),
+                );
+                Delivery::Manual
+            }
+            Some(d) => d,
+            None => {
+                p.fail(
+                    "delivery",
+                    format!("unknown delivery '{text}': expected connector or manual"),
+                );
+                Delivery::Connector
+            }
+        },
+    }
 }
 
 fn connector(raw: &str, p: &mut Problems) -> Option<ConnectorRef> {

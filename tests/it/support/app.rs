@@ -83,7 +83,22 @@ impl TestApp {
         serve_args: &[&str],
         env: &[(&str, &str)],
     ) -> TestApp {
-        let setup = setup();
+        Self::spawn_on(setup(), now, first_week_done, serve_args, env).await
+    }
+
+    /// The organisation of [`super::fixture::MANUAL_ORG`] (a system with no API), its first
+    /// week ticked through.
+    pub async fn spawn_manual(now: &str) -> TestApp {
+        Self::spawn_on(super::fixture::setup_manual(), now, true, &[], &[]).await
+    }
+
+    async fn spawn_on(
+        setup: Setup,
+        now: &str,
+        first_week_done: bool,
+        serve_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestApp {
         let db = TestDb::sqlite();
         let store = db.open().await;
         if first_week_done {

@@ -120,3 +120,65 @@ pub async fn first_week(s: &Setup, store: &Store) {
         tick(s, store, &format!("2027-05-{day:02}T07:00:00+02:00")).await;
     }
 }
+
+/// One unit of 12 with a system that has no API: 10 % gives two users, one per part.
+pub const MANUAL_ORG: &str = r#"
+[organisation]
+name = "Lillkommunen"
+timezone = "Europe/Stockholm"
+staff_csv = "staff.csv"
+
+[[unit]]
+id = "hemtjanst"
+name = "Hemtjänst Norr"
+manager = { name = "Hanna Chef", email = "hanna@example.se" }
+escalate_to = { name = "Förvaltningschef", email = "fc@example.se" }
+
+# No staff: its draws are empty. Its manager has a login in the web tests.
+[[unit]]
+id = "boende"
+name = "Boende"
+manager = { name = "Bo Chef", email = "bo@example.se" }
+escalate_to = { name = "Förvaltningschef", email = "fc@example.se" }
+
+[[system]]
+id = "journal"
+connector = "manual"
+settings = { max_users_per_order = 1 }
+
+[[routine]]
+id = "stickprov-journal"
+kind = "stickprov"
+system = "journal"
+units = ["*"]
+cadence = "monthly"
+window = { first_days = 7, weekdays_only = true, skip_holidays = true }
+sample = { fraction = 0.10, min = 1 }
+review_period_hours = 24
+deadline_days = 14
+
+[notify]
+from = "loggvakt@example.se"
+base_url = "https://loggvakt.example.se"
+outbox = "outbox"
+"#;
+
+pub fn manual_staff() -> String {
+    let mut csv = String::from("id,name,unit,email,personnummer,journal\n");
+    for i in 1..=12 {
+        csv.push_str(&format!("s{i:04},Person {i},hemtjanst,,,J{i:04}\n"));
+    }
+    csv
+}
+
+/// [`MANUAL_ORG`]: its system is served by the built-in manual connector.
+pub fn setup_manual() -> Setup {
+    let cfg = ConfigDir::new(MANUAL_ORG, Some(&manual_staff()));
+    let org = loggvakt::config::load(cfg.path()).unwrap();
+    Setup {
+        connectors: Connectors::for_org(&org),
+        cfg,
+        org,
+        source: Arc::new(Source::default()),
+    }
+}

@@ -8,7 +8,7 @@ use loggvakt::model::case::Decision;
 use loggvakt::model::draw::{Draw, DrawParams, DrawStatus, Seed, Selected};
 use loggvakt::model::order::OrderState;
 use loggvakt::model::org::{Contact, Organisation};
-use loggvakt::model::task::{NewTask, TaskKind};
+use loggvakt::model::task::{NewTask, TaskKind, TaskRows};
 use loggvakt::store::orders::OrderUpdate;
 use loggvakt::store::{Store, ts};
 use loggvakt_connector::ReviewOutcome;
@@ -120,9 +120,7 @@ pub async fn draw_task(
         created_at,
         remind_at: deadline,
         deadline,
-        users: Vec::new(),
-        events: 0,
-        flags: Vec::new(),
+        rows: TaskRows::default(),
     };
     let mut tx = store.begin_write(created_at, ACTOR).await.unwrap();
     let id = tx.insert_task(&task).await.unwrap().expect("a new task");
