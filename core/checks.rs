@@ -205,12 +205,44 @@ fn protected_patients(org: &Organisation) -> Vec<Personnummer> {
         .collect()
 }
 
+/// Whose manager reviews a protected patient's check: the first unit the protected list names
+/// for the patient, else the unit whose staff opened the patient's record most often in the
+/// extracts loggvakt holds, else `None` (the routine's first unit). Each patient goes to
+/// their own unit, never all of them to one manager.
+async fn responsible_unit(
+    store: &Store,
+    org: &Organisation,
+    patient: &Personnummer,
+) -> Result<Option<String>, StoreError> {
+    let key = crate::model::rules::pnr_key(patient);
+    if let Some(unit) = org
+        .rules
+        .protected_units
+        .get(&key)
+        .and_then(|units| units.iter().find(|u| org.unit(u).is_some()))
+    {
+        return Ok(Some(unit.clone()));
+    }
+    let mut per_unit: std::collections::BTreeMap<String, i64> = Default::default();
+    for (staff, n) in store.staff_accessing(patient.digits()).await? {
+        if let Some(member) = org.staff_member(&staff) {
+            *per_unit.entry(member.unit.to_string()).or_default() += n;
+        }
+    }
+    Ok(per_unit
+        .into_iter()
+        .max_by_key(|(unit, n)| (*n, std::cmp::Reverse(unit.clone())))
+        .map(|(unit, _)| unit))
+}
+
 /// The scheduled targeted routines: once a month (per cadence), a check by patient of each
 /// patient with protected identity over the previous month, reviewed by the manager of the
-/// routine's first unit. Idempotent per routine, month and patient.
+/// patient's responsible unit ([`responsible_unit`]). Idempotent per routine, month and
+/// patient.
 pub async fn schedule_protected(
     store: &Store,
     org: &Organisation,
+    connectors: &crate::connectors::Connectors,
     clock: &Clock,
     actor: &str,
 ) -> Result<usize, StoreError> {
@@ -223,17 +255,28 @@ pub async fn schedule_protected(
         .iter()
         .filter(|r| r.kind == RoutineKind::Riktad && r.cadence.includes(month))
     {
-        let unit = match &routine.units {
+        // Its orders could never go out; `config check` says so and what to do instead.
+        if org
+            .system(routine.system.as_str())
+            .is_some_and(|s| connectors.patient_search_gap(s).is_some())
+        {
+            tracing::debug!(routine = %routine.id, "no checks by patient in this system");
+            continue;
+        }
+        let fallback = match &routine.units {
             UnitSelector::Listed(units) => units.first().map(ToString::to_string),
             UnitSelector::All => org.routine_units(routine).first().map(|u| u.id.to_string()),
         };
-        let Some(unit) = unit else { continue };
+        let Some(fallback) = fallback else { continue };
         let prev = month.prev();
         let period = Period {
             from: start(prev.first_day()),
             to: start(month.first_day()),
         };
         for patient in &patients {
+            let unit = responsible_unit(store, org, patient)
+                .await?
+                .unwrap_or_else(|| fallback.clone());
             let mut tx = store.begin_write(now, actor).await?;
             let Some(id) = tx
                 .insert_check(

@@ -48,6 +48,16 @@ impl Connectors {
             .unwrap_or_else(|| Err(format!("system '{system}' is not configured")))
     }
 
+    /// Why checks by patient cannot be asked of `system` (see
+    /// [`System::patient_search_gap`]), judged by the connector that serves it.
+    pub fn patient_search_gap(&self, system: &System) -> Option<String> {
+        let name = self.get(system.id.as_str()).map_or_else(
+            |_| system.connector_name().to_owned(),
+            |c| c.manifest().name,
+        );
+        system.patient_search_gap(&name)
+    }
+
     /// Every system whose connector could not be built, with the reason; `serve` refuses to
     /// start on these and `config check` lists them.
     pub fn problems(&self) -> Vec<(String, String)> {

@@ -113,7 +113,8 @@ impl Tick<'_> {
             created: draw::plan_due(store, org, clock, actor, self.seeds).await?,
             ..TickReport::default()
         };
-        report.review.checks_created = checks::schedule_protected(store, org, clock, actor).await?;
+        report.review.checks_created =
+            checks::schedule_protected(store, org, self.connectors, clock, actor).await?;
 
         let run = draw::run_due(store, org, self.connectors, clock, self.instance, actor).await?;
         (report.done, report.late, report.missed) = (run.done, run.late, run.missed);

@@ -72,6 +72,13 @@ pub(super) async fn start_check(ctx: &Globals, new: NewCheck) -> Result<(i64, i6
     if let Err(reason) = connectors.get(&new.system) {
         bail!("system {}: {reason}", new.system);
     }
+    if new.kind != crate::model::check::CheckKind::User
+        && let Some(gap) = org
+            .system(&new.system)
+            .and_then(|s| connectors.patient_search_gap(s))
+    {
+        bail!("a check by patient cannot be ordered here: {gap}");
+    }
     let store = open_store(&ctx.db).await?;
     let actor = cli_actor();
     let (check, order) = checks::create(&store, &org, clock, &actor, new).await?;

@@ -65,7 +65,29 @@ async fn check(ctx: &Globals) -> Result<ExitCode> {
         }
     }
     print!("{}", summary(&org, &ctx.config));
+    for warning in patient_check_warnings(&org, &Connectors::for_org(&org)) {
+        eprintln!("{}: warning: {warning}", ctx.config.display());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scheduled checks by patient (the protected-identity routines) from a system that cannot
+/// be searched by patient: not an error, since the checks can be made by hand, but the
+/// administrator must know that the orders will not go out.
+fn patient_check_warnings(org: &Organisation, connectors: &Connectors) -> Vec<String> {
+    org.routines
+        .iter()
+        .filter(|r| r.kind == RoutineKind::Riktad)
+        .filter_map(|r| {
+            let gap = connectors.patient_search_gap(org.system(r.system.as_str())?)?;
+            Some(format!(
+                "routine '{}' checks patients with protected identity, but {gap}; the routine \
+                 makes no checks there, so make them by hand, or point it at a system that \
+                 can search by patient (e.g. Sesam 2's Mottagare)",
+                r.id
+            ))
+        })
+        .collect()
 }
 
 pub(super) async fn init(ctx: &Globals) -> Result<ExitCode> {

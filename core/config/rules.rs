@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 
 use super::ConfigError;
@@ -46,6 +46,7 @@ pub(super) fn settings(c: &Collected, errors: &mut Vec<ConfigError>) -> RulesSet
             &mut Problems::of(errors, &r.file, r.line, "[rules]"),
         );
     }
+    let mut protected_units = FxHashMap::default();
     if let Some(org) = &c.organisation {
         let base = org.file.parent().unwrap_or(Path::new("."));
         let lists = [
@@ -62,8 +63,13 @@ pub(super) fn settings(c: &Collected, errors: &mut Vec<ConfigError>) -> RulesSet
         ];
         for (list, name, into) in lists {
             let Some(csv) = list else { continue };
-            match read_personnummer_csv(&base.join(csv)) {
-                Ok(set) => *into = set,
+            match read_listed_patients(&base.join(csv)) {
+                Ok(listed) => {
+                    if name == "protected_csv" {
+                        protected_units = responsible_units(&listed, c, &base.join(csv), errors);
+                    }
+                    *into = listed.into_keys().collect();
+                }
                 Err(mut e) => {
                     // Unreadable files name the field that points at them.
                     for err in e.iter_mut().filter(|err| err.line.is_none()) {
@@ -74,7 +80,34 @@ pub(super) fn settings(c: &Collected, errors: &mut Vec<ConfigError>) -> RulesSet
             }
         }
     }
+    settings.protected_units = protected_units;
     settings
+}
+
+/// The responsible units of the protected list's patients, each checked against the
+/// configured units.
+fn responsible_units(
+    listed: &FxHashMap<u64, Vec<String>>,
+    c: &Collected,
+    file: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> FxHashMap<u64, Vec<String>> {
+    let known: FxHashSet<&str> = c.units.iter().map(|u| u.raw.id.as_str()).collect();
+    let mut out = FxHashMap::default();
+    for (key, units) in listed.iter().filter(|(_, u)| !u.is_empty()) {
+        for unit in units.iter().filter(|u| !known.contains(u.as_str())) {
+            // The row is not named: the line would do, but a personnummer must not be shown.
+            errors.push(ConfigError {
+                file: file.to_path_buf(),
+                line: None,
+                item: Some("[organisation] protected_csv".into()),
+                field: Some("unit".into()),
+                message: format!("unknown unit '{unit}'"),
+            });
+        }
+        out.insert(*key, units.clone());
+    }
+    out
 }
 
 /// The `[rules]` table's settings.
@@ -138,6 +171,13 @@ pub(super) fn working_hours(raw: Option<&str>, p: &mut Problems) -> Option<Worki
 /// ignored), as [`pnr_key`]s. Every bad row is an error with its line; the numbers themselves
 /// are never echoed.
 pub fn read_personnummer_csv(file: &Path) -> Result<FxHashSet<u64>, Vec<ConfigError>> {
+    Ok(read_listed_patients(file)?.into_keys().collect())
+}
+
+/// [`read_personnummer_csv`] with each patient's responsible units: an optional `unit`
+/// column of unit ids separated by `;` (the protected-identity list says whose manager
+/// reviews each patient's check).
+pub fn read_listed_patients(file: &Path) -> Result<FxHashMap<u64, Vec<String>>, Vec<ConfigError>> {
     let err = |line, field: Option<&str>, message: String| ConfigError {
         file: file.to_path_buf(),
         line,
@@ -156,7 +196,12 @@ pub fn read_personnummer_csv(file: &Path) -> Result<FxHashSet<u64>, Vec<ConfigEr
         .iter()
         .position(|h| h == "personnummer")
         .ok_or_else(|| vec![err(Some(1), None, "missing column: personnummer".into())])?;
-    let mut set = FxHashSet::default();
+    let unit_column = reader
+        .headers()
+        .map_err(|e| vec![err(Some(1), None, format!("bad header: {e}"))])?
+        .iter()
+        .position(|h| h == "unit");
+    let mut set = FxHashMap::default();
     let mut errors = Vec::new();
     for record in reader.records() {
         let record = match record {
@@ -170,7 +215,17 @@ pub fn read_personnummer_csv(file: &Path) -> Result<FxHashSet<u64>, Vec<ConfigEr
         let line = record.position().map_or(0, |p| p.line() as usize);
         match record.get(column).map(Personnummer::parse) {
             Some(Ok(pnr)) => {
-                set.insert(pnr_key(&pnr));
+                let units: Vec<String> = unit_column
+                    .and_then(|c| record.get(c))
+                    .unwrap_or("")
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                set.entry(pnr_key(&pnr))
+                    .or_insert_with(Vec::new)
+                    .extend(units);
             }
             Some(Err(e)) => errors.push(err(Some(line), Some("personnummer"), e.to_string())),
             None => errors.push(err(Some(line), Some("personnummer"), "is missing".into())),

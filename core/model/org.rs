@@ -104,6 +104,26 @@ pub struct System {
 }
 
 impl System {
+    /// Why a check by patient cannot be asked of this system served by `connector` (the
+    /// connector's manifest name), with what to do instead; `None` when it can search by patient (Sesam 2's *Mottagare*, Treserva's form, a
+    /// plugin that says nothing against it). Cosmic's order mail and Lifecare's message name
+    /// users only (seeds 000 and 003).
+    pub fn patient_search_gap(&self, connector: &str) -> Option<String> {
+        let instead = match connector {
+            "cosmic" => {
+                "ask the journal unit for the patient's log by the region's procedure for patient requests (not the order mail), then review it outside loggvakt"
+            }
+            "lifecare" => {
+                "ask the system administrators for the patient's activity log in a Lifecare message, then review it outside loggvakt"
+            }
+            _ => return None,
+        };
+        Some(format!(
+            "system '{}' ({connector}) can only be asked for users' logs: {instead}",
+            self.id
+        ))
+    }
+
     /// The built-in connector's name, or `""` for a plugin.
     pub fn connector_name(&self) -> &str {
         match &self.connector {

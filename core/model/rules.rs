@@ -82,6 +82,9 @@ pub struct RulesSettings {
     pub volume_spike: VolumeSpikeSettings,
     /// Patients with protected identity (skyddad identitet), as [`pnr_key`]s.
     pub protected: FxHashSet<u64>,
+    /// The units responsible for a protected patient, from the list's `unit` column: whose
+    /// managers review that patient's scheduled check.
+    pub protected_units: rustc_hash::FxHashMap<u64, Vec<String>>,
     /// People of media interest and others known locally, as [`pnr_key`]s.
     pub watchlist: FxHashSet<u64>,
 }

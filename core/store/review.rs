@@ -448,6 +448,17 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    /// `(staff id, rows)` of the staff whose stored rows show them opening a patient's record.
+    pub async fn staff_accessing(&self, patient_digits: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT staff_id, COUNT(*) FROM access_events \
+             WHERE patient_id = $1 AND staff_id IS NOT NULL GROUP BY staff_id",
+        )
+        .bind(patient_digits)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// How many of a draw's orders are imported.
     pub async fn imported_parts(&self, draw_id: i64) -> Result<i64> {
         let (n,): (i64,) =

@@ -405,3 +405,39 @@ fn completions_and_the_manual_page_come_from_the_command_line_definition() {
         man.prints(command);
     }
 }
+
+/// A protected-identity routine on Cosmic (whose order mail names users only): the check
+/// passes with a warning that says what to do instead; a protected list naming an unknown
+/// responsible unit is refused with the file and field.
+#[test]
+fn patient_checks_from_a_system_that_cannot_search_by_patient_are_warned_about() {
+    let toml = format!(
+        "{}\n[[routine]]\nid = \"skyddade\"\nkind = \"riktad\"\nsystem = \"cosmic\"\nunits = [\"vard\"]\ncadence = \"monthly\"\n",
+        SMALL_ORG.replace(
+            "staff_csv = \"staff.csv\"",
+            "staff_csv = \"staff.csv\"\nprotected_csv = \"skyddade.csv\""
+        )
+    );
+    let cfg = ConfigDir::new(&toml, Some(&good_csv()));
+    let pnr = support::personnummer("121212", 21);
+    std::fs::write(
+        cfg.path().join("skyddade.csv"),
+        format!("personnummer,unit\n{pnr},boende\n"),
+    )
+    .unwrap();
+    let r = check(&cfg.arg());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.says("warning: routine 'skyddade' checks patients with protected identity, but system 'cosmic' (cosmic) can only be asked for users' logs");
+    r.says("Sesam 2's Mottagare");
+
+    std::fs::write(
+        cfg.path().join("skyddade.csv"),
+        format!("personnummer,unit\n{pnr},nowhere\n"),
+    )
+    .unwrap();
+    let r = check(&cfg.arg());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.says("skyddade.csv");
+    r.says("field `unit`: unknown unit 'nowhere'");
+    assert!(!r.stderr.contains(&pnr), "no personnummer in the message");
+}

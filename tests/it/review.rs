@@ -459,3 +459,78 @@ async fn protected_identities_are_checked_every_month(db: TestDb) {
     let r = tick_at("2027-06-01T07:00:00+02:00").await;
     assert_eq!(r.review.checks_created, 2, "[{b}] and again next month");
 }
+
+per_backend!(async fn each_protected_patient_is_checked_by_their_own_unit);
+/// The protected list names a patient's unit; another patient goes to the unit whose staff
+/// opened their record most in the stored extracts; without either, the routine's unit.
+async fn each_protected_patient_is_checked_by_their_own_unit(db: TestDb) {
+    use crate::support::fixture::Source;
+    use loggvakt::connectors::Connectors;
+    use std::sync::Arc;
+    let toml = format!(
+        "{}{}\n[[routine]]\nid = \"skyddade\"\nkind = \"riktad\"\nsystem = \"cosmic\"\nunits = [\"vard\"]\ncadence = \"monthly\"\n",
+        support::SMALL_ORG.replace(
+            "staff_csv = \"staff.csv\"",
+            "staff_csv = \"staff.csv\"\nprotected_csv = \"skyddade.csv\""
+        ),
+        "[notify]\noutbox = \"outbox\"\n"
+    );
+    let cfg = support::ConfigDir::new(&toml, Some(&support::fixture::staff()));
+    // pnr(3) is in every sampled user's rows (the fake source): hemtjänst has two sampled
+    // users, boende one.
+    std::fs::write(
+        cfg.path().join("skyddade.csv"),
+        format!(
+            "personnummer,unit\n{},boende\n{},\n{},\n",
+            pnr(21).digits(),
+            pnr(3).digits(),
+            pnr(22).digits()
+        ),
+    )
+    .unwrap();
+    let org = loggvakt::config::load(cfg.path()).unwrap();
+    let connectors = Connectors::for_org(&org).with("cosmic", Arc::new(Source::default()));
+    let store = db.open().await;
+    let b = db.backend;
+    for day in 1..=7 {
+        let clock = at(&format!("2027-05-{day:02}T07:00:00+02:00"));
+        loggvakt::tick::tick(&store, &org, &connectors, &clock, "test")
+            .await
+            .unwrap();
+    }
+    let clock = at("2027-06-01T07:00:00+02:00");
+    loggvakt::tick::tick(&store, &org, &connectors, &clock, "test")
+        .await
+        .unwrap();
+    let checks = store.checks().await.unwrap();
+    let unit_of = |month: &str, p: loggvakt_connector::Personnummer| {
+        checks
+            .iter()
+            .find(|c| c.subject == p.digits() && c.month.is_some_and(|m| m.to_string() == month))
+            .map(|c| c.unit.to_string())
+            .unwrap_or_else(|| panic!("[{b}] a {month} check of each patient"))
+    };
+    // May: nothing is stored yet.
+    assert_eq!(
+        unit_of("2027-05", pnr(21)),
+        "boende",
+        "[{b}] the listed unit"
+    );
+    assert_eq!(
+        unit_of("2027-05", pnr(3)),
+        "vard",
+        "[{b}] the routine's unit"
+    );
+    // June: May's rows show who opened the records (pnr(22) by the check's own rows).
+    assert_eq!(
+        unit_of("2027-06", pnr(21)),
+        "boende",
+        "[{b}] the listed unit"
+    );
+    assert_eq!(
+        unit_of("2027-06", pnr(3)),
+        "hemtjanst",
+        "[{b}] whose staff opened it most"
+    );
+    assert_eq!(unit_of("2027-06", pnr(22)), "hemtjanst", "[{b}]");
+}
