@@ -4,7 +4,8 @@
 
 use chrono::TimeDelta;
 use loggvakt_connector::{
-    Connector, ConnectorError, FetchQuery, ImportOutcome, OrderReceipt, OrderRequest, Subject,
+    Connector, ConnectorError, ErrorKind, FetchQuery, ImportOutcome, OrderReceipt, OrderRequest,
+    Subject,
 };
 use serde_json::json;
 
@@ -158,6 +159,9 @@ impl Pipeline<'_> {
         e: &ConnectorError,
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
+        if e.kind == ErrorKind::InDoubt {
+            return self.record_in_doubt(tx, order, attempt, e, report).await;
+        }
         let max_attempts = self.org.system(&order.system).map_or(1, |s| s.max_attempts);
         let message = e.to_string();
         let retry = e.is_retryable() && attempt < max_attempts;
@@ -185,6 +189,37 @@ impl Pipeline<'_> {
         } else {
             report.failed += 1;
         }
+        Ok(())
+    }
+}
+
+impl Pipeline<'_> {
+    /// The peer may have taken the order although the call failed (a mail server silent after
+    /// the message): as after a crash mid-send, the order is never sent again by itself.
+    async fn record_in_doubt(
+        &self,
+        tx: &mut WriteTx,
+        order: &Order,
+        attempt: u32,
+        e: &ConnectorError,
+        report: &mut OrderReport,
+    ) -> Result<(), StoreError> {
+        let message = format!(
+            "{e}; check with the receiving system whether the order arrived, then `order \
+             mark-sent` or `order resend`"
+        );
+        let mut u = OrderUpdate::to(OrderState::InDoubt);
+        u.last_error = Some(message.clone());
+        tx.transition(order.id, OrderState::Sending, &u).await?;
+        tx.record_attempt(order.id, attempt, "send", "in_doubt", Some(&message))
+            .await?;
+        tx.audit(
+            "order.in_doubt",
+            &order_object(order.id),
+            json!({"attempt": attempt, "reason": "no answer after the order was handed over"}),
+        )
+        .await?;
+        report.in_doubt += 1;
         Ok(())
     }
 }

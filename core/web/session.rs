@@ -38,15 +38,20 @@ impl Session {
     }
 }
 
+/// The cookie `name`, when the request carries exactly one value for it. Two different
+/// values (a cookie planted for a parent domain or another path beside ours) make it
+/// ambiguous, and an ambiguous session or login cookie is no cookie at all.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+    let mut values = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    let first = values.next()?;
+    values.all(|v| v == first).then(|| first.to_owned())
 }
 
 pub(super) async fn load(headers: &HeaderMap, state: &Shared) -> Result<Session, WebError> {

@@ -268,6 +268,45 @@ async fn a_peer_that_never_answers_times_out_as_retryable() {
     }
 }
 
+/// A mail server that takes the order mail but answers only after the connector's timeout:
+/// the mail may have arrived, so the order is in doubt and not sent again, and the journal
+/// unit has it once (issue 12, fault 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_server_slow_to_accept_leaves_the_order_in_doubt_and_the_mail_sent_once() {
+    let w = world_with_faults("cosmic", |f| f.latency = std::time::Duration::from_secs(1)).await;
+    let orders = w.orders_of("cosmic").await;
+    assert!(!orders.is_empty());
+    for o in &orders {
+        assert_eq!(o.state, OrderState::InDoubt, "{o:?}");
+        assert!(
+            o.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("may have taken it")),
+            "{o:?}"
+        );
+    }
+    // The simulator records each mail once its (late) answer is due.
+    let mut mails = Vec::new();
+    for _ in 0..100 {
+        mails = w.sim.mails();
+        if mails.len() >= orders.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(mails.len(), orders.len(), "each order mail arrived once");
+    // Later ticks send nothing again.
+    w.tick("2027-05-08T07:00:00+02:00").await;
+    w.tick("2027-05-09T07:00:00+02:00").await;
+    assert_eq!(w.sim.mails().len(), orders.len(), "no mail twice");
+    assert!(
+        w.orders_of("cosmic")
+            .await
+            .iter()
+            .all(|o| o.state == OrderState::InDoubt)
+    );
+}
+
 /// A small org with one unit of 61 Cosmic users (10 % is 7) for the mail tests, and the
 /// simulator its orders are mailed to. (The simulator needs the staff, the configuration
 /// needs the simulator's port.)

@@ -234,6 +234,35 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
             && c.contains("SameSite=Strict")),
         "{set:?}"
     );
+    // The session works alone, and not beside a second lv_session cookie (one planted for a
+    // parent domain or another path): an ambiguous cookie is no session.
+    let session = set
+        .iter()
+        .find_map(|c| c.strip_prefix("lv_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let me = |cookie: String| {
+        let (client, url) = (anon.client.clone(), anon.at("/api/me"));
+        async move {
+            client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(format!("lv_session={session}")).await, StatusCode::OK);
+    assert_eq!(
+        me(format!("lv_session={session}; lv_session=planted")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me(format!("lv_session=planted; lv_session={session}")).await,
+        StatusCode::UNAUTHORIZED
+    );
     // Logging out ends the session.
     hanna.submit("/logout", &[]).await;
     assert_eq!(

@@ -8,6 +8,7 @@
 //! XLSX form. The wire contract is `connectors/PROTOCOLS.md`.
 
 mod extract;
+mod smtp;
 
 pub use extract::COLUMNS;
 
@@ -15,10 +16,10 @@ use std::io::Read;
 use std::time::Duration;
 
 use handlebars::Handlebars;
+use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::TlsParameters;
 use loggvakt_connector::{
     Capabilities, Capability, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome,
     Manifest, OrderReceipt, OrderRequest, Subject, async_trait,
@@ -90,11 +91,9 @@ pub struct CosmicConnector {
     settings: CosmicSettings,
     from: Mailbox,
     to: Mailbox,
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// The mail server; every step of a conversation is bounded by `timeout_secs`.
+    smtp: smtp::Smtp,
     templates: Handlebars<'static>,
-    /// lettre's own timeout covers only the connect; a server that accepts and then never
-    /// answers would hold a send for ever, so every exchange is bounded by this as well.
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for CosmicConnector {
@@ -151,7 +150,7 @@ impl FromSettings for CosmicConnector {
                 .map_err(|_| bad("recipient_email", "is not a mail address"))?;
         }
         let timeout = wire::timeout(system_id, s.timeout_secs)?;
-        let transport = transport(system_id, &s, timeout)?;
+        let smtp = smtp_of(system_id, &s, timeout)?;
 
         let mut templates = Handlebars::new();
         templates.set_strict_mode(true);
@@ -166,31 +165,29 @@ impl FromSettings for CosmicConnector {
             settings: s,
             from,
             to,
-            transport,
+            smtp,
             templates,
-            timeout,
         })
     }
 }
 
-fn transport(
+fn smtp_of(
     system_id: &str,
     s: &CosmicSettings,
     timeout: Duration,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, ConnectorError> {
-    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.smtp_host.trim())
-        .port(s.smtp_port)
-        .timeout(Some(timeout));
-    let builder = match s.smtp_tls {
-        SmtpTls::None => builder,
-        SmtpTls::Starttls => {
-            let params = TlsParameters::new(s.smtp_host.trim().to_owned()).map_err(|e| {
-                wire::bad_setting(system_id, "smtp_tls", &format!("cannot be set up: {e}"))
-            })?;
-            builder.tls(Tls::Required(params))
-        }
+) -> Result<smtp::Smtp, ConnectorError> {
+    let tls = match s.smtp_tls {
+        SmtpTls::None => None,
+        SmtpTls::Starttls => Some(TlsParameters::new(s.smtp_host.trim().to_owned()).map_err(
+            |e| wire::bad_setting(system_id, "smtp_tls", &format!("cannot be set up: {e}")),
+        )?),
     };
-    Ok(builder.build())
+    Ok(smtp::Smtp {
+        host: s.smtp_host.trim().to_owned(),
+        port: s.smtp_port,
+        tls,
+        timeout,
+    })
 }
 
 /// What the template is rendered from.
@@ -317,7 +314,7 @@ fn nonblank(o: &Option<String>) -> Option<&str> {
 
 /// SMTP's own split: 4xx replies and a server that cannot be reached are worth another try,
 /// 5xx replies are refusals.
-fn smtp_error(e: lettre::transport::smtp::Error) -> ConnectorError {
+pub(crate) fn smtp_error(e: lettre::transport::smtp::Error) -> ConnectorError {
     let code = e.status().map(|c| format!(" ({c})")).unwrap_or_default();
     if e.is_permanent() {
         ConnectorError::permanent(format!("the mail server refused the order mail{code}: {e}"))
@@ -342,31 +339,13 @@ impl Connector for CosmicConnector {
     }
 
     async fn health(&self) -> Result<(), ConnectorError> {
-        let answer = tokio::time::timeout(self.timeout, self.transport.test_connection())
-            .await
-            .map_err(|_| ConnectorError::retryable("the mail server did not answer in time"))?;
-        match answer {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ConnectorError::retryable(
-                "the mail server did not answer NOOP",
-            )),
-            Err(e) => Err(smtp_error(e)),
-        }
+        self.smtp.check().await
     }
 
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
         let message = self.render(req)?;
-        // A timeout here is retryable, and the retry may duplicate a mail the server did take:
-        // the journal unit sees the same Message-ID twice (noted in the order's attempts).
-        let response = tokio::time::timeout(self.timeout, self.transport.send(message))
-            .await
-            .map_err(|_| {
-                ConnectorError::retryable(format!(
-                    "the mail server did not answer within {:?}",
-                    self.timeout
-                ))
-            })?
-            .map_err(smtp_error)?;
+        // A server silent after the content was sent may have the mail: in doubt, not retried.
+        let response = self.smtp.send(&message).await?;
         let server_said: String = response.message().collect::<Vec<_>>().join(" ");
         Ok(OrderReceipt {
             // The journal unit answers out of band; our Message-ID is what a reply quotes.

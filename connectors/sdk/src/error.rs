@@ -19,6 +19,10 @@ pub enum ErrorKind {
     Unsupported,
     /// The connector's settings are wrong; an administrator has to act.
     Config,
+    /// The call was cut off after the peer may already have taken it (a mail server that did
+    /// not answer after the message was sent): another try may duplicate it, so a person
+    /// must check with the peer first.
+    InDoubt,
 }
 
 impl ErrorKind {
@@ -29,6 +33,7 @@ impl ErrorKind {
             ErrorKind::Malformed => "malformed",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "config",
+            ErrorKind::InDoubt => "in_doubt",
         }
     }
 }
@@ -70,6 +75,10 @@ impl ConnectorError {
 
     pub fn config(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Config, message)
+    }
+
+    pub fn in_doubt(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InDoubt, message)
     }
 
     /// For the default bodies of [`crate::Connector`]; `capability` is the method's name.
