@@ -7,6 +7,7 @@
 pub mod audit;
 mod cases;
 mod draws;
+mod lease;
 pub mod orders;
 mod outside;
 mod report;
@@ -252,7 +253,7 @@ impl Store {
     /// SQLite serialises writers itself, and its unique keys make a second ticker harmless.
     pub async fn try_tick_lease(&self) -> Result<Option<TickLease>> {
         match self.backend {
-            Backend::Sqlite => Ok(Some(TickLease { conn: None })),
+            Backend::Sqlite => self.try_sqlite_lease().await,
             Backend::Postgres => {
                 let mut conn = self.pool.acquire().await?;
                 let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
@@ -261,9 +262,40 @@ impl Store {
                     .await?;
                 Ok(got.then(|| TickLease {
                     conn: Some(conn.detach()),
+                    sqlite: None,
                 }))
             }
         }
+    }
+
+    /// SQLite has no advisory locks: the lease is a row in `meta` naming its holder (host and
+    /// process) and expiry. It is taken by compare-and-swap on the row (the database
+    /// serialises writers), when free, expired, or held by a process of this host that is
+    /// gone (a crashed tick frees it at once, as PostgreSQL's session lock does). Real time,
+    /// not the clock: it is about processes.
+    async fn try_sqlite_lease(&self) -> Result<Option<TickLease>> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, '') ON CONFLICT DO NOTHING")
+            .bind(SQLITE_LEASE_KEY)
+            .execute(&self.pool)
+            .await?;
+        let current = self.meta(SQLITE_LEASE_KEY).await?.unwrap_or_default();
+        let now = Utc::now();
+        if !lease::is_free(&current, now) {
+            return Ok(None);
+        }
+        let value = lease::value(now + SQLITE_LEASE);
+        let taken = sqlx::query("UPDATE meta SET value = $1 WHERE key = $2 AND value = $3")
+            .bind(&value)
+            .bind(SQLITE_LEASE_KEY)
+            .bind(&current)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1;
+        Ok(taken.then(|| TickLease {
+            conn: None,
+            sqlite: Some((self.pool.clone(), value)),
+        }))
     }
 
     pub async fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -290,13 +322,27 @@ impl Store {
 /// because the connection is closed rather than returned to the pool.
 pub struct TickLease {
     conn: Option<sqlx::AnyConnection>,
+    /// SQLite's lease row value, cleared on release (else it expires).
+    sqlite: Option<(AnyPool, String)>,
 }
+
+/// How long an SQLite tick lease holds without being released: longer than any tick, short
+/// enough that another host's instance takes over soon after a holder died.
+const SQLITE_LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+const SQLITE_LEASE_KEY: &str = "tick_lease";
 
 impl TickLease {
     pub async fn release(self) {
         if let Some(conn) = self.conn {
             // Closing ends the session and with it the advisory lock.
             let _ = sqlx::Connection::close(conn).await;
+        }
+        if let Some((pool, value)) = self.sqlite {
+            let _ = sqlx::query("UPDATE meta SET value = '' WHERE key = $1 AND value = $2")
+                .bind(SQLITE_LEASE_KEY)
+                .bind(value)
+                .execute(&pool)
+                .await;
         }
     }
 }

@@ -328,3 +328,91 @@ fn a_renamed_unit_with_open_work_is_named_and_not_drawn_again(db: TestDb) {
     let back = run_on(&cfg.arg(), &db.url, Some(now), &["config", "check"]);
     assert_eq!(back.code, 0, "{}", back.stderr);
 }
+
+per_backend!(async fn two_serve_processes_send_and_import_everything_once);
+/// Two `serve` on one database (the SQLite file of a small installation started twice, or
+/// two instances on PostgreSQL) against the simulated systems: each order goes out once,
+/// each notice is sent once, and the trail stays intact (issue 12, fault 1).
+async fn two_serve_processes_send_and_import_everything_once(db: TestDb) {
+    let example = support::example_config();
+    let org = loggvakt::config::load(&example).unwrap();
+    let sim = loggvakt::simulation::start(&org, 3, loggvakt_simulator::Ports::any())
+        .await
+        .unwrap();
+    let toml = std::fs::read_to_string(example.join("example.toml"))
+        .unwrap()
+        .replace(
+            "smtp_port = 2525",
+            &format!("smtp_port = {}", sim.smtp_addr().port()),
+        )
+        .replace("http://127.0.0.1:8481", &sim.treserva_url())
+        .replace("http://127.0.0.1:8482", &sim.sesam2_url())
+        .replace("http://127.0.0.1:8483", &sim.lifecare_url())
+        .replace("# outbox = \"outbox\"", "outbox = \"outbox\"");
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(cfg.path().join("example.toml"), toml).unwrap();
+    std::fs::copy(example.join("staff.csv"), cfg.path().join("staff.csv")).unwrap();
+    let cfg_arg = cfg.path().to_str().unwrap();
+    let store = db.open().await;
+    let spawn = || {
+        loggvakt()
+            .args(["--config", cfg_arg, "--db", &db.url])
+            .args(["--now", "2027-05-07T12:00:00+02:00", "serve"])
+            .args(["--listen", "127.0.0.1:0", "--tick-every", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let settled = "SELECT COUNT(*) FROM orders WHERE state IN ('pending', 'sending') \
+                   UNION ALL SELECT COUNT(*) FROM notifications WHERE state = 'pending' \
+                   UNION ALL SELECT COUNT(*) FROM orders \
+                   UNION ALL SELECT COUNT(*) FROM review_tasks";
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let counts: Vec<(i64,)> = sqlx::query_as(settled)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        if counts[0].0 == 0 && counts[1].0 == 0 && counts[2].0 > 0 && counts[3].0 > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "[{}] not settled: {counts:?}",
+            db.backend
+        );
+    }
+    // A few more ticks of both, over what is done.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for p in [&mut a, &mut b] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.total_duplicates(), 0, "[{}] {stats:?}", db.backend);
+    let cosmic_sent = count(
+        &store,
+        "SELECT COUNT(*) FROM orders WHERE system_id = 'cosmic' AND sent_at IS NOT NULL",
+    )
+    .await;
+    assert!(cosmic_sent > 0);
+    assert_eq!(
+        stats.mails_received as i64, cosmic_sent,
+        "[{}] each order mail once",
+        db.backend
+    );
+    let sent = count(
+        &store,
+        "SELECT COUNT(*) FROM notifications WHERE state = 'sent'",
+    )
+    .await;
+    let files = std::fs::read_dir(cfg.path().join("outbox"))
+        .unwrap()
+        .count() as i64;
+    assert!(sent > 0);
+    assert_eq!(files, sent, "[{}] each notice written once", db.backend);
+    assert_eq!(db.run(&["audit", "verify"]).code, 0);
+}
