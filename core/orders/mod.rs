@@ -18,14 +18,17 @@ mod outside;
 mod poll;
 mod send;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeDelta};
+use futures_util::{StreamExt, TryStreamExt, stream};
 use loggvakt_connector::{OrderRequest, Period, Subject, UserRef};
 use serde_json::json;
 
 use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::draw::Draw;
-use crate::model::order::{OrderState, order_object};
+use crate::model::order::{Order, OrderState, order_object};
 use crate::model::org::{Delivery, Organisation};
 use crate::store::orders::{NewOrder, OrderUpdate};
 use crate::store::{Store, StoreError, WriteTx};
@@ -166,6 +169,28 @@ async fn by_hand(tx: &mut WriteTx, id: i64, sla_days: u32) -> Result<(), StoreEr
     Ok(())
 }
 
+/// How many systems are sent to or polled at once.
+const SYSTEMS_AT_ONCE: usize = 8;
+
+#[derive(Clone, Copy)]
+enum Step {
+    Send,
+    Poll,
+}
+
+impl std::ops::AddAssign for OrderReport {
+    fn add_assign(&mut self, o: Self) {
+        self.sent += o.sent;
+        self.fetched += o.fetched;
+        self.retried += o.retried;
+        self.failed += o.failed;
+        self.in_doubt += o.in_doubt;
+        self.delivered += o.delivered;
+        self.refused += o.refused;
+        self.overdue += o.overdue;
+    }
+}
+
 /// What one pass over the orders did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderReport {
@@ -237,16 +262,13 @@ impl<'a> Pipeline<'a> {
             }
             tx.commit().await?;
         }
-        for order in self.store.orders_due(OrderState::Pending, now, 500).await? {
-            self.send(&order, &mut report).await?;
-        }
-        for order in self
+        let due = self.store.orders_due(OrderState::Pending, now, 500).await?;
+        report += self.per_system(due, Step::Send).await?;
+        let waiting = self
             .store
             .orders_due(OrderState::AwaitingDelivery, now, 500)
-            .await?
-        {
-            self.poll(&order, &mut report).await?;
-        }
+            .await?;
+        report += self.per_system(waiting, Step::Poll).await?;
         for order in self.store.orders_due(OrderState::Manual, now, 500).await? {
             self.flag_manual_overdue(&order, &mut report).await?;
         }
@@ -292,6 +314,38 @@ impl<'a> Pipeline<'a> {
             }
         }
         tx.commit().await
+    }
+
+    /// Sends or polls `orders`: each system's in order, the systems side by side (at most
+    /// [`SYSTEMS_AT_ONCE`]), so that one hung or slow system does not hold up the others.
+    async fn per_system(&self, orders: Vec<Order>, step: Step) -> Result<OrderReport, StoreError> {
+        let mut by_system: BTreeMap<String, Vec<Order>> = BTreeMap::new();
+        for order in orders {
+            by_system
+                .entry(order.system.clone())
+                .or_default()
+                .push(order);
+        }
+        let reports: Vec<OrderReport> = stream::iter(by_system.into_values())
+            .map(|orders| async move {
+                let mut report = OrderReport::default();
+                for order in &orders {
+                    match step {
+                        Step::Send => self.send(order, &mut report).await?,
+                        Step::Poll => self.poll(order, &mut report).await?,
+                    }
+                }
+                Ok::<_, StoreError>(report)
+            })
+            .buffer_unordered(SYSTEMS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(reports
+            .into_iter()
+            .fold(OrderReport::default(), |mut all, r| {
+                all += r;
+                all
+            }))
     }
 
     /// A part in manual mode not taken out by its delivery date is overdue once, like an

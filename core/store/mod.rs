@@ -66,6 +66,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     notice_dir: Option<PathBuf>,
+    /// One write transaction of this process at a time, taken before a connection: the
+    /// database serialises writers anyway, and a writer waiting for its lock while holding a
+    /// pooled connection could starve the holder of the connection it reads with.
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// `sqlite://dir/loggvakt.db?mode=rwc` → `dir/loggvakt-notices`: a folder that belongs to
@@ -172,6 +176,7 @@ impl Store {
             pool,
             backend,
             notice_dir,
+            write_gate: Default::default(),
         })
     }
 
@@ -227,6 +232,7 @@ impl Store {
     /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory
     /// lock), because every write extends the one hash chain.
     pub async fn begin_write(&self, at: DateTime<Utc>, actor: &str) -> Result<WriteTx> {
+        let gate = self.write_gate.clone().lock_owned().await;
         let mut tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
@@ -240,6 +246,7 @@ impl Store {
         };
         let head = audit::head(&mut tx).await?;
         Ok(WriteTx {
+            _gate: gate,
             tx,
             batching: Batching::for_backend(self.backend),
             head,
@@ -350,6 +357,8 @@ impl TickLease {
 /// A write transaction that carries the audit chain's head, so each change and its audit
 /// record commit together or not at all.
 pub struct WriteTx {
+    /// Held until the transaction ends (see `Store::write_gate`).
+    _gate: tokio::sync::OwnedMutexGuard<()>,
     tx: Transaction<'static, Any>,
     batching: Batching,
     head: ChainHead,

@@ -1000,3 +1000,97 @@ async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: Te
     assert_eq!(row.counts.done_on_time, 1, "[{b}] {:?}", row.counts);
     assert_eq!(row.counts.reviewed_outside, 1, "[{b}] {:?}", row.counts);
 }
+
+/// A source whose answer waits for a gate: a mail server that hangs until the other system
+/// has been served.
+struct Gated {
+    caps: Capabilities,
+    gate: Arc<tokio::sync::Notify>,
+    opens_gate: bool,
+}
+
+#[async_trait]
+impl Connector for Gated {
+    fn manifest(&self) -> Manifest {
+        manifest("gated", self.caps, None)
+    }
+    async fn health(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
+        self.gate.notified().await;
+        Ok(OrderReceipt {
+            external_ref: Some(req.reference.clone()),
+            note: None,
+        })
+    }
+    async fn fetch(&self, _: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
+        if self.opens_gate {
+            self.gate.notify_one();
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Cosmic hangs until Sesam 2 has been queried: sent one system after the other (Cosmic
+/// first), the tick would never end; side by side, both go through (issue 12, fault 5).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_system_does_not_hold_up_the_others() {
+    // Both routines draw the first working day, so both orders are due in the same tick.
+    let small = SMALL_ORG.replace(
+        "window = { first_days = 7, weekdays_only = true, skip_holidays = true }",
+        "window = { first_days = 1 }",
+    );
+    let toml = format!(
+        "{small}\n[[system]]\nid = \"sesam2\"\nconnector = \"sesam2\"\n\
+         settings = {{ base_url = \"http://127.0.0.1:1\", token = \"t\" }}\n\n\
+         [[routine]]\nid = \"stickprov-sesam2\"\nkind = \"stickprov\"\nsystem = \"sesam2\"\n\
+         units = [\"*\"]\ncadence = \"monthly\"\nwindow = {{ first_days = 1 }}\n\
+         sample = {{ fraction = 0.10, min = 1 }}\nreview_period_hours = 24\ndeadline_days = 14\n"
+    );
+    let mut staff = String::from("id,name,unit,email,personnummer,cosmic,sesam2\n");
+    for i in 1..=12 {
+        staff.push_str(&format!(
+            "s{i:04},Person {i},hemtjanst,,,C8{i:05},S{i:04}\n"
+        ));
+    }
+    let cfg = ConfigDir::new(&toml, Some(&staff));
+    let org = loggvakt::config::load(cfg.path()).unwrap();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let gated = |caps: Capabilities, opens_gate: bool| {
+        Arc::new(Gated {
+            caps,
+            gate: gate.clone(),
+            opens_gate,
+        })
+    };
+    let connectors = Connectors::for_org(&org)
+        .with("cosmic", gated(order_caps(), false))
+        .with(
+            "sesam2",
+            gated(
+                Capabilities {
+                    fetch: true,
+                    ..Capabilities::default()
+                },
+                true,
+            ),
+        );
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    // The 1st and 2nd of May 2027 are a holiday and a Sunday: both draws run on the 3rd.
+    let clock = at("2027-05-03T07:00:00+02:00");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tick::tick(&store, &org, &connectors, &clock, "test"),
+    )
+    .await
+    .expect("the tick ends: the systems are served side by side")
+    .unwrap();
+    assert_eq!(
+        orders_in(&store, "awaiting_delivery").await,
+        1,
+        "cosmic's order went out"
+    );
+    assert_eq!(orders_in(&store, "imported").await, 1, "sesam2 was queried");
+}
