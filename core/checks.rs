@@ -176,6 +176,9 @@ async fn order_for(
         reference: format!("LV-{prefix}-{id}"),
         subject,
         period,
+        // A targeted check is ordered by whoever asked for it, not by a unit's routine; the
+        // system's shared identity places it.
+        orderer: None,
     };
     let order = tx
         .insert_order(&NewOrder {

@@ -405,3 +405,57 @@ fn completions_and_the_manual_page_come_from_the_command_line_definition() {
         man.prints(command);
     }
 }
+
+/// An orderer is a person with an address, for systems that exist; each problem names the
+/// file, the unit and the field.
+#[test]
+fn a_malformed_orderer_is_refused_naming_file_and_field() {
+    let unit = "id = \"boende\"\nname = \"Boende\"\n";
+    let with = |orderer: &str| SMALL_ORG.replace(unit, &format!("{unit}{orderer}\n"));
+    refused(
+        &with("orderer = { name = \"Olle Ordrar\", email = \"olle.example.se\" }"),
+        &good_csv(),
+        &[
+            "org.toml:",
+            "[[unit]] 'boende'",
+            "field `orderer.email`",
+            "'olle.example.se' is not an e-mail address",
+        ],
+    );
+    refused(
+        &with("orderer_by_system.treserva = { name = \"Olle Ordrar\", email = \"olle@example.se\" }"),
+        &good_csv(),
+        &[
+            "[[unit]] 'boende'",
+            "field `orderer_by_system.treserva`",
+            "unknown system 'treserva'",
+        ],
+    );
+    refused(
+        &with(
+            "orderer = { name = \"Olle Ordrar\", email = \"olle@example.se\", usernames = { cosmic = \"\" } }",
+        ),
+        &good_csv(),
+        &["field `orderer.usernames.cosmic`", "is not a username"],
+    );
+    refused(
+        &with("orderer = { name = \"Olle Ordrar\" }"),
+        &good_csv(),
+        &["org.toml:", "missing field `email`"],
+    );
+}
+
+#[test]
+fn a_well_formed_orderer_is_accepted() {
+    let unit = "id = \"boende\"\nname = \"Boende\"\n";
+    let toml = SMALL_ORG.replace(
+        unit,
+        &format!(
+            "{unit}orderer = {{ name = \"Olle Ordrar\", email = \"olle@example.se\", phone = \"070-111 22 33\" }}\n\
+             orderer_by_system = {{ cosmic = {{ name = \"Cosmic-beställare\", email = \"cb@example.se\", usernames = {{ cosmic = \"C800001\" }} }} }}\n"
+        ),
+    );
+    let cfg = ConfigDir::new(&toml, Some(&good_csv()));
+    let r = check(&cfg.arg());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

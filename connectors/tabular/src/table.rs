@@ -213,6 +213,7 @@ impl Layout {
             system_part: optional(self.system_part),
             raw: Some(row.raw()),
             protected_identity: false,
+            reference_number: None,
         })
     }
 }

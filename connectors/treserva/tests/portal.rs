@@ -48,6 +48,7 @@ fn users_order() -> OrderRequest {
             ),
         ]),
         period: period("2027-04-12T00:00:00", "2027-04-21T00:00:00"),
+        orderer: None,
     }
 }
 
@@ -245,7 +246,11 @@ async fn poll_follows_the_ticket_to_the_delivered_file() {
     assert_eq!(first.care_unit.as_deref(), Some("Hemtjänst Norr"));
     assert_eq!(first.system_part.as_deref(), Some("Social dokumentation"));
     assert!(first.raw.as_deref().unwrap().ends_with(";10.0.0.5;WS-12"));
-    assert_eq!(out.events[1].care_unit, None, "Ej tillämplig på enhet");
+    assert_eq!(
+        out.events[1].care_unit.as_deref(),
+        Some(loggvakt_treserva::NO_UNIT),
+        "shown as such, not as a unit name"
+    );
     assert_eq!(out.events[1].time, at("2027-04-12T08:20:00"));
     let actions: Vec<Action> = out.events.iter().map(|e| e.action).collect();
     assert_eq!(
@@ -296,4 +301,49 @@ fn bad_settings_name_the_setting() {
     });
     let err = TreservaConnector::from_settings("treserva", &json!({})).unwrap_err();
     assert!(err.message.contains("portal_url"), "{err}");
+}
+
+fn ordered_by(username: Option<&str>) -> OrderRequest {
+    OrderRequest {
+        orderer: Some(loggvakt_connector::Orderer {
+            name: "Britt Beställare".into(),
+            email: "britt@kommun.example".into(),
+            username: username.map(str::to_owned),
+            phone: None,
+            unit: "Särskilt boende Björken".into(),
+        }),
+        ..users_order()
+    }
+}
+
+/// User support checks that the orderer's username belongs to a verksamhetschef: the form
+/// carries the unit's orderer, not one requester for all units.
+#[test]
+fn the_form_carries_the_units_orderer_and_their_username() {
+    let c = connector("http://127.0.0.1:9");
+    let form: HashMap<&str, String> = c.form(&ordered_by(Some("bbest"))).unwrap().into_iter().collect();
+    assert_eq!(form["bestallare"], "britt@kommun.example");
+    assert_eq!(form["bestallare_anvandarnamn"], "bbest");
+    let form: HashMap<&str, String> = c.form(&ordered_by(None)).unwrap().into_iter().collect();
+    assert!(!form.contains_key("bestallare_anvandarnamn"));
+
+    // Shared: the settings' requester for every order, explicitly.
+    let mut s = settings("http://127.0.0.1:9");
+    s["orderer"] = json!("shared");
+    s["requester_username"] = json!("vc1");
+    let shared = TreservaConnector::from_settings("treserva", &s).unwrap();
+    let form: HashMap<&str, String> = shared.form(&ordered_by(Some("bbest"))).unwrap().into_iter().collect();
+    assert_eq!(form["bestallare"], "vc@kommun.example");
+    assert_eq!(form["bestallare_anvandarnamn"], "vc1");
+
+    // Neither an orderer nor a shared requester: nobody to place the order.
+    let mut s = settings("http://127.0.0.1:9");
+    s.as_object_mut().unwrap().remove("requester_email");
+    let none = TreservaConnector::from_settings("treserva", &s).unwrap();
+    assert!(none.form(&ordered_by(None)).is_ok());
+    let err = none.form(&users_order()).unwrap_err();
+    assert!(err.message.contains("requester_email"), "{err}");
+    s["orderer"] = json!("shared");
+    let err = TreservaConnector::from_settings("treserva", &s).unwrap_err();
+    assert!(err.message.contains("requester_email"), "{err}");
 }
