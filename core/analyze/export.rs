@@ -11,7 +11,8 @@ use loggvakt_connector::{ConnectorError, ErrorKind, ImportLimits, ImportOutcome,
 /// An export read whole is bounded like an upload of it: far beyond any real extract.
 const MAX_EXPORT_BYTES: u64 = 1 << 30;
 
-type Importer = fn(&str, &mut dyn std::io::Read, &ImportLimits) -> Result<ImportOutcome, ConnectorError>;
+type Importer =
+    fn(&str, &mut dyn std::io::Read, &ImportLimits) -> Result<ImportOutcome, ConnectorError>;
 
 /// The system ids the events get, with their importers, tried in this order: the first
 /// whose required columns the file has reads it.
@@ -44,8 +45,8 @@ pub(super) fn normalise(path: &Path) -> Result<Option<Normalised>> {
         max_bytes: MAX_EXPORT_BYTES,
     };
     for (system, import) in EXPORTS {
-        let mut file = std::fs::File::open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let outcome = match import(system, &mut file, &limits) {
             Ok(outcome) => outcome,
             // Not this system's columns: try the next.

@@ -344,7 +344,11 @@ impl Organisation {
         self.staff
             .iter()
             .filter(|s| s.active)
-            .filter(|s| s.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+            .filter(|s| {
+                s.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
             .find_map(|s| s.usernames.get(system).cloned())
     }
 

@@ -423,7 +423,9 @@ fn a_malformed_orderer_is_refused_naming_file_and_field() {
         ],
     );
     refused(
-        &with("orderer_by_system.treserva = { name = \"Olle Ordrar\", email = \"olle@example.se\" }"),
+        &with(
+            "orderer_by_system.treserva = { name = \"Olle Ordrar\", email = \"olle@example.se\" }",
+        ),
         &good_csv(),
         &[
             "[[unit]] 'boende'",

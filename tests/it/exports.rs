@@ -78,9 +78,13 @@ async fn awaiting_file(db: &TestDb, system: &str, user: &str, day: &str) -> i64 
         .unwrap()
         .unwrap();
     assert!(
-        tx.transition(id, OrderState::Pending, &OrderUpdate::to(OrderState::AwaitingDelivery))
-            .await
-            .unwrap()
+        tx.transition(
+            id,
+            OrderState::Pending,
+            &OrderUpdate::to(OrderState::AwaitingDelivery)
+        )
+        .await
+        .unwrap()
     );
     tx.commit().await.unwrap();
     id
@@ -97,7 +101,13 @@ async fn sesam2_loggoversikt_exports_import_through_the_cli() {
             &cfg.arg(),
             &db.url,
             Some("2027-05-03T09:00:00+02:00"),
-            &["extract", "import", "--order", &order.to_string(), path.to_str().unwrap()],
+            &[
+                "extract",
+                "import",
+                "--order",
+                &order.to_string(),
+                path.to_str().unwrap(),
+            ],
         );
         assert_eq!(r.code, 0, "{file}: {}\n{}", r.stdout, r.stderr);
         let store = db.open().await;
@@ -117,7 +127,13 @@ async fn treserva_extract_with_h_typ_and_no_unit_imports_through_the_cli() {
         &cfg.arg(),
         &db.url,
         Some("2027-05-03T09:00:00+02:00"),
-        &["extract", "import", "--order", &order.to_string(), path.to_str().unwrap()],
+        &[
+            "extract",
+            "import",
+            "--order",
+            &order.to_string(),
+            path.to_str().unwrap(),
+        ],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let store = db.open().await;
@@ -147,9 +163,13 @@ fn analyze_reads_the_exports_and_names_broken_rows() {
     let r = run(&["analyze", broken.to_str().unwrap(), "--format", "json"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("loggoversikt.csv: line 3, column Mottagare"),
+        r.stderr
+            .contains("loggoversikt.csv: line 3, column Mottagare"),
         "{}",
         r.stderr
     );
-    assert!(!r.stderr.contains("199001019803"), "no personnummer in messages");
+    assert!(
+        !r.stderr.contains("199001019803"),
+        "no personnummer in messages"
+    );
 }

@@ -162,7 +162,7 @@ pub enum OrdererSetting {
 impl OrdererSetting {
     /// The orderer `req` goes out in the name of under this setting; `None`: the system's
     /// shared identity.
-    pub fn of<'a>(self, req: &'a OrderRequest) -> Option<&'a Orderer> {
+    pub fn of(self, req: &OrderRequest) -> Option<&Orderer> {
         match self {
             OrdererSetting::Unit => req.orderer.as_ref(),
             OrdererSetting::Shared => None,

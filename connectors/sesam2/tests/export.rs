@@ -6,9 +6,7 @@ use loggvakt_connector::{Action, Connector, FromSettings, IdKind, ImportLimits, 
 use loggvakt_sesam2::Sesam2Connector;
 use serde_json::json;
 
-const LIMITS: ImportLimits = ImportLimits {
-    max_bytes: 1 << 20,
-};
+const LIMITS: ImportLimits = ImportLimits { max_bytes: 1 << 20 };
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,8 +65,24 @@ fn the_exported_list_imports_as_csv_and_as_xlsx_alike() {
         assert_eq!(outcome.events[3].action, Action::Print);
     }
     assert_eq!(
-        csv.events.iter().map(|e| (e.time, &e.user_id, e.patient_id.digits(), &e.reference_number)).collect::<Vec<_>>(),
-        xlsx.events.iter().map(|e| (e.time, &e.user_id, e.patient_id.digits(), &e.reference_number)).collect::<Vec<_>>(),
+        csv.events
+            .iter()
+            .map(|e| (
+                e.time,
+                &e.user_id,
+                e.patient_id.digits(),
+                &e.reference_number
+            ))
+            .collect::<Vec<_>>(),
+        xlsx.events
+            .iter()
+            .map(|e| (
+                e.time,
+                &e.user_id,
+                e.patient_id.digits(),
+                &e.reference_number
+            ))
+            .collect::<Vec<_>>(),
     );
 }
 

@@ -321,7 +321,11 @@ fn ordered_by(username: Option<&str>) -> OrderRequest {
 #[test]
 fn the_form_carries_the_units_orderer_and_their_username() {
     let c = connector("http://127.0.0.1:9");
-    let form: HashMap<&str, String> = c.form(&ordered_by(Some("bbest"))).unwrap().into_iter().collect();
+    let form: HashMap<&str, String> = c
+        .form(&ordered_by(Some("bbest")))
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(form["bestallare"], "britt@kommun.example");
     assert_eq!(form["bestallare_anvandarnamn"], "bbest");
     let form: HashMap<&str, String> = c.form(&ordered_by(None)).unwrap().into_iter().collect();
@@ -332,7 +336,11 @@ fn the_form_carries_the_units_orderer_and_their_username() {
     s["orderer"] = json!("shared");
     s["requester_username"] = json!("vc1");
     let shared = TreservaConnector::from_settings("treserva", &s).unwrap();
-    let form: HashMap<&str, String> = shared.form(&ordered_by(Some("bbest"))).unwrap().into_iter().collect();
+    let form: HashMap<&str, String> = shared
+        .form(&ordered_by(Some("bbest")))
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(form["bestallare"], "vc@kommun.example");
     assert_eq!(form["bestallare_anvandarnamn"], "vc1");
 

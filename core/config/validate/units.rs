@@ -123,8 +123,7 @@ fn check_orderers(u: &RawUnit, systems: &HashSet<&str>, p: &mut Problems) {
             let at = format!("{field}.usernames.{system}");
             if !systems.contains(system.as_str()) {
                 p.fail(&at, format!("unknown system '{system}'"));
-            } else if username.trim().is_empty() || username.trim().contains(char::is_whitespace)
-            {
+            } else if username.trim().is_empty() || username.trim().contains(char::is_whitespace) {
                 p.fail(&at, format!("'{username}' is not a username"));
             }
         }
