@@ -90,39 +90,13 @@ async fn awaiting_file(db: &TestDb, system: &str, user: &str, day: &str) -> i64 
     id
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sesam2_loggoversikt_exports_import_through_the_cli() {
-    let cfg = ConfigDir::new(ORG, None);
-    for file in ["loggoversikt.csv", "loggoversikt.xlsx"] {
-        let db = TestDb::sqlite();
-        let order = awaiting_file(&db, "sesam2", "189986", "2023-10-13").await;
-        let path = fixture("sesam2", file);
-        let r = run_on(
-            &cfg.arg(),
-            &db.url,
-            Some("2027-05-03T09:00:00+02:00"),
-            &[
-                "extract",
-                "import",
-                "--order",
-                &order.to_string(),
-                path.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(r.code, 0, "{file}: {}\n{}", r.stdout, r.stderr);
-        let store = db.open().await;
-        assert_eq!(store.event_count(Some(order)).await.unwrap(), 4, "{file}");
-        let o = store.order(order).await.unwrap().unwrap();
-        assert_eq!(o.state, OrderState::Imported, "{file}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn treserva_extract_with_h_typ_and_no_unit_imports_through_the_cli() {
+/// `extract import --order` of the connector's fixture `file` for an order of `user`'s
+/// `day`; the events stored and the order's state after.
+async fn imported(system: &str, user: &str, day: &str, file: &str) -> (i64, OrderState) {
     let cfg = ConfigDir::new(ORG, None);
     let db = TestDb::sqlite();
-    let order = awaiting_file(&db, "treserva", "elind", "2027-04-12").await;
-    let path = fixture("treserva", "loggutdrag.csv");
+    let order = awaiting_file(&db, system, user, day).await;
+    let path = fixture(system, file);
     let r = run_on(
         &cfg.arg(),
         &db.url,
@@ -135,9 +109,24 @@ async fn treserva_extract_with_h_typ_and_no_unit_imports_through_the_cli() {
             path.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{file}: {}\n{}", r.stdout, r.stderr);
     let store = db.open().await;
-    assert_eq!(store.event_count(Some(order)).await.unwrap(), 4);
+    let state = store.order(order).await.unwrap().unwrap().state;
+    (store.event_count(Some(order)).await.unwrap(), state)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sesam2_loggoversikt_exports_import_through_the_cli() {
+    for file in ["loggoversikt.csv", "loggoversikt.xlsx"] {
+        let outcome = imported("sesam2", "189986", "2023-10-13", file).await;
+        assert_eq!(outcome, (4, OrderState::Imported), "{file}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn treserva_extract_with_h_typ_and_no_unit_imports_through_the_cli() {
+    let outcome = imported("treserva", "elind", "2027-04-12", "loggutdrag.csv").await;
+    assert_eq!(outcome, (4, OrderState::Imported));
 }
 
 /// `analyze` reads both exports as they are, names the original line of a flag, and

@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use http_peer::{
     LIMITS, answering, april, assert_bad_settings_named, assert_error, assert_pending,
-    assert_same_order, impatient, receipt, user,
+    assert_same_order, impatient, ordered_by, receipt, user,
 };
 use loggvakt_connector::{
     Action, Connector, ErrorKind, FromSettings, OrderRequest, Personnummer, PollOutcome,
@@ -287,25 +287,12 @@ fn bad_settings_name_the_setting() {
     assert!(!format!("{c:?}").contains("hemligt"));
 }
 
-fn ordered_by(username: Option<&str>) -> OrderRequest {
-    OrderRequest {
-        orderer: Some(loggvakt_connector::Orderer {
-            name: "Britt Beställare".into(),
-            email: "britt@kommun.example".into(),
-            username: username.map(str::to_owned),
-            phone: None,
-            unit: "Särskilt boende Björken".into(),
-        }),
-        ..order()
-    }
-}
-
 /// The administrator answers the enhetschef who asked: a message is sent by the unit's
 /// orderer and signed by them for their unit; `sender` is the shared fallback.
 #[test]
 fn a_message_is_sent_in_the_orderers_name() {
     let c = connector("http://127.0.0.1:9");
-    let req = ordered_by(Some("britt.bestallare"));
+    let req = ordered_by(order(), Some("britt.bestallare"));
     assert_eq!(c.sender_of(&req).unwrap(), "britt.bestallare");
     let text = c.message_text(&req).unwrap();
     assert!(
@@ -313,7 +300,10 @@ fn a_message_is_sent_in_the_orderers_name() {
         "{text}"
     );
     // Without a Lifecare username of their own, the shared user sends it in their name.
-    assert_eq!(c.sender_of(&ordered_by(None)).unwrap(), "anna.berg");
+    assert_eq!(
+        c.sender_of(&ordered_by(order(), None)).unwrap(),
+        "anna.berg"
+    );
 
     let mut s = settings("http://127.0.0.1:9");
     s["orderer"] = json!("shared");

@@ -42,9 +42,7 @@ pub fn import(
     input: &mut dyn Read,
     limits: &ImportLimits,
 ) -> Result<ImportOutcome, ConnectorError> {
-    loggvakt_tabular::import(input, limits, &COLUMNS, |row| {
-        let mut event = LAYOUT.event(system_id, row)?;
+    LAYOUT.import_with(system_id, input, limits, |row, event| {
         event.reference_number = row.optional(REFERENSNUMMER);
-        Ok(event)
     })
 }

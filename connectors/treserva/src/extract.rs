@@ -53,13 +53,11 @@ pub fn import(
     input: &mut dyn Read,
     limits: &ImportLimits,
 ) -> Result<ImportOutcome, ConnectorError> {
-    loggvakt_tabular::import(input, limits, &COLUMNS, |row| {
-        let mut event = LAYOUT.event(system_id, row)?;
+    LAYOUT.import_with(system_id, input, limits, |_, event| {
         if let Some(unit) = &mut event.care_unit
             && unit.to_lowercase() == NO_UNIT.to_lowercase()
         {
             NO_UNIT.clone_into(unit);
         }
-        Ok(event)
     })
 }

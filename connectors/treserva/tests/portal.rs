@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http_peer::{
     LIMITS, answering, assert_bad_settings_named, assert_error, assert_pending, assert_same_order,
-    assert_unreachable, at, impatient, period, receipt, user,
+    assert_unreachable, at, impatient, ordered_by, period, receipt, user,
 };
 use loggvakt_connector::{
     Action, Connector, ErrorKind, FromSettings, ImportLimits, OrderReceipt, OrderRequest,
@@ -303,17 +303,12 @@ fn bad_settings_name_the_setting() {
     assert!(err.message.contains("portal_url"), "{err}");
 }
 
-fn ordered_by(username: Option<&str>) -> OrderRequest {
-    OrderRequest {
-        orderer: Some(loggvakt_connector::Orderer {
-            name: "Britt Beställare".into(),
-            email: "britt@kommun.example".into(),
-            username: username.map(str::to_owned),
-            phone: None,
-            unit: "Särskilt boende Björken".into(),
-        }),
-        ..users_order()
-    }
+/// The form Britt Beställare's order (with `username`) fills in on `c`.
+fn britts_form(c: &TreservaConnector, username: Option<&str>) -> HashMap<&'static str, String> {
+    c.form(&ordered_by(users_order(), username))
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
 /// User support checks that the orderer's username belongs to a verksamhetschef: the form
@@ -321,14 +316,10 @@ fn ordered_by(username: Option<&str>) -> OrderRequest {
 #[test]
 fn the_form_carries_the_units_orderer_and_their_username() {
     let c = connector("http://127.0.0.1:9");
-    let form: HashMap<&str, String> = c
-        .form(&ordered_by(Some("bbest")))
-        .unwrap()
-        .into_iter()
-        .collect();
+    let form = britts_form(&c, Some("bbest"));
     assert_eq!(form["bestallare"], "britt@kommun.example");
     assert_eq!(form["bestallare_anvandarnamn"], "bbest");
-    let form: HashMap<&str, String> = c.form(&ordered_by(None)).unwrap().into_iter().collect();
+    let form = britts_form(&c, None);
     assert!(!form.contains_key("bestallare_anvandarnamn"));
 
     // Shared: the settings' requester for every order, explicitly.
@@ -336,11 +327,7 @@ fn the_form_carries_the_units_orderer_and_their_username() {
     s["orderer"] = json!("shared");
     s["requester_username"] = json!("vc1");
     let shared = TreservaConnector::from_settings("treserva", &s).unwrap();
-    let form: HashMap<&str, String> = shared
-        .form(&ordered_by(Some("bbest")))
-        .unwrap()
-        .into_iter()
-        .collect();
+    let form = britts_form(&shared, Some("bbest"));
     assert_eq!(form["bestallare"], "vc@kommun.example");
     assert_eq!(form["bestallare_anvandarnamn"], "vc1");
 
@@ -348,7 +335,7 @@ fn the_form_carries_the_units_orderer_and_their_username() {
     let mut s = settings("http://127.0.0.1:9");
     s.as_object_mut().unwrap().remove("requester_email");
     let none = TreservaConnector::from_settings("treserva", &s).unwrap();
-    assert!(none.form(&ordered_by(None)).is_ok());
+    assert!(none.form(&ordered_by(users_order(), None)).is_ok());
     let err = none.form(&users_order()).unwrap_err();
     assert!(err.message.contains("requester_email"), "{err}");
     s["orderer"] = json!("shared");
