@@ -461,3 +461,19 @@ fn a_well_formed_orderer_is_accepted() {
     let r = check(&cfg.arg());
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Treserva's user support checks the orderer's username: `config check` names the units
+/// whose orderer has none.
+#[test]
+fn units_ordering_treserva_without_a_username_are_noted() {
+    let r = check(support::example_config().to_str().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let note = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("note: treserva: the orderer of"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(note.contains("hemtjanst-norr"), "{note}");
+    // Its per-system orderer gives a username.
+    assert!(!note.contains("myndighetsenheten"), "{note}");
+}
