@@ -207,7 +207,27 @@ struct OrderMail<'a> {
     users: Vec<TemplateUser<'a>>,
     recipient: Recipient<'a>,
     /// Who orders, for which unit (verksamhet); absent from hosts that predate orderers.
-    orderer: Option<&'a Orderer>,
+    orderer: Option<TemplateOrderer<'a>>,
+}
+
+/// Every field present (strict templates), a missing phone as null.
+#[derive(Serialize)]
+struct TemplateOrderer<'a> {
+    name: &'a str,
+    email: &'a str,
+    phone: Option<&'a str>,
+    unit: &'a str,
+}
+
+impl<'a> From<&'a Orderer> for TemplateOrderer<'a> {
+    fn from(o: &'a Orderer) -> Self {
+        Self {
+            name: o.name.trim(),
+            email: o.email.trim(),
+            phone: nonblank(&o.phone),
+            unit: o.unit.trim(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -292,7 +312,7 @@ impl CosmicConnector {
                 email: nonblank(&self.settings.recipient_email),
                 address: nonblank(&self.settings.recipient_address),
             },
-            orderer: req.orderer.as_ref(),
+            orderer: req.orderer.as_ref().map(TemplateOrderer::from),
         };
         let body = self
             .templates

@@ -371,7 +371,7 @@ fn ordered_by_unit() -> OrderRequest {
             name: "Britt Beställare".into(),
             email: "britt.bestallare@kommun.example".into(),
             username: None,
-            phone: None,
+            phone: Some("070-555 12 34".into()),
             unit: "Särskilt boende Björken".into(),
         }),
         ..order(&[("C821234", "2027-04-12")])
@@ -404,7 +404,7 @@ fn an_order_is_from_its_units_orderer_and_names_the_unit() {
     let body = &mail.body;
     for line in [
         "Verksamhet: Särskilt boende Björken",
-        "Beställare: Britt Beställare, britt.bestallare@kommun.example",
+        "Beställare: Britt Beställare, britt.bestallare@kommun.example, telefon 070-555 12 34",
     ] {
         assert!(body.lines().any(|l| l == line), "{line} missing in\n{body}");
     }

@@ -102,14 +102,12 @@ fn check_person(field: &str, name: &str, email: &str, p: &mut Problems) {
 /// that exist, because an order in a wrong or unknown name is refused by the peer (or, worse,
 /// answered to the wrong person).
 fn check_orderers(u: &RawUnit, systems: &HashSet<&str>, p: &mut Problems) {
+    let general = u.orderer.iter().map(|o| ("orderer".to_owned(), None, o));
     let by_system = u
         .orderer_by_system
         .iter()
         .map(|(system, o)| (format!("orderer_by_system.{system}"), Some(system), o));
-    for (field, system, o) in std::iter::once(("orderer".to_owned(), None, u.orderer.as_ref()))
-        .filter_map(|(f, s, o)| Some((f, s, o?)))
-        .chain(by_system)
-    {
+    for (field, system, o) in general.chain(by_system) {
         if let Some(system) = system
             && !systems.contains(system.as_str())
         {
