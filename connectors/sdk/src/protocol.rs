@@ -124,8 +124,8 @@ pub struct OrderRequest {
     pub period: Period,
     /// Whose name the order goes out in: the ordering unit's orderer (by default its
     /// manager). The source systems check who orders (CESÅ, Treserva's user support) and
-    /// answer that person. `None` from hosts that predate it, and for orders of no unit; a
-    /// connector then uses its system-wide settings.
+    /// answer that person. `None` from hosts that predate it; a connector then uses its
+    /// system-wide settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orderer: Option<Orderer>,
 }

@@ -27,7 +27,7 @@ pub use extract::{COLUMNS, NO_UNIT, import as import_extract};
 pub struct TreservaSettings {
     pub portal_url: String,
     /// A shared requester's e-mail: used for every order under `orderer = "shared"`, and
-    /// for orders that carry no orderer (a targeted check). Otherwise each order is placed
+    /// for orders that carry no orderer (from an older host). Otherwise each order is placed
     /// by its unit's orderer, whose username user support checks against a verksamhetschef.
     #[serde(default)]
     pub requester_email: Option<String>,
