@@ -178,5 +178,17 @@ mod tests {
         assert!(json.contains(r#""time":"2023-10-13T08:24:56""#), "{json}");
         let back: AccessEvent = serde_json::from_str(&json).unwrap();
         assert_eq!(back, e);
+        // The reference number is an addition: absent, it is left out of the JSON.
+        assert!(!json.contains("reference_number"), "{json}");
+        let with = AccessEvent {
+            reference_number: Some("HM-2023-00417".into()),
+            ..e
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(
+            json.contains(r#""reference_number":"HM-2023-00417""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<AccessEvent>(&json).unwrap(), with);
     }
 }

@@ -356,6 +356,44 @@ mod tests {
         );
     }
 
+    /// The orderer is an addition to the plugin ABI's JSON: absent, it is left out, and a
+    /// request without it (from an older host) reads as before.
+    #[test]
+    fn the_orderer_is_optional_in_json() {
+        let period = Period {
+            from: at("2027-05-01T00:00:00"),
+            to: at("2027-06-01T00:00:00"),
+        };
+        let mut req = OrderRequest {
+            idempotency_key: "k".into(),
+            reference: "LV-1".into(),
+            subject: Subject::Users(vec![]),
+            period,
+            orderer: None,
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(!json.contains("orderer"), "{json}");
+        assert_eq!(serde_json::from_str::<OrderRequest>(&json).unwrap(), req);
+        req.orderer = Some(Orderer {
+            name: "Britt".into(),
+            email: "britt@kommun.example".into(),
+            username: None,
+            phone: None,
+            unit: "Björken".into(),
+        });
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(
+            json.contains(
+                r#""orderer":{"name":"Britt","email":"britt@kommun.example","unit":"Björken"}"#
+            ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<OrderRequest>(&json).unwrap(), req);
+        assert_eq!(OrdererSetting::Unit.of(&req), req.orderer.as_ref());
+        assert_eq!(OrdererSetting::Shared.of(&req), None);
+        assert_eq!(OrdererSetting::default(), OrdererSetting::Unit);
+    }
+
     #[test]
     fn period_is_half_open() {
         let p = Period {
