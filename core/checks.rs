@@ -4,11 +4,12 @@
 //! checks every patient on the protected-identity list each month.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-use loggvakt_connector::{OrderRequest, Period, Personnummer, Subject, UserRef};
+use loggvakt_connector::{OrderRequest, Orderer, Period, Personnummer, Subject, UserRef};
 use serde_json::json;
 
 use crate::calendar::{Month, local_date};
 use crate::clock::Clock;
+use crate::ident::UnitId;
 use crate::model::check::{CheckKind, NewCheck, check_object};
 use crate::model::org::{Organisation, RoutineKind, UnitSelector};
 use crate::store::orders::NewOrder;
@@ -141,7 +142,8 @@ pub async fn create(
         tx.insert_patient_request(id, *received_on, document.trim(), checked_by.trim())
             .await?;
     }
-    let order = order_for(&mut tx, id, new.kind, &new.system, subject, period).await?;
+    let orderer = orderer_of(org, &unit, &new.system);
+    let order = order_for(&mut tx, id, new.kind, &new.system, subject, period, orderer).await?;
     tx.commit_audited(
         "check.created",
         &check_object(id),
@@ -156,6 +158,12 @@ pub async fn create(
     Ok((id, order))
 }
 
+/// The reviewing unit's orderer: a check is ordered in the name of whoever reviews it (the
+/// verksamhetschef orders a patient's log, seed 002).
+fn orderer_of(org: &Organisation, unit: &str, system: &str) -> Option<Orderer> {
+    org.orderer(&UnitId::new(unit).ok()?, system)
+}
+
 async fn order_for(
     tx: &mut crate::store::WriteTx,
     id: i64,
@@ -163,6 +171,7 @@ async fn order_for(
     system: &str,
     subject: Subject,
     period: Period,
+    orderer: Option<Orderer>,
 ) -> Result<i64, StoreError> {
     let mut tag = [0u8; 6];
     getrandom::fill(&mut tag).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
@@ -176,6 +185,7 @@ async fn order_for(
         reference: format!("LV-{prefix}-{id}"),
         subject,
         period,
+        orderer,
     };
     let order = tx
         .insert_order(&NewOrder {
@@ -301,6 +311,7 @@ pub async fn schedule_protected(
                 routine.system.as_str(),
                 Subject::Patient(patient.clone()),
                 period,
+                orderer_of(org, &unit, routine.system.as_str()),
             )
             .await?;
             tx.commit_audited(

@@ -39,6 +39,21 @@ pub fn user(username: &str, name: Option<&str>, own: Option<(&str, &str)>) -> Us
     }
 }
 
+/// `order` placed by Britt Beställare of Särskilt boende Björken, with `username` (her own
+/// in the system) when given.
+pub fn ordered_by(order: OrderRequest, username: Option<&str>) -> OrderRequest {
+    OrderRequest {
+        orderer: Some(loggvakt_connector::Orderer {
+            name: "Britt Beställare".into(),
+            email: "britt@kommun.example".into(),
+            username: username.map(str::to_owned),
+            phone: None,
+            unit: "Särskilt boende Björken".into(),
+        }),
+        ..order
+    }
+}
+
 pub fn receipt(external_ref: &str) -> OrderReceipt {
     OrderReceipt {
         external_ref: Some(external_ref.into()),

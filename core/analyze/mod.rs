@@ -16,6 +16,7 @@
 //! [`MAX_MESSAGES`]), the rest of the file is analysed, and the exit code is 1.
 
 mod distinct;
+mod export;
 mod scan;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -91,6 +92,8 @@ fn organisation(opts: &Options) -> Result<Organisation> {
                         },
                         escalate_to: None,
                         working_hours: None,
+                        orderer: None,
+                        orderer_by_system: Default::default(),
                     });
                 }
             }
@@ -128,19 +131,30 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
     let org = organisation(opts)?;
     let rules = Rules::for_org(&org);
     let path = &opts.file;
-    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let opened = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut size = opened.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut file: Box<dyn Read> = Box::new(opened);
 
     let mut first = Vec::with_capacity(CHUNK + (64 << 10));
-    read_up_to(&mut file, &mut first, CHUNK)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let Some(header_end) = memchr::memchr(b'\n', &first)
-        .or_else(|| (first.len() < CHUNK && !first.is_empty()).then_some(first.len()))
-    else {
-        bail!("{}: empty file or no header line", path.display());
+    let mut header_end = first_line(&mut file, &mut first, path)?;
+    let mut export = None;
+    let layout = match Layout::from_header(&first[..header_end]) {
+        Ok(layout) => layout,
+        // Not the normalised form: perhaps a system's own export, which its connector reads.
+        Err(e) => {
+            let Some(normalised) = export::normalise(path)? else {
+                bail!("{}:1: {e}", path.display());
+            };
+            size = normalised.csv.len() as u64;
+            file = Box::new(std::io::Cursor::new(std::mem::take(
+                &mut export.insert(normalised).csv,
+            )));
+            first.clear();
+            header_end = first_line(&mut file, &mut first, path)?;
+            Layout::from_header(&first[..header_end])
+                .map_err(|e| anyhow::anyhow!("{}:1: {e}", path.display()))?
+        }
     };
-    let layout = Layout::from_header(&first[..header_end])
-        .map_err(|e| anyhow::anyhow!("{}:1: {e}", path.display()))?;
     first.drain(..(header_end + 1).min(first.len()));
 
     let progress = (std::io::stderr().is_terminal() && size > 64 << 20).then(|| {
@@ -159,6 +173,10 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
         .unwrap_or(2)
         .clamp(1, 16);
     let mut writer = Output::new(opts.format, out, path.display().to_string());
+    if let Some(export) = export {
+        writer.refused(&export.rejected);
+        writer.export = Some(export);
+    }
     writer.start()?;
 
     let (work_tx, work_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
@@ -254,8 +272,19 @@ fn next(rx: &Mutex<Receiver<(u64, Vec<u8>)>>) -> Option<(u64, Vec<u8>)> {
     rx.lock().ok()?.recv().ok()
 }
 
+/// Reads the first chunk into `buf`; where its header line ends.
+fn first_line(file: &mut dyn Read, buf: &mut Vec<u8>, path: &std::path::Path) -> Result<usize> {
+    read_up_to(file, buf, CHUNK).with_context(|| format!("cannot read {}", path.display()))?;
+    match memchr::memchr(b'\n', buf)
+        .or_else(|| (buf.len() < CHUNK && !buf.is_empty()).then_some(buf.len()))
+    {
+        Some(end) => Ok(end),
+        None => bail!("{}: empty file or no header line", path.display()),
+    }
+}
+
 /// Reads until `buf` holds `want` bytes or the file ends; the number of bytes read.
-fn read_up_to(file: &mut File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+fn read_up_to(file: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
     let missing = want.saturating_sub(buf.len());
     file.take(missing as u64).read_to_end(buf)
 }
@@ -290,6 +319,8 @@ struct Output<'w> {
     malformed: u64,
     messages: usize,
     line_buf: itoa_buf::Buf,
+    /// When the file was a system's export: its lines, for the normalised form's.
+    export: Option<export::Normalised>,
 }
 
 mod itoa_buf {
@@ -327,7 +358,24 @@ impl<'w> Output<'w> {
             malformed: 0,
             messages: 0,
             line_buf: itoa_buf::Buf::default(),
+            export: None,
         }
+    }
+
+    /// The file's own line of line `n` of what the scan reads.
+    fn source_line(&self, n: u64) -> u64 {
+        self.export.as_ref().map_or(n, |e| e.source_line(n))
+    }
+
+    /// Rows a system's connector could not read, reported as the scan reports its own.
+    fn refused(&mut self, rows: &[loggvakt_connector::RowError]) {
+        for e in rows {
+            if self.messages < MAX_MESSAGES {
+                eprintln!("{}: {e}", self.file);
+                self.messages += 1;
+            }
+        }
+        self.malformed += rows.len() as u64;
     }
 
     fn start(&mut self) -> Result<()> {
@@ -352,7 +400,8 @@ impl<'w> Output<'w> {
     fn write_chunk(&mut self, r: &ChunkOut) -> Result<()> {
         let mut start = 0;
         for &(line, end) in &r.marks {
-            let number = self.line_buf.format(self.line + line);
+            let source = self.source_line(self.line + line);
+            let number = self.line_buf.format(source);
             match self.format {
                 Format::Json => {
                     let sep: &[u8] = if self.flagged == 0 { b"\n" } else { b",\n" };
@@ -375,7 +424,7 @@ impl<'w> Output<'w> {
                 eprintln!(
                     "{}: line {}{place}: {}",
                     self.file,
-                    self.line + e.line,
+                    self.source_line(self.line + e.line),
                     e.reason
                 );
                 self.messages += 1;

@@ -126,5 +126,45 @@ pub fn summary(org: &Organisation, path: &Path) -> String {
             units.len()
         ));
     }
+    out.push_str(&orderer_notes(org));
+    out
+}
+
+/// Treserva's user support checks that the orderer's username belongs to a verksamhetschef:
+/// a note for each Treserva system whose routines' units would order without one.
+fn orderer_notes(org: &Organisation) -> String {
+    let mut out = String::new();
+    for system in org
+        .systems
+        .iter()
+        .filter(|s| s.connector_name() == "treserva")
+    {
+        let shared = system.settings.get("orderer").and_then(|v| v.as_str()) == Some("shared");
+        if shared {
+            continue;
+        }
+        let units: std::collections::BTreeSet<&str> = org
+            .routines
+            .iter()
+            .filter(|r| r.system == system.id)
+            .flat_map(|r| org.routine_units(r))
+            // Only units that order: those with staff in the system.
+            .filter(|u| !org.population(&u.id, &system.id).is_empty())
+            .filter(|u| {
+                org.orderer(&u.id, system.id.as_str())
+                    .is_some_and(|o| o.username.is_none())
+            })
+            .map(|u| u.id.as_str())
+            .collect();
+        if !units.is_empty() {
+            out.push_str(&format!(
+                "  note: {}: the orderer of {} unit(s) has no {0} username, which user support checks ({}); \
+                 give the orderer `usernames = {{ {0} = \"…\" }}`, or the manager a staff entry with that username\n",
+                system.id,
+                units.len(),
+                units.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     out
 }

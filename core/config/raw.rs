@@ -69,6 +69,22 @@ pub(super) struct RawUnit {
     pub(super) manager: Option<RawContact>,
     pub(super) escalate_to: Option<RawContact>,
     pub(super) working_hours: Option<String>,
+    /// Whose name the unit's extract orders go out in; default: inherited, else the manager.
+    pub(super) orderer: Option<RawOrderer>,
+    /// `[unit.orderer_by_system.<system>]`: the same for one system.
+    #[serde(default)]
+    pub(super) orderer_by_system: BTreeMap<String, RawOrderer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOrderer {
+    pub(super) name: String,
+    pub(super) email: String,
+    pub(super) phone: Option<String>,
+    /// The orderer's own username per system id, where a system checks it (Treserva).
+    #[serde(default)]
+    pub(super) usernames: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

@@ -62,6 +62,22 @@ pub struct Unit {
     pub escalate_to: Option<Contact>,
     /// For the off_hours rule; inherited by child units and staff that have none.
     pub working_hours: Option<super::working_hours::WorkingHours>,
+    /// Whose name this unit's extract orders go out in, for every system; inherited by
+    /// child units. `None` here and above: the unit's manager.
+    pub orderer: Option<OrdererContact>,
+    /// The same for one system only (`orderer_by_system.<system>`); it wins over `orderer`.
+    pub orderer_by_system: BTreeMap<SystemId, OrdererContact>,
+}
+
+/// A configured orderer: the source systems check who orders (CESÅ, Treserva's user
+/// support) and answer that person, so a unit's orders carry a person, not a system-wide
+/// identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrdererContact {
+    pub contact: Contact,
+    pub phone: Option<String>,
+    /// The orderer's own usernames by system, where a system checks them (Treserva).
+    pub usernames: BTreeMap<SystemId, String>,
 }
 
 /// How loggvakt talks to a system: a built-in connector or a plugin library.
@@ -323,6 +339,52 @@ impl Organisation {
             current = u.parent.as_ref().and_then(|p| self.unit(p.as_str()));
         }
         None
+    }
+
+    /// Whose name `unit`'s orders from `system` go out in: the per-system orderer, else the
+    /// general one, of the unit or its nearest ancestor that names one; else the unit's own
+    /// manager. The username in `system` is the configured one, else that of the staff
+    /// member with the orderer's e-mail (a manager is often on the staff list too).
+    pub fn orderer(&self, unit: &UnitId, system: &str) -> Option<loggvakt_connector::Orderer> {
+        let own = self.unit(unit.as_str())?;
+        let mut configured = None;
+        let mut current = Some(own);
+        while let Some(u) = current {
+            configured = u.orderer_by_system.get(system).or(u.orderer.as_ref());
+            if configured.is_some() {
+                break;
+            }
+            current = u.parent.as_ref().and_then(|p| self.unit(p.as_str()));
+        }
+        let (contact, phone) = match configured {
+            Some(o) => (&o.contact, o.phone.clone()),
+            None => (&own.manager, None),
+        };
+        let username = configured
+            .and_then(|o| o.usernames.get(system).cloned())
+            .or_else(|| self.username_by_email(&contact.email, system));
+        Some(loggvakt_connector::Orderer {
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+            username,
+            phone,
+            unit: own.name.clone(),
+        })
+    }
+
+    fn username_by_email(&self, email: &str, system: &str) -> Option<String> {
+        if email.is_empty() {
+            return None;
+        }
+        self.staff
+            .iter()
+            .filter(|s| s.active)
+            .filter(|s| {
+                s.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
+            .find_map(|s| s.usernames.get(system).cloned())
     }
 
     fn has_own_staff(&self, unit: &UnitId) -> bool {

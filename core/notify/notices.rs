@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::{ASSIGNED, DELIVERY_OVERDUE, ESCALATION, Mail, MailError, Mailer, REMINDER, render};
 use crate::clock::Clock;
+use crate::ident::UnitId;
 use crate::model::notice::{NoticeKind, NoticeState};
 use crate::model::order::order_object;
 use crate::model::org::{Contact, Organisation};
@@ -92,8 +93,9 @@ impl Notices<'_> {
         Ok((reminders, escalations))
     }
 
-    /// A notice for every order flagged overdue, to whoever ordered it (the unit's manager)
-    /// and to the administrators, once per order and recipient. Returns how many were queued.
+    /// A notice for every order flagged overdue, to whoever ordered it (the orderer stored
+    /// with the order; for older orders the unit's orderer as configured now) and to the
+    /// administrators, once per order and recipient. Returns how many were queued.
     pub async fn overdue_deliveries(&self) -> Result<usize, StoreError> {
         let orders = self.store.overdue_orders_untold().await?;
         if orders.is_empty() {
@@ -113,7 +115,18 @@ impl Notices<'_> {
         let mut queued = 0;
         for order in orders {
             let unit = self.org.unit(&order.unit);
-            let mut to: Vec<&Contact> = unit.map(|u| &u.manager).into_iter().collect();
+            let stored = self.store.order(order.id).await?;
+            let orderer = stored
+                .and_then(|o| o.request.orderer)
+                .or_else(|| {
+                    let id = UnitId::new(&order.unit).ok()?;
+                    self.org.orderer(&id, &order.system)
+                })
+                .map(|o| Contact {
+                    name: o.name,
+                    email: o.email,
+                });
+            let mut to: Vec<&Contact> = orderer.iter().collect();
             for admin in &admins {
                 if !to
                     .iter()

@@ -50,7 +50,9 @@ fn local(t: DateTime<chrono::FixedOffset>) -> chrono::NaiveDateTime {
 }
 
 /// The orders a draw's sample needs: users in groups of at most `per_order`, each with their
-/// own review period; the order's period spans its users' periods.
+/// own review period; the order's period spans its users' periods. Each goes out in the name
+/// of the unit's orderer for the draw's system (stored with the request, so a later change of
+/// configuration does not change whom an order already placed belongs to).
 pub fn requests_for_draw(
     draw: &Draw,
     org: &Organisation,
@@ -61,6 +63,7 @@ pub fn requests_for_draw(
     }
     let per_order = per_order.map_or(draw.selected.len(), |n| n.max(1) as usize);
     let seed_tag = &draw.seed.to_hex()[..12];
+    let orderer = org.orderer(&draw.unit, draw.system.as_str());
     draw.selected
         .chunks(per_order)
         .enumerate()
@@ -94,6 +97,7 @@ pub fn requests_for_draw(
                 reference: format!("LV-{}-{}-{part}", draw.month, draw.id),
                 subject: Subject::Users(users),
                 period: Period { from, to },
+                orderer: orderer.clone(),
             }
         })
         .collect()

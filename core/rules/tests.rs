@@ -109,6 +109,7 @@ impl Ev {
             system_part: None,
             raw: None,
             protected_identity: false,
+            reference_number: None,
         }
     }
 }

@@ -606,6 +606,7 @@ impl Store {
                         system_part: r.try_get("system_part")?,
                         raw: None,
                         protected_identity: r.try_get::<i64, _>("protected_identity")? != 0,
+                        reference_number: None,
                     },
                     flags: Vec::new(),
                 })

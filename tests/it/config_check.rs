@@ -441,3 +441,75 @@ fn patient_checks_from_a_system_that_cannot_search_by_patient_are_warned_about()
     r.says("field `unit`: unknown unit 'nowhere'");
     assert!(!r.stderr.contains(&pnr), "no personnummer in the message");
 }
+
+/// An orderer is a person with an address, for systems that exist; each problem names the
+/// file, the unit and the field.
+#[test]
+fn a_malformed_orderer_is_refused_naming_file_and_field() {
+    let unit = "id = \"boende\"\nname = \"Boende\"\n";
+    let with = |orderer: &str| SMALL_ORG.replace(unit, &format!("{unit}{orderer}\n"));
+    refused(
+        &with("orderer = { name = \"Olle Ordrar\", email = \"olle.example.se\" }"),
+        &good_csv(),
+        &[
+            "org.toml:",
+            "[[unit]] 'boende'",
+            "field `orderer.email`",
+            "'olle.example.se' is not an e-mail address",
+        ],
+    );
+    refused(
+        &with(
+            "orderer_by_system.treserva = { name = \"Olle Ordrar\", email = \"olle@example.se\" }",
+        ),
+        &good_csv(),
+        &[
+            "[[unit]] 'boende'",
+            "field `orderer_by_system.treserva`",
+            "unknown system 'treserva'",
+        ],
+    );
+    refused(
+        &with(
+            "orderer = { name = \"Olle Ordrar\", email = \"olle@example.se\", usernames = { cosmic = \"\" } }",
+        ),
+        &good_csv(),
+        &["field `orderer.usernames.cosmic`", "is not a username"],
+    );
+    refused(
+        &with("orderer = { name = \"Olle Ordrar\" }"),
+        &good_csv(),
+        &["org.toml:", "missing field `email`"],
+    );
+}
+
+#[test]
+fn a_well_formed_orderer_is_accepted() {
+    let unit = "id = \"boende\"\nname = \"Boende\"\n";
+    let toml = SMALL_ORG.replace(
+        unit,
+        &format!(
+            "{unit}orderer = {{ name = \"Olle Ordrar\", email = \"olle@example.se\", phone = \"070-111 22 33\" }}\n\
+             orderer_by_system = {{ cosmic = {{ name = \"Cosmic-beställare\", email = \"cb@example.se\", usernames = {{ cosmic = \"C800001\" }} }} }}\n"
+        ),
+    );
+    let cfg = ConfigDir::new(&toml, Some(&good_csv()));
+    let r = check(&cfg.arg());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Treserva's user support checks the orderer's username: `config check` names the units
+/// whose orderer has none.
+#[test]
+fn units_ordering_treserva_without_a_username_are_noted() {
+    let r = check(support::example_config().to_str().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let note = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("note: treserva: the orderer of"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(note.contains("hemtjanst-norr"), "{note}");
+    // Its per-system orderer gives a username.
+    assert!(!note.contains("myndighetsenheten"), "{note}");
+}

@@ -22,17 +22,22 @@ use crate::support::{
 
 const SYSTEMS: [&str; 4] = ["cosmic", "treserva", "sesam2", "lifecare"];
 
-struct World {
-    org: Organisation,
-    sim: Simulator,
+pub(crate) struct World {
+    pub(crate) org: Organisation,
+    pub(crate) sim: Simulator,
     connectors: Connectors,
-    store: Store,
+    pub(crate) store: Store,
     _db: TestDb,
 }
 
 /// The example organisation against a fresh simulator, with short timeouts.
 async fn world() -> World {
-    let mut org = loggvakt::config::load(&support::example_config()).unwrap();
+    world_at(&support::example_config()).await
+}
+
+/// The organisation configured at `config` against a fresh simulator, with short timeouts.
+pub(crate) async fn world_at(config: &std::path::Path) -> World {
+    let mut org = loggvakt::config::load(config).unwrap();
     let sim = loggvakt::simulation::start(&org, 7, Ports::any())
         .await
         .unwrap();
@@ -77,7 +82,7 @@ impl World {
             .unwrap();
     }
 
-    async fn orders_of(&self, system: &str) -> Vec<Order> {
+    pub(crate) async fn orders_of(&self, system: &str) -> Vec<Order> {
         let mut v: Vec<Order> = self
             .store
             .orders(None)
@@ -110,7 +115,7 @@ impl World {
     }
 
     /// The accesses the simulator says the ordered users made in their periods.
-    fn ground_truth(&self, system: &str, order: &Order) -> usize {
+    pub(crate) fn ground_truth(&self, system: &str, order: &Order) -> usize {
         let Subject::Users(users) = &order.request.subject else {
             return 0;
         };
@@ -125,7 +130,7 @@ impl World {
 }
 
 /// First week of May 2027, then deliveries collected.
-async fn run_until_delivered(w: &World) {
+pub(crate) async fn run_until_delivered(w: &World) {
     for day in 3..=7 {
         w.tick(&format!("2027-05-{day:02}T07:00:00+02:00")).await;
     }

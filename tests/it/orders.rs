@@ -569,10 +569,16 @@ async fn a_fetching_system_stores_events_at_once_and_a_polled_delivery_is_import
 }
 
 per_backend!(async fn an_undelivered_order_is_told_to_its_orderer_and_the_admins_once);
-/// Past its delivery date an order still waiting sends one notice to the unit's manager, who
-/// ordered it, and one to each administrator; later ticks send no more.
+/// Past its delivery date an order still waiting sends one notice to whoever ordered it
+/// (hemtjänst's configured orderer; boende's manager, the default) and one to each
+/// administrator; later ticks send no more.
 async fn an_undelivered_order_is_told_to_its_orderer_and_the_admins_once(db: TestDb) {
-    let s = setup(ordering(10));
+    let unit = "id = \"hemtjanst\"\nname = \"Hemtjänst\"\n";
+    let toml = SMALL_ORG.replace(
+        unit,
+        &format!("{unit}orderer = {{ name = \"Olle Ordrar\", email = \"olle@example.se\" }}\n"),
+    );
+    let s = setup_with(&toml, ordering(10));
     let store = db.open().await;
     let admin = loggvakt::store::users::NewUser {
         username: "ada",
@@ -611,6 +617,12 @@ async fn an_undelivered_order_is_told_to_its_orderer_and_the_admins_once(db: Tes
         to.sort_unstable();
         assert_eq!(to.len(), 2, "[{}] order {}: {to:?}", db.backend, order.id);
         assert!(to.contains(&"ada@example.se"), "{to:?}");
+        let draw = store.draw(order.draw_id.unwrap()).await.unwrap().unwrap();
+        let orderer = match draw.unit.as_str() {
+            "hemtjanst" => "olle@example.se",
+            _ => "bo@example.se",
+        };
+        assert!(to.contains(&orderer), "{}: {to:?}", draw.unit.as_str());
         assert!(
             notices
                 .iter()

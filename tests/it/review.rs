@@ -285,7 +285,16 @@ async fn targeted_checks_and_patient_requests_use_the_same_pipeline(db: TestDb) 
 
     let mut request = new(CheckKind::PatientRequest, pnr(7).digits(), Some("boende"));
     request.request = Some((day("2027-05-02"), "pass".into(), "Vera Chef".into()));
-    let (req, _) = create(request).await.unwrap();
+    let (req, req_order) = create(request).await.unwrap();
+    // Ordered in the name of the reviewing unit's orderer (here its manager).
+    let orderer = store
+        .order(req_order)
+        .await
+        .unwrap()
+        .unwrap()
+        .request
+        .orderer;
+    assert_eq!(orderer.map(|o| o.email).as_deref(), Some("bo@example.se"));
 
     tick(&s, &store, "2027-05-03T11:00:00+02:00").await;
     let user_task = store

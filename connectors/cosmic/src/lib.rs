@@ -22,7 +22,7 @@ use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::client::TlsParameters;
 use loggvakt_connector::{
     Capabilities, Capability, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome,
-    Manifest, OrderReceipt, OrderRequest, Subject, async_trait,
+    Manifest, OrderReceipt, OrderRequest, Orderer, OrdererSetting, Subject, async_trait,
 };
 use loggvakt_tabular::wire;
 use serde::{Deserialize, Serialize};
@@ -45,8 +45,14 @@ pub struct CosmicSettings {
     /// Seconds to wait for the SMTP server at each step; fractions allowed.
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
-    /// The sender of the order mails.
+    /// The mailbox that sends the order mails (the envelope sender and the `Sender`
+    /// header). The mail is *from* the ordering unit's orderer, who is answered, unless
+    /// `orderer = "shared"` makes this address the author of every order.
     pub from: String,
+    /// `unit` (default): each order is from and signed by its unit's orderer; `shared`:
+    /// every order is from `from`, a shared functional mailbox.
+    #[serde(default)]
+    pub orderer: OrdererSetting,
     /// The journal unit's address.
     pub order_to: String,
     #[serde(default = "default_max_users")]
@@ -197,6 +203,28 @@ struct OrderMail<'a> {
     period: TemplatePeriod,
     users: Vec<TemplateUser<'a>>,
     recipient: Recipient<'a>,
+    /// Who orders, for which unit (verksamhet); absent from hosts that predate orderers.
+    orderer: Option<TemplateOrderer<'a>>,
+}
+
+/// Every field present (strict templates), a missing phone as null.
+#[derive(Serialize)]
+struct TemplateOrderer<'a> {
+    name: &'a str,
+    email: &'a str,
+    phone: Option<&'a str>,
+    unit: &'a str,
+}
+
+impl<'a> From<&'a Orderer> for TemplateOrderer<'a> {
+    fn from(o: &'a Orderer) -> Self {
+        Self {
+            name: o.name.trim(),
+            email: o.email.trim(),
+            phone: nonblank(&o.phone),
+            unit: o.unit.trim(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -281,14 +309,35 @@ impl CosmicConnector {
                 email: nonblank(&self.settings.recipient_email),
                 address: nonblank(&self.settings.recipient_address),
             },
+            orderer: req.orderer.as_ref().map(TemplateOrderer::from),
         };
         let body = self
             .templates
             .render(TEMPLATE_NAME, &data)
             .map_err(|e| ConnectorError::config(format!("the Cosmic order template: {e}")))?;
 
-        let mut message = Message::builder()
-            .from(self.from.clone())
+        // The journal unit checks who orders and answers them: the mail is the orderer's,
+        // sent by loggvakt's mailbox on their behalf (RFC 5322 `Sender`), which also keeps
+        // the envelope sender one the mail relay accepts.
+        let author = match self.settings.orderer.of(req) {
+            Some(o) => Mailbox::new(
+                Some(o.name.trim().to_owned()).filter(|n| !n.is_empty()),
+                o.email.trim().parse().map_err(|_| {
+                    ConnectorError::permanent(format!(
+                        "the orderer's address {:?} is not a mail address",
+                        o.email
+                    ))
+                })?,
+            ),
+            None => self.from.clone(),
+        };
+        let mut builder = Message::builder();
+        if author.email != self.from.email {
+            builder = builder.sender(self.from.clone());
+        }
+        let mut message = builder
+            .from(author.clone())
+            .reply_to(author)
             .to(self.to.clone())
             .subject(format!("Beställning av loggutdrag {}", req.reference))
             .message_id(Some(format!("<{key}@loggvakt>")))

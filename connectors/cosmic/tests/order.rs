@@ -114,6 +114,7 @@ fn order(users: &[(&str, &str)]) -> OrderRequest {
             from: at("2027-04-01T00:00:00"),
             to: at("2027-05-01T00:00:00"),
         },
+        orderer: None,
     }
 }
 
@@ -362,4 +363,83 @@ fn bad_settings_are_config_errors_naming_the_setting() {
     let mut s = settings(25);
     s["smtp_tls"] = json!("starttls");
     CosmicConnector::from_settings("cosmic", &s).unwrap();
+}
+
+fn ordered_by_unit() -> OrderRequest {
+    OrderRequest {
+        orderer: Some(loggvakt_connector::Orderer {
+            name: "Britt Beställare".into(),
+            email: "britt.bestallare@kommun.example".into(),
+            username: None,
+            phone: Some("070-555 12 34".into()),
+            unit: "Särskilt boende Björken".into(),
+        }),
+        ..order(&[("C821234", "2027-04-12")])
+    }
+}
+
+fn rendered(c: &CosmicConnector, req: &OrderRequest) -> Mail {
+    let message = c.render(req).unwrap();
+    Mail::parse(&String::from_utf8(message.formatted()).unwrap())
+}
+
+/// The journal unit checks who orders and answers them: the mail is the unit's orderer's,
+/// names the unit, and is signed by them; loggvakt's mailbox is only its `Sender`.
+#[test]
+fn an_order_is_from_its_units_orderer_and_names_the_unit() {
+    let c = connector(&settings(25));
+    let mail = rendered(&c, &ordered_by_unit());
+    for name in ["From", "Reply-To"] {
+        let value = mail.header(name).unwrap();
+        assert!(
+            value.contains("britt.bestallare@kommun.example") && value.contains("Britt"),
+            "{name}: {value}"
+        );
+    }
+    assert!(
+        mail.header("Sender")
+            .unwrap()
+            .contains("anna.berg@kommun.example")
+    );
+    let body = &mail.body;
+    for line in [
+        "Verksamhet: Särskilt boende Björken",
+        "Beställare: Britt Beställare, britt.bestallare@kommun.example, telefon 070-555 12 34",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line} missing in\n{body}");
+    }
+    let signature: Vec<&str> = body
+        .lines()
+        .skip_while(|l| *l != "Med vänliga hälsningar")
+        .take(3)
+        .collect();
+    assert_eq!(
+        signature,
+        [
+            "Med vänliga hälsningar",
+            "Britt Beställare",
+            "Särskilt boende Björken"
+        ]
+    );
+}
+
+/// `orderer = "shared"` keeps a functional mailbox as the author of every order.
+#[test]
+fn a_shared_mailbox_is_an_explicit_setting() {
+    let mut s = settings(25);
+    s["orderer"] = json!("shared");
+    let mail = rendered(&connector(&s), &ordered_by_unit());
+    for name in ["From", "Reply-To"] {
+        assert!(
+            mail.header(name)
+                .unwrap()
+                .contains("anna.berg@kommun.example"),
+            "{name}"
+        );
+    }
+    assert_eq!(mail.header("Sender"), None);
+    assert!(mail.body.contains("Verksamhet: Särskilt boende Björken"));
+    s["orderer"] = json!("somebody");
+    let err = CosmicConnector::from_settings("cosmic", &s).unwrap_err();
+    assert!(err.message.contains("`orderer`"), "{err}");
 }

@@ -15,8 +15,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loggvakt_connector::{
     Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
-    ImportOutcome, Manifest, OrderReceipt, OrderRequest, PollOutcome, ReviewOutcome, Subject,
-    WriteBack, async_trait,
+    ImportOutcome, Manifest, OrderReceipt, OrderRequest, OrdererSetting, PollOutcome,
+    ReviewOutcome, Subject, WriteBack, async_trait,
 };
 use loggvakt_tabular::wire::{self, Secret, http};
 use reqwest::{Client, Method, RequestBuilder, StatusCode, Url};
@@ -33,8 +33,14 @@ pub struct LifecareSettings {
     pub token: Secret,
     #[serde(default = "default_mailbox")]
     pub admin_mailbox: String,
-    /// The unit manager's Lifecare user, the messages' sender.
-    pub sender: String,
+    /// A shared Lifecare user that sends every message under `orderer = "shared"`, and those
+    /// whose orderer has no Lifecare username. Otherwise a message is sent by its unit's
+    /// orderer, so that the administrator's reply reaches that enhetschef.
+    #[serde(default)]
+    pub sender: Option<String>,
+    /// `unit` (default) or `shared` (see `sender`).
+    #[serde(default)]
+    pub orderer: OrdererSetting,
     /// Seconds to wait for each request; fractions allowed.
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
@@ -62,13 +68,20 @@ impl FromSettings for LifecareConnector {
     fn build(system_id: &str, s: LifecareSettings) -> Result<Self, ConnectorError> {
         let base = http::base_url(system_id, "base_url", &s.base_url)?;
         for (name, value) in [
-            ("token", s.token.expose()),
-            ("admin_mailbox", &s.admin_mailbox),
-            ("sender", &s.sender),
+            ("token", Some(s.token.expose())),
+            ("admin_mailbox", Some(s.admin_mailbox.as_str())),
+            ("sender", s.sender.as_deref()),
         ] {
-            if value.trim().is_empty() {
+            if value.is_some_and(|v| v.trim().is_empty()) {
                 return Err(wire::bad_setting(system_id, name, "is empty"));
             }
+        }
+        if s.orderer == OrdererSetting::Shared && s.sender.is_none() {
+            return Err(wire::bad_setting(
+                system_id,
+                "sender",
+                "is required with orderer = \"shared\": the shared Lifecare user",
+            ));
         }
         let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
         Ok(Self {
@@ -137,7 +150,25 @@ impl LifecareConnector {
             .bearer_auth(self.settings.token.expose())
     }
 
-    /// The message text: one line per user with name, username and period.
+    /// The Lifecare user `req` is sent by: its unit's orderer's, else the shared `sender`.
+    pub fn sender_of<'a>(&'a self, req: &'a OrderRequest) -> Result<&'a str, ConnectorError> {
+        self.settings
+            .orderer
+            .of(req)
+            .and_then(|o| o.username.as_deref())
+            .or(self.settings.sender.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ConnectorError::config(format!(
+                    "system {}: the order {} has no orderer with a Lifecare username and no `sender` is set",
+                    self.system_id, req.reference
+                ))
+            })
+    }
+
+    /// The message text: one line per user with name, username and period, signed by the
+    /// orderer for their unit.
     pub fn message_text(&self, req: &OrderRequest) -> Result<String, ConnectorError> {
         let Subject::Users(users) = &req.subject else {
             // Evolution's own log search takes a client; the administrators' mailbox is for
@@ -162,10 +193,13 @@ impl LifecareConnector {
                 None => text.push_str(&format!("{}: {period}\n", u.username)),
             }
         }
+        let signature = match &req.orderer {
+            Some(o) => format!("{}\n{}", o.name.trim(), o.unit.trim()),
+            None => self.sender_of(req)?.to_owned(),
+        };
         text.push_str(&format!(
-            "\nReferens: {}\n\nMed vänliga hälsningar\n{}\n",
+            "\nReferens: {}\n\nMed vänliga hälsningar\n{signature}\n",
             req.reference,
-            self.settings.sender.trim()
         ));
         Ok(text)
     }
@@ -198,7 +232,7 @@ impl Connector for LifecareConnector {
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
         let body = NewMessage {
             till: self.settings.admin_mailbox.trim(),
-            fran: self.settings.sender.trim(),
+            fran: self.sender_of(req)?,
             amne: format!("Loggutdrag {}", req.reference),
             text: self.message_text(req)?,
             referens: &req.reference,

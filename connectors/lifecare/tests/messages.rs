@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use http_peer::{
     LIMITS, answering, april, assert_bad_settings_named, assert_error, assert_pending,
-    assert_same_order, impatient, receipt, user,
+    assert_same_order, impatient, ordered_by, receipt, user,
 };
 use loggvakt_connector::{
     Action, Connector, ErrorKind, FromSettings, OrderRequest, Personnummer, PollOutcome,
@@ -48,6 +48,7 @@ fn order() -> OrderRequest {
         reference: "LV-2027-05-04-7".into(),
         subject: users(),
         period: april(),
+        orderer: None,
     }
 }
 
@@ -284,4 +285,36 @@ fn bad_settings_name_the_setting() {
     });
     let c = connector("http://lifecare.example");
     assert!(!format!("{c:?}").contains("hemligt"));
+}
+
+/// The administrator answers the enhetschef who asked: a message is sent by the unit's
+/// orderer and signed by them for their unit; `sender` is the shared fallback.
+#[test]
+fn a_message_is_sent_in_the_orderers_name() {
+    let c = connector("http://127.0.0.1:9");
+    let req = ordered_by(order(), Some("britt.bestallare"));
+    assert_eq!(c.sender_of(&req).unwrap(), "britt.bestallare");
+    let text = c.message_text(&req).unwrap();
+    assert!(
+        text.ends_with("Med vänliga hälsningar\nBritt Beställare\nSärskilt boende Björken\n"),
+        "{text}"
+    );
+    // Without a Lifecare username of their own, the shared user sends it in their name.
+    assert_eq!(
+        c.sender_of(&ordered_by(order(), None)).unwrap(),
+        "anna.berg"
+    );
+
+    let mut s = settings("http://127.0.0.1:9");
+    s["orderer"] = json!("shared");
+    let shared = LifecareConnector::from_settings("lifecare", &s).unwrap();
+    assert_eq!(shared.sender_of(&req).unwrap(), "anna.berg");
+
+    s.as_object_mut().unwrap().remove("sender");
+    assert!(LifecareConnector::from_settings("lifecare", &s).is_err());
+    s["orderer"] = json!("unit");
+    let none = LifecareConnector::from_settings("lifecare", &s).unwrap();
+    assert_eq!(none.sender_of(&req).unwrap(), "britt.bestallare");
+    let err = none.sender_of(&order()).unwrap_err();
+    assert!(err.message.contains("sender"), "{err}");
 }

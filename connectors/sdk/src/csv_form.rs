@@ -298,6 +298,7 @@ impl<R: io::Read> Reader<R> {
             system_part: optional(SYSTEM_PART)?,
             raw,
             protected_identity: false,
+            reference_number: None,
         })
     }
 }

@@ -91,6 +91,10 @@ pub struct AccessEvent {
     /// identitet); the `protected_identity` rule flags such events whatever the local list says.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protected_identity: bool,
+    /// The source's own reference of what was looked at, shown to the reviewer as is
+    /// (Sesam 2's *Referensnummer*: the matter or order the user had open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_number: Option<String>,
 }
 
 impl fmt::Debug for AccessEvent {
@@ -109,6 +113,7 @@ impl fmt::Debug for AccessEvent {
             .field("system_part", &self.system_part)
             .field("raw", &hidden(&self.raw))
             .field("protected_identity", &self.protected_identity)
+            .field("reference_number", &self.reference_number)
             .finish()
     }
 }
@@ -139,6 +144,7 @@ mod tests {
             system_part: Some("Sesam".into()),
             raw: Some("189986 | 2023-10-13 08:24:56 | Hjälper mottagare | 191212121212".into()),
             protected_identity: false,
+            reference_number: None,
         }
     }
 
@@ -172,5 +178,17 @@ mod tests {
         assert!(json.contains(r#""time":"2023-10-13T08:24:56""#), "{json}");
         let back: AccessEvent = serde_json::from_str(&json).unwrap();
         assert_eq!(back, e);
+        // The reference number is an addition: absent, it is left out of the JSON.
+        assert!(!json.contains("reference_number"), "{json}");
+        let with = AccessEvent {
+            reference_number: Some("HM-2023-00417".into()),
+            ..e
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(
+            json.contains(r#""reference_number":"HM-2023-00417""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<AccessEvent>(&json).unwrap(), with);
     }
 }

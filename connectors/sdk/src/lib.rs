@@ -32,7 +32,8 @@ pub use event::{AccessEvent, Action};
 pub use ident::{IdKind, InvalidPersonnummer, Personnummer};
 pub use protocol::{
     Capabilities, Capability, Extract, FetchQuery, ImportLimits, ImportOutcome, Manifest,
-    OrderReceipt, OrderRequest, Period, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
+    OrderReceipt, OrderRequest, Orderer, OrdererSetting, Period, PollOutcome, ReviewOutcome,
+    Subject, UserRef, WriteBack,
 };
 
 /// Re-exported so that connector crates name the same `async_trait` the trait was made with.

@@ -122,6 +122,52 @@ pub struct OrderRequest {
     pub reference: String,
     pub subject: Subject,
     pub period: Period,
+    /// Whose name the order goes out in: the ordering unit's orderer (by default its
+    /// manager). The source systems check who orders (CESÅ, Treserva's user support) and
+    /// answer that person. `None` from hosts that predate it; a connector then uses its
+    /// system-wide settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orderer: Option<Orderer>,
+}
+
+/// The person an order is placed by, and the unit (verksamhet) it is placed for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Orderer {
+    pub name: String,
+    pub email: String,
+    /// The orderer's own username in the system ordered from, where that system checks it
+    /// (Treserva: a verksamhetschef's; Lifecare: the message's sender).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Where the orderer can be phoned (Cosmic's journal unit phones the file's password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// The ordering unit's name, as the order names it.
+    pub unit: String,
+}
+
+/// Whose identity a connector's orders carry (the `orderer` setting of a system).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrdererSetting {
+    /// The orderer of the ordering unit, carried on each [`OrderRequest`]: the default,
+    /// because the source systems check and answer the person who orders.
+    #[default]
+    Unit,
+    /// The system's own settings (a shared functional mailbox or user) for every order,
+    /// an explicit choice of the administrator.
+    Shared,
+}
+
+impl OrdererSetting {
+    /// The orderer `req` goes out in the name of under this setting; `None`: the system's
+    /// shared identity.
+    pub fn of(self, req: &OrderRequest) -> Option<&Orderer> {
+        match self {
+            OrdererSetting::Unit => req.orderer.as_ref(),
+            OrdererSetting::Shared => None,
+        }
+    }
 }
 
 /// What the peer said when the order was placed; handed back to [`crate::Connector::poll`].
@@ -308,6 +354,44 @@ mod tests {
             serde_json::to_string(&s).unwrap(),
             r#"{"users":[{"username":"C821234","name":null}]}"#
         );
+    }
+
+    /// The orderer is an addition to the plugin ABI's JSON: absent, it is left out, and a
+    /// request without it (from an older host) reads as before.
+    #[test]
+    fn the_orderer_is_optional_in_json() {
+        let period = Period {
+            from: at("2027-05-01T00:00:00"),
+            to: at("2027-06-01T00:00:00"),
+        };
+        let mut req = OrderRequest {
+            idempotency_key: "k".into(),
+            reference: "LV-1".into(),
+            subject: Subject::Users(vec![]),
+            period,
+            orderer: None,
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(!json.contains("orderer"), "{json}");
+        assert_eq!(serde_json::from_str::<OrderRequest>(&json).unwrap(), req);
+        req.orderer = Some(Orderer {
+            name: "Britt".into(),
+            email: "britt@kommun.example".into(),
+            username: None,
+            phone: None,
+            unit: "Björken".into(),
+        });
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(
+            json.contains(
+                r#""orderer":{"name":"Britt","email":"britt@kommun.example","unit":"Björken"}"#
+            ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<OrderRequest>(&json).unwrap(), req);
+        assert_eq!(OrdererSetting::Unit.of(&req), req.orderer.as_ref());
+        assert_eq!(OrdererSetting::Shared.of(&req), None);
+        assert_eq!(OrdererSetting::default(), OrdererSetting::Unit);
     }
 
     #[test]

@@ -26,6 +26,7 @@ fn events() -> Vec<AccessEvent> {
             system_part: Some("Sesam".into()),
             raw: None,
             protected_identity: false,
+            reference_number: None,
         },
         AccessEvent {
             time: "2027-05-17T23:59:59".parse().unwrap(),
@@ -40,6 +41,7 @@ fn events() -> Vec<AccessEvent> {
             system_part: None,
             raw: None,
             protected_identity: false,
+            reference_number: None,
         },
         AccessEvent {
             time: "2027-01-01T00:00:00".parse().unwrap(),
@@ -54,6 +56,7 @@ fn events() -> Vec<AccessEvent> {
             system_part: None,
             raw: None,
             protected_identity: false,
+            reference_number: None,
         },
     ]
 }

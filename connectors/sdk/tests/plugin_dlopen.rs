@@ -75,6 +75,7 @@ async fn a_plugin_written_against_the_documented_abi_loads_and_answers() {
                 from: "2027-05-01T00:00:00".parse().unwrap(),
                 to: "2027-06-01T00:00:00".parse().unwrap(),
             },
+            orderer: None,
         })
         .await
         .unwrap_err();

@@ -151,6 +151,7 @@ fn event(system: &str, patient: Personnummer, time: chrono::NaiveDateTime) -> Ac
         system_part: None,
         raw: None,
         protected_identity: false,
+        reference_number: None,
     }
 }
 
@@ -171,6 +172,7 @@ fn order(reference: &str) -> OrderRequest {
             period: None,
         }]),
         period: period(),
+        orderer: None,
     }
 }
 

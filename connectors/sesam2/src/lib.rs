@@ -2,20 +2,27 @@
 //!
 //! Sesam 2 answers at once: an authorised reviewer's search in *Administration › Loggning ›
 //! Loggöversikt*, by user or by recipient (the patient), over a date and time range. The
-//! connector runs that search page by page and maps the rows to access events. The wire
+//! connector runs that search page by page and maps the rows to access events. Where the
+//! list is read by a person instead, its export is imported ([`extract`]). The wire
 //! contract is `connectors/PROTOCOLS.md`.
 
+mod extract;
+
+use std::io::Read;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use loggvakt_connector::{
     AccessEvent, Action, Capabilities, Capability, Connector, ConnectorError, FetchQuery,
-    FromSettings, Manifest, Period, Personnummer, Subject, async_trait,
+    FromSettings, ImportLimits, ImportOutcome, Manifest, Period, Personnummer, Subject,
+    async_trait,
 };
 use loggvakt_tabular::wire::{self, Secret, http};
 use loggvakt_tabular::{action_by_prefix, parse_time};
 use reqwest::{Client, Url};
 use serde::Deserialize;
+
+pub use extract::{COLUMNS, import as import_loggoversikt};
 
 /// The `[[system]] settings` of a Sesam 2 system (PROTOCOLS.md).
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +106,7 @@ struct Rad {
     anvandare: Option<String>,
     datum: Option<String>,
     handelse: Option<String>,
+    referensnummer: Option<String>,
     mottagare: Option<String>,
     applikation: Option<String>,
 }
@@ -189,6 +197,7 @@ impl Sesam2Connector {
         let patient_id = Personnummer::parse(&required(rad.mottagare, "mottagare")?)
             .map_err(|_| "field mottagare is not a valid personnummer".to_owned())?;
         let event_text = required(rad.handelse, "handelse")?;
+        let nonblank = |v: Option<String>| v.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
         Ok(AccessEvent {
             time,
             system: self.system_id.clone(),
@@ -199,12 +208,10 @@ impl Sesam2Connector {
             care_unit: None,
             action: action_by_prefix(&event_text, &ACTIONS),
             event_text,
-            system_part: rad
-                .applikation
-                .map(|a| a.trim().to_owned())
-                .filter(|a| !a.is_empty()),
+            system_part: nonblank(rad.applikation),
             raw: Some(raw),
             protected_identity: false,
+            reference_number: nonblank(rad.referensnummer),
         })
     }
 }
@@ -212,8 +219,8 @@ impl Sesam2Connector {
 #[async_trait]
 impl Connector for Sesam2Connector {
     fn manifest(&self) -> Manifest {
-        use Capability::Fetch;
-        let offered = Capabilities::of(&[Fetch]);
+        use Capability::{Fetch, Import};
+        let offered = Capabilities::of(&[Fetch, Import]);
         Manifest::new("sesam2", env!("CARGO_PKG_VERSION"), offered)
     }
 
@@ -221,6 +228,15 @@ impl Connector for Sesam2Connector {
     /// the log, which a health check must not cause.
     async fn health(&self) -> Result<(), ConnectorError> {
         http::reachable(&self.client, self.base.clone(), "the Sesam 2 server").await
+    }
+
+    /// The Loggöversikt list as exported by a reviewer who searched it by hand.
+    fn import(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        extract::import(&self.system_id, input, limits)
     }
 
     async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {

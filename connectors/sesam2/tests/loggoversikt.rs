@@ -129,7 +129,11 @@ async fn a_search_by_user_follows_every_page() {
     assert!(e.raw.as_deref().unwrap().contains("R-77"));
     let m = c.manifest();
     assert!(m.capabilities.fetch);
-    assert!(!m.capabilities.order && !m.capabilities.poll && !m.capabilities.import);
+    assert!(
+        m.capabilities.import,
+        "a Loggöversikt list exported by hand is imported"
+    );
+    assert!(!m.capabilities.order && !m.capabilities.poll);
 }
 
 #[tokio::test]

@@ -69,7 +69,8 @@ pub struct SimConfig {
     /// Patients with protected identity; some planted anomalies are accesses to them.
     pub protected: Vec<Personnummer>,
     pub faults: Faults,
-    /// Requester e-mails Treserva accepts as verksamhetschef; empty accepts everyone.
+    /// Requesters Treserva accepts as verksamhetschef: usernames (checked when the form gives
+    /// `bestallare_anvandarnamn`) or e-mails (otherwise); empty accepts everyone.
     pub treserva_verksamhetschefer: Vec<String>,
     /// The bearer token Sesam 2 requires; empty requires none.
     pub sesam2_token: String,
@@ -241,6 +242,24 @@ pub struct Note {
     pub anvandare: Vec<String>,
 }
 
+/// An order as Treserva's portal or Lifecare's mailbox accepted it (first time only): who
+/// placed it, so that tests can check each order went out in its orderer's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedOrder {
+    /// `treserva` or `lifecare`.
+    pub system: String,
+    /// The ticket (`TS-…`) or message id (`M-…`) given back.
+    pub external_ref: String,
+    pub reference: String,
+    pub idempotency_key: String,
+    /// Treserva's `bestallare` (an e-mail), Lifecare's `fran` (a Lifecare user).
+    pub orderer: String,
+    /// Treserva's `bestallare_anvandarnamn`, when sent.
+    pub orderer_username: Option<String>,
+    /// Lifecare's message text.
+    pub text: Option<String>,
+}
+
 /// State shared by the listeners and the handle.
 pub(crate) struct Shared {
     pub(crate) world: World,
@@ -253,6 +272,7 @@ pub(crate) struct Shared {
     pub(crate) mails: Mutex<Vec<smtp::StoredMail>>,
     pub(crate) treserva: Mutex<treserva::Portal>,
     pub(crate) lifecare: Mutex<lifecare::Mailbox>,
+    pub(crate) received: Mutex<Vec<ReceivedOrder>>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -354,6 +374,7 @@ impl Simulator {
             mails: Mutex::new(Vec::new()),
             treserva: Mutex::new(treserva::Portal::default()),
             lifecare: Mutex::new(lifecare::Mailbox::default()),
+            received: Mutex::new(Vec::new()),
             shutdown,
         });
 
@@ -415,6 +436,11 @@ impl Simulator {
             .iter()
             .map(|m| m.mail.clone())
             .collect()
+    }
+
+    /// The orders Treserva and Lifecare accepted, in order of arrival (duplicates left out).
+    pub fn received_orders(&self) -> Vec<ReceivedOrder> {
+        lock(&self.shared.received).clone()
     }
 
     /// Notes written back to Evolution, in order.

@@ -99,7 +99,7 @@ async fn send(State(sys): State<Sys>, body: Bytes) -> Response {
             required(&sys, &m.idempotensnyckel, "idempotensnyckel")?,
         ))
     })();
-    let (till, _fran, amne, text, key) = match fields {
+    let (till, fran, amne, text, key) = match fields {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -134,6 +134,15 @@ async fn send(State(sys): State<Sys>, body: Bytes) -> Response {
         reply: None,
     });
     drop(state);
+    lock(&shared.received).push(crate::ReceivedOrder {
+        system: "lifecare".into(),
+        external_ref: id.clone(),
+        reference: m.referens.clone().unwrap_or_default(),
+        idempotency_key: key.to_owned(),
+        orderer: fran.to_owned(),
+        orderer_username: None,
+        text: Some(text.to_owned()),
+    });
     shared.count(Kind::Lifecare, |s| s.orders_accepted += 1);
     (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response()
 }

@@ -171,11 +171,18 @@ async fn order(
     };
     let shared = &sys.shared;
     let bestallare = field(&form, "bestallare");
+    // User support checks the orderer's username when the form gives one, else the address.
+    let anvandarnamn = field(&form, "bestallare_anvandarnamn");
+    let checked = if anvandarnamn.is_empty() {
+        bestallare
+    } else {
+        anvandarnamn
+    };
     if !shared.verksamhetschefer.is_empty()
         && !shared
             .verksamhetschefer
             .iter()
-            .any(|v| v.trim().eq_ignore_ascii_case(bestallare))
+            .any(|v| v.trim().eq_ignore_ascii_case(checked))
     {
         return sys.refuse(fel(
             StatusCode::FORBIDDEN,
@@ -216,6 +223,15 @@ async fn order(
         file: None,
     });
     drop(state);
+    lock(&shared.received).push(crate::ReceivedOrder {
+        system: "treserva".into(),
+        external_ref: arende.clone(),
+        reference: field(&form, "referens").to_owned(),
+        idempotency_key: key.to_owned(),
+        orderer: bestallare.to_owned(),
+        orderer_username: Some(anvandarnamn.to_owned()).filter(|u| !u.is_empty()),
+        text: None,
+    });
     shared.count(Kind::Treserva, |s| s.orders_accepted += 1);
     (StatusCode::CREATED, axum::Json(json!({ "arende": arende }))).into_response()
 }

@@ -346,6 +346,7 @@ impl World {
             system_part: None,
             raw: None,
             protected_identity: false,
+            reference_number: None,
         };
         match kind {
             Kind::Cosmic => {

@@ -185,8 +185,22 @@ impl Layout {
         input: &mut dyn Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
+        self.import_with(system_id, input, limits, |_, _| {})
+    }
+
+    /// [`Layout::import`], each event then finished by `finish`: for a column no field of
+    /// the layout takes, or a source's own wording to keep in one spelling.
+    pub fn import_with(
+        &self,
+        system_id: &str,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+        finish: impl Fn(&Row, &mut AccessEvent),
+    ) -> Result<ImportOutcome, ConnectorError> {
         import(input, limits, self.columns, |row| {
-            self.event(system_id, row)
+            let mut event = self.event(system_id, row)?;
+            finish(row, &mut event);
+            Ok(event)
         })
     }
 
@@ -213,6 +227,7 @@ impl Layout {
             system_part: optional(self.system_part),
             raw: Some(row.raw()),
             protected_identity: false,
+            reference_number: None,
         })
     }
 }

@@ -34,6 +34,7 @@ fn event(row: &Row) -> Result<AccessEvent, RowError> {
         system_part: None,
         raw: Some(row.raw()),
         protected_identity: false,
+        reference_number: None,
     })
 }
 

@@ -21,8 +21,11 @@ pub const COLUMNS: [Column; 10] = [
     Column::optional("Arbetsstation", &[]),
 ];
 
-/// Written where the access has no link to an organisation.
-const NO_UNIT: &str = "Ej tillämplig på enhet";
+/// Written where the access has no link to an organisation (seed 002). Kept, in this
+/// spelling, as the event's unit: the reviewer is shown it as such, and the rules know it
+/// names no unit (`rules::is_unknown_unit`), where an empty unit would look like a gap in
+/// the file.
+pub const NO_UNIT: &str = "Ej tillämplig på enhet";
 
 const ACTIONS: [(&str, Action); 5] = [
     ("Läsa", Action::Read),
@@ -50,11 +53,11 @@ pub fn import(
     input: &mut dyn Read,
     limits: &ImportLimits,
 ) -> Result<ImportOutcome, ConnectorError> {
-    loggvakt_tabular::import(input, limits, &COLUMNS, |row| {
-        let mut event = LAYOUT.event(system_id, row)?;
-        event.care_unit = event
-            .care_unit
-            .filter(|u| u.to_lowercase() != NO_UNIT.to_lowercase());
-        Ok(event)
+    LAYOUT.import_with(system_id, input, limits, |_, event| {
+        if let Some(unit) = &mut event.care_unit
+            && unit.to_lowercase() == NO_UNIT.to_lowercase()
+        {
+            NO_UNIT.clone_into(unit);
+        }
     })
 }

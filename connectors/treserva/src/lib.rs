@@ -12,21 +12,31 @@ use std::time::Duration;
 
 use loggvakt_connector::{
     Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
-    ImportOutcome, Manifest, OrderReceipt, OrderRequest, PollOutcome, Subject, async_trait,
+    ImportOutcome, Manifest, OrderReceipt, OrderRequest, OrdererSetting, PollOutcome, Subject,
+    async_trait,
 };
 use loggvakt_tabular::wire::{self, http};
 use reqwest::{Client, StatusCode, Url};
 use serde::Deserialize;
 
-pub use extract::COLUMNS;
+pub use extract::{COLUMNS, NO_UNIT, import as import_extract};
 
 /// The `[[system]] settings` of a Treserva system (PROTOCOLS.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TreservaSettings {
     pub portal_url: String,
-    /// The verksamhetschef placing the orders; the portal checks their permissions.
-    pub requester_email: String,
+    /// A shared requester's e-mail: used for every order under `orderer = "shared"`, and
+    /// for orders that carry no orderer (from an older host). Otherwise each order is placed
+    /// by its unit's orderer, whose username user support checks against a verksamhetschef.
+    #[serde(default)]
+    pub requester_email: Option<String>,
+    /// The shared requester's username in Treserva, sent with `requester_email`.
+    #[serde(default)]
+    pub requester_username: Option<String>,
+    /// `unit` (default): the unit's orderer places the order; `shared`: the settings above.
+    #[serde(default)]
+    pub orderer: OrdererSetting,
     #[serde(default)]
     pub delivery: Delivery,
     /// Seconds to wait for each request; fractions allowed.
@@ -70,12 +80,20 @@ impl FromSettings for TreservaConnector {
 
     fn build(system_id: &str, s: TreservaSettings) -> Result<Self, ConnectorError> {
         let portal = http::base_url(system_id, "portal_url", &s.portal_url)?;
-        let email = s.requester_email.trim();
-        if email.is_empty() || !email.contains('@') || email.contains(char::is_whitespace) {
+        if let Some(email) = &s.requester_email
+            && !is_mail_address(email)
+        {
             return Err(wire::bad_setting(
                 system_id,
                 "requester_email",
                 "is not a mail address",
+            ));
+        }
+        if s.orderer == OrdererSetting::Shared && s.requester_email.is_none() {
+            return Err(wire::bad_setting(
+                system_id,
+                "requester_email",
+                "is required with orderer = \"shared\": the shared requester",
             ));
         }
         let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
@@ -100,16 +118,44 @@ struct Status {
     orsak: Option<String>,
 }
 
+fn is_mail_address(email: &str) -> bool {
+    let email = email.trim();
+    !email.is_empty() && email.contains('@') && !email.contains(char::is_whitespace)
+}
+
 impl TreservaConnector {
+    /// Who places `req`: its unit's orderer, or the shared requester of the settings.
+    fn requester<'a>(
+        &'a self,
+        req: &'a OrderRequest,
+    ) -> Result<(&'a str, Option<&'a str>), ConnectorError> {
+        let (email, username) = match self.settings.orderer.of(req) {
+            Some(o) => (Some(o.email.as_str()), o.username.as_deref()),
+            None => (
+                self.settings.requester_email.as_deref(),
+                self.settings.requester_username.as_deref(),
+            ),
+        };
+        let email = email.map(str::trim).filter(|e| is_mail_address(e)).ok_or_else(|| {
+            ConnectorError::config(format!(
+                "system {}: the order {} has no orderer with a mail address and no `requester_email` is set",
+                self.system_id, req.reference
+            ))
+        })?;
+        Ok((email, username.map(str::trim).filter(|u| !u.is_empty())))
+    }
+
     /// The e-service form's fields for `req`, in the order the portal lists them.
     pub fn form(&self, req: &OrderRequest) -> Result<Vec<(&'static str, String)>, ConnectorError> {
+        let (email, username) = self.requester(req)?;
         let mut form = vec![
             ("referens", req.reference.clone()),
-            (
-                "bestallare",
-                self.settings.requester_email.trim().to_owned(),
-            ),
+            ("bestallare", email.to_owned()),
         ];
+        // User support checks this username against the verksamhetschefer's permissions.
+        if let Some(username) = username {
+            form.push(("bestallare_anvandarnamn", username.to_owned()));
+        }
         match &req.subject {
             Subject::Users(users) => {
                 if users.is_empty() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http_peer::{
     LIMITS, answering, assert_bad_settings_named, assert_error, assert_pending, assert_same_order,
-    assert_unreachable, at, impatient, period, receipt, user,
+    assert_unreachable, at, impatient, ordered_by, period, receipt, user,
 };
 use loggvakt_connector::{
     Action, Connector, ErrorKind, FromSettings, ImportLimits, OrderReceipt, OrderRequest,
@@ -48,6 +48,7 @@ fn users_order() -> OrderRequest {
             ),
         ]),
         period: period("2027-04-12T00:00:00", "2027-04-21T00:00:00"),
+        orderer: None,
     }
 }
 
@@ -245,7 +246,11 @@ async fn poll_follows_the_ticket_to_the_delivered_file() {
     assert_eq!(first.care_unit.as_deref(), Some("Hemtjänst Norr"));
     assert_eq!(first.system_part.as_deref(), Some("Social dokumentation"));
     assert!(first.raw.as_deref().unwrap().ends_with(";10.0.0.5;WS-12"));
-    assert_eq!(out.events[1].care_unit, None, "Ej tillämplig på enhet");
+    assert_eq!(
+        out.events[1].care_unit.as_deref(),
+        Some(loggvakt_treserva::NO_UNIT),
+        "shown as such, not as a unit name"
+    );
     assert_eq!(out.events[1].time, at("2027-04-12T08:20:00"));
     let actions: Vec<Action> = out.events.iter().map(|e| e.action).collect();
     assert_eq!(
@@ -296,4 +301,44 @@ fn bad_settings_name_the_setting() {
     });
     let err = TreservaConnector::from_settings("treserva", &json!({})).unwrap_err();
     assert!(err.message.contains("portal_url"), "{err}");
+}
+
+/// The form Britt Beställare's order (with `username`) fills in on `c`.
+fn britts_form(c: &TreservaConnector, username: Option<&str>) -> HashMap<&'static str, String> {
+    c.form(&ordered_by(users_order(), username))
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// User support checks that the orderer's username belongs to a verksamhetschef: the form
+/// carries the unit's orderer, not one requester for all units.
+#[test]
+fn the_form_carries_the_units_orderer_and_their_username() {
+    let c = connector("http://127.0.0.1:9");
+    let form = britts_form(&c, Some("bbest"));
+    assert_eq!(form["bestallare"], "britt@kommun.example");
+    assert_eq!(form["bestallare_anvandarnamn"], "bbest");
+    let form = britts_form(&c, None);
+    assert!(!form.contains_key("bestallare_anvandarnamn"));
+
+    // Shared: the settings' requester for every order, explicitly.
+    let mut s = settings("http://127.0.0.1:9");
+    s["orderer"] = json!("shared");
+    s["requester_username"] = json!("vc1");
+    let shared = TreservaConnector::from_settings("treserva", &s).unwrap();
+    let form = britts_form(&shared, Some("bbest"));
+    assert_eq!(form["bestallare"], "vc@kommun.example");
+    assert_eq!(form["bestallare_anvandarnamn"], "vc1");
+
+    // Neither an orderer nor a shared requester: nobody to place the order.
+    let mut s = settings("http://127.0.0.1:9");
+    s.as_object_mut().unwrap().remove("requester_email");
+    let none = TreservaConnector::from_settings("treserva", &s).unwrap();
+    assert!(none.form(&ordered_by(users_order(), None)).is_ok());
+    let err = none.form(&users_order()).unwrap_err();
+    assert!(err.message.contains("requester_email"), "{err}");
+    s["orderer"] = json!("shared");
+    let err = TreservaConnector::from_settings("treserva", &s).unwrap_err();
+    assert!(err.message.contains("requester_email"), "{err}");
 }

@@ -87,10 +87,10 @@ pub(super) fn organisation(c: Collected, errors: &mut Vec<ConfigError>) -> Optio
         org.raw.timezone.as_deref(),
         &mut Problems::of(errors, &org.file, org.line, "[organisation]"),
     );
-    let units = units::validate(&c.units, errors);
+    let system_ids: HashSet<&str> = c.systems.iter().map(|s| s.raw.id.as_str()).collect();
+    let units = units::validate(&c.units, &system_ids, errors);
     let unit_ids: HashSet<&str> = c.units.iter().map(|u| u.raw.id.as_str()).collect();
     let systems = systems::validate(&c.systems, errors);
-    let system_ids: HashSet<&str> = c.systems.iter().map(|s| s.raw.id.as_str()).collect();
     let staff = staff::validate(&c.staff, &unit_ids, &system_ids, errors);
     let routines = routines::validate(&c.routines, &unit_ids, &system_ids, errors);
     let notify = c.notify.as_ref().map(|n| notify::validate(n, errors));

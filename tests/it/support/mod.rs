@@ -249,6 +249,7 @@ pub fn access_event(user: &str, time: chrono::NaiveDateTime, patient: Personnumm
         system_part: None,
         raw: None,
         protected_identity: false,
+        reference_number: None,
     }
 }
 

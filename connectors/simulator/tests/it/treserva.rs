@@ -344,3 +344,34 @@ async fn fail_next_latency_rate_limit_and_hang() {
         .await
         .unwrap();
 }
+
+/// User support checks the orderer's username when the form gives one, and the simulator
+/// records who placed each order it accepted.
+#[tokio::test]
+async fn the_orderers_username_is_checked_and_recorded() {
+    let mut cfg = config();
+    cfg.treserva_verksamhetschefer.push("vchef1".into());
+    let sim = start(cfg).await;
+    let (code, _) = post(
+        &sim,
+        &form("k1", &[("bestallare_anvandarnamn", "inte.chef")]),
+    )
+    .await;
+    assert_eq!(
+        code, 403,
+        "a verksamhetschef's address with another's username"
+    );
+    let (code, body) = post(&sim, &form("k2", &[("bestallare_anvandarnamn", "vchef1")])).await;
+    assert_eq!(code, 201, "{body}");
+    let received = sim.received_orders();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].system, "treserva");
+    assert_eq!(received[0].orderer, CHEF);
+    assert_eq!(received[0].orderer_username.as_deref(), Some("vchef1"));
+    assert_eq!(received[0].idempotency_key, "k2");
+    assert_eq!(
+        Some(&received[0].external_ref),
+        body["arende"].as_str().map(str::to_owned).as_ref()
+    );
+    sim.shutdown().await;
+}
