@@ -353,13 +353,17 @@ fn print_rows(task: &Task, events: &[TaskEvent], flagged: bool) {
     println!("\nLoggrader{}:", if flagged { " med flaggor" } else { "" });
     for e in events {
         println!(
-            "  {}  {:<10} {:<13} {:<24} {:<22} {}",
+            "  {}  {:<10} {:<13} {:<24} {:<22} {}{}",
             e.event.time.format("%Y-%m-%d %H:%M:%S"),
             e.event.user_id,
             patient_shown(&e.event.patient_id),
             e.event.patient_name.as_deref().unwrap_or("-"),
             e.event.care_unit.as_deref().unwrap_or("-"),
-            e.event.event_text
+            e.event.event_text,
+            e.event
+                .reference_number
+                .as_deref()
+                .map_or(String::new(), |r| format!("  (ref {r})"))
         );
         for f in &e.flags {
             println!("      ⚑ {}: {}", f.code.as_str(), f.reason);

@@ -213,12 +213,12 @@ impl WriteTx {
             .collect();
         let size =
             |(e, _, _): &Row<'_>| 230 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len);
-        for batch in self.batching.batches(&rows, 16, size) {
+        for batch in self.batching.batches(&rows, 17, size) {
             let sql = format!(
                 "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
                  user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw, \
-                 protected_identity, source_line) VALUES {}",
-                self.batching.placeholders(batch.len(), 16)
+                 protected_identity, source_line, reference_number) VALUES {}",
+                self.batching.placeholders(batch.len(), 17)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (e, staff, line) in batch {
@@ -238,7 +238,8 @@ impl WriteTx {
                     .bind(e.system_part.as_deref())
                     .bind(e.raw.as_deref())
                     .bind(i64::from(e.protected_identity))
-                    .bind(**line);
+                    .bind(**line)
+                    .bind(e.reference_number.as_deref());
             }
             q.execute(&mut *self.tx).await?;
         }

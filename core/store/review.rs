@@ -578,8 +578,8 @@ impl Store {
         };
         let sql = format!(
             "SELECT e.id, e.staff_id, e.time, e.user_id, e.user_name, e.patient_id, e.patient_name, \
-             e.care_unit, e.action, e.event_text, e.system_part, e.system_id, e.protected_identity \
-             FROM access_events e JOIN orders o ON o.id = e.order_id WHERE o.{col} = $1 \
+             e.care_unit, e.action, e.event_text, e.system_part, e.system_id, e.protected_identity, \
+             e.reference_number FROM access_events e JOIN orders o ON o.id = e.order_id WHERE o.{col} = $1 \
              ORDER BY e.user_id, e.time, e.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -606,7 +606,7 @@ impl Store {
                         system_part: r.try_get("system_part")?,
                         raw: None,
                         protected_identity: r.try_get::<i64, _>("protected_identity")? != 0,
-                        reference_number: None,
+                        reference_number: r.try_get("reference_number")?,
                     },
                     flags: Vec::new(),
                 })

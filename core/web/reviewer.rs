@@ -173,6 +173,7 @@ pub async fn task(
             "action": e.event.action,
             "event_text": e.event.event_text,
             "system_part": e.event.system_part,
+            "reference_number": e.event.reference_number,
             "flagged": !e.flags.is_empty(),
             "flags": e.flags.iter().map(|f| json!({"code": f.code.as_str(), "label": f.code.label_sv(), "reason": f.reason})).collect::<Vec<_>>(),
         }));

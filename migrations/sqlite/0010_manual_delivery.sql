@@ -5,6 +5,8 @@
 -- How a delivery outside loggvakt reached the reviewer, and when Cosmic's password came.
 ALTER TABLE orders ADD COLUMN delivered_via TEXT;
 ALTER TABLE orders ADD COLUMN password_at TEXT;
+-- Sesam 2's Referensnummer of a row (the view or document the user opened).
+ALTER TABLE access_events ADD COLUMN reference_number TEXT;
 -- How many of the draw's orders were imported when the task's rows were last counted.
 ALTER TABLE review_tasks ADD COLUMN parts_in BIGINT NOT NULL DEFAULT 0;
 

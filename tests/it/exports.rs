@@ -91,8 +91,13 @@ async fn awaiting_file(db: &TestDb, system: &str, user: &str, day: &str) -> i64 
 }
 
 /// `extract import --order` of the connector's fixture `file` for an order of `user`'s
-/// `day`; the events stored and the order's state after.
-async fn imported(system: &str, user: &str, day: &str, file: &str) -> (i64, OrderState) {
+/// `day`; the events stored, the order's state after, and the stored reference numbers.
+async fn imported(
+    system: &str,
+    user: &str,
+    day: &str,
+    file: &str,
+) -> (i64, OrderState, Vec<String>) {
     let cfg = ConfigDir::new(ORG, None);
     let db = TestDb::sqlite();
     let order = awaiting_file(&db, system, user, day).await;
@@ -112,21 +117,37 @@ async fn imported(system: &str, user: &str, day: &str, file: &str) -> (i64, Orde
     assert_eq!(r.code, 0, "{file}: {}\n{}", r.stdout, r.stderr);
     let store = db.open().await;
     let state = store.order(order).await.unwrap().unwrap().state;
-    (store.event_count(Some(order)).await.unwrap(), state)
+    let references: Vec<(String,)> = sqlx::query_as(
+        "SELECT reference_number FROM access_events WHERE reference_number IS NOT NULL \
+         ORDER BY reference_number",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    (
+        store.event_count(Some(order)).await.unwrap(),
+        state,
+        references.into_iter().map(|(r,)| r).collect(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sesam2_loggoversikt_exports_import_through_the_cli() {
     for file in ["loggoversikt.csv", "loggoversikt.xlsx"] {
-        let outcome = imported("sesam2", "189986", "2023-10-13", file).await;
-        assert_eq!(outcome, (4, OrderState::Imported), "{file}");
+        let (events, state, references) = imported("sesam2", "189986", "2023-10-13", file).await;
+        assert_eq!((events, state), (4, OrderState::Imported), "{file}");
+        // Referensnummer is kept as a column of its own.
+        assert!(
+            references.contains(&"HM-2023-00417".to_owned()),
+            "{file}: {references:?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn treserva_extract_with_h_typ_and_no_unit_imports_through_the_cli() {
-    let outcome = imported("treserva", "elind", "2027-04-12", "loggutdrag.csv").await;
-    assert_eq!(outcome, (4, OrderState::Imported));
+    let (events, state, _) = imported("treserva", "elind", "2027-04-12", "loggutdrag.csv").await;
+    assert_eq!((events, state), (4, OrderState::Imported));
 }
 
 /// `analyze` reads both exports as they are, names the original line of a flag, and
