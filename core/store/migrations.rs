@@ -104,7 +104,11 @@ mod tests {
     #[test]
     fn postgres_gets_no_sqlite_id_columns() {
         for m in POSTGRES.iter() {
-            assert!(!m.sql.as_str().contains(SQLITE_ID), "migration {}", m.version);
+            assert!(
+                !m.sql.as_str().contains(SQLITE_ID),
+                "migration {}",
+                m.version
+            );
         }
     }
 }
