@@ -110,9 +110,13 @@ impl Store {
         let insert = sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at, last_seen) \
              VALUES ($1, $2, $3, $4, $5, $4)",
-        );
-        let insert = insert.bind(token_hash).bind(user_id).bind(csrf);
-        self.exec(insert.bind(ts(now)).bind(ts(expires))).await?;
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(ts(now))
+        .bind(ts(expires));
+        self.exec(insert).await?;
         // Expired sessions go as new ones come, so the table stays small without a job.
         self.exec(sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(ts(now)))
             .await
