@@ -46,26 +46,14 @@ const FIRST_NAMES: &[&str] = &[
 ];
 /// Staff surnames; patients' are compounds of the lists below, so they never share one by
 /// chance and every same_surname flag is a planted one.
-const STAFF_SURNAMES: &[&str] = &[
-    "Andersson",
-    "Johansson",
-    "Karlsson",
-    "Nilsson",
-    "Eriksson",
-    "Larsson",
-    "Olsson",
-    "Persson",
-    "Svensson",
-    "Gustafsson",
-    "Pettersson",
-    "Jönsson",
+const STAFF_SURNAMES: [&str; 18] = synth::surnames([
     "Hassan",
     "Nguyen",
     "Virtanen",
     "Yilmaz",
     "Kovacevic",
     "Mårtensson",
-];
+]);
 const PATIENT_PREFIX: &[&str] = &[
     "Alm", "Ek", "Gran", "Asp", "Hag", "Ljung", "Rosen", "Sand", "Wik", "Ström", "Björk", "Dahl",
     "Fors", "Holm", "Lund", "Nord", "Sjö", "Öst",

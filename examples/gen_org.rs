@@ -46,19 +46,7 @@ const FIRST_NAMES: &[&str] = &[
     "Fredrik", "Stefan", "Magnus", "Jonas", "Niklas", "Björn", "Göran", "Håkan", "Mohammed",
     "Ahmed", "Ali", "Yusuf", "Omar", "Emil", "Oskar",
 ];
-const LAST_NAMES: &[&str] = &[
-    "Andersson",
-    "Johansson",
-    "Karlsson",
-    "Nilsson",
-    "Eriksson",
-    "Larsson",
-    "Olsson",
-    "Persson",
-    "Svensson",
-    "Gustafsson",
-    "Pettersson",
-    "Jönsson",
+const LAST_NAMES: [&str; 48] = synth::surnames([
     "Lindberg",
     "Magnusson",
     "Lindström",
@@ -95,7 +83,7 @@ const LAST_NAMES: &[&str] = &[
     "Sundberg",
     "Falk",
     "Nordin",
-];
+]);
 const LEAF_KINDS: &[&str] = &[
     "Hemtjänst",
     "Särskilt boende",
@@ -246,7 +234,7 @@ struct Unit {
 
 fn person(rng: &mut Rng, tag: &str) -> (String, String) {
     let first = rng.pick(FIRST_NAMES);
-    let last = rng.pick(LAST_NAMES);
+    let last = rng.pick(&LAST_NAMES);
     let email = format!("{}.{}.{tag}@{DOMAIN}", ascii_fold(first), ascii_fold(last));
     (format!("{first} {last}"), email)
 }
@@ -324,7 +312,7 @@ fn write_staff(
         for _ in 0..size {
             let n = index + 1;
             let first = rng.pick(FIRST_NAMES);
-            let last = rng.pick(LAST_NAMES);
+            let last = rng.pick(&LAST_NAMES);
             let email = if rng.below(10) < 9 {
                 format!("{}.{}.{n}@{DOMAIN}", ascii_fold(first), ascii_fold(last))
             } else {

@@ -48,8 +48,7 @@ pub async fn plan_month(
     actor: &str,
     seeds: &Seeds,
 ) -> Result<PlanReport, PlanError> {
-    let now = clock.now();
-    let today = local_date(now);
+    let today = local_date(clock.now());
     if month > Month::of(today) {
         return Err(PlanError::FutureMonth { month, today });
     }
@@ -57,19 +56,18 @@ pub async fn plan_month(
     if !orphans.is_empty() {
         return Err(PlanError::OrphanedWork(orphans));
     }
-    plan_checked_month(store, org, month, clock, actor, seeds).await
+    plan_checked_month(store, org, month, clock.now(), actor, seeds).await
 }
 
-/// [`plan_month`] once the configuration is known to leave no open work behind.
+/// [`plan_month`] once the configuration is known to leave no open work behind, at `now`.
 async fn plan_checked_month(
     store: &Store,
     org: &Organisation,
     month: Month,
-    clock: &Clock,
+    now: DateTime<Utc>,
     actor: &str,
     seeds: &Seeds,
 ) -> Result<PlanReport, PlanError> {
-    let now = clock.now();
     let existing = store.draw_keys(month).await?;
     let cycles = store.cycle_states(month).await?;
     let mut report = PlanReport::default();
@@ -197,7 +195,7 @@ pub async fn plan_due(
     let mut month = store.plan_start().await?.unwrap_or(current);
     let mut created = 0;
     while month <= current {
-        created += plan_checked_month(store, org, month, clock, actor, seeds)
+        created += plan_checked_month(store, org, month, clock.now(), actor, seeds)
             .await?
             .created;
         month = month.next();

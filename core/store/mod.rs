@@ -8,6 +8,7 @@ pub mod audit;
 mod cases;
 mod draws;
 mod lease;
+mod migrations;
 pub mod orders;
 mod outside;
 mod report;
@@ -52,9 +53,6 @@ pub enum Backend {
     Sqlite,
     Postgres,
 }
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Arbitrary constants naming our PostgreSQL advisory locks.
 const AUDIT_LOCK: i64 = 0x6c6f_6767_0001;
@@ -145,9 +143,10 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
+        // One set of files for both backends (layout and checksums: migrations.rs).
         let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+            Backend::Sqlite => &*migrations::SQLITE,
+            Backend::Postgres => &*migrations::POSTGRES,
         };
         // PostgreSQL's migrator takes an advisory lock; SQLite's has none, so two processes
         // starting on a fresh file can collide. The loser retries and then finds the
@@ -214,6 +213,12 @@ impl Store {
             .collect()
     }
 
+    /// Runs one statement on its own, outside any transaction.
+    pub(crate) async fn exec(&self, query: AnyQuery<'_>) -> Result<()> {
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -224,8 +229,7 @@ impl Store {
 
     /// Whether the database answers a query.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(self.pool()).await?;
-        Ok(())
+        self.exec(sqlx::query("SELECT 1")).await
     }
 
     /// Starts a transaction that may write and append to the audit trail. Writers are

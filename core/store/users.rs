@@ -107,7 +107,7 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at, last_seen) \
              VALUES ($1, $2, $3, $4, $5, $4)",
         )
@@ -115,15 +115,11 @@ impl Store {
         .bind(user_id)
         .bind(csrf)
         .bind(ts(now))
-        .bind(ts(expires))
-        .execute(self.pool())
-        .await?;
+        .bind(ts(expires));
+        self.exec(insert).await?;
         // Expired sessions go as new ones come, so the table stays small without a job.
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(ts(now))
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        self.exec(sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(ts(now)))
+            .await
     }
 
     /// The live session's user and CSRF token: not expired, and used within `idle`. Its use
@@ -158,21 +154,15 @@ impl Store {
             return Ok(None);
         };
         if now - last_seen > (idle / 2).min(chrono::TimeDelta::minutes(1)) {
-            sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
-                .bind(ts(now))
-                .bind(token_hash)
-                .execute(self.pool())
-                .await?;
+            let touch = sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2");
+            self.exec(touch.bind(ts(now)).bind(token_hash)).await?;
         }
         Ok(Some((user, csrf)))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        self.exec(sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash))
+            .await
     }
 }
 
@@ -252,10 +242,7 @@ impl Store {
 
     /// Forgets an account's failures after it logged in.
     pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(key)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        self.exec(sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key))
+            .await
     }
 }

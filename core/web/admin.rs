@@ -12,6 +12,7 @@ use crate::calendar::{Month, local_date};
 use crate::model::order::{Order, OrderState};
 use crate::model::org::RoutineKind;
 use crate::model::user::Role;
+use crate::store::StoreError;
 
 use crate::calendar::local_minute as local;
 
@@ -135,13 +136,7 @@ pub async fn draws(
 
 pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
     session.require(&[Role::Admin])?;
-    let orders: Vec<_> = state
-        .store
-        .orders(None)
-        .await?
-        .iter()
-        .map(|o| order_json(o, |t| json!(local(t))))
-        .collect();
+    let orders = orders_json(&state, |t| json!(local(t))).await?;
     let overdue = orders.iter().filter(|o| o["overdue"] == true).count();
     Ok(state.page(
         Some(&session),
@@ -151,9 +146,17 @@ pub async fn orders(State(state): State<Shared>, session: Session) -> Result<Res
     ))
 }
 
-/// An order as the admin page and the API show it; `time` renders each instant (local text
-/// on the page, RFC 3339 in the API).
-pub(super) fn order_json(o: &Order, time: impl Fn(DateTime<Utc>) -> Value) -> Value {
+/// Every order as the admin page and the API list them; `time` renders each instant (local
+/// text on the page, RFC 3339 in the API).
+pub(super) async fn orders_json(
+    state: &Shared,
+    time: impl Fn(DateTime<Utc>) -> Value,
+) -> Result<Vec<Value>, StoreError> {
+    let orders = state.store.orders(None).await?;
+    Ok(orders.iter().map(|o| order_json(o, &time)).collect())
+}
+
+fn order_json(o: &Order, time: impl Fn(DateTime<Utc>) -> Value) -> Value {
     json!({
         "id": o.id, "reference": o.reference, "draw_id": o.draw_id, "system": o.system,
         "state": o.state.as_str(),

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::admin::order_json;
+use super::admin::orders_json;
 use super::auditor::{verdict_json, verification_json};
 use super::executive::YearQuery;
 use super::reviewer::{complete_task, record_shown, reviewable, visible_tasks};
@@ -87,14 +87,7 @@ pub async fn verify(
 
 pub async fn orders(State(state): State<Shared>, ApiSession(s): ApiSession) -> ApiResult {
     s.require(&[Role::Admin])?;
-    let orders: Vec<_> = state
-        .store
-        .orders(None)
-        .await?
-        .iter()
-        .map(|o| order_json(o, |t| json!(t)))
-        .collect();
-    Ok(Json(json!(orders)))
+    Ok(Json(json!(orders_json(&state, |t| json!(t)).await?)))
 }
 
 #[derive(Deserialize, Default)]

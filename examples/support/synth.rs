@@ -5,6 +5,41 @@
 // Each generator uses a part of this file; what one leaves unused is not dead.
 #![allow(dead_code)]
 
+/// Sweden's twelve most common surnames: both generators' staff lists begin with them.
+pub const COMMON_SURNAMES: [&str; 12] = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jönsson",
+];
+
+/// [`COMMON_SURNAMES`] followed by `more`, as one list (`N` must be 12 + `M`).
+pub const fn surnames<const M: usize, const N: usize>(
+    more: [&'static str; M],
+) -> [&'static str; N] {
+    let common = COMMON_SURNAMES.len();
+    assert!(N == common + M, "surnames: N must be 12 + M");
+    let mut all = [""; N];
+    let mut i = 0;
+    while i < N {
+        all[i] = if i < common {
+            COMMON_SURNAMES[i]
+        } else {
+            more[i - common]
+        };
+        i += 1;
+    }
+    all
+}
+
 /// SplitMix64: tiny, fast and good enough for synthetic data.
 pub struct Rng(pub u64);
 

@@ -116,24 +116,34 @@ fn wait_for_close(stream: &mut TcpStream, within: Duration) -> Option<Duration> 
     }
 }
 
+/// A server with this header timeout and connection limit (`serve`'s flags).
+async fn limited_app(header_timeout_secs: &str, max_connections: &str) -> TestApp {
+    let limits = [
+        "--header-timeout-secs",
+        header_timeout_secs,
+        "--max-connections",
+        max_connections,
+    ];
+    TestApp::spawn_with("2027-05-10T10:00:00+02:00", false, &limits).await
+}
+
+/// `n` clients that send half a request line to `addr`, then nothing.
+fn slow_clients(addr: &str, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /health HT").unwrap();
+            s
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_that_never_finishes_its_headers_is_closed() {
-    let app = TestApp::spawn_with(
-        "2027-05-10T10:00:00+02:00",
-        false,
-        &["--header-timeout-secs", "1", "--max-connections", "4"],
-    )
-    .await;
+    let app = limited_app("1", "4").await;
     let addr = app.addr().to_owned();
     let closed = tokio::task::spawn_blocking(move || {
-        // Half a request line, then nothing.
-        let mut slow: Vec<TcpStream> = (0..4)
-            .map(|_| {
-                let mut s = TcpStream::connect(&addr).unwrap();
-                s.write_all(b"GET /health HT").unwrap();
-                s
-            })
-            .collect();
+        let mut slow = slow_clients(&addr, 4);
         slow.iter_mut()
             .map(|s| wait_for_close(s, Duration::from_secs(10)))
             .collect::<Vec<_>>()
@@ -151,20 +161,8 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_over_the_limit_wait_until_one_closes() {
-    let app = TestApp::spawn_with(
-        "2027-05-10T10:00:00+02:00",
-        false,
-        &["--header-timeout-secs", "60", "--max-connections", "2"],
-    )
-    .await;
-    let addr = app.addr().to_owned();
-    let mut held: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = TcpStream::connect(&addr).unwrap();
-            s.write_all(b"GET /health HT").unwrap();
-            s
-        })
-        .collect();
+    let app = limited_app("60", "2").await;
+    let mut held = slow_clients(app.addr(), 2);
     // A third client is accepted by the kernel but not served while both slots are held.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))

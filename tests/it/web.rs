@@ -5,9 +5,27 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::app::{PASSWORD, TestApp};
+use crate::support::app::{PASSWORD, Session, TestApp};
 use crate::support::count;
 use crate::support::login::login_token;
+
+/// `user` is refused (403) each of `paths`, page or API.
+async fn assert_forbidden(user: &Session, paths: &[&str]) {
+    for path in paths {
+        let res = user.get(path).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+}
+
+/// Where the API closes task `id`.
+fn complete_api(id: i64) -> String {
+    format!("/api/tasks/{id}/complete")
+}
+
+/// Where the task page's form closes task `id`.
+fn complete_page(id: i64) -> String {
+    format!("/granskningar/{id}/avsluta")
+}
 
 async fn tasks_by_unit(app: &TestApp) -> (i64, i64) {
     let admin = app.login("admin").await;
@@ -70,15 +88,10 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
 
     // Acting on another unit's task: refused, and nothing changes.
     let utan = json!({"outcome": "utan_anmarkning"});
-    let res = hanna
-        .api_post(&format!("/api/tasks/{boende}/complete"), &utan)
-        .await;
+    let res = hanna.api_post(&complete_api(boende), &utan).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = hanna
-        .submit(
-            &format!("/granskningar/{boende}/avsluta"),
-            &[("outcome", "utan_anmarkning")],
-        )
+        .submit(&complete_page(boende), &[("outcome", "utan_anmarkning")])
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let store = app.store().await;
@@ -89,27 +102,20 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
 
     // Without the CSRF token, even her own task is not touched.
     let res = hanna
-        .api_post_without_token(&format!("/api/tasks/{hem}/complete"), &utan)
+        .api_post_without_token(&complete_api(hem), &utan)
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = hanna
-        .post_form(
-            &format!("/granskningar/{hem}/avsluta"),
-            &[("csrf", "fel"), ("outcome", "utan_anmarkning")],
-        )
-        .await;
+    let forged = [("csrf", "fel"), ("outcome", "utan_anmarkning")];
+    let res = hanna.post_form(&complete_page(hem), &forged).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // With it, she closes her own; a remark without comment is refused with a message.
     let res = hanna
-        .api_post(
-            &format!("/api/tasks/{hem}/complete"),
-            &json!({"outcome": "med_anmarkning"}),
-        )
+        .api_post(&complete_api(hem), &json!({"outcome": "med_anmarkning"}))
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("kommentar"));
     let done: Value = hanna
-        .api_post(&format!("/api/tasks/{hem}/complete"), &utan)
+        .api_post(&complete_api(hem), &utan)
         .await
         .json()
         .await
@@ -117,17 +123,15 @@ async fn reviewers_see_only_their_units_by_page_and_api() {
     assert_eq!(done["outcome"], "utan_anmarkning");
 
     // Reviewers have no admin, report or audit pages.
-    for path in [
+    let others = [
         "/admin",
         "/admin/bestallningar",
         "/rapport",
         "/revision",
         "/api/orders",
         "/api/audit",
-    ] {
-        let res = hanna.get(path).await;
-        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
-    }
+    ];
+    assert_forbidden(&hanna, &others).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -135,16 +139,15 @@ async fn executive_sees_counts_and_no_patient_data() {
     let app = TestApp::spawn().await;
     let (hem, _) = tasks_by_unit(&app).await;
     let ledning = app.login("ledning").await;
-    for path in [
-        format!("/granskningar/{hem}"),
-        format!("/api/tasks/{hem}"),
-        "/api/tasks".into(),
-        "/granskningar".into(),
-        "/admin/dragningar".into(),
-    ] {
-        let res = ledning.get(&path).await;
-        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
-    }
+    let (task_page, task_api) = (format!("/granskningar/{hem}"), format!("/api/tasks/{hem}"));
+    let reviewers_only = [
+        task_page.as_str(),
+        task_api.as_str(),
+        "/api/tasks",
+        "/granskningar",
+        "/admin/dragningar",
+    ];
+    assert_forbidden(&ledning, &reviewers_only).await;
     let staff = std::fs::read_to_string(app.setup.cfg.path().join("staff.csv")).unwrap();
     for path in [
         "/rapport",

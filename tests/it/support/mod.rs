@@ -14,6 +14,8 @@ pub mod app;
 mod db;
 pub mod fixture;
 pub mod login;
+#[path = "../../../connectors/sdk/tests/data/personnummer_meta.rs"]
+mod meta;
 pub mod state;
 pub mod webdriver;
 
@@ -280,22 +282,12 @@ pub fn plugin_library() -> &'static PathBuf {
 /// Every written form of every case in the personnummer project's shared test data
 /// (`connectors/sdk/tests/data/personnummer-meta/`), with whether that project calls it valid.
 pub fn personnummer_meta() -> Vec<(String, bool)> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/sdk/tests/data/personnummer-meta");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/sdk/tests/data");
     let mut forms = Vec::new();
-    for file in ["list.json", "interim.json"] {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-        for case in cases {
-            let valid = case["valid"].as_bool().unwrap();
-            for form in [
-                "long_format",
-                "separated_long",
-                "separated_format",
-                "short_format",
-            ] {
-                forms.push((case[form].as_str().unwrap().to_owned(), valid));
-            }
+    for case in meta::cases(&data) {
+        let valid = case["valid"].as_bool().unwrap();
+        for form in meta::FORMS {
+            forms.push((case[form].as_str().unwrap().to_owned(), valid));
         }
     }
     forms

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use loggvakt_connector::{AccessEvent, Personnummer};
-use loggvakt_simulator::{Ports, SimConfig, SimStaff, Simulator};
+use loggvakt_simulator::{Ports, SimConfig, SimStaff, Simulator, SystemFaults};
 use serde_json::Value;
 
 pub const CHEF: &str = "chef@kommun.example";
@@ -87,6 +87,13 @@ pub async fn start_with(change: impl FnOnce(&mut SimConfig)) -> Simulator {
     let mut config = config();
     change(&mut config);
     start(config).await
+}
+
+/// Sets `system`'s faults to the defaults as `change` leaves them (replacing any set before).
+pub fn set_faults(sim: &Simulator, system: &str, change: impl FnOnce(&mut SystemFaults)) {
+    let mut faults = SystemFaults::default();
+    change(&mut faults);
+    sim.set_faults(system, faults);
 }
 
 /// The ground truth of an order: the accesses of each `(username, from, to)` of `system`,

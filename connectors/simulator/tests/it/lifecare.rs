@@ -41,6 +41,11 @@ fn message(key: &str, text: &str) -> Value {
 const ORDER_TEXT: &str = "Hej! Stickprov för loggkontroll, ta ut aktivitetsloggen för:\n\
     Eva Ek (L4711): 2027-04-12 00:00 – 2027-04-13 00:00\n\
     Maria Sjö (L4712): 2027-04-12 00:00 – 2027-04-14 00:00\n";
+/// What [`ORDER_TEXT`] asks for, as [`ground_truth`] takes it.
+const ORDERED: [(&str, &str, &str); 2] = [
+    ("L4711", "2027-04-12 00:00", "2027-04-13 00:00"),
+    ("L4712", "2027-04-12 00:00", "2027-04-14 00:00"),
+];
 
 #[tokio::test]
 async fn an_order_message_is_answered_with_the_extract_after_the_delay() {
@@ -79,14 +84,7 @@ async fn an_order_message_is_answered_with_the_extract_after_the_delay() {
             "Aktivitet"
         ]
     );
-    let truth = ground_truth(
-        &sim,
-        "lifecare",
-        &[
-            ("L4711", "2027-04-12 00:00", "2027-04-13 00:00"),
-            ("L4712", "2027-04-12 00:00", "2027-04-14 00:00"),
-        ],
-    );
+    let truth = ground_truth(&sim, "lifecare", &ORDERED);
     assert!(!truth.is_empty());
     assert_eq!(csv.rows.len(), truth.len());
     let (t, u, p, a, b) = (

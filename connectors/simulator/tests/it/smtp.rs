@@ -5,11 +5,11 @@ use lettre::message::header::{
     ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
 };
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use loggvakt_simulator::{Simulator, SystemFaults};
+use loggvakt_simulator::{SimConfig, Simulator};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::common::{Csv, config, dt, ground_truth, start, start_with};
+use crate::common::{Csv, config, dt, ground_truth, set_faults, start, start_with};
 
 #[derive(Clone)]
 struct OrderKey(String);
@@ -26,11 +26,16 @@ impl Header for OrderKey {
     }
 }
 
-fn mailer(sim: &Simulator, timeout: Duration) -> AsyncSmtpTransport<Tokio1Executor> {
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+type Mailer = AsyncSmtpTransport<Tokio1Executor>;
+
+/// A simulator of [`config`] as `change` leaves it, and a mail client to its SMTP port.
+async fn start_mailing(change: impl FnOnce(&mut SimConfig)) -> (Simulator, Mailer) {
+    let sim = start_with(change).await;
+    let smtp = Mailer::builder_dangerous("127.0.0.1")
         .port(sim.smtp_addr().port())
-        .timeout(Some(timeout))
-        .build()
+        .timeout(Some(Duration::from_secs(5)))
+        .build();
+    (sim, smtp)
 }
 
 fn order_body(lines: &[&str]) -> String {
@@ -100,8 +105,7 @@ fn assert_extract_matches(sim: &Simulator, csv: &[u8], orders: &[(&str, &str, &s
 
 #[tokio::test]
 async fn an_order_mail_is_received_decoded_and_answered_with_the_ordered_extract() {
-    let sim = start(config()).await;
-    let smtp = mailer(&sim, Duration::from_secs(5));
+    let (sim, smtp) = start_mailing(|_| {}).await;
     let body = order_body(&[
         "- C821234: 2027-04-12 00:00 – 2027-04-13 00:00",
         "- C900001: 2027-04-13 00:00 – 2027-04-14 00:00",
@@ -170,8 +174,7 @@ async fn an_order_mail_is_received_decoded_and_answered_with_the_ordered_extract
 
 #[tokio::test]
 async fn a_resent_order_is_a_duplicate_and_the_per_unit_limit_is_enforced() {
-    let sim = start(config()).await;
-    let smtp = mailer(&sim, Duration::from_secs(5));
+    let (sim, smtp) = start_mailing(|_| {}).await;
     let one = order_body(&["C821234: 2027-04-12 00:00 – 2027-04-13 00:00"]);
     for _ in 0..2 {
         smtp.send(order_mail("k1", "LV-1", Body::new(one.clone())))
@@ -225,8 +228,7 @@ async fn a_resent_order_is_a_duplicate_and_the_per_unit_limit_is_enforced() {
 
 #[tokio::test]
 async fn injected_451_then_success_and_a_hang_times_the_client_out() {
-    let sim = start_with(|c| c.faults.cosmic.fail_next = 1).await;
-    let smtp = mailer(&sim, Duration::from_secs(5));
+    let (sim, smtp) = start_mailing(|c| c.faults.cosmic.fail_next = 1).await;
     let body = order_body(&["C821234: 2027-04-12 00:00 – 2027-04-13 00:00"]);
     let err = smtp
         .send(order_mail("k", "LV-1", Body::new(body.clone())))
@@ -241,13 +243,7 @@ async fn injected_451_then_success_and_a_hang_times_the_client_out() {
     assert_eq!(stats.cosmic.orders_accepted, 1);
     assert_eq!(stats.cosmic.duplicates, 0, "a refused mail is not an order");
 
-    sim.set_faults(
-        "cosmic",
-        SystemFaults {
-            hang: true,
-            ..Default::default()
-        },
-    );
+    set_faults(&sim, "cosmic", |f| f.hang = true);
     // lettre's own timeout covers only the TCP connect, and the connection is accepted: the
     // client's timeout has to be around the whole send (as the Cosmic connector's must be).
     let hung = tokio::time::timeout(
@@ -262,8 +258,7 @@ async fn injected_451_then_success_and_a_hang_times_the_client_out() {
 
 #[tokio::test]
 async fn malformed_rows_and_a_delivery_that_never_comes() {
-    let sim = start_with(|c| c.faults.cosmic.malformed_rows = 5).await;
-    let smtp = mailer(&sim, Duration::from_secs(5));
+    let (sim, smtp) = start_mailing(|c| c.faults.cosmic.malformed_rows = 5).await;
     let body = order_body(&["C821234: 2027-04-12 00:00 – 2027-04-19 00:00"]);
     smtp.send(order_mail("k", "LV-1", Body::new(body)))
         .await
@@ -278,13 +273,7 @@ async fn malformed_rows_and_a_delivery_that_never_comes() {
     assert_eq!(csv.rows.len(), truth.len() + 5);
     assert_eq!(csv.malformed(&["Tidpunkt"]), 5);
 
-    sim.set_faults(
-        "cosmic",
-        SystemFaults {
-            never_deliver: true,
-            ..Default::default()
-        },
-    );
+    set_faults(&sim, "cosmic", |f| f.never_deliver = true);
     assert!(sim.cosmic_extract("k").is_none());
     sim.shutdown().await;
 }
@@ -312,20 +301,20 @@ async fn a_raw_session_sequence_errors_dot_stuffing_and_rset() {
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
     expect(&mut r, "220").await;
-    w.write_all(b"MAIL FROM:<a@b>\r\n").await.unwrap();
-    expect(&mut r, "503").await;
-    w.write_all(b"HELO test\r\n").await.unwrap();
-    expect(&mut r, "250").await;
-    w.write_all(b"RCPT TO:<j@region>\r\n").await.unwrap();
-    expect(&mut r, "503").await;
-    w.write_all(b"EHLO test\r\n").await.unwrap();
-    expect(&mut r, "250").await;
-    w.write_all(b"MAIL FROM:<a@b> BODY=8BITMIME\r\n")
-        .await
-        .unwrap();
-    expect(&mut r, "250").await;
-    w.write_all(b"DATA\r\n").await.unwrap();
-    expect(&mut r, "503").await;
+    // Each command and the reply it gets: out of sequence 503, in sequence 250.
+    for (command, code) in [
+        ("MAIL FROM:<a@b>", "503"),
+        ("HELO test", "250"),
+        ("RCPT TO:<j@region>", "503"),
+        ("EHLO test", "250"),
+        ("MAIL FROM:<a@b> BODY=8BITMIME", "250"),
+        ("DATA", "503"),
+    ] {
+        w.write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        expect(&mut r, code).await;
+    }
     w.write_all(b"RSET\r\nNOOP\r\nMAIL FROM:<a@b>\r\nRCPT TO:<j@region>\r\nDATA\r\n")
         .await
         .unwrap();

@@ -3,7 +3,9 @@ use std::time::Duration;
 use loggvakt_simulator::{Simulator, SystemFaults};
 use serde_json::Value;
 
-use crate::common::{CHEF, Csv, call, client, config, dt, ground_truth, start, start_with};
+use crate::common::{
+    CHEF, Csv, call, client, config, dt, ground_truth, set_faults, start, start_with,
+};
 
 fn form<'a>(key: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut f = vec![
@@ -284,24 +286,12 @@ async fn fail_next_latency_rate_limit_and_hang() {
         (2, 1, 0)
     );
 
-    sim.set_faults(
-        "treserva",
-        SystemFaults {
-            latency: Duration::from_millis(100),
-            ..Default::default()
-        },
-    );
+    set_faults(&sim, "treserva", |f| f.latency = Duration::from_millis(100));
     let started = std::time::Instant::now();
     assert_eq!(post(&sim, &form("k", &[])).await.0, 200);
     assert!(started.elapsed() >= Duration::from_millis(100));
 
-    sim.set_faults(
-        "treserva",
-        SystemFaults {
-            rate_limit_per_sec: Some(2),
-            ..Default::default()
-        },
-    );
+    set_faults(&sim, "treserva", |f| f.rate_limit_per_sec = Some(2));
     let mut codes = Vec::new();
     let mut retry_after = None;
     for _ in 0..4 {
@@ -322,13 +312,7 @@ async fn fail_next_latency_rate_limit_and_hang() {
     assert_eq!(retry_after.as_deref(), Some("1"));
     assert_eq!(sim.stats().treserva.rate_limited, 2);
 
-    sim.set_faults(
-        "treserva",
-        SystemFaults {
-            hang: true,
-            ..Default::default()
-        },
-    );
+    set_faults(&sim, "treserva", |f| f.hang = true);
     let err = reqwest::Client::builder()
         .timeout(Duration::from_millis(150))
         .build()
