@@ -78,6 +78,18 @@ pub(super) fn parse_date(raw: &str) -> Result<NaiveDate, String> {
 }
 
 /// A value parser for a closed list of names: `'{raw}' is not a {what}: a, b, c`.
+/// `--via`: how an extract reached the reviewer, or how a log was read.
+pub(super) fn parse_via(raw: &str) -> Result<crate::model::order::DeliveryVia, String> {
+    use crate::model::order::DeliveryVia;
+    parse_named(
+        raw,
+        "a delivery channel",
+        DeliveryVia::parse,
+        &DeliveryVia::ALL,
+        |v| v.as_str(),
+    )
+}
+
 pub(super) fn parse_named<T: Copy>(
     raw: &str,
     what: &str,

@@ -51,21 +51,11 @@ pub enum OrderAction {
     Delivered {
         id: i64,
         /// screen, paper, cryptshare, message or file.
-        #[arg(long, value_parser = parse_via)]
+        #[arg(long, value_parser = super::common::parse_via)]
         via: DeliveryVia,
     },
     /// Record that the password of an encrypted delivery came (Cosmic phones it).
     PasswordReceived { id: i64 },
-}
-
-fn parse_via(raw: &str) -> Result<DeliveryVia, String> {
-    parse_named(
-        raw,
-        "a delivery channel",
-        DeliveryVia::parse,
-        &DeliveryVia::ALL,
-        |v| v.as_str(),
-    )
 }
 
 fn parse_order_state(raw: &str) -> Result<OrderState, String> {

@@ -10,7 +10,7 @@ use clap::{Subcommand, ValueEnum};
 use loggvakt_connector::{IdKind, Personnummer, ReviewOutcome};
 use serde_json::json;
 
-use super::common::{Format, Globals, cli_actor, load_config, local, open_store, parse_named};
+use super::common::{Format, Globals, cli_actor, load_config, local, open_store};
 use crate::connectors::Connectors;
 use crate::model::order::DeliveryVia;
 use crate::model::task::{
@@ -63,7 +63,7 @@ pub enum ReviewAction {
         #[arg(long)]
         user: String,
         /// How the log was read: screen, paper, cryptshare, message or file.
-        #[arg(long, value_parser = parse_via)]
+        #[arg(long, value_parser = super::common::parse_via)]
         via: DeliveryVia,
         /// How many rows the log had.
         #[arg(long)]
@@ -81,16 +81,6 @@ pub enum ReviewAction {
         #[arg(long)]
         by: Option<String>,
     },
-}
-
-fn parse_via(raw: &str) -> Result<DeliveryVia, String> {
-    parse_named(
-        raw,
-        "a delivery channel",
-        DeliveryVia::parse,
-        &DeliveryVia::ALL,
-        |v| v.as_str(),
-    )
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -156,20 +146,13 @@ async fn record_outside(
     record: OutsideRecord,
     by: Option<String>,
 ) -> Result<ExitCode> {
-    let org = load_config(&ctx.config)?;
-    let store = open_store(&ctx.db).await?;
-    let rules = Rules::for_org(&org);
-    let actor = cli_actor();
-    let review = Review {
-        store: &store,
-        org: &org,
-        rules: &rules,
-        clock: &ctx.clock,
-        actor: &actor,
-    };
+    let (org, store) = (load_config(&ctx.config)?, open_store(&ctx.db).await?);
+    let (rules, actor) = (Rules::for_org(&org), cli_actor());
     let by = by.unwrap_or_else(|| actor.clone());
     let user = record.username.clone();
-    review.record_outside(id, record, &by, false).await?;
+    Review::new(&store, &org, &rules, &ctx.clock, &actor)
+        .record_outside(id, record, &by, false)
+        .await?;
     println!("task {id}: the review of {user} outside loggvakt is recorded");
     Ok(ExitCode::SUCCESS)
 }
@@ -256,21 +239,18 @@ async fn complete(
     comment: Option<&str>,
     by: Option<String>,
 ) -> Result<ExitCode> {
-    let org = load_config(&ctx.config)?;
-    let connectors = Connectors::for_org(&org);
-    let store = open_store(&ctx.db).await?;
-    let rules = Rules::for_org(&org);
-    let actor = cli_actor();
-    let review = Review {
-        store: &store,
-        org: &org,
-        rules: &rules,
-        clock: &ctx.clock,
-        actor: &actor,
-    };
+    let (org, store) = (load_config(&ctx.config)?, open_store(&ctx.db).await?);
+    let (rules, actor) = (Rules::for_org(&org), cli_actor());
     let by = by.unwrap_or_else(|| actor.clone());
-    let done = review
-        .complete(id, outcome.into(), comment, &by, false, &connectors)
+    let done = Review::new(&store, &org, &rules, &ctx.clock, &actor)
+        .complete(
+            id,
+            outcome.into(),
+            comment,
+            &by,
+            false,
+            &Connectors::for_org(&org),
+        )
         .await?;
     print!("task {id} closed {}", outcome_str(done.outcome));
     if let Some(case) = done.case {

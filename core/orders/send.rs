@@ -150,7 +150,9 @@ impl Pipeline<'_> {
         Ok(())
     }
 
-    /// A failed call is retried with backoff while it may help and attempts remain.
+    /// A failed call is retried with backoff while it may help and attempts remain. One
+    /// the peer may have taken although it failed (a mail server silent after the message)
+    /// is in doubt, as after a crash mid-send: never sent again by itself.
     async fn record_failure(
         &self,
         tx: &mut WriteTx,
@@ -159,67 +161,48 @@ impl Pipeline<'_> {
         e: &ConnectorError,
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
-        if e.kind == ErrorKind::InDoubt {
-            return self.record_in_doubt(tx, order, attempt, e, report).await;
-        }
         let max_attempts = self.org.system(&order.system).map_or(1, |s| s.max_attempts);
-        let message = e.to_string();
         let retry = e.is_retryable() && attempt < max_attempts;
-        let mut u = OrderUpdate::to(if retry {
-            OrderState::Pending
+        let (state, outcome, counter, message) = if e.kind == ErrorKind::InDoubt {
+            let advice = "check with the receiving system whether the order arrived, then \
+                          `order mark-sent` or `order resend`";
+            let message = format!("{e}; {advice}");
+            (
+                OrderState::InDoubt,
+                "in_doubt",
+                &mut report.in_doubt,
+                message,
+            )
+        } else if retry {
+            (
+                OrderState::Pending,
+                "retry",
+                &mut report.retried,
+                e.to_string(),
+            )
         } else {
-            OrderState::Failed
-        });
+            (
+                OrderState::Failed,
+                "failed",
+                &mut report.failed,
+                e.to_string(),
+            )
+        };
+        let mut u = OrderUpdate::to(state);
         u.last_error = Some(message.clone());
-        if retry {
+        if state == OrderState::Pending {
             u.next_attempt_at = Some(self.clock.now() + backoff(attempt));
         }
         tx.transition(order.id, OrderState::Sending, &u).await?;
-        let outcome = if retry { "retry" } else { "failed" };
         tx.record_attempt(order.id, attempt, "send", outcome, Some(&message))
             .await?;
         tx.audit(
-            if retry { "order.retry" } else { "order.failed" },
+            &format!("order.{outcome}"),
             &order_object(order.id),
             json!({"attempt": attempt, "retryable": e.is_retryable(), "kind": e.kind}),
         )
         .await?;
-        if retry {
-            report.retried += 1;
-        } else {
-            report.failed += 1;
-        }
-        Ok(())
-    }
-}
-
-impl Pipeline<'_> {
-    /// The peer may have taken the order although the call failed (a mail server silent after
-    /// the message): as after a crash mid-send, the order is never sent again by itself.
-    async fn record_in_doubt(
-        &self,
-        tx: &mut WriteTx,
-        order: &Order,
-        attempt: u32,
-        e: &ConnectorError,
-        report: &mut OrderReport,
-    ) -> Result<(), StoreError> {
-        let message = format!(
-            "{e}; check with the receiving system whether the order arrived, then `order \
-             mark-sent` or `order resend`"
-        );
-        let mut u = OrderUpdate::to(OrderState::InDoubt);
-        u.last_error = Some(message.clone());
-        tx.transition(order.id, OrderState::Sending, &u).await?;
-        tx.record_attempt(order.id, attempt, "send", "in_doubt", Some(&message))
-            .await?;
-        tx.audit(
-            "order.in_doubt",
-            &order_object(order.id),
-            json!({"attempt": attempt, "reason": "no answer after the order was handed over"}),
-        )
-        .await?;
-        report.in_doubt += 1;
+        *counter += 1;
         Ok(())
     }
 }

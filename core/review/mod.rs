@@ -74,6 +74,24 @@ pub struct Review<'a> {
     pub actor: &'a str,
 }
 
+impl<'a> Review<'a> {
+    pub fn new(
+        store: &'a Store,
+        org: &'a Organisation,
+        rules: &'a Rules,
+        clock: &'a Clock,
+        actor: &'a str,
+    ) -> Self {
+        Self {
+            store,
+            org,
+            rules,
+            clock,
+            actor,
+        }
+    }
+}
+
 impl Review<'_> {
     /// Closes a task with its outcome. `by` is who closed it (an e-mail address when it is
     /// the reviewer); `as_reviewer` demands that `by` is the task's reviewer (the web), while

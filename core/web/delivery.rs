@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::cache::TaskData;
-use super::reviewer::{review_error, reviewable, waiting_orders};
+use super::reviewer::{acting_on, review_error, waiting_orders};
 use super::{Session, Shared, WebError};
 use crate::model::order::{DeliveryVia, OrderState};
 use crate::model::task::Coverage;
@@ -94,7 +94,6 @@ pub async fn record_outside(
 ) -> Result<Response, WebError> {
     session.require(&[Role::Reviewer, Role::Admin])?;
     session.check_csrf(&f.csrf)?;
-    let task = reviewable(&state, &session, id).await?.task.clone();
     let rows_seen = f.rows.trim().parse::<i64>().map_err(|_| {
         WebError::BadRequest("Ange antalet loggrader du gick igenom, som ett heltal.".into())
     })?;
@@ -106,16 +105,8 @@ pub async fn record_outside(
         remark: f.remark.is_some(),
         note: f.note,
     };
-    let actor = format!("web:{}", session.user.username);
-    let review = Review {
-        store: &state.store,
-        org: &state.org,
-        rules: &state.rules,
-        clock: &state.clock,
-        actor: &actor,
-    };
-    let as_reviewer = session.user.role == Role::Reviewer && task.is_reviewer(&session.user.email);
-    review
+    let (actor, as_reviewer) = acting_on(&state, &session, id).await?;
+    Review::new(&state.store, &state.org, &state.rules, &state.clock, &actor)
         .record_outside(id, record, &session.user.email, as_reviewer)
         .await
         .map_err(review_error)?;

@@ -302,6 +302,18 @@ pub async fn complete(
     Ok(Redirect::to(&format!("/granskningar/{id}")).into_response())
 }
 
+/// Who acts on a task the session may review (for the audit trail), and whether as its
+/// reviewer: a reviewer acts as themself, an administrator on the reviewer's behalf.
+pub(super) async fn acting_on(
+    state: &Shared,
+    session: &Session,
+    id: i64,
+) -> Result<(String, bool), WebError> {
+    let task = reviewable(state, session, id).await?.task.clone();
+    let as_reviewer = session.user.role == Role::Reviewer && task.is_reviewer(&session.user.email);
+    Ok((format!("web:{}", session.user.username), as_reviewer))
+}
+
 /// Closes a task the session may review, for the page and the API alike.
 pub(super) async fn complete_task(
     state: &Shared,
@@ -310,19 +322,9 @@ pub(super) async fn complete_task(
     outcome: &str,
     comment: Option<&str>,
 ) -> Result<crate::review::Completion, WebError> {
-    let task = reviewable(state, session, id).await?.task.clone();
     let outcome = parse_outcome(outcome)?;
-    let actor = format!("web:{}", session.user.username);
-    let review = Review {
-        store: &state.store,
-        org: &state.org,
-        rules: &state.rules,
-        clock: &state.clock,
-        actor: &actor,
-    };
-    // A reviewer closes as themself; an administrator closes on the reviewer's behalf.
-    let as_reviewer = session.user.role == Role::Reviewer && task.is_reviewer(&session.user.email);
-    review
+    let (actor, as_reviewer) = acting_on(state, session, id).await?;
+    Review::new(&state.store, &state.org, &state.rules, &state.clock, &actor)
         .complete(
             id,
             outcome,

@@ -15,6 +15,18 @@ async fn log_in(b: &Browser, url: &str, user: &str) {
     b.click("#login").await;
 }
 
+/// Closes the open task page utan anmärkning, logs out and logs in as the executive, who
+/// lands on the report.
+async fn close_utan_and_see_the_report(b: &Browser, url: &str) {
+    b.click("#utan").await;
+    b.click("#complete").await;
+    b.wait_for_text("#task-status", "Utan anmärkning").await;
+    b.click("header form button").await;
+    b.wait_for_url("/login").await;
+    log_in(b, url, "ledning").await;
+    b.wait_for_url("/rapport").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
     let app = TestApp::spawn().await;
@@ -42,15 +54,8 @@ async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
         "only flagged rows"
     );
 
-    b.click("#utan").await;
-    b.click("#complete").await;
-    b.wait_for_text("#task-status", "Utan anmärkning").await;
-
-    // Log out; the executive's report counts the check.
-    b.click("header form button").await;
-    b.wait_for_url("/login").await;
-    log_in(&b, url, "ledning").await;
-    b.wait_for_url("/rapport").await;
+    // Closed; the executive's report counts the check.
+    close_utan_and_see_the_report(&b, url).await;
     assert!(
         b.source().await.contains("Utan anmärkning"),
         "the report's column"
@@ -128,14 +133,7 @@ async fn a_manual_system_is_reviewed_by_upload_and_by_a_recorded_outside_review(
     )
     .await;
 
-    b.click("#utan").await;
-    b.click("#complete").await;
-    b.wait_for_text("#task-status", "Utan anmärkning").await;
-
-    b.click("header form button").await;
-    b.wait_for_url("/login").await;
-    log_in(&b, url, "ledning").await;
-    b.wait_for_url("/rapport").await;
+    close_utan_and_see_the_report(&b, url).await;
     b.goto(&format!("{url}/rapport.json?year=2027")).await;
     let json = b.text("body").await;
     let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));

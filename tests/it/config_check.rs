@@ -420,22 +420,17 @@ fn patient_checks_from_a_system_that_cannot_search_by_patient_are_warned_about()
     );
     let cfg = ConfigDir::new(&toml, Some(&good_csv()));
     let pnr = support::personnummer("121212", 21);
-    std::fs::write(
-        cfg.path().join("skyddade.csv"),
-        format!("personnummer,unit\n{pnr},boende\n"),
-    )
-    .unwrap();
-    let r = check(&cfg.arg());
+    let with_unit = |unit: &str| {
+        let list = format!("personnummer,unit\n{pnr},{unit}\n");
+        std::fs::write(cfg.path().join("skyddade.csv"), list).unwrap();
+        check(&cfg.arg())
+    };
+    let r = with_unit("boende");
     assert_eq!(r.code, 0, "{}", r.stderr);
     r.says("warning: routine 'skyddade' checks patients with protected identity, but system 'cosmic' (cosmic) can only be asked for users' logs");
     r.says("Sesam 2's Mottagare");
 
-    std::fs::write(
-        cfg.path().join("skyddade.csv"),
-        format!("personnummer,unit\n{pnr},nowhere\n"),
-    )
-    .unwrap();
-    let r = check(&cfg.arg());
+    let r = with_unit("nowhere");
     assert_eq!(r.code, 1, "{}", r.stderr);
     r.says("skyddade.csv");
     r.says("field `unit`: unknown unit 'nowhere'");

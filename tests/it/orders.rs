@@ -823,13 +823,25 @@ fn delivery_of(order: &loggvakt::model::order::Order, dir: &Path) -> std::path::
 }
 
 fn review<'a>(s: &'a Setup, store: &'a Store, rules: &'a Rules, clock: &'a Clock) -> Review<'a> {
-    Review {
-        store,
-        org: &s.org,
-        rules,
-        clock,
-        actor: "test",
-    }
+    Review::new(store, &s.org, rules, clock, "test")
+}
+
+/// Closes a task utan anmärkning as its reviewer `by`.
+async fn utan(
+    r: &Review<'_>,
+    s: &Setup,
+    task: i64,
+    by: &str,
+) -> Result<loggvakt::review::Completion, ReviewError> {
+    r.complete(
+        task,
+        ReviewOutcome::UtanAnmarkning,
+        None,
+        by,
+        true,
+        &s.connectors,
+    )
+    .await
 }
 
 per_backend!(async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_all_are_in);
@@ -875,17 +887,7 @@ async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_all_are_in(db:
     let clock = at("2027-05-10T11:00:00+02:00");
     let r = review(&s, &store, &rules, &clock);
     let by = "hanna@example.se";
-    match r
-        .complete(
-            task.id,
-            ReviewOutcome::UtanAnmarkning,
-            None,
-            by,
-            true,
-            &s.connectors,
-        )
-        .await
-    {
+    match utan(&r, &s, task.id, by).await {
         Err(ReviewError::Incomplete(users)) => {
             assert_eq!(
                 users.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -906,16 +908,7 @@ async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_all_are_in(db:
         "[{b}] both parts counted"
     );
     assert_eq!(audit_count(&store, "review.task_updated").await, 1, "[{b}]");
-    r.complete(
-        task.id,
-        ReviewOutcome::UtanAnmarkning,
-        None,
-        by,
-        true,
-        &s.connectors,
-    )
-    .await
-    .unwrap();
+    utan(&r, &s, task.id, by).await.unwrap();
 }
 
 per_backend!(async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time);
@@ -977,16 +970,7 @@ async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: Te
             Err(ReviewError::AlreadyRecorded { .. })
         ));
     }
-    r.complete(
-        task.id,
-        ReviewOutcome::UtanAnmarkning,
-        None,
-        by,
-        true,
-        &s.connectors,
-    )
-    .await
-    .unwrap();
+    utan(&r, &s, task.id, by).await.unwrap();
 
     for day in ["2027-05-20", "2027-05-21"] {
         s.tick(&store, &format!("{day}T09:00:00+02:00")).await;

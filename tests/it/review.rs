@@ -402,13 +402,9 @@ async fn review_commands() {
     assert!(err.contains("no review task 999"), "{err}");
 }
 
-per_backend!(async fn protected_identities_are_checked_every_month);
-/// A scheduled targeted routine checks every patient with protected identity each month,
-/// once, by patient, and the result is reviewed like any check.
-async fn protected_identities_are_checked_every_month(db: TestDb) {
-    use crate::support::fixture::Source;
-    use loggvakt::connectors::Connectors;
-    use std::sync::Arc;
+/// The small organisation with a monthly protected-identity routine on its cosmic system
+/// (the fake source searches by patient); the list goes in `skyddade.csv`.
+fn protected_org() -> support::ConfigDir {
     let toml = format!(
         "{}{}\n[[routine]]\nid = \"skyddade\"\nkind = \"riktad\"\nsystem = \"cosmic\"\nunits = [\"vard\"]\ncadence = \"monthly\"\n",
         support::SMALL_ORG.replace(
@@ -417,14 +413,35 @@ async fn protected_identities_are_checked_every_month(db: TestDb) {
         ),
         "[notify]\noutbox = \"outbox\"\n"
     );
-    let cfg = support::ConfigDir::new(&toml, Some(&support::fixture::staff()));
+    support::ConfigDir::new(&toml, Some(&support::fixture::staff()))
+}
+
+/// Its organisation, with the fake source as cosmic's connector.
+fn protected_connectors(
+    cfg: &support::ConfigDir,
+) -> (
+    loggvakt::model::org::Organisation,
+    loggvakt::connectors::Connectors,
+) {
+    let org = loggvakt::config::load(cfg.path()).unwrap();
+    let connectors = loggvakt::connectors::Connectors::for_org(&org).with(
+        "cosmic",
+        std::sync::Arc::new(crate::support::fixture::Source::default()),
+    );
+    (org, connectors)
+}
+
+per_backend!(async fn protected_identities_are_checked_every_month);
+/// A scheduled targeted routine checks every patient with protected identity each month,
+/// once, by patient, and the result is reviewed like any check.
+async fn protected_identities_are_checked_every_month(db: TestDb) {
+    let cfg = protected_org();
     std::fs::write(
         cfg.path().join("skyddade.csv"),
         format!("personnummer\n{}\n{}\n", pnr(21).digits(), pnr(22).digits()),
     )
     .unwrap();
-    let org = loggvakt::config::load(cfg.path()).unwrap();
-    let connectors = Connectors::for_org(&org).with("cosmic", Arc::new(Source::default()));
+    let (org, connectors) = protected_connectors(&cfg);
     let store = db.open().await;
     let b = db.backend;
     let tick_at = |when: &str| {
@@ -473,18 +490,7 @@ per_backend!(async fn each_protected_patient_is_checked_by_their_own_unit);
 /// The protected list names a patient's unit; another patient goes to the unit whose staff
 /// opened their record most in the stored extracts; without either, the routine's unit.
 async fn each_protected_patient_is_checked_by_their_own_unit(db: TestDb) {
-    use crate::support::fixture::Source;
-    use loggvakt::connectors::Connectors;
-    use std::sync::Arc;
-    let toml = format!(
-        "{}{}\n[[routine]]\nid = \"skyddade\"\nkind = \"riktad\"\nsystem = \"cosmic\"\nunits = [\"vard\"]\ncadence = \"monthly\"\n",
-        support::SMALL_ORG.replace(
-            "staff_csv = \"staff.csv\"",
-            "staff_csv = \"staff.csv\"\nprotected_csv = \"skyddade.csv\""
-        ),
-        "[notify]\noutbox = \"outbox\"\n"
-    );
-    let cfg = support::ConfigDir::new(&toml, Some(&support::fixture::staff()));
+    let cfg = protected_org();
     // pnr(3) is in every sampled user's rows (the fake source): hemtjänst has two sampled
     // users, boende one.
     std::fs::write(
@@ -497,8 +503,7 @@ async fn each_protected_patient_is_checked_by_their_own_unit(db: TestDb) {
         ),
     )
     .unwrap();
-    let org = loggvakt::config::load(cfg.path()).unwrap();
-    let connectors = Connectors::for_org(&org).with("cosmic", Arc::new(Source::default()));
+    let (org, connectors) = protected_connectors(&cfg);
     let store = db.open().await;
     let b = db.backend;
     for day in 1..=7 {
