@@ -508,3 +508,36 @@ fn units_ordering_treserva_without_a_username_are_noted() {
     // Its per-system orderer gives a username.
     assert!(!note.contains("myndighetsenheten"), "{note}");
 }
+
+/// A targeted check by patient in Cosmic cannot be ordered (its order mail names users): the
+/// command refuses at once, says what to do instead, and orders nothing.
+#[test]
+fn a_check_by_patient_in_a_system_without_patient_search_is_refused() {
+    let cfg = ConfigDir::new(SMALL_ORG, Some(&good_csv()));
+    let db = TestDb::sqlite();
+    let pnr = support::personnummer("121212", 21);
+    let r = run_on(
+        &cfg.arg(),
+        &db.url,
+        Some("2027-05-10T09:00:00+02:00"),
+        &[
+            "check",
+            "patient",
+            &pnr,
+            "--system",
+            "cosmic",
+            "--from",
+            "2027-04-01",
+            "--to",
+            "2027-04-30",
+            "--reason",
+            "misstanke",
+            "--unit",
+            "boende",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    r.says("a check by patient cannot be ordered here: system 'cosmic' (cosmic) can only be asked for users' logs");
+    r.says("region's procedure for patient requests");
+    assert!(!r.stderr.contains(&pnr), "no personnummer in the message");
+}
