@@ -23,6 +23,10 @@ pub struct Counts {
     /// (on screen, on paper, from a Cryptshare file or a message): how the review was made.
     #[serde(default)]
     pub reviewed_outside: i64,
+    /// Closed reviews made by hand: a part taken out by a person (manual mode) or delivered
+    /// outside loggvakt (post, Cryptshare, a message), or a user reviewed outside it.
+    #[serde(default)]
+    pub by_hand: i64,
 }
 
 impl AddAssign for Counts {
@@ -39,5 +43,6 @@ impl AddAssign for Counts {
         self.med_anmarkning += o.med_anmarkning;
         self.open_cases += o.open_cases;
         self.reviewed_outside += o.reviewed_outside;
+        self.by_hand += o.by_hand;
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::Pipeline;
 use crate::blocking;
-use crate::model::order::{Order, OrderState, order_object};
+use crate::model::order::{DeliveryVia, Order, OrderState, order_object};
 use crate::model::org::Organisation;
 use crate::store::orders::OrderUpdate;
 use crate::store::{Store, StoreError, WriteTx};
@@ -55,6 +55,10 @@ impl Pipeline<'_> {
         }
         if !tx.transition(order.id, from, &u).await? {
             return Ok(Accepted::Taken);
+        }
+        if from == OrderState::Manual {
+            // A person took it out by the instruction: the report counts it made by hand.
+            tx.set_delivered_via(order.id, DeliveryVia::File).await?;
         }
         store_events(tx, self.org, self.store, order, outcome).await?;
         tx.audit(

@@ -3,7 +3,7 @@
 use super::{Compliance, Counts};
 
 /// The CSV header; the column names are the JSON field names.
-pub const CSV_COLUMNS: [&str; 16] = [
+pub const CSV_COLUMNS: [&str; 17] = [
     "unit",
     "unit_name",
     "system",
@@ -20,9 +20,10 @@ pub const CSV_COLUMNS: [&str; 16] = [
     "med_anmarkning",
     "open_cases",
     "reviewed_outside",
+    "by_hand",
 ];
 
-fn count_cells(c: &Counts) -> [i64; 12] {
+fn count_cells(c: &Counts) -> [i64; 13] {
     [
         c.planned,
         c.empty,
@@ -36,6 +37,7 @@ fn count_cells(c: &Counts) -> [i64; 12] {
         c.med_anmarkning,
         c.open_cases,
         c.reviewed_outside,
+        c.by_hand,
     ]
 }
 

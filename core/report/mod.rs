@@ -24,7 +24,9 @@
 //! - `utan_anmarkning`, `med_anmarkning`: outcomes of the closed reviews.
 //! - `open_cases`: cases opened from these reviews that have no decision yet.
 //! - `reviewed_outside`: closed reviews in which a sampled user's log was read outside
-//!   loggvakt (a manual or paper delivery); they count as done like any other.
+//!   loggvakt; `by_hand`: closed reviews made by hand at all (a part taken out by a person in
+//!   manual mode or delivered outside loggvakt, or a user reviewed outside it). Both count as
+//!   done like any other.
 //!
 //! Coverage, per unit and system, as of the clock's date (whatever the year): `active_staff`
 //! is the unit's active staff with an account in the system today; `staff_covered_12m` is how
@@ -290,7 +292,7 @@ mod tests {
         assert_eq!(lines.next(), Some(CSV_COLUMNS.join(",").as_str()));
         assert_eq!(
             lines.next(),
-            Some("hem,\"Hemtjänst, \"\"Norr\"\"\",cosmic,2027-05,4,1,1,1,1,0,1,0,1,1,1,0")
+            Some("hem,\"Hemtjänst, \"\"Norr\"\"\",cosmic,2027-05,4,1,1,1,1,0,1,0,1,1,1,0,0")
         );
         assert_eq!(lines.next(), None);
     }

@@ -172,6 +172,18 @@ impl WriteTx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records how a part came by hand, unless that is known already.
+    pub async fn set_delivered_via(&mut self, id: i64, via: DeliveryVia) -> Result<()> {
+        self.exec(
+            sqlx::query(
+                "UPDATE orders SET delivered_via = $1 WHERE id = $2 AND delivered_via IS NULL",
+            )
+            .bind(via.as_str())
+            .bind(id),
+        )
+        .await
+    }
+
     /// Notes that the password of an encrypted delivery came (by phone, seed 000).
     pub async fn mark_password_received(&mut self, id: i64) -> Result<bool> {
         let done = sqlx::query(

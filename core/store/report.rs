@@ -34,7 +34,8 @@ SELECT unit_id, system_id, month, \
   CAST(SUM(CASE WHEN outcome = 'utan_anmarkning' THEN 1 ELSE 0 END) AS BIGINT) AS utan_anmarkning, \
   CAST(SUM(CASE WHEN outcome = 'med_anmarkning' THEN 1 ELSE 0 END) AS BIGINT) AS med_anmarkning, \
   CAST(SUM(open_case) AS BIGINT) AS open_cases, \
-  CAST(SUM(outside) AS BIGINT) AS reviewed_outside \
+  CAST(SUM(outside) AS BIGINT) AS reviewed_outside, \
+  CAST(SUM(CASE WHEN outside = 1 OR hand = 1 THEN 1 ELSE 0 END) AS BIGINT) AS by_hand \
 FROM ( \
   SELECT d.unit_id, d.system_id, d.month, \
     CASE \
@@ -50,7 +51,9 @@ FROM ( \
     CASE WHEN t.state = 'closed' THEN t.outcome END AS outcome, \
     CASE WHEN c.id IS NOT NULL AND c.state <> 'decided' THEN 1 ELSE 0 END AS open_case, \
     CASE WHEN t.state = 'closed' AND EXISTS (SELECT 1 FROM outside_reviews o \
-      WHERE o.task_id = t.id) THEN 1 ELSE 0 END AS outside \
+      WHERE o.task_id = t.id) THEN 1 ELSE 0 END AS outside, \
+    CASE WHEN t.state = 'closed' AND EXISTS (SELECT 1 FROM orders p \
+      WHERE p.draw_id = d.id AND p.delivered_via IS NOT NULL) THEN 1 ELSE 0 END AS hand \
   FROM draws d \
   LEFT JOIN review_tasks t ON t.draw_id = d.id \
   LEFT JOIN cases c ON c.task_id = t.id \
@@ -93,6 +96,7 @@ impl Store {
                         med_anmarkning: row.try_get("med_anmarkning")?,
                         open_cases: row.try_get("open_cases")?,
                         reviewed_outside: row.try_get("reviewed_outside")?,
+                        by_hand: row.try_get("by_hand")?,
                     },
                 })
             })

@@ -140,5 +140,6 @@ async fn a_manual_system_is_reviewed_by_upload_and_by_a_recorded_outside_review(
     let total = &report["totals"]["overall"];
     assert_eq!(total["done_on_time"], 1, "{total}");
     assert_eq!(total["reviewed_outside"], 1, "{total}");
+    assert_eq!(total["by_hand"], 1, "{total}");
     b.quit().await;
 }

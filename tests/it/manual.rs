@@ -184,4 +184,8 @@ async fn a_system_without_an_api_goes_from_draw_to_closed_task_by_hand(db: TestD
     let overall = &report["totals"]["overall"];
     assert_eq!(overall["done_on_time"], 1, "[{b}] {overall}");
     assert_eq!(overall["reviewed_outside"], 1, "[{b}] {overall}");
+    assert_eq!(
+        overall["by_hand"], 1,
+        "[{b}] marked as made by hand: {overall}"
+    );
 }

@@ -995,6 +995,7 @@ async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: Te
         .expect("boende's row");
     assert_eq!(row.counts.done_on_time, 1, "[{b}] {:?}", row.counts);
     assert_eq!(row.counts.reviewed_outside, 1, "[{b}] {:?}", row.counts);
+    assert_eq!(row.counts.by_hand, 1, "[{b}] {:?}", row.counts);
 }
 
 /// A source whose answer waits for a gate: a mail server that hangs until the other system

@@ -45,13 +45,16 @@ struct DrawFacts {
     case_state: Option<String>,
     /// A sampled user's log was reviewed outside loggvakt.
     outside: bool,
+    /// A part was taken out by hand or delivered outside loggvakt.
+    by_hand: bool,
 }
 
 async fn draw_facts(store: &Store, year: i32) -> Vec<DrawFacts> {
     let rows = sqlx::query(
         "SELECT d.unit_id, d.system_id, d.month, d.sample_size, d.status, \
                 t.state, t.deadline, t.closed_at, t.outcome, c.state, \
-                (SELECT COUNT(*) FROM outside_reviews o WHERE o.task_id = t.id) \
+                (SELECT COUNT(*) FROM outside_reviews o WHERE o.task_id = t.id), \
+                (SELECT COUNT(*) FROM orders p WHERE p.draw_id = d.id AND p.delivered_via IS NOT NULL) \
          FROM draws d \
          LEFT JOIN review_tasks t ON t.draw_id = d.id \
          LEFT JOIN cases c ON c.task_id = t.id \
@@ -73,6 +76,7 @@ async fn draw_facts(store: &Store, year: i32) -> Vec<DrawFacts> {
                 task: text(5).map(|state| (state, text(6).expect("deadline"), text(7), text(8))),
                 case_state: text(9),
                 outside: row.try_get::<i64, _>(10).expect("outside reviews") > 0,
+                by_hand: row.try_get::<i64, _>(11).expect("parts by hand") > 0,
             }
         })
         .collect()
@@ -121,8 +125,9 @@ fn expected(facts: &[DrawFacts], now: DateTime<Utc>) -> Expected {
         if d.case_state.as_deref().is_some_and(|s| s != "decided") {
             c.open_cases += 1;
         }
-        if d.outside && d.task.as_ref().is_some_and(|t| t.0 == "closed") {
-            c.reviewed_outside += 1;
+        if d.task.as_ref().is_some_and(|t| t.0 == "closed") {
+            c.reviewed_outside += i64::from(d.outside);
+            c.by_hand += i64::from(d.outside || d.by_hand);
         }
     }
     out
@@ -363,6 +368,7 @@ async fn assert_report_matches(dir: &Path, store: &Store, org: &Organisation) ->
                 med_anmarkning: n(13),
                 open_cases: n(14),
                 reviewed_outside: n(15),
+                by_hand: n(16),
             },
         );
     }
@@ -668,6 +674,7 @@ async fn every_category_is_counted_on_each_backend(db: TestDb) {
         med_anmarkning: 1,
         open_cases: 1,
         reviewed_outside: 0,
+        by_hand: 0,
     };
     let bo = Counts {
         planned: 1,
