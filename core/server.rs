@@ -186,6 +186,13 @@ pub async fn serve(
     for line in crate::draw::orphaned_work(&store, &org).await? {
         tracing::error!("{line}; no draws are made until this is resolved");
     }
+    let leftovers = crate::web::remove_upload_leftovers();
+    if leftovers > 0 {
+        tracing::info!(
+            folders = leftovers,
+            "removed upload folders left by a stopped process"
+        );
+    }
     let mut web = crate::web::AppState::new(
         store.clone(),
         Arc::new(org.clone()),

@@ -13,6 +13,7 @@ mod headers;
 mod login;
 mod reviewer;
 mod session;
+mod upload;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,7 @@ use crate::rules::Rules;
 use crate::store::{Store, StoreError};
 
 pub use session::Session;
+pub use upload::remove_leftovers as remove_upload_leftovers;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -350,7 +352,7 @@ pub fn router(state: Shared) -> Router {
             "/bestallningar/{id}/utdrag",
             // The one route that takes a large body: a delivered extract. Every other body
             // (forms, API JSON) is small, and a large one is refused before it is read.
-            post(reviewer::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(upload::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
         .route("/admin", get(admin::overview))
         .route("/admin/personal", get(admin::staff))

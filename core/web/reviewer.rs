@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use loggvakt_connector::{IdKind, ReviewOutcome};
 use serde::Deserialize;
@@ -15,7 +15,6 @@ use crate::model::task::{
     CHECKLIST, ReviewedPeriod, Task, TaskEvent, TaskState, outcome_str, period_of,
 };
 use crate::model::user::{Role, User};
-use crate::orders::{self, Pipeline};
 use crate::review::{Review, ReviewError};
 
 use crate::calendar::local_minute as local;
@@ -374,94 +373,4 @@ pub async fn uploads(State(state): State<Shared>, session: Session) -> Result<Re
         "uploads",
         json!({"orders": orders, "csrf": session.csrf}),
     ))
-}
-
-/// Stores an uploaded extract as `extract import` does: the whole file checked first.
-pub async fn upload(
-    State(state): State<Shared>,
-    session: Session,
-    Path(id): Path<i64>,
-    mut form: Multipart,
-) -> Result<Response, WebError> {
-    session.require(&[Role::Reviewer, Role::Admin])?;
-    if !waiting_orders(&state, &session.user)
-        .await?
-        .iter()
-        .any(|o| o.id == id)
-    {
-        return Err(WebError::Forbidden);
-    }
-    let (mut csrf, mut file) = (String::new(), None);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| WebError::BadRequest(format!("Uppladdningen gick inte att läsa: {e}")))?
-    {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("file") => {
-                let name = field.file_name().unwrap_or("utdrag").to_owned();
-                let bytes = field.bytes().await.map_err(|e| {
-                    WebError::BadRequest(format!("Filen gick inte att ta emot: {e}"))
-                })?;
-                file = Some((name, bytes));
-            }
-            _ => {}
-        }
-    }
-    session.check_csrf(&csrf)?;
-    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return Err(WebError::BadRequest("Välj en fil att ladda upp.".into()));
-    };
-    // The importer reads from a file (its size limit and the connector's format both work
-    // on files); keep the original name's extension so CSV and XLSX are told apart.
-    let ext = std::path::Path::new(&name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("csv")
-        .to_owned();
-    let dir = tempfile_dir()?;
-    let path = dir.join(format!("utdrag.{ext}"));
-    std::fs::write(&path, &bytes).map_err(|_| WebError::Internal)?;
-    let actor = format!("web:{}", session.user.username);
-    let result = Pipeline::new(
-        &state.store,
-        &state.org,
-        &state.connectors,
-        &state.clock,
-        &actor,
-    )
-    .import_file(id, &path)
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let message = match result {
-        Ok(n) => format!(
-            "Utdraget för beställning {id} är inläst: {n} loggrader. Granskningen visar dem efter nästa körning (inom en minut)."
-        ),
-        Err(orders::ImportError::Refused { problems, .. }) => {
-            let text = orders::listed(&name, &problems, "och {} till");
-            return Err(WebError::BadRequest(format!(
-                "Utdraget kunde inte läsas in; inget sparades. {} rader avvisades:\n{text}",
-                problems.len()
-            )));
-        }
-        Err(e) => {
-            let text = e.to_string().replace(&path.display().to_string(), &name);
-            return Err(WebError::BadRequest(format!(
-                "Utdraget kunde inte läsas in; inget sparades.\n{text}"
-            )));
-        }
-    };
-    Ok(state.page(
-        Some(&session),
-        "Utdrag inläst",
-        "message",
-        json!({"message": message, "back": "/utdrag"}),
-    ))
-}
-
-fn tempfile_dir() -> Result<std::path::PathBuf, WebError> {
-    let dir = std::env::temp_dir().join(format!("loggvakt-upload-{}", crate::auth::random_token()));
-    std::fs::create_dir_all(&dir).map_err(|_| WebError::Internal)?;
-    Ok(dir)
 }

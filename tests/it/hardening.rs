@@ -459,3 +459,38 @@ async fn a_session_left_idle_ends_and_one_in_use_stays() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// An upload is checked before its file is read: a form whose first field is not the CSRF
+/// token is refused (403), and a file over its system's `max_extract_mb` (1 MB here) is
+/// refused while it streams in; the order keeps waiting (issue 12, hostile 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_is_checked_before_its_file_is_read_and_kept_under_the_systems_limit() {
+    use reqwest::multipart::{Form, Part};
+    let app = TestApp::spawn_manual("2027-05-10T10:00:00+02:00").await;
+    let store = app.store().await;
+    let order = store.orders(None).await.unwrap().remove(0);
+    let path = format!("/bestallningar/{}/utdrag", order.id);
+    let hanna = app.login("hanna").await;
+
+    let file_first = Form::new()
+        .part("file", Part::bytes(b"x".to_vec()).file_name("utdrag.csv"))
+        .text("csrf", hanna.csrf().await);
+    let res = hanna
+        .client
+        .post(hanna.at(&path))
+        .multipart(file_first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = hanna
+        .upload(&path, "utdrag.csv", &vec![b'a'; 1_500_000])
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Filen är större än 1 MB"), "{page}");
+    let after = store.order(order.id).await.unwrap().unwrap();
+    assert_eq!(after.state, order.state, "the order still waits");
+    assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 0);
+}

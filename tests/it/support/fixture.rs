@@ -145,6 +145,7 @@ escalate_to = { name = "Förvaltningschef", email = "fc@example.se" }
 id = "journal"
 connector = "manual"
 settings = { max_users_per_order = 1 }
+max_extract_mb = 1
 
 [[routine]]
 id = "stickprov-journal"
