@@ -41,7 +41,7 @@ pub async fn run_due(
     let mut report = DrawsRun::default();
     loop {
         let claimed = store
-            .claim_due(today, instance, now, now + CLAIM_TTL, 200)
+            .claim_due(today, instance, now + CLAIM_TTL, 200)
             .await?;
         if claimed.is_empty() {
             return Ok(report);

@@ -303,14 +303,15 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Claims up to `limit` draws whose execution day has come (or whose previous claim ran
-    /// out because its holder died). PostgreSQL skips rows another instance holds; SQLite
-    /// runs this under its single write lock.
+    /// Claims up to `limit` draws whose execution day has come, and every draw left `running`.
+    /// The caller holds the tick lease, so no other tick is alive: a draw still `running`
+    /// belongs to a tick that died mid-batch and is taken over at once rather than when its
+    /// claim would have run out. PostgreSQL skips rows locked by a transaction still in
+    /// flight; SQLite runs this under its single write lock.
     pub async fn claim_due(
         &self,
         today: NaiveDate,
         holder: &str,
-        now: DateTime<Utc>,
         claim_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<i64>> {
@@ -319,16 +320,16 @@ impl Store {
                 "UPDATE draws SET status = 'running', claimed_by = $1, claim_expires = $2 \
                  WHERE id IN (SELECT id FROM draws \
                    WHERE (status = 'planned' AND execution_date <= $3) \
-                      OR (status = 'running' AND claim_expires < $4) \
-                   ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                      OR status = 'running' \
+                   ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
                  RETURNING id"
             }
             super::Backend::Sqlite => {
                 "UPDATE draws SET status = 'running', claimed_by = $1, claim_expires = $2 \
                  WHERE id IN (SELECT id FROM draws \
                    WHERE (status = 'planned' AND execution_date <= $3) \
-                      OR (status = 'running' AND claim_expires < $4) \
-                   ORDER BY id LIMIT $5) \
+                      OR status = 'running' \
+                   ORDER BY id LIMIT $4) \
                  RETURNING id"
             }
         };
@@ -340,7 +341,6 @@ impl Store {
             .bind(holder)
             .bind(ts(claim_until))
             .bind(today.to_string())
-            .bind(ts(now))
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;

@@ -219,9 +219,20 @@ async fn a_process_killed_mid_tick_loses_and_duplicates_nothing(db: TestDb) {
     .await;
     assert!(running > 0, "the claim survived the crash");
 
-    // Restarted: an immediate tick leaves the live-looking claims alone; once the
-    // claim has expired, the next tick finishes the work.
+    // Restarted: the next tick holds the tick lease, so the dead tick's claims are taken over
+    // at once rather than after their 10 minutes (issue 12, fault 5).
     tick(cfg, &db, "2027-05-07T08:01:00+02:00");
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM draws WHERE status IN ('planned', 'running') \
+             AND execution_date <= '2027-05-07'"
+        )
+        .await,
+        0,
+        "[{}] the dead tick's draws ran at the next tick",
+        db.backend
+    );
     tick(cfg, &db, "2027-05-07T08:30:00+02:00");
     assert_eq!(draws(&store).await, 52);
     assert_eq!(
