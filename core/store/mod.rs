@@ -37,13 +37,39 @@ pub enum StoreError {
         url: String,
         source: sqlx::migrate::MigrateError,
     },
+    #[error(
+        "the database {0} is read-only, and this command writes to it; commands that only read \
+         (order list, review list, audit verify, report compliance) work on it, e.g. with \
+         sqlite://FILE?mode=ro"
+    )]
+    ReadOnly(String),
     #[error("database error: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(sqlx::Error),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for StoreError {
+    /// A write refused because the database is read-only says so (SQLite's `SQLITE_READONLY`,
+    /// PostgreSQL's `read_only_sql_transaction`) instead of a driver's message.
+    fn from(e: sqlx::Error) -> Self {
+        let read_only = match &e {
+            sqlx::Error::Database(db) => {
+                let code = db.code();
+                matches!(code.as_deref(), Some("8") | Some("25006"))
+                    || db.message().contains("readonly database")
+            }
+            _ => false,
+        };
+        if read_only {
+            StoreError::ReadOnly("in use".into())
+        } else {
+            StoreError::Query(e)
+        }
+    }
+}
 
 /// A query with its parameters bound, on either backend.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
@@ -68,6 +94,34 @@ pub struct Store {
     /// database serialises writers anyway, and a writer waiting for its lock while holding a
     /// pooled connection could starve the holder of the connection it reads with.
     write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A SQLite file that cannot be written (a read-only copy or mount) is said to be so at once:
+/// opened for writing, its connections would fail in the pool until its 30-second timeout.
+fn refuse_read_only_file(url: &str) -> Result<()> {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .and_then(|p| p.split('?').next())
+        .filter(|p| !p.is_empty() && *p != ":memory:")
+    else {
+        return Ok(());
+    };
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Err(StoreError::ReadOnly(path.to_owned()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `sqlite://dir/loggvakt.db?mode=rwc` → `dir/loggvakt-notices`: a folder that belongs to
@@ -109,6 +163,9 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
+        if backend == Backend::Sqlite && !url.contains("mode=ro") {
+            refuse_read_only_file(url)?;
+        }
         let connect_url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };

@@ -494,3 +494,28 @@ async fn an_upload_is_checked_before_its_file_is_read_and_kept_under_the_systems
     assert_eq!(after.state, order.state, "the order still waits");
     assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 0);
 }
+
+/// A read-only copy of the database (`?mode=ro`): commands that read work on it, one that
+/// writes says at once that the database is read-only (issue 12, fault 6).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_database_serves_reads_and_refuses_writes_in_one_line() {
+    let cfg = crate::support::example_config();
+    let cfg = cfg.to_str().unwrap();
+    let db = crate::support::TestDb::sqlite();
+    let r = crate::support::run_tick(cfg, &db, "2027-05-04T08:00:00+02:00");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ro = format!("{}?mode=ro", db.url);
+    let now = Some("2027-05-05T08:00:00+02:00");
+    for read in [
+        &["order", "list"][..],
+        &["audit", "verify"],
+        &["review", "list"],
+    ] {
+        let r = crate::support::run_on(cfg, &ro, now, read);
+        assert_eq!(r.code, 0, "{read:?}: {}", r.stderr);
+    }
+    let r = crate::support::run_on(cfg, &ro, now, &["tick"]);
+    assert_eq!(r.code, 1);
+    r.says("is read-only, and this command writes to it");
+    assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+}
