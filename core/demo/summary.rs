@@ -180,15 +180,8 @@ fn save_order_mails(demo: &Demo) -> Result<std::path::PathBuf> {
     let outbox = demo.dir.join("outbox");
     std::fs::create_dir_all(&outbox)?;
     for (i, mail) in demo.sim.mails().iter().enumerate() {
-        let text = format!(
-            "From: {}\nTo: {}\nSubject: {}\nMessage-ID: {}\n\n{}",
-            mail.from,
-            mail.to.join(", "),
-            mail.subject,
-            mail.message_id.as_deref().unwrap_or(""),
-            mail.body
-        );
-        std::fs::write(outbox.join(format!("{:04}.eml", i + 1)), text)?;
+        // The bytes the journal unit's server received, as a mail client would open them.
+        std::fs::write(outbox.join(format!("{:04}.eml", i + 1)), &mail.raw)?;
     }
     Ok(outbox)
 }

@@ -348,6 +348,12 @@ async fn cosmic_seven_sampled_users_make_three_mails_with_period_phone_and_reply
         "3 + 3 + 1 usernames, each with its own period"
     );
     for m in &mails {
+        // The bytes as received, with the sender's own headers (issue 12, finding 11).
+        let raw = String::from_utf8_lossy(&m.raw);
+        assert!(
+            raw.contains("\r\nDate: ") && raw.contains("charset=utf-8"),
+            "{raw}"
+        );
         assert!(
             m.subject
                 .starts_with("Beställning av loggutdrag LV-2027-05-"),

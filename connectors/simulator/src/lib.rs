@@ -231,6 +231,9 @@ pub struct ReceivedMail {
     pub headers: Vec<(String, String)>,
     /// The text body, transfer encoding and charset undone, line ends as `\n`.
     pub body: String,
+    /// The message exactly as it came after `DATA` (dot-stuffing undone): what the journal
+    /// unit's mail client would show, with its own headers, charset and encoding.
+    pub raw: Vec<u8>,
 }
 
 /// An Evolution note written back through Lifecare's `POST /api/anteckningar`.

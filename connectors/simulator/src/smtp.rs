@@ -297,6 +297,7 @@ async fn deliver(shared: &Shared, tx: Transaction, data: &[u8]) -> String {
             order_key,
             headers: parsed.headers,
             body: parsed.body,
+            raw: data.to_vec(),
         },
         reference,
         spec,
