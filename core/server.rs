@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub anchor: Option<Anchor>,
     /// A connection that has not sent a whole request head within this time is closed.
     pub header_timeout: Duration,
+    /// A request body that sends nothing for this long is cut off (the answer is an error).
+    pub body_timeout: Duration,
     /// At most this many connections are served at once; further ones wait in the kernel's
     /// accept queue until one closes.
     pub max_connections: usize,
@@ -292,6 +294,7 @@ mod http {
     use tokio::net::TcpListener;
     use tokio::sync::{Semaphore, watch};
     use tower::ServiceExt;
+    use tower_http::timeout::TimeoutBody;
 
     use super::ServeOptions;
 
@@ -308,6 +311,7 @@ mod http {
         http.timer(TokioTimer::new())
             .header_read_timeout(options.header_timeout);
         let http = Arc::new(http);
+        let body_timeout = options.body_timeout;
         let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut shutdown = std::pin::pin!(shutdown);
@@ -338,7 +342,9 @@ mod http {
                     .map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         req.extensions_mut()
                             .insert(axum::extract::ConnectInfo(peer));
-                        req
+                        // A body that stalls between frames would hold its connection slot for
+                        // ever: the wait for each frame is bounded.
+                        req.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body)))
                     });
             let service = TowerToHyperService::new(with_peer);
             let http = http.clone();

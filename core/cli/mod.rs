@@ -114,6 +114,9 @@ pub enum Command {
         /// Seconds a connection may take to send a whole request head before it is closed.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=300))]
         header_timeout_secs: u64,
+        /// Seconds a request body may send nothing before it is cut off.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+        body_timeout_secs: u64,
         /// Connections served at once; more wait until one closes.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         max_connections: u64,
@@ -313,6 +316,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             tick_every,
             header_timeout_secs,
+            body_timeout_secs,
             max_connections,
             session_idle_secs,
         } => {
@@ -320,6 +324,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 listen,
                 tick_every: std::time::Duration::from_secs(tick_every),
                 header_timeout: std::time::Duration::from_secs(header_timeout_secs),
+                body_timeout: std::time::Duration::from_secs(body_timeout_secs),
                 max_connections: max_connections as usize,
                 session_idle: chrono::TimeDelta::seconds(session_idle_secs as i64),
                 anchor: ctx.anchor()?,

@@ -519,3 +519,39 @@ async fn a_read_only_database_serves_reads_and_refuses_writes_in_one_line() {
     r.says("is read-only, and this command writes to it");
     assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
 }
+
+/// A client that sends its head and the start of a body, then nothing, is cut off once the
+/// body has been silent for `--body-timeout-secs`, and its slot serves others again
+/// (issue 12, hostile 6).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_that_stalls_is_cut_off() {
+    let limits = ["--body-timeout-secs", "1", "--max-connections", "2"];
+    let app = TestApp::spawn_with("2027-05-10T10:00:00+02:00", false, &limits).await;
+    let addr = app.addr().to_owned();
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut stalled: Vec<TcpStream> = (0..2)
+            .map(|_| {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.write_all(
+                    b"POST /login HTTP/1.1\r\nHost: x\r\n\
+                      Content-Type: application/x-www-form-urlencoded\r\n\
+                      Content-Length: 1000\r\n\r\nusername=a",
+                )
+                .unwrap();
+                s
+            })
+            .collect();
+        stalled
+            .iter_mut()
+            .map(|s| wait_for_close(s, Duration::from_secs(15)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for c in &closed {
+        let took = c.expect("the server cut the stalled body off");
+        assert!(took < Duration::from_secs(10), "closed after {took:?}");
+    }
+    let health = app.anonymous().get("/health").await;
+    assert_eq!(health.status(), StatusCode::OK);
+}
