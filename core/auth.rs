@@ -130,6 +130,46 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// HMAC-SHA-256 (RFC 2104) of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// A login form's token: a fresh nonce and its HMAC under the installation's secret, so
+/// that only this installation can have made it (a cookie planted with a matching field is
+/// not enough).
+pub fn signed_token(secret: &str) -> String {
+    let nonce = random_token();
+    let mac = hex::encode(hmac_sha256(secret.as_bytes(), nonce.as_bytes()));
+    format!("{nonce}.{mac}")
+}
+
+/// Whether `token` was made by [`signed_token`] under `secret`.
+pub fn is_signed(secret: &str, token: &str) -> bool {
+    token.split_once('.').is_some_and(|(nonce, mac)| {
+        same_secret(
+            &hex::encode(hmac_sha256(secret.as_bytes(), nonce.as_bytes())),
+            mac,
+        )
+    })
+}
+
 /// Compares secrets in time independent of where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -142,6 +182,21 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_and_tokens_verify_only_under_their_secret() {
+        // RFC 4231, test case 2.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let token = signed_token("s1");
+        assert!(is_signed("s1", &token));
+        assert!(!is_signed("s2", &token));
+        assert!(!is_signed("s1", "abc"));
+        assert!(!is_signed("s1", &format!("{}x", token)));
+    }
 
     #[test]
     fn passwords_hash_with_argon2id_and_verify() {

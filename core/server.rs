@@ -202,6 +202,7 @@ pub async fn serve(
         clock,
     );
     web.session_idle = options.session_idle;
+    web.login_secret = store.installation_secret("login_secret").await?;
     let web = Arc::new(web);
     let shared = Arc::new(Shared {
         store,

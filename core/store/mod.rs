@@ -366,6 +366,22 @@ impl Store {
         }))
     }
 
+    /// A random secret of this installation, made at its first use and shared through the
+    /// database by every instance (e.g. what login tokens are signed with).
+    pub async fn installation_secret(&self, key: &str) -> Result<String> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(key)
+            .bind(hex::encode(secret))
+            .execute(&self.pool)
+            .await?;
+        self.meta(key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("meta {key} vanished")))
+    }
+
     pub async fn meta(&self, key: &str) -> Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
             .bind(key)

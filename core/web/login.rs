@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::session::{SESSION_COOKIE, Session, cookie};
 use super::{Shared, WebError};
-use crate::auth::{random_token, same_secret, token_hash, verify_password};
+use crate::auth::{
+    is_signed, random_token, same_secret, signed_token, token_hash, verify_password,
+};
 use crate::blocking;
 use crate::store::users::Throttle;
 
@@ -31,7 +33,7 @@ pub async fn form(State(state): State<Shared>) -> Response {
 }
 
 fn login_page(state: &Shared, error: Option<&str>) -> Response {
-    let token = random_token();
+    let token = signed_token(&state.login_secret);
     let mut page = state.page(
         None,
         "Logga in",
@@ -72,7 +74,12 @@ pub async fn submit(
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !same_secret(&expected, &f.login_token) {
+    // The cookie and the field must match (double submit), and the token must be ours: a
+    // cookie planted by a neighbouring site with a matching field is not enough.
+    if expected.is_empty()
+        || !same_secret(&expected, &f.login_token)
+        || !is_signed(&state.login_secret, &f.login_token)
+    {
         return Err(WebError::Csrf);
     }
     let username = f.username.trim().to_lowercase();

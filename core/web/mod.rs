@@ -51,6 +51,9 @@ pub struct AppState {
     cache: cache::Cache,
     /// A session unused this long ends (before its 10 hours are up).
     pub session_idle: chrono::TimeDelta,
+    /// What login forms' tokens are signed with: the installation's, from the database, so
+    /// that every instance behind a balancer accepts the others' forms.
+    pub login_secret: String,
 }
 
 pub type Shared = Arc<AppState>;
@@ -79,6 +82,7 @@ impl AppState {
             shown: Mutex::new(HashSet::new()),
             cache: cache::Cache::default(),
             session_idle: DEFAULT_SESSION_IDLE,
+            login_secret: crate::auth::random_token(),
         }
     }
 

@@ -215,6 +215,18 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
         .post_form("/login", &login_form(PASSWORD, "x"))
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Nor is a cookie planted with a matching field: the token must be signed by this
+    // installation's secret.
+    let planted = format!("{}.{}", "ab".repeat(32), "cd".repeat(32));
+    let res = anon
+        .client
+        .post(anon.at("/login"))
+        .header("cookie", format!("lv_login={planted}"))
+        .form(&login_form(PASSWORD, &planted))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // Session cookies are HttpOnly and SameSite.
     let hanna = app.login("hanna").await;
     let cookies = anon
