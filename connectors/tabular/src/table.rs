@@ -275,6 +275,7 @@ pub fn import(
         .map_err(read_error)?;
     if head.as_slice() == XLSX_MAGIC {
         let bytes = limits.read_all(&mut head.as_slice().chain(input))?;
+        check_expansion(&bytes, limits.max_bytes)?;
         return import_xlsx(&bytes, columns, map);
     }
     let limited = Limited {
@@ -657,6 +658,36 @@ fn csv_fatal(e: csv::Error) -> ConnectorError {
         csv::ErrorKind::Io(io) => read_error(io),
         _ => ConnectorError::malformed("the header line is not valid CSV"),
     }
+}
+
+/// How many times its own size a workbook may unpack to. Exported sheets compress about ten
+/// to one; a crafted one (a 927 KB file of 3 million identical rows, 266 MB of XML) far more.
+pub const MAX_XLSX_EXPANSION: u64 = 100;
+/// Below this a workbook is never refused for its expansion: small files compress oddly.
+const EXPANSION_FLOOR: u64 = 64 << 20;
+
+/// Refuses, before a cell is read, a workbook whose parts unpack to more than the system's
+/// size limit or to more than [`MAX_XLSX_EXPANSION`] times the file: its size is counted as
+/// what it unpacks to. The sizes are those the zip's directory declares; a part that unpacks
+/// to more than it declared is an error in the zip reader.
+fn check_expansion(bytes: &[u8], max_bytes: u64) -> Result<(), ConnectorError> {
+    // An unreadable zip is calamine's to describe.
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    let unpacked = (0..zip.len())
+        .filter_map(|i| zip.by_index_raw(i).ok().map(|f| f.size()))
+        .fold(0u64, u64::saturating_add);
+    let cap = max_bytes.min((bytes.len() as u64 * MAX_XLSX_EXPANSION).max(EXPANSION_FLOOR));
+    if unpacked > cap {
+        return Err(ConnectorError::malformed(format!(
+            "the workbook unpacks to {} MB, more than the {} MB it may (its system's limit, or \
+             {MAX_XLSX_EXPANSION} times the file's size)",
+            unpacked >> 20,
+            cap >> 20
+        )));
+    }
+    Ok(())
 }
 
 /// The widest sheet read: an extract has a dozen columns, and a crafted workbook with one

@@ -340,3 +340,25 @@ fn a_crafted_sparse_workbook_is_refused_in_one_line_without_growing() {
         assert!(mb < 300, "peak RSS {mb} MB");
     }
 }
+
+/// A workbook that unpacks to far more than its size (a zip bomb: 80 MB of sheet in a file of
+/// about 80 KB) is refused in one line before any cell is read.
+#[test]
+fn a_workbook_that_unpacks_to_a_hundred_times_its_size_is_refused() {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("xl/worksheets/sheet1.xml", deflated)
+        .unwrap();
+    let row = "<row><c t=\"inlineStr\"><is><t>x</t></is></c></row>".repeat(1000);
+    for _ in 0..(80_000_000 / row.len()) {
+        zip.write_all(row.as_bytes()).unwrap();
+    }
+    let bytes = zip.finish().unwrap().into_inner();
+    assert!(bytes.len() < 2_000_000, "{} bytes", bytes.len());
+    let err = read(&bytes).unwrap_err();
+    assert_eq!(err.message.lines().count(), 1, "{err}");
+    assert!(err.message.contains("the workbook unpacks to"), "{err}");
+    assert!(err.message.contains("100 times the file's size"), "{err}");
+}
