@@ -283,7 +283,12 @@ pub async fn schedule_protected(
             from: start(prev.first_day()),
             to: start(month.first_day()),
         };
-        for patient in &patients {
+        // The routine runs every tick; a patient checked this month already is skipped before
+        // anything is looked up for them (finding their unit scans the stored rows).
+        let done = store
+            .routine_subjects(routine.id.as_str(), &month.to_string())
+            .await?;
+        for patient in patients.iter().filter(|p| !done.contains(p.digits())) {
             let unit = responsible_unit(store, org, patient)
                 .await?
                 .unwrap_or_else(|| fallback.clone());

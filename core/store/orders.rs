@@ -22,6 +22,17 @@ const ORDER_COLUMNS: &str = "id, draw_id, part, system_id, idempotency_key, refe
      state, attempts, next_attempt_at, last_error, receipt, created_at, sent_at, delivered_at, \
      deliver_by, reminded_at, delivered_via, password_at";
 
+/// The order states `which` holds, as an SQL list (`'a', 'b'`): the state machine's own
+/// predicates decide, so a query cannot drift from them.
+pub(super) fn states_where(which: impl Fn(OrderState) -> bool) -> String {
+    OrderState::ALL
+        .into_iter()
+        .filter(|s| which(*s))
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("order {id}: {what}: {e}"))
 }
@@ -315,8 +326,8 @@ impl Store {
     /// Orders a file may be imported for (see [`OrderState::awaits_file`]), newest first.
     pub async fn orders_awaiting_file(&self) -> Result<Vec<Order>> {
         let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders \
-             WHERE state IN ('awaiting_delivery', 'in_doubt', 'manual', 'delivered') ORDER BY id DESC"
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE state IN ({}) ORDER BY id DESC",
+            states_where(OrderState::awaits_file)
         );
         self.fetch_vec(sqlx::query(sqlx::AssertSqlSafe(sql)), order_from_row)
             .await

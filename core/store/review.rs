@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use super::{Result, Store, StoreError, WriteTx, opt_text_col, opt_ts, parse_ts, text_col, ts};
 use crate::model::check::CheckKind;
 use crate::model::notice::{Notice, NoticeKind, NoticeState};
+use crate::model::order::OrderState;
 use crate::model::task::{
     NewTask, ReviewedPeriod, StoredFlag, Task, TaskEvent, TaskRows, TaskState, TaskUser,
     outcome_str,
@@ -405,13 +406,15 @@ impl Store {
     /// Orders awaiting delivery, each with the unit whose manager reviews it: the draw's
     /// unit, or the targeted check's.
     pub async fn awaiting_order_units(&self) -> Result<std::collections::HashMap<i64, String>> {
-        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+        let sql = format!(
             "SELECT o.id, COALESCE(d.unit_id, c.unit_id) FROM orders o \
              LEFT JOIN draws d ON d.id = o.draw_id LEFT JOIN checks c ON c.id = o.check_id \
-             WHERE o.state IN ('awaiting_delivery', 'in_doubt', 'manual', 'delivered')",
-        )
-        .fetch_all(self.pool())
-        .await?;
+             WHERE o.state IN ({})",
+            super::orders::states_where(OrderState::awaits_file)
+        );
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(id, unit)| unit.map(|u| (id, u)))
@@ -436,16 +439,32 @@ impl Store {
     /// (imported, delivered outside loggvakt, or taken out by hand): the reviewer starts on
     /// what has arrived (issue 10).
     pub async fn draws_ready_for_review(&self) -> Result<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
+        let sql = format!(
             "SELECT x.id FROM draws x WHERE x.status IN ('done', 'late') \
              AND NOT EXISTS (SELECT 1 FROM review_tasks t WHERE t.draw_id = x.id) \
-             AND EXISTS (SELECT 1 FROM orders o WHERE o.draw_id = x.id \
-                         AND o.state IN ('imported', 'manual', 'delivered')) \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.draw_id = x.id AND o.state IN ({})) \
              ORDER BY x.id",
-        )
-        .fetch_all(self.pool())
-        .await?;
+            super::orders::states_where(OrderState::opens_task)
+        );
+        let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The subjects a scheduled routine has already checked in a month.
+    pub async fn routine_subjects(
+        &self,
+        routine: &str,
+        month: &str,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT subject FROM checks WHERE routine_id = $1 AND month = $2")
+                .bind(routine)
+                .bind(month)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
     /// `(staff id, rows)` of the staff whose stored rows show them opening a patient's record.
