@@ -480,6 +480,28 @@ impl WindowRule {
     }
 }
 
+/// Which way Swedish clocks change on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockChange {
+    /// Last Sunday of March: 02:00 becomes 03:00, so 02:00–02:59 does not exist.
+    Forward,
+    /// Last Sunday of October: 03:00 becomes 02:00 again, so 02:00–02:59 happens twice.
+    Back,
+}
+
+/// Whether clocks change on `date` in Europe/Stockholm. Since 1996 (EU rules) the change is at
+/// 01:00 UTC, so the local hour it concerns is always 02:00–02:59 ([`CLOCK_CHANGE_HOUR`]).
+pub fn clock_change(date: NaiveDate) -> Option<ClockChange> {
+    match TZ.from_local_datetime(&date.and_hms_opt(2, 30, 0)?) {
+        MappedLocalTime::Single(_) => None,
+        MappedLocalTime::None => Some(ClockChange::Forward),
+        MappedLocalTime::Ambiguous(..) => Some(ClockChange::Back),
+    }
+}
+
+/// The local hour a [`ClockChange`] removes or repeats, as minutes of the day.
+pub const CLOCK_CHANGE_HOUR: std::ops::Range<u16> = 120..180;
+
 /// The first instant of `date` in Europe/Stockholm: local midnight.
 ///
 /// Swedish clocks change at 02:00/03:00, so midnight always exists and is never

@@ -118,7 +118,7 @@ pub struct UserState {
     pub staff: Option<u32>,
     pub rows: u64,
     pub flagged: u64,
-    pub codes: [u64; 8],
+    pub codes: [u64; Code::ALL.len()],
     pub distinct: Distinct,
 }
 
@@ -418,7 +418,7 @@ impl<'a> Worker<'a> {
             user_id: user_str.into(),
             rows: 0,
             flagged: 0,
-            codes: [0; 8],
+            codes: [0; Code::ALL.len()],
             distinct: Distinct::default(),
         });
         match packed {
@@ -706,8 +706,14 @@ pub fn json_str(out: &mut Vec<u8>, s: &[u8]) {
 
 /// A CSV field, quoted when it has to be.
 pub fn csv_field(out: &mut Vec<u8>, s: &[u8]) {
+    // A spreadsheet runs a cell starting with one of these as a formula (a user id like
+    // `=HYPERLINK(…)` in an extract): a leading `'` makes it text, as the report's CSV does.
+    let formula = matches!(s.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
     if s.iter().any(|c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
         out.push(b'"');
+        if formula {
+            out.push(b'\'');
+        }
         for &c in s {
             if c == b'"' {
                 out.push(b'"');
@@ -716,6 +722,9 @@ pub fn csv_field(out: &mut Vec<u8>, s: &[u8]) {
         }
         out.push(b'"');
     } else {
+        if formula {
+            out.push(b'\'');
+        }
         out.extend_from_slice(s);
     }
 }
@@ -780,6 +789,20 @@ fn write_flag<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_made_text() {
+        let cell = |s: &str| {
+            let mut out = Vec::new();
+            csv_field(&mut out, s.as_bytes());
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("-1+2"), "'-1+2");
+        assert_eq!(cell("C800001"), "C800001");
+        assert_eq!(cell("a, b"), "\"a, b\"");
+    }
 
     #[test]
     fn personnummer_like_the_sdk() {

@@ -14,7 +14,7 @@ crate::text_enum! {
         OffHours = "off_hours", SelfAccess = "self_access", SameSurname = "same_surname",
         Coworker = "coworker", ProtectedIdentity = "protected_identity",
         Watchlist = "watchlist", NoCareRelation = "no_care_relation",
-        VolumeSpike = "volume_spike",
+        VolumeSpike = "volume_spike", ClockChange = "clock_change",
     }
 }
 
@@ -31,17 +31,19 @@ impl Code {
             // loggvakt cannot know a care relation, only that the care unit is not the user's.
             Code::NoCareRelation => "Annan enhet än användarens",
             Code::VolumeSpike => "Ovanligt många patienter",
+            // Not a suspicion of the user: a time the extract cannot be taken at its word on.
+            Code::ClockChange => "Tid vid klockomställning",
         }
     }
 
     /// The code's bit in a [`CodeSet`].
-    pub fn bit(self) -> u8 {
-        1 << (self as u8)
+    pub fn bit(self) -> CodeSet {
+        1 << (self as u16)
     }
 }
 
 /// Codes as bits (see [`Code::bit`]): what a row check returns before any reason is written.
-pub type CodeSet = u8;
+pub type CodeSet = u16;
 
 /// The codes of a set, in [`Code::ALL`] order.
 pub fn codes_of(set: CodeSet) -> impl Iterator<Item = Code> {

@@ -53,6 +53,8 @@ pub struct DayKind {
     pub weekday: u8,
     /// Public or de facto holiday.
     pub holiday: bool,
+    /// Clocks change this day: a logged time in 02:00–02:59 is missing or repeated.
+    pub clock_change: Option<crate::calendar::ClockChange>,
 }
 
 impl DayKind {
@@ -60,6 +62,7 @@ impl DayKind {
         Self {
             weekday: date.weekday().num_days_from_monday() as u8,
             holiday: crate::calendar::is_holiday(date),
+            clock_change: crate::calendar::clock_change(date),
         }
     }
 }

@@ -276,6 +276,12 @@ impl Rules {
         {
             set |= Code::NoCareRelation.bit();
         }
+        if on(Code::ClockChange)
+            && row.today.clock_change.is_some()
+            && crate::calendar::CLOCK_CHANGE_HOUR.contains(&row.minute)
+        {
+            set |= Code::ClockChange.bit();
+        }
         set
     }
 
@@ -333,6 +339,7 @@ impl Rules {
                         person.map_or("", |p| p.unit_name.as_str())
                     ),
                     Code::VolumeSpike => String::new(),
+                    Code::ClockChange => clock_change_reason(row, time),
                 };
                 Flag { code, reason }
             })
@@ -367,6 +374,23 @@ impl Rules {
 }
 
 /// The median of sorted values; None for none.
+/// Why a time in the changed hour cannot be taken at its word: the system may log in UTC or
+/// in standard time all year, or the order of two accesses in the repeated hour is unknown.
+fn clock_change_reason(row: &RowFacts, time: NaiveDateTime) -> String {
+    use crate::calendar::ClockChange;
+    let at = time.format("%H:%M");
+    match row.today.clock_change {
+        Some(ClockChange::Forward) => format!(
+            "Tiden {at} fanns inte den {} (klockan ställdes fram från 02:00 till 03:00); systemet kan logga i en annan tid än svensk",
+            time.date()
+        ),
+        _ => format!(
+            "Tiden {at} inträffade två gånger den {} (klockan ställdes tillbaka från 03:00 till 02:00); ordningen mellan åtkomsterna kan vara osäker",
+            time.date()
+        ),
+    }
+}
+
 pub fn median(sorted: &[usize]) -> Option<f64> {
     let n = sorted.len();
     match n {

@@ -161,12 +161,19 @@ fn off_hours_edges_weekends_and_holidays() {
         "Öppnad fredag 10:00 (midsommarafton), utanför arbetstiden mån–fre 07:00–18:00"
     );
     assert_eq!(codes(&r, &at("2026-12-25T10:00:00")), [Code::OffHours]);
-    // DST change days are Sundays; the Mondays after are ordinary.
-    assert_eq!(codes(&r, &at("2027-03-28T02:30:00")), [Code::OffHours]);
+    // DST change days are Sundays; the Mondays after are ordinary. Their 02:xx is also a
+    // time that did not exist or happened twice (issue 12, finding 11).
+    assert_eq!(
+        codes(&r, &at("2027-03-28T02:30:00")),
+        [Code::OffHours, Code::ClockChange]
+    );
     // Easter Monday 2027 is the day after the spring change: a holiday.
     assert_eq!(codes(&r, &at("2027-03-29T10:00:00")), [Code::OffHours]);
     assert_eq!(codes(&r, &at("2027-03-30T07:00:00")), []);
-    assert_eq!(codes(&r, &at("2027-10-31T02:30:00")), [Code::OffHours]);
+    assert_eq!(
+        codes(&r, &at("2027-10-31T02:30:00")),
+        [Code::OffHours, Code::ClockChange]
+    );
     assert_eq!(codes(&r, &at("2027-11-01T17:00:00")), []);
 }
 
@@ -183,7 +190,11 @@ fn night_team_inherits_unit_hours_across_midnight() {
     assert_eq!(codes(&r, &nils("2027-05-04T03:00:00")), []);
     assert_eq!(codes(&r, &nils("2027-05-04T00:00:00")), []);
     assert_eq!(codes(&r, &nils("2026-12-25T02:00:00")), []);
-    assert_eq!(codes(&r, &nils("2027-03-28T02:30:00")), [], "DST night");
+    assert_eq!(
+        codes(&r, &nils("2027-03-28T02:30:00")),
+        [Code::ClockChange],
+        "DST night: within the shift, but a time that did not exist"
+    );
     assert_eq!(codes(&r, &nils("2027-05-04T07:30:00")), [Code::OffHours]);
     let noon = flags(&r, &nils("2027-05-04T12:00:00"));
     assert_eq!(
@@ -443,5 +454,35 @@ escalate_to = { name = "F", email = "f@example.se" }
         "[[unit]] 'u': field `working_hours`: 'xyz' is not a day",
     ] {
         assert!(errors.contains(needle), "{needle} missing from:\n{errors}");
+    }
+}
+
+#[test]
+fn a_time_in_the_hour_the_clocks_skip_or_repeat_is_flagged() {
+    let r = rules();
+    // Nils works nights, so 02:xx is not off hours for him.
+    let night = |time| Ev {
+        user: "C2",
+        time,
+        unit: Some("Natt Syd"),
+        ..ev()
+    };
+    let spring = flags(&r, &night("2027-03-28T02:30:00"));
+    assert_eq!(spring.len(), 1, "{spring:?}");
+    assert_eq!(spring[0].code, Code::ClockChange);
+    assert!(spring[0].reason.contains("02:30 fanns inte"), "{spring:?}");
+    let autumn = flags(&r, &night("2027-10-31T02:15:00"));
+    assert_eq!(autumn[0].code, Code::ClockChange);
+    assert!(
+        autumn[0].reason.contains("inträffade två gånger"),
+        "{autumn:?}"
+    );
+    for ordinary in [
+        "2027-03-28T03:00:00",
+        "2027-03-28T01:59:00",
+        "2027-03-21T02:30:00",
+        "2027-10-31T03:00:00",
+    ] {
+        assert_eq!(codes(&r, &night(ordinary)), [], "{ordinary}");
     }
 }
