@@ -5,7 +5,8 @@
 //! the database, so a restarted or second instance simply picks up from there.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,8 +22,13 @@ use crate::model::org::Organisation;
 use crate::store::{self, Store};
 use crate::tick::{self, TickReport};
 
+mod reload;
+
 pub struct ServeOptions {
     pub listen: SocketAddr,
+    /// Where the configuration was loaded from: SIGHUP loads it again from there, and the
+    /// admin page compares it with the files on disk.
+    pub config_path: Option<PathBuf>,
     pub tick_every: Duration,
     pub anchor: Option<Anchor>,
     /// A connection that has not sent a whole request head within this time is closed.
@@ -49,10 +55,16 @@ struct LastTick {
     finished: Option<std::time::Instant>,
 }
 
+/// The configuration in use, swapped whole by a reload: a tick or request that has begun goes
+/// on with the one it started with.
+struct Loaded {
+    org: Arc<Organisation>,
+    connectors: Arc<Connectors>,
+}
+
 struct Shared {
     store: Store,
-    org: Organisation,
-    connectors: Connectors,
+    loaded: RwLock<Arc<Loaded>>,
     clock: Clock,
     instance: String,
     /// Held for the length of a tick, so a slow tick and the next timer never overlap here.
@@ -74,15 +86,22 @@ pub fn instance_name() -> String {
     format!("{host}-{}-{tag:08x}", std::process::id())
 }
 
+impl Shared {
+    fn loaded(&self) -> Arc<Loaded> {
+        self.loaded.read().expect("loaded lock").clone()
+    }
+}
+
 async fn run_tick(shared: &Shared) {
     let Ok(mut last) = shared.ticking.try_lock() else {
         tracing::warn!("previous tick still running; skipping this one");
         return;
     };
+    let loaded = shared.loaded();
     let result = tick::tick(
         &shared.store,
-        &shared.org,
-        &shared.connectors,
+        &loaded.org,
+        &loaded.connectors,
         &shared.clock,
         &shared.instance,
     )
@@ -134,7 +153,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
         "instance": shared.instance,
-        "organisation": shared.org.name,
+        "organisation": shared.loaded().org.name,
         "last_tick": last,
     }))
 }
@@ -195,19 +214,25 @@ pub async fn serve(
             "removed upload folders left by a stopped process"
         );
     }
-    let mut web = crate::web::AppState::new(
-        store.clone(),
-        Arc::new(org.clone()),
-        Arc::new(connectors.clone()),
+    let web = reload::WebBase {
+        store: store.clone(),
         clock,
-    );
-    web.session_idle = options.session_idle;
-    web.login_secret = store.installation_secret("login_secret").await?;
-    let web = Arc::new(web);
+        session_idle: options.session_idle,
+        login_secret: store.installation_secret("login_secret").await?,
+        watch: options.config_path.as_deref().map(|path| {
+            Arc::new(crate::config::ConfigWatch::new(
+                path,
+                &org.sources,
+                clock.now(),
+            ))
+        }),
+    };
     let shared = Arc::new(Shared {
         store,
-        org,
-        connectors,
+        loaded: RwLock::new(Arc::new(Loaded {
+            org: Arc::new(org),
+            connectors: Arc::new(connectors),
+        })),
         clock,
         instance: instance_name(),
         ticking: Mutex::new(LastTick::default()),
@@ -247,12 +272,8 @@ pub async fn serve(
         .await
         .context("cannot start the scheduler")?;
 
-    let app = Router::new()
-        .route("/health", get(health))
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
-        .with_state(shared.clone())
-        .merge(crate::web::router(web));
+    let app = reload::LiveRouter::new(app(&shared, &web));
+    reload::on_hangup(shared.clone(), web, app.clone());
     tracing::info!(%bound, instance = %shared.instance, "serving");
     eprintln!("loggvakt serving on http://{bound} (tick every {secs} s); Ctrl-C stops");
     http::serve(listener, app, &options, shutdown_signal()).await;
@@ -261,6 +282,19 @@ pub async fn serve(
     // Let a tick in progress finish its transaction before the process ends.
     let _ = tokio::time::timeout(Duration::from_secs(30), shared.ticking.lock()).await;
     Ok(())
+}
+
+/// The whole application over the configuration loaded now.
+fn app(shared: &Arc<Shared>, web: &reload::WebBase) -> Router {
+    let loaded = shared.loaded();
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .with_state(shared.clone())
+        .merge(crate::web::router(
+            web.state(&loaded.org, &loaded.connectors),
+        ))
 }
 
 async fn shutdown_signal() {
@@ -289,7 +323,6 @@ mod http {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use axum::Router;
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     use tokio::net::TcpListener;
@@ -298,13 +331,14 @@ mod http {
     use tower_http::timeout::TimeoutBody;
 
     use super::ServeOptions;
+    use super::reload::LiveRouter;
 
     /// How long connections still open at shutdown get to finish their request.
     const DRAIN: Duration = Duration::from_secs(10);
 
     pub async fn serve(
         listener: TcpListener,
-        app: Router,
+        app: LiveRouter,
         options: &ServeOptions,
         shutdown: impl Future<Output = ()>,
     ) {
@@ -339,7 +373,7 @@ mod http {
             // The peer's address, for the login throttle (`ConnectInfo`, as axum's own
             // `into_make_service_with_connect_info` would give it).
             let with_peer =
-                app.clone()
+                app.service()
                     .map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         req.extensions_mut()
                             .insert(axum::extract::ConnectInfo(peer));

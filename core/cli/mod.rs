@@ -322,6 +322,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let options = crate::server::ServeOptions {
                 listen,
+                config_path: Some(ctx.config.clone()),
                 tick_every: std::time::Duration::from_secs(tick_every),
                 header_timeout: std::time::Duration::from_secs(header_timeout_secs),
                 body_timeout: std::time::Duration::from_secs(body_timeout_secs),

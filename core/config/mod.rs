@@ -16,6 +16,9 @@ mod raw;
 mod rules;
 mod staff_csv;
 mod validate;
+mod watch;
+
+pub use watch::{ConfigWatch, DiskState, LoadedState, RefusedReload};
 
 pub use rules::read_personnummer_csv;
 
@@ -86,6 +89,7 @@ pub fn load(path: &Path) -> Result<Organisation, ConfigErrors> {
     let mut errors = Vec::new();
     let files = collect::config_files(path).map_err(|e| ConfigErrors(vec![e]))?;
     let mut collected = collect::Collected::default();
+    let mut sources = Vec::new();
     for file in &files {
         collect::read_toml(file, &mut collected, &mut errors);
     }
@@ -103,6 +107,7 @@ pub fn load(path: &Path) -> Result<Organisation, ConfigErrors> {
                     .iter()
                     .map(|s| s.raw.id.as_str())
                     .collect();
+                sources.push(base.join(csv));
                 let rows = staff_csv::read_rows(
                     &base.join(csv),
                     staff_csv::SystemColumns::Configured(&systems),
@@ -113,9 +118,15 @@ pub fn load(path: &Path) -> Result<Organisation, ConfigErrors> {
         }
         None => {}
     }
+    if let Some(org) = &collected.organisation {
+        let base = org.file.parent().unwrap_or(Path::new("."));
+        let lists = [&org.raw.protected_csv, &org.raw.watchlist_csv];
+        sources.extend(lists.into_iter().flatten().map(|csv| base.join(csv)));
+    }
     let rules = rules::settings(&collected, &mut errors);
     let org = validate::organisation(collected, &mut errors).map(|mut org| {
         org.rules = rules;
+        org.sources = sources;
         org
     });
     if errors.is_empty() {

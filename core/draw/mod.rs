@@ -8,7 +8,7 @@ mod seeds;
 mod verify;
 
 pub use compute::{Outcome, compute};
-pub use plan::{PlanError, PlanReport, orphaned_work, plan_due, plan_month};
+pub use plan::{PlanError, PlanReport, orphaned_work, orphans, plan_due, plan_month};
 pub use run::{DrawsRun, run_due};
 pub use seeds::Seeds;
 pub use verify::{Verification, verify_draw};

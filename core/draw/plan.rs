@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::crashpoint;
 use crate::ident::StaffId;
 use crate::model::draw::{CycleState, Draw, DrawParams, DrawStatus, draw_object};
+use crate::model::open_work::{OpenWork, Owner};
 use crate::model::org::{Organisation, RoutineKind};
 use crate::store::{Store, StoreError};
 
@@ -205,20 +206,28 @@ pub async fn plan_due(
 
 /// The units and systems with open work in the database that the configuration no longer
 /// has (removed, or renamed: a new id is a new unit to the plan, which would draw its staff
-/// again). One line each, naming the work.
+/// again).
+pub async fn orphans(store: &Store, org: &Organisation) -> Result<Vec<OpenWork>, StoreError> {
+    let mut work = store.open_work().await?;
+    work.retain(|w| match w.owner {
+        Owner::Unit => org.unit(&w.id).is_none(),
+        Owner::System => org.system(&w.id).is_none(),
+    });
+    Ok(work)
+}
+
+/// [`orphans`], one line each, naming the work.
 pub async fn orphaned_work(store: &Store, org: &Organisation) -> Result<Vec<String>, StoreError> {
-    Ok(store
-        .open_work()
+    Ok(orphans(store, org)
         .await?
-        .into_iter()
-        .filter(|(kind, id, _)| match *kind {
-            "unit" => org.unit(id).is_none(),
-            _ => org.system(id).is_none(),
-        })
-        .map(|(kind, id, what)| {
+        .iter()
+        .map(|w| {
             format!(
-                "{kind} '{id}' is not in the configuration but has open work in the database ({what}); \
-                 if it was renamed, give it back its id, or finish that work first"
+                "{} '{}' is not in the configuration but has open work in the database ({}); \
+                 if it was renamed, give it back its id, or finish that work first",
+                w.owner.as_str(),
+                w.id,
+                w.describe()
             )
         })
         .collect())

@@ -8,6 +8,7 @@ pub mod case;
 pub mod check;
 pub mod draw;
 pub mod notice;
+pub mod open_work;
 pub mod order;
 pub mod org;
 pub mod report;

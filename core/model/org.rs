@@ -260,6 +260,9 @@ pub struct Organisation {
     pub notify: NotifySettings,
     /// `[rules]` and the protected-identity and watch lists; set by `config::load`.
     pub rules: super::rules::RulesSettings,
+    /// The files besides the TOML ones the configuration was read from (the staff, protected
+    /// and watch lists), so `serve` can tell when they change on disk.
+    pub sources: Vec<std::path::PathBuf>,
     unit_index: HashMap<UnitId, usize>,
     children: HashMap<UnitId, Vec<UnitId>>,
     staff_by_unit: HashMap<UnitId, Vec<usize>>,
@@ -304,6 +307,7 @@ impl Organisation {
             staff,
             routines,
             notify: NotifySettings::default(),
+            sources: Vec::new(),
             rules: super::rules::RulesSettings::default(),
             unit_index,
             children,
@@ -330,6 +334,15 @@ impl Organisation {
 
     /// The person overdue work goes to: the unit's own `escalate_to`, else the nearest
     /// ancestor's. Validation guarantees every unit has one.
+    /// Whom an overdue task goes to when its unit is no longer in the configuration (removed,
+    /// or renamed with work open): the escalation contact of the organisation's top unit.
+    pub fn fallback_escalation(&self) -> Option<&Contact> {
+        self.units
+            .iter()
+            .filter(|u| u.parent.is_none())
+            .find_map(|u| self.escalation_contact(&u.id))
+    }
+
     pub fn escalation_contact(&self, unit: &UnitId) -> Option<&Contact> {
         let mut current = self.unit(unit.as_str());
         while let Some(u) = current {

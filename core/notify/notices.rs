@@ -78,11 +78,12 @@ impl Notices<'_> {
                 }
             }
             if task.escalated_at.is_none() && now > task.deadline {
-                let to = self
-                    .org
-                    .unit(task.unit.as_str())
-                    .and_then(|u| self.org.escalation_contact(&u.id))
-                    .cloned();
+                // A unit gone from the configuration still has its overdue work escalated.
+                let to = match self.org.unit(task.unit.as_str()) {
+                    Some(u) => self.org.escalation_contact(&u.id),
+                    None => self.org.fallback_escalation(),
+                }
+                .cloned();
                 if let Some(to) = to
                     && self.notice_once(&task, NoticeKind::Escalation, &to).await?
                 {

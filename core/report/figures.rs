@@ -109,9 +109,12 @@ impl Order {
     }
 }
 
+/// A unit removed from the configuration keeps its rows, marked, so its open work stays seen.
 fn unit_name(org: &Organisation, id: &str) -> String {
-    org.unit(id)
-        .map_or_else(|| id.to_owned(), |u| u.name.clone())
+    org.unit(id).map_or_else(
+        || format!("{id} (saknas i konfigurationen)"),
+        |u| u.name.clone(),
+    )
 }
 
 /// Sums of a figure per unit and per system, in configuration order, and overall: the

@@ -10,6 +10,7 @@ use super::{Result, Store, StoreError, WriteTx, parse_date, parse_ts, ts};
 use crate::calendar::Month;
 use crate::ident::{RoutineId, StaffId, SystemId, UnitId};
 use crate::model::draw::{CycleState, Draw, DrawStatus, Seed, Selected};
+use crate::model::open_work::{OpenWork, Owner};
 
 const DRAW_COLUMNS: &str = "id, routine_id, unit_id, system_id, month, execution_date, \
      window_end, seed, params, population, checked, status, created_at, executed_at";
@@ -261,38 +262,47 @@ impl Store {
     }
 
     /// The units and systems that still have open work: draws not yet run, orders still
-    /// waiting, tasks still open. `(kind, id, what)`, kind `unit` or `system`, `what` counted
-    /// in words, so a configuration that drops or renames one can be told what it leaves.
-    pub async fn open_work(&self) -> Result<Vec<(&'static str, String, String)>> {
+    /// waiting, tasks still open; so a configuration that drops or renames one can be told
+    /// what it leaves behind.
+    pub async fn open_work(&self) -> Result<Vec<OpenWork>> {
         let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT 'unit', unit_id, 'draw(s) not yet run', COUNT(*) FROM draws \
+            "SELECT 'unit', unit_id, 'draws', COUNT(*) FROM draws \
                WHERE status IN ('planned', 'running') GROUP BY unit_id \
-             UNION ALL SELECT 'system', system_id, 'draw(s) not yet run', COUNT(*) FROM draws \
+             UNION ALL SELECT 'system', system_id, 'draws', COUNT(*) FROM draws \
                WHERE status IN ('planned', 'running') GROUP BY system_id \
-             UNION ALL SELECT 'system', system_id, 'order(s) not delivered', COUNT(*) FROM orders \
+             UNION ALL SELECT 'system', system_id, 'orders', COUNT(*) FROM orders \
                WHERE state IN ('pending', 'sending', 'awaiting_delivery', 'in_doubt', 'manual') GROUP BY system_id \
-             UNION ALL SELECT 'unit', unit_id, 'open task(s)', COUNT(*) FROM review_tasks \
+             UNION ALL SELECT 'unit', unit_id, 'tasks', COUNT(*) FROM review_tasks \
                WHERE state = 'open' GROUP BY unit_id \
-             UNION ALL SELECT 'system', system_id, 'open task(s)', COUNT(*) FROM review_tasks \
+             UNION ALL SELECT 'system', system_id, 'tasks', COUNT(*) FROM review_tasks \
                WHERE state = 'open' GROUP BY system_id",
         )
         .fetch_all(self.pool())
         .await?;
-        let mut by_key: std::collections::BTreeMap<(String, String), Vec<String>> =
+        let mut by_key: std::collections::BTreeMap<(Owner, String), OpenWork> =
             std::collections::BTreeMap::new();
         for (kind, id, what, n) in counts {
-            by_key
-                .entry((kind, id))
-                .or_default()
-                .push(format!("{n} {what}"));
+            let owner = if kind == "unit" {
+                Owner::Unit
+            } else {
+                Owner::System
+            };
+            let work = by_key
+                .entry((owner, id.clone()))
+                .or_insert_with(|| OpenWork {
+                    owner,
+                    id,
+                    draws: 0,
+                    orders: 0,
+                    tasks: 0,
+                });
+            match what.as_str() {
+                "draws" => work.draws += n,
+                "orders" => work.orders += n,
+                _ => work.tasks += n,
+            }
         }
-        Ok(by_key
-            .into_iter()
-            .map(|((kind, id), whats)| {
-                let kind = if kind == "unit" { "unit" } else { "system" };
-                (kind, id, whats.join(", "))
-            })
-            .collect())
+        Ok(by_key.into_values().collect())
     }
 
     /// Every draw id, oldest first.

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Session, Shared, WebError};
 use crate::calendar::{Month, local_date};
+use crate::config::DiskState;
 use crate::model::order::{Order, OrderState};
 use crate::model::org::RoutineKind;
 use crate::model::user::Role;
@@ -73,6 +74,13 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
         .collect();
     let staff_total = org.staff.len();
     let staff_active = org.staff.iter().filter(|s| s.active).count();
+    let config = loaded_config(&state).await;
+    // Work a removed or renamed unit or system left: no draws are made until it is resolved.
+    let orphans: Vec<_> = crate::draw::orphans(&state.store, org)
+        .await?
+        .iter()
+        .map(|w| json!({"owner": w.owner.label_sv(), "id": w.id, "what": w.describe_sv()}))
+        .collect();
     let users: Vec<_> = state
         .store
         .users()
@@ -87,9 +95,36 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
         json!({
             "organisation": org.name, "units": units, "systems": systems, "routines": routines,
             "staff_total": staff_total, "staff_active": staff_active, "users": users,
-            "valid": problems.is_empty(),
+            "valid": problems.is_empty(), "disk_changed": config["changed"] == true, "config": config,
+            "orphans": orphans,
         }),
     ))
+}
+
+/// The loaded configuration against the files on disk (read, and checked when changed, off
+/// the request workers); null when the server was not given a configuration path.
+async fn loaded_config(state: &Shared) -> Value {
+    let Some(watch) = state.config_watch.clone() else {
+        return Value::Null;
+    };
+    let s = crate::blocking::run(move || watch.state()).await;
+    let (changed, disk_problems, disk_more) = match s.disk {
+        DiskState::Same => (false, Vec::new(), 0),
+        DiskState::ChangedValid => (true, Vec::new(), 0),
+        DiskState::ChangedInvalid { problems, count } => {
+            let more = count - problems.len();
+            (true, problems, more)
+        }
+    };
+    json!({
+        "path": state.config_watch.as_ref().map(|w| w.path.display().to_string()),
+        "loaded_at": local(s.at), "fingerprint": &s.fingerprint[..12],
+        "changed": changed, "disk_valid": disk_problems.is_empty(),
+        "disk_problems": disk_problems, "disk_more": disk_more,
+        "refused": s.refused.map(|r| json!({
+            "at": local(r.at), "more": r.count - r.problems.len(), "problems": r.problems,
+        })),
+    })
 }
 
 #[derive(Deserialize, Default)]

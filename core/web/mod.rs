@@ -54,6 +54,8 @@ pub struct AppState {
     /// What login forms' tokens are signed with: the installation's, from the database, so
     /// that every instance behind a balancer accepts the others' forms.
     pub login_secret: String,
+    /// Where `serve` loaded the configuration from, to show whether the disk still holds it.
+    pub config_watch: Option<Arc<crate::config::ConfigWatch>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -83,6 +85,7 @@ impl AppState {
             cache: cache::Cache::default(),
             session_idle: DEFAULT_SESSION_IDLE,
             login_secret: crate::auth::random_token(),
+            config_watch: None,
         }
     }
 

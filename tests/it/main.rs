@@ -16,6 +16,7 @@ mod orderers;
 mod orders;
 mod plan;
 mod plugin;
+mod reload;
 mod report;
 mod review;
 mod scheduler;

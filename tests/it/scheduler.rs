@@ -340,6 +340,55 @@ fn a_renamed_unit_with_open_work_is_named_and_not_drawn_again(db: TestDb) {
     assert_eq!(back.code, 0, "{}", back.stderr);
 }
 
+per_backend!(async fn a_removed_units_open_task_is_escalated_and_shown);
+/// Fault 3: a unit taken out of the configuration (here renamed) with a task still open: the
+/// overdue task is escalated to the organisation's top, and the report and the admin's list
+/// of open work still show the unit.
+async fn a_removed_units_open_task_is_escalated_and_shown(db: TestDb) {
+    use crate::support::fixture::{NOTIFY, first_week, setup, staff};
+    let s = setup();
+    let store = db.open().await;
+    first_week(&s, &store).await;
+    let renamed = ConfigDir::new(
+        &format!(
+            "{}{NOTIFY}",
+            SMALL_ORG.replace("id = \"boende\"", "id = \"boendet\"")
+        ),
+        Some(&staff().replace(",boende,", ",boendet,")),
+    );
+    let org = loggvakt::config::load(renamed.path()).unwrap();
+    let connectors =
+        loggvakt::connectors::Connectors::for_org(&org).with("cosmic", s.source.clone());
+    let orphans = loggvakt::draw::orphans(&store, &org).await.unwrap();
+    assert_eq!(orphans.len(), 1, "[{}] {orphans:?}", db.backend);
+    assert_eq!((orphans[0].id.as_str(), orphans[0].tasks), ("boende", 1));
+    // Past the deadline (14 days after the first week's tasks).
+    let late = at("2027-05-25T09:00:00+02:00");
+    loggvakt::tick::tick(&store, &org, &connectors, &late, "test")
+        .await
+        .unwrap();
+    let escalated = count(
+        &store,
+        "SELECT COUNT(*) FROM notifications n JOIN review_tasks t ON t.id = n.task_id \
+         WHERE n.kind = 'escalation' AND t.unit_id = 'boende' AND n.recipient LIKE '%fc@example.se%'",
+    )
+    .await;
+    assert_eq!(
+        escalated, 1,
+        "[{}] the removed unit's task escalated",
+        db.backend
+    );
+    let report = loggvakt::report::compliance(&store, &org, 2027, &late)
+        .await
+        .unwrap();
+    let csv = loggvakt::report::to_csv(&report);
+    assert!(
+        csv.contains("boende (saknas i konfigurationen)"),
+        "[{}] {csv}",
+        db.backend
+    );
+}
+
 per_backend!(async fn two_serve_processes_send_and_import_everything_once);
 /// Two `serve` on one database (the SQLite file of a small installation started twice, or
 /// two instances on PostgreSQL) against the simulated systems: each order goes out once,

@@ -186,6 +186,16 @@ impl TestApp {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// Sends the server SIGHUP, as `systemctl reload` does.
+    pub fn hangup(&self) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -HUP {pid}");
+    }
+
     /// The server's address as `host:port`, for raw TCP clients.
     pub fn addr(&self) -> &str {
         self.url.trim_start_matches("http://")

@@ -70,7 +70,7 @@ impl Connector for Source {
     }
 }
 
-const NOTIFY: &str = r#"
+pub const NOTIFY: &str = r#"
 [notify]
 from = "loggvakt@example.se"
 base_url = "https://loggvakt.example.se"
