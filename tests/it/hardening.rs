@@ -611,3 +611,56 @@ async fn health_answers_quickly_while_sixteen_logins_run() {
     );
     assert!(during > before, "the logins went on meanwhile");
 }
+
+/// Fault 1 as an operator meets it: two `extract import` commands and a web upload of one
+/// delivery, all at once. One stores it, the others are told it is already in, and no row or
+/// import record is there twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_delivery_sent_in_by_two_commands_and_an_upload_at_once_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let order = app.sent_user_check("C800001").await;
+    let mut csv = String::from("Tidpunkt;Användarnamn;Personnummer;Händelse\n");
+    for day in 1..=28 {
+        for hour in [8, 10, 12, 14] {
+            csv.push_str(&format!(
+                "2027-04-{day:02} {hour:02}:00;C800001;191212121212;Läst\n"
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("utdrag.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let cfg = app.setup.cfg.arg();
+    let import = || {
+        crate::support::loggvakt()
+            .args(["--db", &app.db.url, "--config", &cfg])
+            .args(["--now", "2027-05-10T10:00:00+02:00", "extract", "import"])
+            .args(["--order", &order.to_string(), file.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let imported_before = crate::support::audit_count(&app.store().await, "order.imported").await;
+    let (a, b) = (import(), import());
+    let hanna = app.login("hanna").await;
+    let path = format!("/bestallningar/{order}/utdrag");
+    let web = hanna.upload(&path, "utdrag.csv", csv.as_bytes()).await;
+    let web_ok = web.status() == StatusCode::OK;
+    let web_text = web.text().await.unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let stored = [a.status.success(), b.status.success(), web_ok];
+    assert_eq!(
+        stored.iter().filter(|ok| **ok).count(),
+        1,
+        "{stored:?}\n{}\n{}\n{web_text}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let store = app.store().await;
+    assert_eq!(store.event_count(Some(order)).await.unwrap(), 112);
+    assert_eq!(
+        crate::support::audit_count(&store, "order.imported").await,
+        imported_before + 1
+    );
+}
