@@ -22,6 +22,7 @@ use crate::model::org::Organisation;
 use crate::store::{self, Store};
 use crate::tick::{self, TickReport};
 
+mod metrics;
 mod reload;
 
 pub struct ServeOptions {
@@ -72,6 +73,7 @@ struct Shared {
     started: std::time::Instant,
     tick_every: Duration,
     anchor: Option<Anchor>,
+    stats: metrics::TickStats,
 }
 
 /// A name for this process in audit records and claims: host, pid and a random tag.
@@ -98,6 +100,7 @@ async fn run_tick(shared: &Shared) {
         return;
     };
     let loaded = shared.loaded();
+    let started = std::time::Instant::now();
     let result = tick::tick(
         &shared.store,
         &loaded.org,
@@ -106,6 +109,7 @@ async fn run_tick(shared: &Shared) {
         &shared.instance,
     )
     .await;
+    shared.stats.record(started.elapsed(), result.is_err());
     *last = LastTick {
         at: Some(store::ts(shared.clock.now())),
         finished: Some(std::time::Instant::now()),
@@ -239,6 +243,7 @@ pub async fn serve(
         started: std::time::Instant::now(),
         tick_every: options.tick_every,
         anchor: options.anchor.take(),
+        stats: metrics::TickStats::default(),
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -291,6 +296,7 @@ fn app(shared: &Arc<Shared>, web: &reload::WebBase) -> Router {
         .route("/health", get(health))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics::metrics))
         .with_state(shared.clone())
         .merge(crate::web::router(
             web.state(&loaded.org, &loaded.connectors),

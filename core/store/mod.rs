@@ -8,6 +8,7 @@ pub mod audit;
 mod cases;
 mod draws;
 mod lease;
+pub mod metrics;
 mod migrations;
 pub mod orders;
 mod outside;

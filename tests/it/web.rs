@@ -506,3 +506,40 @@ async fn liveness_and_readiness_probes_answer() {
     }
     assert_eq!(ready.expect("ready within 10 s")["status"], "ready");
 }
+
+/// `/metrics` is Prometheus text (every sample line `name{labels} value` under its TYPE), and
+/// its order gauge moves when an order is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_prometheus_text_and_follow_the_orders() {
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    let scrape = async || {
+        let res = anon.get("/metrics").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.unwrap();
+        let mut typed = std::collections::HashSet::new();
+        let mut samples = std::collections::HashMap::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                assert!(["gauge", "counter"].contains(&kind), "{line}");
+                typed.insert(name.to_owned());
+            } else if !line.starts_with("# HELP ") {
+                let (series, value) = line.rsplit_once(' ').unwrap();
+                let name = series.split('{').next().unwrap();
+                assert!(typed.contains(name), "{name} has no TYPE: {text}");
+                let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+                samples.insert(series.to_owned(), value);
+            }
+        }
+        samples
+    };
+    let before = scrape().await;
+    assert_eq!(before["loggvakt_database_up"], 1.0);
+    let waiting = "loggvakt_orders{system=\"cosmic\",state=\"awaiting_delivery\"}";
+    let had = before.get(waiting).copied().unwrap_or(0.0);
+    app.sent_user_check("C800001").await;
+    let after = scrape().await;
+    assert_eq!(after[waiting], had + 1.0, "{after:?}");
+    assert!(after.contains_key("loggvakt_ticks_total"));
+}

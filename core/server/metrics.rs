@@ -1,0 +1,171 @@
+//! `/metrics` in Prometheus' text format: the work in the database by state (draws, orders
+//! per system, review tasks, overdue tasks, notices) and this process's ticks. Counts only:
+//! no unit, person or patient is ever a label.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::Shared;
+use crate::store::metrics::Count;
+
+/// This process's ticks, counted as they end.
+#[derive(Default)]
+pub(super) struct TickStats {
+    ticks: AtomicU64,
+    failures: AtomicU64,
+    /// The last tick's duration in microseconds.
+    last_micros: AtomicU64,
+}
+
+impl TickStats {
+    pub(super) fn record(&self, took: Duration, failed: bool) {
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.last_micros.store(micros, Ordering::Relaxed);
+    }
+}
+
+pub(super) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let mut out = String::new();
+    let counts = tokio::time::timeout(
+        Duration::from_secs(5),
+        shared.store.work_counts(shared.clock.now()),
+    )
+    .await;
+    let counts = match counts {
+        Ok(Ok(c)) => Some(c),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "metrics: the database did not answer");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("metrics: the database did not answer within 5 s");
+            None
+        }
+    };
+    gauge(
+        &mut out,
+        "loggvakt_database_up",
+        "Whether the database answered this scrape (1) or not (0).",
+        &[],
+        i64::from(counts.is_some()),
+    );
+    if let Some(c) = counts {
+        family(&mut out, "loggvakt_draws", "Draws by state.", &c.draws);
+        family(
+            &mut out,
+            "loggvakt_orders",
+            "Orders of log extracts by system and state.",
+            &c.orders,
+        );
+        family(
+            &mut out,
+            "loggvakt_review_tasks",
+            "Review tasks by state.",
+            &c.tasks,
+        );
+        gauge(
+            &mut out,
+            "loggvakt_review_tasks_overdue",
+            "Open review tasks past their deadline.",
+            &[],
+            c.overdue_tasks,
+        );
+        family(
+            &mut out,
+            "loggvakt_notices",
+            "Notices (mails to reviewers, reminders, escalations) by state.",
+            &c.notices,
+        );
+    }
+    let stats = &shared.stats;
+    counter(
+        &mut out,
+        "loggvakt_ticks_total",
+        "Scheduler ticks this process has ended.",
+        stats.ticks.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "loggvakt_tick_failures_total",
+        "Scheduler ticks of this process that failed.",
+        stats.failures.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP loggvakt_last_tick_duration_seconds How long this process's last tick took.\n\
+         # TYPE loggvakt_last_tick_duration_seconds gauge\n\
+         loggvakt_last_tick_duration_seconds {}",
+        stats.last_micros.load(Ordering::Relaxed) as f64 / 1e6
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+fn family(out: &mut String, name: &str, help: &str, counts: &[Count]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for c in counts {
+        sample(out, name, &c.labels, c.value);
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, labels: &[(&str, String)], value: i64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    sample(out, name, labels, value);
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+fn sample(out: &mut String, name: &str, labels: &[(&str, String)], value: i64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{}\"", escape(v));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Label values as the text format wants them: backslash, quote and newline escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = String::new();
+        sample(&mut out, "m", &[("system", "a\"b\\c\nd".into())], 3);
+        assert_eq!(out, "m{system=\"a\\\"b\\\\c\\nd\"} 3\n");
+    }
+}
