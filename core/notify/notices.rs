@@ -64,13 +64,14 @@ impl Notices<'_> {
         let now = clock.now();
         let (mut reminders, mut escalations) = (0, 0);
         for task in store.tasks(Some(TaskState::Open)).await? {
-            if task.reminded_at.is_none() && now >= task.remind_at && now <= task.deadline {
-                if self
+            if task.reminded_at.is_none()
+                && now >= task.remind_at
+                && now <= task.deadline
+                && self
                     .notice_once(&task, NoticeKind::Reminder, &task.reviewer())
                     .await?
-                {
-                    reminders += 1;
-                }
+            {
+                reminders += 1;
             }
             if task.escalated_at.is_none() && now > task.deadline {
                 let to = org
