@@ -25,6 +25,7 @@ use crate::orders::{OrderReport, Pipeline};
 use crate::retention;
 use crate::review::Review;
 use crate::rules::Rules;
+use crate::stage::Stage;
 use crate::store::Store;
 use crate::writeback::WriteBacks;
 
@@ -120,28 +121,17 @@ impl Tick<'_> {
         (report.done, report.late, report.missed) = (run.done, run.late, run.missed);
         report.orders_created = run.orders_created;
 
-        report.orders = Pipeline::new(store, org, self.connectors, clock, actor)
-            .process()
-            .await?;
+        let cx = Stage::new(store, org, clock, actor);
+        report.orders = Pipeline::new(cx, self.connectors).process().await?;
 
         let rules = Rules::for_org(org);
-        let review = Review {
-            store,
-            org,
-            rules: &rules,
-            clock,
-            actor,
-        };
+        let review = Review::new(cx, &rules);
         report.review.tasks_updated = review.add_new_parts().await?;
         report.review.tasks_created = review.make_tasks().await?;
 
-        self.notices(actor, &mut report.review).await?;
+        self.notices(cx, &mut report.review).await?;
 
-        let write_backs = WriteBacks {
-            store,
-            clock,
-            actor,
-        };
+        let write_backs = WriteBacks { cx };
         report.review.write_backs = write_backs.retry_pending(self.connectors).await?;
 
         let (tasks, rows) = retention::purge(store, clock, actor).await?;
@@ -152,13 +142,8 @@ impl Tick<'_> {
 
     /// The notice stage: new tasks announced, reminders and escalations queued, and what is
     /// due delivered (unless no mailer can be made: then the notices wait, and say why).
-    async fn notices(&self, actor: &str, report: &mut ReviewReport) -> Result<(), PlanError> {
-        let notices = Notices {
-            store: self.store,
-            org: self.org,
-            clock: self.clock,
-            actor,
-        };
+    async fn notices(&self, cx: Stage<'_>, report: &mut ReviewReport) -> Result<(), PlanError> {
+        let notices = Notices { cx };
         notices.announce().await?;
         (report.reminders, report.escalations) = notices.follow_up().await?;
         report.delivery_notices = notices.overdue_deliveries().await?;

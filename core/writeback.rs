@@ -5,23 +5,22 @@
 use loggvakt_connector::{Period, Subject, UserRef, WriteBack};
 use serde_json::json;
 
-use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::task::{TaskState, task_object};
-use crate::store::{Store, StoreError};
+use crate::stage::Stage;
+use crate::store::StoreError;
 
-/// The write-back work, for one clock and actor.
+/// The write-back work, in one stage context.
 pub struct WriteBacks<'a> {
-    pub store: &'a Store,
-    pub clock: &'a Clock,
-    pub actor: &'a str,
+    pub cx: Stage<'a>,
 }
 
 impl WriteBacks<'_> {
     /// Retries the write-backs still pending.
     pub async fn retry_pending(&self, connectors: &Connectors) -> Result<usize, StoreError> {
+        let store = self.cx.store;
         let mut done = 0;
-        for task in self.store.tasks(Some(TaskState::Closed)).await? {
+        for task in store.tasks(Some(TaskState::Closed)).await? {
             if task.write_back.as_deref() == Some("pending")
                 && self.attempt(task.id, connectors).await? == "done"
             {
@@ -34,7 +33,8 @@ impl WriteBacks<'_> {
     /// Records the outcome in the source system (a Lifecare note) and what that gave:
     /// `done`, `pending` (will be retried) or `failed: …`.
     pub async fn attempt(&self, id: i64, connectors: &Connectors) -> Result<String, StoreError> {
-        let Some(task) = self.store.task(id).await? else {
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let Some(task) = store.task(id).await? else {
             return Ok("failed: the task vanished".into());
         };
         let (Some(draw_id), Some(outcome)) = (task.draw_id, task.outcome) else {
@@ -43,7 +43,7 @@ impl WriteBacks<'_> {
         let Ok(connector) = connectors.get(task.system.as_str()) else {
             return Ok("pending".into());
         };
-        let Some(draw) = self.store.draw(draw_id).await? else {
+        let Some(draw) = store.draw(draw_id).await? else {
             return Ok("failed: the draw vanished".into());
         };
         let users: Vec<UserRef> = draw
@@ -81,8 +81,8 @@ impl WriteBacks<'_> {
             }
             Err(e) => format!("failed: {e}"),
         };
-        let now = self.clock.now();
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let now = clock.now();
+        let mut tx = store.begin_write(now, actor).await?;
         tx.set_write_back(id, &state).await?;
         if state != "pending" {
             tx.audit(

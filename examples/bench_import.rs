@@ -17,6 +17,7 @@ use loggvakt::clock::Clock;
 use loggvakt::connectors::Connectors;
 use loggvakt::model::order::OrderState;
 use loggvakt::orders::Pipeline;
+use loggvakt::stage::Stage;
 use loggvakt_connector::{
     Capabilities, Connector, ConnectorError, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
     OrderRequest, Subject, async_trait, csv_form,
@@ -143,7 +144,7 @@ sample = { fraction = 1.0, min = 1 }
 
     let t1 = Instant::now();
     let clock = Clock::starting_at(now);
-    let n = Pipeline::new(&store, &org, &connectors, &clock, "bench")
+    let n = Pipeline::new(Stage::new(&store, &org, &clock, "bench"), &connectors)
         .import_file(order.id, &file)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -13,6 +13,7 @@ use crate::checks;
 use crate::connectors::Connectors;
 use crate::model::check::{CheckKind, NewCheck};
 use crate::orders::Pipeline;
+use crate::stage::Stage;
 use crate::store::Store;
 
 /// Which system's log, over which days: what every check and patient request asks for.
@@ -82,7 +83,7 @@ pub(super) async fn start_check(ctx: &Globals, new: NewCheck) -> Result<(i64, i6
     let store = open_store(&ctx.db).await?;
     let actor = cli_actor();
     let (check, order) = checks::create(&store, &org, clock, &actor, new).await?;
-    Pipeline::new(&store, &org, &connectors, clock, &actor)
+    Pipeline::new(Stage::new(&store, &org, clock, &actor), &connectors)
         .process()
         .await?;
     Ok((check, order, store))

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::order::{DeliveryVia, OrderState};
 use crate::orders::Pipeline;
+use crate::stage::Stage;
 use crate::store::Store;
 
 #[derive(Subcommand, Debug)]
@@ -75,7 +76,7 @@ pub(super) async fn extract(ctx: &Globals, action: ExtractAction) -> Result<Exit
     connectors.require_all().map_err(anyhow::Error::msg)?;
     let store = open_store(&ctx.db).await?;
     let actor = cli_actor();
-    let n = Pipeline::new(&store, &org, &connectors, &ctx.clock, &actor)
+    let n = Pipeline::new(Stage::new(&store, &org, &ctx.clock, &actor), &connectors)
         .import_file(order, &file)
         .await?;
     println!("order {order}: {n} events imported from {}", file.display());
@@ -91,7 +92,7 @@ pub(super) async fn order(ctx: &Globals, action: OrderAction) -> Result<ExitCode
         OrderAction::Delivered { id, via } => {
             let (org, connectors) = (load_config(&ctx.config)?, Connectors::default());
             let actor = cli_actor();
-            Pipeline::new(&store, &org, &connectors, &ctx.clock, &actor)
+            Pipeline::new(Stage::new(&store, &org, &ctx.clock, &actor), &connectors)
                 .mark_delivered(id, via)
                 .await?;
             println!(
@@ -103,7 +104,7 @@ pub(super) async fn order(ctx: &Globals, action: OrderAction) -> Result<ExitCode
         OrderAction::PasswordReceived { id } => {
             let (org, connectors) = (load_config(&ctx.config)?, Connectors::default());
             let actor = cli_actor();
-            let noted = Pipeline::new(&store, &org, &connectors, &ctx.clock, &actor)
+            let noted = Pipeline::new(Stage::new(&store, &org, &ctx.clock, &actor), &connectors)
                 .mark_password_received(id)
                 .await?;
             println!(

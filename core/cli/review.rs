@@ -19,6 +19,7 @@ use crate::model::task::{
 };
 use crate::review::{OutsideRecord, Review};
 use crate::rules::Rules;
+use crate::stage::Stage;
 
 #[derive(Subcommand, Debug)]
 pub enum ReviewAction {
@@ -150,7 +151,7 @@ async fn record_outside(
     let (rules, actor) = (Rules::for_org(&org), cli_actor());
     let by = by.unwrap_or_else(|| actor.clone());
     let user = record.username.clone();
-    Review::new(&store, &org, &rules, &ctx.clock, &actor)
+    Review::new(Stage::new(&store, &org, &ctx.clock, &actor), &rules)
         .record_outside(id, record, &by, false)
         .await?;
     println!("task {id}: the review of {user} outside loggvakt is recorded");
@@ -242,7 +243,7 @@ async fn complete(
     let (org, store) = (load_config(&ctx.config)?, open_store(&ctx.db).await?);
     let (rules, actor) = (Rules::for_org(&org), cli_actor());
     let by = by.unwrap_or_else(|| actor.clone());
-    let done = Review::new(&store, &org, &rules, &ctx.clock, &actor)
+    let done = Review::new(Stage::new(&store, &org, &ctx.clock, &actor), &rules)
         .complete(
             id,
             outcome.into(),

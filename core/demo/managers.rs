@@ -33,9 +33,9 @@ impl Managers {
         if self.idle {
             return Ok(());
         }
-        let now = review.clock.now();
-        let open = review.store.tasks(Some(TaskState::Open)).await?;
-        let first = review.store.tasks(None).await?.first().map(|t| t.id);
+        let now = review.cx.clock.now();
+        let open = review.cx.store.tasks(Some(TaskState::Open)).await?;
+        let first = review.cx.store.tasks(None).await?.first().map(|t| t.id);
         for task in &open {
             let due = if Some(task.id) == first {
                 task.escalated_at.is_some()
@@ -78,7 +78,7 @@ impl Managers {
 /// part is still on its way.
 async fn record_outside_reviews(review: &Review<'_>, task: &Task, by: &str) -> Result<bool> {
     let mut complete = true;
-    for user in crate::review::coverage(review.store, task).await? {
+    for user in crate::review::coverage(review.cx.store, task).await? {
         let via = match user.coverage {
             Coverage::Waiting {
                 order_state: Some(OrderState::Manual),
@@ -139,11 +139,11 @@ async fn close_with_remark(
         ),
         (Step::InformChief, "Verksamhetschefen informerad."),
     ] {
-        record_step(review.store, review.clock, by, case, step, note).await?;
+        record_step(review.cx.store, review.cx.clock, by, case, step, note).await?;
     }
     decide(
-        review.store,
-        review.clock,
+        review.cx.store,
+        review.cx.clock,
         "demo:verksamhetschef",
         case,
         Decision::NoBreach,

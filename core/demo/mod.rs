@@ -26,6 +26,7 @@ use crate::orders;
 use crate::review::Review;
 use crate::rules::Rules;
 use crate::simulation;
+use crate::stage::Stage;
 use crate::store::Store;
 use crate::tick::{Tick, TickReport};
 use managers::Managers;
@@ -179,13 +180,10 @@ impl Demo {
         self.import_cosmic(&Clock::starting_at(at + TimeDelta::hours(4)))
             .await?;
         let clock = Clock::starting_at(at + TimeDelta::hours(8));
-        let review = Review {
-            store: &self.store,
-            org: &self.org,
-            rules: &self.rules,
-            clock: &clock,
-            actor: "demo:manager",
-        };
+        let review = Review::new(
+            Stage::new(&self.store, &self.org, &clock, "demo:manager"),
+            &self.rules,
+        );
         managers.work(&review, &self.connectors).await
     }
 
@@ -200,13 +198,8 @@ impl Demo {
             let Some(bytes) = self.sim.cosmic_extract(&order.idempotency_key) else {
                 continue;
             };
-            let pipeline = orders::Pipeline {
-                store: &self.store,
-                org: &self.org,
-                connectors: &self.connectors,
-                clock,
-                actor: "demo:administrator",
-            };
+            let cx = Stage::new(&self.store, &self.org, clock, "demo:administrator");
+            let pipeline = orders::Pipeline::new(cx, &self.connectors);
             // The first report comes on paper (seed 000): it is marked delivered by post and
             // the manager records the review made from the paper.
             if self.by_post.is_none() {

@@ -98,6 +98,14 @@ impl Task {
         format!("G-{}", self.id)
     }
 
+    /// Who reviews the task, to be told about it.
+    pub fn reviewer(&self) -> Contact {
+        Contact {
+            name: self.reviewer_name.clone(),
+            email: self.reviewer_email.clone(),
+        }
+    }
+
     /// Whether `who` (an e-mail address) is this task's reviewer.
     pub fn is_reviewer(&self, who: &str) -> bool {
         self.reviewer_email.eq_ignore_ascii_case(who.trim())

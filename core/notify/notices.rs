@@ -6,43 +6,38 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
 use super::{ASSIGNED, DELIVERY_OVERDUE, ESCALATION, Mail, MailError, Mailer, REMINDER, render};
-use crate::clock::Clock;
 use crate::ident::UnitId;
 use crate::model::notice::{NoticeKind, NoticeState};
 use crate::model::order::order_object;
-use crate::model::org::{Contact, Organisation};
+use crate::model::org::Contact;
 use crate::model::task::{CHECKLIST, Task, TaskState, task_object};
 use crate::model::user::Role;
+use crate::stage::Stage;
+use crate::store::StoreError;
 use crate::store::review::{NoticeAbout, TaskMark};
-use crate::store::{Store, StoreError};
 
 /// A failed notice is tried again after this long, up to `NOTICE_ATTEMPTS` times.
 const NOTICE_RETRY: TimeDelta = TimeDelta::minutes(15);
 const NOTICE_ATTEMPTS: u32 = 20;
 
-/// The notice work, for one clock and actor.
+/// The notice work, in one stage context.
 pub struct Notices<'a> {
-    pub store: &'a Store,
-    pub org: &'a Organisation,
-    pub clock: &'a Clock,
-    pub actor: &'a str,
+    pub cx: Stage<'a>,
 }
 
 impl Notices<'_> {
     /// Queues the first notice of every open task whose reviewer has not been told yet.
     pub async fn announce(&self) -> Result<usize, StoreError> {
+        let (store, org, clock, actor) = (self.cx.store, self.cx.org, self.cx.clock, self.cx.actor);
         let mut queued = 0;
-        for task in self.store.tasks_unannounced().await? {
-            let to = Contact {
-                name: task.reviewer_name.clone(),
-                email: task.reviewer_email.clone(),
-            };
-            let now = self.clock.now();
+        for task in store.tasks_unannounced().await? {
+            let to = task.reviewer();
+            let now = clock.now();
             // A part taken out by hand: the notice carries the work instruction.
-            let instruction = crate::review::instruction(self.store, self.org, &task).await?;
+            let instruction = crate::review::instruction(store, org, &task).await?;
             let (subject, body) =
                 self.render(&task, NoticeKind::Assigned, &to, instruction.as_deref());
-            let mut tx = self.store.begin_write(now, self.actor).await?;
+            let mut tx = store.begin_write(now, actor).await?;
             if tx
                 .insert_notice(
                     NoticeAbout::Task(task.id),
@@ -65,23 +60,24 @@ impl Notices<'_> {
     /// Reminders for open tasks past their reminder date, escalations for those past their
     /// deadline; each at most once per task.
     pub async fn follow_up(&self) -> Result<(usize, usize), StoreError> {
-        let now = self.clock.now();
+        let (store, org, clock) = (self.cx.store, self.cx.org, self.cx.clock);
+        let now = clock.now();
         let (mut reminders, mut escalations) = (0, 0);
-        for task in self.store.tasks(Some(TaskState::Open)).await? {
-            if task.reminded_at.is_none() && now >= task.remind_at && now <= task.deadline {
-                let to = Contact {
-                    name: task.reviewer_name.clone(),
-                    email: task.reviewer_email.clone(),
-                };
-                if self.notice_once(&task, NoticeKind::Reminder, &to).await? {
-                    reminders += 1;
-                }
+        for task in store.tasks(Some(TaskState::Open)).await? {
+            if task.reminded_at.is_none()
+                && now >= task.remind_at
+                && now <= task.deadline
+                && self
+                    .notice_once(&task, NoticeKind::Reminder, &task.reviewer())
+                    .await?
+            {
+                reminders += 1;
             }
             if task.escalated_at.is_none() && now > task.deadline {
                 // A unit gone from the configuration still has its overdue work escalated.
-                let to = match self.org.unit(task.unit.as_str()) {
-                    Some(u) => self.org.escalation_contact(&u.id),
-                    None => self.org.fallback_escalation(),
+                let to = match org.unit(task.unit.as_str()) {
+                    Some(u) => org.escalation_contact(&u.id),
+                    None => org.fallback_escalation(),
                 }
                 .cloned();
                 if let Some(to) = to
@@ -98,12 +94,12 @@ impl Notices<'_> {
     /// with the order; for older orders the unit's orderer as configured now) and to the
     /// administrators, once per order and recipient. Returns how many were queued.
     pub async fn overdue_deliveries(&self) -> Result<usize, StoreError> {
-        let orders = self.store.overdue_orders_untold().await?;
+        let (store, org, clock, actor) = (self.cx.store, self.cx.org, self.cx.clock, self.cx.actor);
+        let orders = store.overdue_orders_untold().await?;
         if orders.is_empty() {
             return Ok(0);
         }
-        let admins: Vec<Contact> = self
-            .store
+        let admins: Vec<Contact> = store
             .users()
             .await?
             .into_iter()
@@ -115,13 +111,13 @@ impl Notices<'_> {
             .collect();
         let mut queued = 0;
         for order in orders {
-            let unit = self.org.unit(&order.unit);
-            let stored = self.store.order(order.id).await?;
+            let unit = org.unit(&order.unit);
+            let stored = store.order(order.id).await?;
             let orderer = stored
                 .and_then(|o| o.request.orderer)
                 .or_else(|| {
                     let id = UnitId::new(&order.unit).ok()?;
-                    self.org.orderer(&id, &order.system)
+                    org.orderer(&id, &order.system)
                 })
                 .map(|o| Contact {
                     name: o.name,
@@ -136,7 +132,7 @@ impl Notices<'_> {
                     to.push(admin);
                 }
             }
-            let now = self.clock.now();
+            let now = clock.now();
             let data = |recipient: &str| {
                 json!({
                     "recipient": recipient,
@@ -144,12 +140,12 @@ impl Notices<'_> {
                     "unit": unit.map_or(order.unit.as_str(), |u| u.name.as_str()),
                     "system": order.system,
                     "deliver_by": order.deliver_by.map_or("-".to_owned(), |t| crate::calendar::local_date(t).to_string()),
-                    "link": format!("{}/admin/bestallningar", self.org.notify.base_url),
-                    "organisation": self.org.name,
+                    "link": format!("{}/admin/bestallningar", org.notify.base_url),
+                    "organisation": org.name,
                 })
             };
             let subject = format!("Försenat loggutdrag: {}", order.reference);
-            let mut tx = self.store.begin_write(now, self.actor).await?;
+            let mut tx = store.begin_write(now, actor).await?;
             for c in &to {
                 let body = render(DELIVERY_OVERDUE, &data(&c.name));
                 let kind = NoticeKind::DeliveryOverdue;
@@ -187,7 +183,8 @@ impl Notices<'_> {
         kind: NoticeKind,
         to: &Contact,
     ) -> Result<bool, StoreError> {
-        let now = self.clock.now();
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let now = clock.now();
         let (mark, action) = match kind {
             NoticeKind::Reminder => (TaskMark::Reminded, "review.reminded"),
             NoticeKind::Escalation => (TaskMark::Escalated, "review.escalated"),
@@ -195,7 +192,7 @@ impl Notices<'_> {
                 unreachable!("made with the task, or about an order")
             }
         };
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut tx = store.begin_write(now, actor).await?;
         if !tx.mark_task(task.id, mark, now).await? {
             return Ok(false);
         }
@@ -222,19 +219,20 @@ impl Notices<'_> {
     /// was cut off is sent again, which a manager can bear (orders, unlike notices, are
     /// never sent twice).
     pub async fn deliver(&self, mailer: &dyn Mailer) -> Result<(usize, usize), StoreError> {
+        let (store, org, clock, actor) = (self.cx.store, self.cx.org, self.cx.clock, self.cx.actor);
         let (mut sent, mut failed) = (0, 0);
-        for notice in self.store.notices_due(self.clock.now()).await? {
+        for notice in store.notices_due(clock.now()).await? {
             let mail = Mail {
                 key: format!("loggvakt-notice-{}-{}", notice.id, notice.kind.as_str()),
-                date: self.clock.now(),
-                from: self.org.notify.from.clone(),
+                date: clock.now(),
+                from: org.notify.from.clone(),
                 to: notice.recipient.clone(),
                 subject: notice.subject.clone(),
                 body: notice.body.clone(),
             };
             let result = mailer.send(&mail).await;
-            let now = self.clock.now();
-            let mut tx = self.store.begin_write(now, self.actor).await?;
+            let now = clock.now();
+            let mut tx = store.begin_write(now, actor).await?;
             match result {
                 Ok(()) => {
                     tx.notice_attempted(notice.id, NoticeState::Sent, None, now, now)
@@ -282,14 +280,13 @@ impl Notices<'_> {
         to: &Contact,
         instruction: Option<&str>,
     ) -> (String, String) {
-        let unit = self
-            .org
+        let org = self.cx.org;
+        let unit = org
             .unit(task.unit.as_str())
             .map_or_else(|| task.unit.to_string(), |u| u.name.clone());
-        let escalate_to = self
-            .org
+        let escalate_to = org
             .unit(task.unit.as_str())
-            .and_then(|u| self.org.escalation_contact(&u.id))
+            .and_then(|u| org.escalation_contact(&u.id))
             .map_or("verksamhetschefen".to_owned(), |c| c.name.clone());
         let local = |t: DateTime<Utc>| crate::calendar::local_date(t).to_string();
         let data = json!({
@@ -306,9 +303,9 @@ impl Notices<'_> {
             "deadline": local(task.deadline),
             "created": local(task.created_at),
             "reminded": task.reminded_at.map_or("ingen".to_owned(), local),
-            "link": format!("{}/granskningar/{}", self.org.notify.base_url, task.id),
+            "link": format!("{}/granskningar/{}", org.notify.base_url, task.id),
             "checklist": CHECKLIST,
-            "organisation": self.org.name,
+            "organisation": org.name,
             "escalate_to": escalate_to,
             "instruction": instruction,
         });

@@ -43,11 +43,12 @@ impl Pipeline<'_> {
         outcome: &ImportOutcome,
         via: &str,
     ) -> Result<Accepted, StoreError> {
+        let (store, org, clock) = (self.cx.store, self.cx.org, self.cx.clock);
         let problems = check_delivery(order, outcome);
         if !problems.is_empty() {
             return Ok(Accepted::Refused(problems));
         }
-        let now = self.clock.now();
+        let now = clock.now();
         let mut u = OrderUpdate::to(OrderState::Imported);
         u.delivered_at = Some(now);
         if from == OrderState::Sending {
@@ -60,7 +61,7 @@ impl Pipeline<'_> {
             // A person took it out by the instruction: the report counts it made by hand.
             tx.set_delivered_via(order.id, DeliveryVia::File).await?;
         }
-        store_events(tx, self.org, self.store, order, outcome).await?;
+        store_events(tx, org, store, order, outcome).await?;
         tx.audit(
             "order.imported",
             &order_object(order.id),
@@ -76,13 +77,13 @@ impl Pipeline<'_> {
         order_id: i64,
         path: &std::path::Path,
     ) -> Result<usize, ImportError> {
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
         let file = path.display().to_string();
         let io = |source| ImportError::Io {
             file: file.clone(),
             source,
         };
-        let order = self
-            .store
+        let order = store
             .order(order_id)
             .await?
             .ok_or(ImportError::NoSuchOrder(order_id))?;
@@ -131,7 +132,7 @@ impl Pipeline<'_> {
         })?;
         // A header with no rows is a valid answer: the person opened no record that day.
         // An empty file has no header, and the connector refuses it above.
-        let mut tx = self.store.begin_write(self.clock.now(), self.actor).await?;
+        let mut tx = store.begin_write(clock.now(), actor).await?;
         match self
             .accept(&mut tx, &order, order.state, &outcome, "file")
             .await?

@@ -25,13 +25,13 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use loggvakt_connector::{OrderRequest, Period, Subject, UserRef};
 use serde_json::json;
 
-use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::draw::Draw;
 use crate::model::order::{Order, OrderState, order_object};
 use crate::model::org::{Delivery, Organisation};
+use crate::stage::Stage;
 use crate::store::orders::{NewOrder, OrderUpdate};
-use crate::store::{Store, StoreError, WriteTx};
+use crate::store::{StoreError, WriteTx};
 
 pub use delivery::{ImportError, REFUSALS_LISTED, Refusal, check_delivery, listed};
 pub use outside::OutsideError;
@@ -208,44 +208,36 @@ pub struct OrderReport {
     pub overdue: usize,
 }
 
-/// What the order steps work with: the store, the organisation, its connectors, the clock,
-/// and who acts (for the audit trail).
+/// What the order steps work with: the stage context and the organisation's connectors.
 pub struct Pipeline<'a> {
-    pub store: &'a Store,
-    pub org: &'a Organisation,
+    pub cx: Stage<'a>,
     pub connectors: &'a Connectors,
-    pub clock: &'a Clock,
-    pub actor: &'a str,
 }
 
 impl<'a> Pipeline<'a> {
-    pub fn new(
-        store: &'a Store,
-        org: &'a Organisation,
-        connectors: &'a Connectors,
-        clock: &'a Clock,
-        actor: &'a str,
-    ) -> Self {
-        Self {
-            store,
-            org,
-            connectors,
-            clock,
-            actor,
-        }
+    pub fn new(cx: Stage<'a>, connectors: &'a Connectors) -> Self {
+        Self { cx, connectors }
+    }
+
+    /// How many times an order of its system is tried before it fails.
+    fn max_attempts(&self, order: &Order) -> u32 {
+        let org = self.cx.org;
+        let system = org.system(&order.system);
+        system.map_or(1, |s| s.max_attempts)
     }
 
     /// Sends due orders, polls for deliveries and flags overdue ones.
     pub async fn process(&self) -> Result<OrderReport, StoreError> {
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
         let mut report = OrderReport::default();
-        let now = self.clock.now();
-        for order in self.store.orders_in_doubt(now).await? {
+        let now = clock.now();
+        for order in store.orders_in_doubt(now).await? {
             if self.is_read(&order) {
                 self.retry_interrupted_read(&order, now, &mut report)
                     .await?;
                 continue;
             }
-            let mut tx = self.store.begin_write(now, self.actor).await?;
+            let mut tx = store.begin_write(now, actor).await?;
             let mut update = OrderUpdate::to(OrderState::InDoubt);
             update.last_error = Some(
                 "the sending process stopped before it recorded the answer; check with the receiving \
@@ -266,14 +258,13 @@ impl<'a> Pipeline<'a> {
             }
             tx.commit().await?;
         }
-        let due = self.store.orders_due(OrderState::Pending, now, 500).await?;
+        let due = store.orders_due(OrderState::Pending, now, 500).await?;
         report += self.per_system(due, Step::Send).await?;
-        let waiting = self
-            .store
+        let waiting = store
             .orders_due(OrderState::AwaitingDelivery, now, 500)
             .await?;
         report += self.per_system(waiting, Step::Poll).await?;
-        for order in self.store.orders_due(OrderState::Manual, now, 500).await? {
+        for order in store.orders_due(OrderState::Manual, now, 500).await? {
             self.flag_manual_overdue(&order, &mut report).await?;
         }
         Ok(report)
@@ -288,8 +279,8 @@ impl<'a> Pipeline<'a> {
         now: DateTime<chrono::Utc>,
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
-        let max_attempts = self.org.system(&order.system).map_or(1, |s| s.max_attempts);
-        let retry = order.attempts < max_attempts;
+        let (store, actor) = (self.cx.store, self.cx.actor);
+        let retry = order.attempts < self.max_attempts(order);
         let mut update = OrderUpdate::to(if retry {
             OrderState::Pending
         } else {
@@ -300,7 +291,7 @@ impl<'a> Pipeline<'a> {
             "the query was interrupted (the process stopped) after {} attempt(s)",
             order.attempts
         ));
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut tx = store.begin_write(now, actor).await?;
         if tx
             .transition(order.id, OrderState::Sending, &update)
             .await?
@@ -359,8 +350,9 @@ impl<'a> Pipeline<'a> {
         order: &crate::model::order::Order,
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let now = clock.now();
+        let mut tx = store.begin_write(now, actor).await?;
         let mut u = OrderUpdate::to(OrderState::Manual);
         // Not due again: the notice stage tells the orderer and the admins.
         u.next_attempt_at = Some(now + TimeDelta::days(36_500));
@@ -378,9 +370,8 @@ impl<'a> Pipeline<'a> {
     }
 
     fn system_limit(&self, system: &str) -> u64 {
-        self.org
-            .system(system)
-            .map_or(u64::MAX, |s| s.max_extract_bytes)
+        let org = self.cx.org;
+        org.system(system).map_or(u64::MAX, |s| s.max_extract_bytes)
     }
 }
 

@@ -26,8 +26,8 @@ pub enum OutsideError {
 impl Pipeline<'_> {
     /// Marks an awaited order delivered outside loggvakt, by `via`.
     pub async fn mark_delivered(&self, id: i64, via: DeliveryVia) -> Result<(), OutsideError> {
-        let order = self
-            .store
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let order = store
             .order(id)
             .await?
             .ok_or(OutsideError::NoSuchOrder(id))?;
@@ -40,7 +40,7 @@ impl Pipeline<'_> {
                 state: order.state.as_str(),
             });
         }
-        let mut tx = self.store.begin_write(self.clock.now(), self.actor).await?;
+        let mut tx = store.begin_write(clock.now(), actor).await?;
         if !tx.mark_delivered_outside(id, order.state, via).await? {
             return Err(OutsideError::Changed { id });
         }
@@ -55,11 +55,12 @@ impl Pipeline<'_> {
 
     /// Notes that the password of an encrypted delivery came; false when it was noted before.
     pub async fn mark_password_received(&self, id: i64) -> Result<bool, OutsideError> {
-        self.store
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        store
             .order(id)
             .await?
             .ok_or(OutsideError::NoSuchOrder(id))?;
-        let mut tx = self.store.begin_write(self.clock.now(), self.actor).await?;
+        let mut tx = store.begin_write(clock.now(), actor).await?;
         if !tx.mark_password_received(id).await? {
             return Ok(false);
         }

@@ -29,10 +29,11 @@ impl Pipeline<'_> {
         order: &Order,
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
-        let now = self.clock.now();
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let now = clock.now();
         let overdue = order.deliver_by.is_some_and(|by| now > by) && order.reminded_at.is_none();
         let polled = self.collect(order).await;
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut tx = store.begin_write(now, actor).await?;
         let mut wait = OrderUpdate::to(OrderState::AwaitingDelivery);
         // Polling is cheap for us but not for the peer: at most every 15 minutes.
         wait.next_attempt_at = Some(now + TimeDelta::minutes(15));

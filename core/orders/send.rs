@@ -30,6 +30,7 @@ impl Pipeline<'_> {
         order: &Order,
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
+        let (store, org, clock, actor) = (self.cx.store, self.cx.org, self.cx.clock, self.cx.actor);
         let attempt = order.attempts + 1;
         if !self.claim(order, attempt).await? {
             return Ok(()); // another instance took it
@@ -38,12 +39,11 @@ impl Pipeline<'_> {
         let outcome = self.call(order).await;
         crashpoint::pass("order.after_send");
 
-        let now = self.clock.now();
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let now = clock.now();
+        let mut tx = store.begin_write(now, actor).await?;
         match outcome {
             Ok(SendOutcome::Sent(receipt)) => {
-                let sla = self
-                    .org
+                let sla = org
                     .system(&order.system)
                     .map_or(10, |s| s.delivery_sla_days);
                 let mut u = OrderUpdate::to(OrderState::AwaitingDelivery);
@@ -77,8 +77,9 @@ impl Pipeline<'_> {
     /// Claims the order and records the attempt before anything leaves the process; false
     /// when another instance has it.
     async fn claim(&self, order: &Order, attempt: u32) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let now = clock.now();
+        let mut tx = store.begin_write(now, actor).await?;
         let mut claim = OrderUpdate::to(OrderState::Sending);
         claim.count_attempt = true;
         claim.claim_expires = Some(now + SEND_CLAIM);
@@ -161,8 +162,8 @@ impl Pipeline<'_> {
         e: &ConnectorError,
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
-        let max_attempts = self.org.system(&order.system).map_or(1, |s| s.max_attempts);
-        let retry = e.is_retryable() && attempt < max_attempts;
+        let clock = self.cx.clock;
+        let retry = e.is_retryable() && attempt < self.max_attempts(order);
         let (state, outcome, counter, message) = if e.kind == ErrorKind::InDoubt {
             let advice = "check with the receiving system whether the order arrived, then \
                           `order mark-sent` or `order resend`";
@@ -191,7 +192,7 @@ impl Pipeline<'_> {
         let mut u = OrderUpdate::to(state);
         u.last_error = Some(message.clone());
         if state == OrderState::Pending {
-            u.next_attempt_at = Some(self.clock.now() + backoff(attempt));
+            u.next_attempt_at = Some(clock.now() + backoff(attempt));
         }
         tx.transition(order.id, OrderState::Sending, &u).await?;
         tx.record_attempt(order.id, attempt, "send", outcome, Some(&message))

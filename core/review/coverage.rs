@@ -95,6 +95,7 @@ impl Review<'_> {
         by: &str,
         as_reviewer: bool,
     ) -> Result<(), ReviewError> {
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
         let task = self.open_task(id, by, as_reviewer).await?;
         let note = record.note.trim().to_owned();
         let bad = |why: &str| Err(ReviewError::BadRecord(why.to_owned()));
@@ -112,7 +113,7 @@ impl Review<'_> {
         if record.remark && note.is_empty() {
             return bad("a remark needs a note that says what was found (--note \"...\")");
         }
-        let list = coverage(self.store, &task).await?;
+        let list = coverage(store, &task).await?;
         let Some(user) = list
             .iter()
             .find(|u| u.username.eq_ignore_ascii_case(record.username.trim()))
@@ -122,7 +123,7 @@ impl Review<'_> {
                 username: record.username,
             });
         };
-        let now = self.clock.now();
+        let now = clock.now();
         let review = OutsideReview {
             username: user.username.clone(),
             via: record.via,
@@ -132,7 +133,7 @@ impl Review<'_> {
             recorded_by: by.to_owned(),
             recorded_at: now,
         };
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut tx = store.begin_write(now, actor).await?;
         if !tx.insert_outside_review(id, &review).await? {
             return Err(ReviewError::AlreadyRecorded {
                 id,
@@ -158,11 +159,8 @@ impl Review<'_> {
         by: &str,
         as_reviewer: bool,
     ) -> Result<Task, ReviewError> {
-        let task = self
-            .store
-            .task(id)
-            .await?
-            .ok_or(ReviewError::NoSuchTask(id))?;
+        let store = self.cx.store;
+        let task = store.task(id).await?.ok_or(ReviewError::NoSuchTask(id))?;
         if task.state == TaskState::Closed {
             return Err(ReviewError::Closed {
                 id,

@@ -17,12 +17,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cases;
-use crate::clock::Clock;
 use crate::connectors::Connectors;
-use crate::model::org::Organisation;
 use crate::model::task::{Task, TaskKind, outcome_str, task_object};
 use crate::rules::Rules;
-use crate::store::{Store, StoreError};
+use crate::stage::Stage;
+use crate::store::StoreError;
 use crate::writeback::WriteBacks;
 
 /// Rows of a task closed without remark are purged this long after closing (the next
@@ -65,30 +64,15 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
-/// The review work, for one clock and actor.
+/// The review work: the stage context and the organisation's rules.
 pub struct Review<'a> {
-    pub store: &'a Store,
-    pub org: &'a Organisation,
+    pub cx: Stage<'a>,
     pub rules: &'a Rules,
-    pub clock: &'a Clock,
-    pub actor: &'a str,
 }
 
 impl<'a> Review<'a> {
-    pub fn new(
-        store: &'a Store,
-        org: &'a Organisation,
-        rules: &'a Rules,
-        clock: &'a Clock,
-        actor: &'a str,
-    ) -> Self {
-        Self {
-            store,
-            org,
-            rules,
-            clock,
-            actor,
-        }
+    pub fn new(cx: Stage<'a>, rules: &'a Rules) -> Self {
+        Self { cx, rules }
     }
 }
 
@@ -105,17 +89,18 @@ impl Review<'_> {
         as_reviewer: bool,
         connectors: &Connectors,
     ) -> Result<Completion, ReviewError> {
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
         let comment = comment.map(str::trim).filter(|c| !c.is_empty());
         if outcome == ReviewOutcome::MedAnmarkning && comment.is_none() {
             return Err(ReviewError::CommentRequired);
         }
         let task = self.open_task(id, by, as_reviewer).await?;
         if outcome == ReviewOutcome::UtanAnmarkning
-            && let Some(e) = blocks_utan(&coverage(self.store, &task).await?)
+            && let Some(e) = blocks_utan(&coverage(store, &task).await?)
         {
             return Err(e);
         }
-        let now = self.clock.now();
+        let now = clock.now();
         let write_back = self.can_write_back(&task, connectors).then_some("pending");
         // Rows of a check without remark go at the next retention run; a remark keeps
         // them with the case until ten years after its decision; a patient's request keeps
@@ -125,7 +110,7 @@ impl Review<'_> {
             (_, TaskKind::PatientRequest) => None,
             (ReviewOutcome::UtanAnmarkning, _) => Some(now + UTAN_RETENTION),
         };
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut tx = store.begin_write(now, actor).await?;
         if !tx
             .close_task(id, outcome, comment, by, now, write_back, retain_until)
             .await?
@@ -170,11 +155,7 @@ impl Review<'_> {
     }
 
     fn write_backs(&self) -> WriteBacks<'_> {
-        WriteBacks {
-            store: self.store,
-            clock: self.clock,
-            actor: self.actor,
-        }
+        WriteBacks { cx: self.cx }
     }
 }
 

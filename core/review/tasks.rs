@@ -74,19 +74,19 @@ struct UserTally<'e> {
 impl Review<'_> {
     /// Makes a task for every draw and check whose extracts are all in.
     pub async fn make_tasks(&self) -> Result<usize, StoreError> {
+        let (store, org) = (self.cx.store, self.cx.org);
         let mut sources = Vec::new();
-        for draw_id in self.store.draws_ready_for_review().await? {
-            let Some(draw) = self.store.draw(draw_id).await? else {
+        for draw_id in store.draws_ready_for_review().await? {
+            let Some(draw) = store.draw(draw_id).await? else {
                 continue;
             };
-            let deadline_days = self
-                .org
+            let deadline_days = org
                 .routine(draw.routine.as_str())
                 .map_or(CHECK_DEADLINE_DAYS, |r| i64::from(r.deadline_days));
             sources.push(TaskSource::of_draw(&draw, deadline_days));
         }
-        for check_id in self.store.checks_ready_for_review().await? {
-            let Some(check) = self.store.check(check_id).await? else {
+        for check_id in store.checks_ready_for_review().await? {
+            let Some(check) = store.check(check_id).await? else {
                 continue;
             };
             sources.push(TaskSource {
@@ -116,19 +116,16 @@ impl Review<'_> {
     /// Runs the rules over the stored rows and stores the task; false when the unit is gone
     /// from the configuration (the task waits) or another instance made it first.
     async fn make_task(&self, source: TaskSource) -> Result<bool, StoreError> {
-        let Some(reviewer) = self
-            .org
-            .unit(source.unit.as_str())
-            .map(|u| u.manager.clone())
-        else {
+        let (store, org, clock, actor) = (self.cx.store, self.cx.org, self.cx.clock, self.cx.actor);
+        let Some(reviewer) = org.unit(source.unit.as_str()).map(|u| u.manager.clone()) else {
             tracing::warn!(unit = %source.unit, "no such unit in the configuration; its task waits");
             return Ok(false);
         };
         let rows = self.count_rows(&source, None).await?;
-        let now = self.clock.now();
+        let now = clock.now();
         let deadline = now + TimeDelta::days(source.deadline_days);
         let remind_at =
-            (deadline - TimeDelta::days(i64::from(self.org.notify.remind_days_before))).max(now);
+            (deadline - TimeDelta::days(i64::from(org.notify.remind_days_before))).max(now);
         let new = NewTask {
             kind: source.kind,
             draw_id: source.draw_id,
@@ -142,7 +139,7 @@ impl Review<'_> {
             deadline,
             rows,
         };
-        let mut tx = self.store.begin_write(now, self.actor).await?;
+        let mut tx = store.begin_write(now, actor).await?;
         let Some(id) = tx.insert_task(&new).await? else {
             return Ok(false);
         };
@@ -163,14 +160,15 @@ impl Review<'_> {
 
     /// Counts again the rows of open tasks whose draw has had another part imported since.
     pub async fn add_new_parts(&self) -> Result<usize, StoreError> {
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
         let mut updated = 0;
-        for (task_id, draw_id) in self.store.tasks_with_new_parts().await? {
-            let Some(draw) = self.store.draw(draw_id).await? else {
+        for (task_id, draw_id) in store.tasks_with_new_parts().await? {
+            let Some(draw) = store.draw(draw_id).await? else {
                 continue;
             };
             let source = TaskSource::of_draw(&draw, 0);
             let rows = self.count_rows(&source, Some(task_id)).await?;
-            let mut tx = self.store.begin_write(self.clock.now(), self.actor).await?;
+            let mut tx = store.begin_write(clock.now(), actor).await?;
             tx.store_task_rows(task_id, &rows).await?;
             tx.commit_audited(
                 "review.task_updated",
@@ -195,14 +193,12 @@ impl Review<'_> {
         source: &TaskSource,
         task: Option<i64>,
     ) -> Result<TaskRows, StoreError> {
+        let store = self.cx.store;
         let parts_in = match source.draw_id {
-            Some(draw) => self.store.imported_parts(draw).await?,
+            Some(draw) => store.imported_parts(draw).await?,
             None => 0,
         };
-        let events = self
-            .store
-            .events_of(source.draw_id, source.check_id)
-            .await?;
+        let events = store.events_of(source.draw_id, source.check_id).await?;
         let flags = self.flag_rows(&events);
         let users = self
             .task_users(source, &events, task.unwrap_or(i64::MAX))
@@ -235,6 +231,7 @@ impl Review<'_> {
         events: &[TaskEvent],
         before_task: i64,
     ) -> Result<Vec<TaskUser>, StoreError> {
+        let store = self.cx.store;
         let mut users: BTreeMap<String, UserTally> = source
             .sampled
             .iter()
@@ -264,8 +261,7 @@ impl Review<'_> {
         let mut task_users = Vec::new();
         for tally in users.values() {
             let own = tally.patients.len();
-            let mut baseline: Vec<usize> = self
-                .store
+            let mut baseline: Vec<usize> = store
                 .user_history(&tally.shown, source.system.as_str(), before_task)
                 .await?
                 .into_iter()

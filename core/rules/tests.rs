@@ -96,20 +96,21 @@ fn ev() -> Ev {
 
 impl Ev {
     fn event(&self) -> AccessEvent {
+        let (time, patient) = (
+            self.time.parse().unwrap(),
+            Personnummer::parse(self.patient),
+        );
         AccessEvent {
-            time: self.time.parse().unwrap(),
-            system: "cosmic".into(),
-            user_id: self.user.into(),
-            user_name: None,
-            patient_id: Personnummer::parse(self.patient).unwrap(),
             patient_name: self.name.map(Into::into),
             care_unit: self.unit.map(Into::into),
-            action: Action::Read,
-            event_text: "Läst".into(),
-            system_part: None,
-            raw: None,
-            protected_identity: false,
-            reference_number: None,
+            ..AccessEvent::new(
+                "cosmic",
+                self.user,
+                time,
+                patient.unwrap(),
+                Action::Read,
+                "Läst",
+            )
         }
     }
 }

@@ -206,9 +206,8 @@ impl WriteTx {
 
 impl Store {
     pub async fn case(&self, id: i64) -> Result<Option<Case>> {
-        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1");
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
-        let Some(mut case) = self.fetch_opt(query, case_from_row).await? else {
+        let case = self.fetch_by_id("cases", CASE_COLUMNS, id, case_from_row);
+        let Some(mut case) = case.await? else {
             return Ok(None);
         };
         case.steps = self.case_steps(id).await?;

@@ -182,10 +182,10 @@ impl Store {
 
     pub async fn draw(&self, id: i64) -> Result<Option<Draw>> {
         let selected = self.draw_members(id).await?;
-        let sql = format!("SELECT {DRAW_COLUMNS} FROM draws WHERE id = $1");
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
-        self.fetch_opt(query, |row| draw_from_row(row, selected))
-            .await
+        self.fetch_by_id("draws", DRAW_COLUMNS, id, |row| {
+            draw_from_row(row, selected)
+        })
+        .await
     }
 
     /// Every draw of a month with its members, in id order: two queries, not one per draw.

@@ -257,6 +257,20 @@ impl Store {
             .transpose()
     }
 
+    /// The row of `table` whose `id` is given, its `columns` read by `read`. `table` and
+    /// `columns` are the store's own constants, never input.
+    pub(crate) async fn fetch_by_id<T>(
+        &self,
+        table: &'static str,
+        columns: &'static str,
+        id: i64,
+        read: impl FnOnce(&AnyRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let sql = format!("SELECT {columns} FROM {table} WHERE id = $1");
+        self.fetch_opt(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id), read)
+            .await
+    }
+
     /// Every row `query` finds, read by `read`.
     pub(crate) async fn fetch_vec<T>(
         &self,

@@ -306,12 +306,8 @@ impl OrderUpdate {
 
 impl Store {
     pub async fn order(&self, id: i64) -> Result<Option<Order>> {
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
-        self.fetch_opt(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id),
-            order_from_row,
-        )
-        .await
+        self.fetch_by_id("orders", ORDER_COLUMNS, id, order_from_row)
+            .await
     }
 
     /// Orders, newest first, optionally of one state.

@@ -351,12 +351,8 @@ pub enum TaskMark {
 
 impl Store {
     pub async fn task(&self, id: i64) -> Result<Option<Task>> {
-        let sql = format!("SELECT {TASK_COLUMNS} FROM review_tasks WHERE id = $1");
-        self.fetch_opt(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id),
-            task_from_row,
-        )
-        .await
+        self.fetch_by_id("review_tasks", TASK_COLUMNS, id, task_from_row)
+            .await
     }
 
     pub async fn tasks(&self, state: Option<TaskState>) -> Result<Vec<Task>> {

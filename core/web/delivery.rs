@@ -106,7 +106,7 @@ pub async fn record_outside(
         note: f.note,
     };
     let (actor, as_reviewer) = acting_on(&state, &session, id).await?;
-    Review::new(&state.store, &state.org, &state.rules, &state.clock, &actor)
+    Review::new(state.stage(&actor), &state.rules)
         .record_outside(id, record, &session.user.email, as_reviewer)
         .await
         .map_err(review_error)?;
@@ -140,22 +140,16 @@ pub async fn mark_delivered(
     }
     let via = parse_via(&f.via)?;
     let actor = format!("web:{}", session.user.username);
-    Pipeline::new(
-        &state.store,
-        &state.org,
-        &state.connectors,
-        &state.clock,
-        &actor,
-    )
-    .mark_delivered(id, via)
-    .await
-    .map_err(|e| match e {
-        OutsideError::Store(e) => e.into(),
-        OutsideError::NoSuchOrder(_) => WebError::NotFound,
-        OutsideError::NotAwaited { .. } | OutsideError::Changed { .. } => WebError::BadRequest(
-            "Beställningen väntar inte längre på leverans; ladda om sidan.".into(),
-        ),
-    })?;
+    Pipeline::new(state.stage(&actor), &state.connectors)
+        .mark_delivered(id, via)
+        .await
+        .map_err(|e| match e {
+            OutsideError::Store(e) => e.into(),
+            OutsideError::NoSuchOrder(_) => WebError::NotFound,
+            OutsideError::NotAwaited { .. } | OutsideError::Changed { .. } => WebError::BadRequest(
+                "Beställningen väntar inte längre på leverans; ladda om sidan.".into(),
+            ),
+        })?;
     let back = f.task.map_or("/utdrag".to_owned(), |t| {
         format!("/granskningar/{t}#leverans")
     });

@@ -30,6 +30,7 @@ use crate::clock::Clock;
 use crate::connectors::Connectors;
 use crate::model::org::Organisation;
 use crate::rules::Rules;
+use crate::stage::Stage;
 use crate::store::{Store, StoreError};
 
 pub use session::Session;
@@ -87,6 +88,11 @@ impl AppState {
             login_secret: crate::auth::random_token(),
             config_watch: None,
         }
+    }
+
+    /// The workflow's context for a request made by `actor`.
+    pub fn stage<'a>(&'a self, actor: &'a str) -> Stage<'a> {
+        Stage::new(&self.store, &self.org, &self.clock, actor)
     }
 
     /// A task and everything its page shows, from the cache while nothing has changed.

@@ -323,7 +323,7 @@ pub(super) async fn complete_task(
 ) -> Result<crate::review::Completion, WebError> {
     let outcome = parse_outcome(outcome)?;
     let (actor, as_reviewer) = acting_on(state, session, id).await?;
-    Review::new(&state.store, &state.org, &state.rules, &state.clock, &actor)
+    Review::new(state.stage(&actor), &state.rules)
         .complete(
             id,
             outcome,

@@ -96,15 +96,9 @@ pub async fn upload(
         return Err(WebError::BadRequest("Välj en fil att ladda upp.".into()));
     }
     let actor = format!("web:{}", session.user.username);
-    let result = Pipeline::new(
-        &state.store,
-        &state.org,
-        &state.connectors,
-        &state.clock,
-        &actor,
-    )
-    .import_file(id, &path)
-    .await;
+    let result = Pipeline::new(state.stage(&actor), &state.connectors)
+        .import_file(id, &path)
+        .await;
     let message = match result {
         Ok(n) => format!(
             "Utdraget för beställning {id} är inläst: {n} loggrader. Granskningen visar dem efter nästa körning (inom en minut)."

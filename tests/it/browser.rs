@@ -15,6 +15,14 @@ async fn log_in(b: &Browser, url: &str, user: &str) {
     b.click("#login").await;
 }
 
+/// The 2027 report's overall counts, as its JSON gives them.
+async fn overall_2027(b: &Browser, url: &str) -> Value {
+    b.goto(&format!("{url}/rapport.json?year=2027")).await;
+    let json = b.text("body").await;
+    let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    report["totals"]["overall"].clone()
+}
+
 /// Closes the open task page utan anmärkning, logs out and logs in as the executive, who
 /// lands on the report.
 async fn close_utan_and_see_the_report(b: &Browser, url: &str) {
@@ -60,10 +68,7 @@ async fn reviewer_completes_a_task_and_the_executive_sees_it_counted() {
         b.source().await.contains("Utan anmärkning"),
         "the report's column"
     );
-    b.goto(&format!("{url}/rapport.json?year=2027")).await;
-    let json = b.text("body").await;
-    let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
-    let total = &report["totals"]["overall"];
+    let total = overall_2027(&b, url).await;
     assert_eq!(total["utan_anmarkning"], 1, "{total}");
     assert_eq!(total["done_on_time"], 1, "{total}");
     b.quit().await;
@@ -134,10 +139,7 @@ async fn a_manual_system_is_reviewed_by_upload_and_by_a_recorded_outside_review(
     .await;
 
     close_utan_and_see_the_report(&b, url).await;
-    b.goto(&format!("{url}/rapport.json?year=2027")).await;
-    let json = b.text("body").await;
-    let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
-    let total = &report["totals"]["overall"];
+    let total = overall_2027(&b, url).await;
     assert_eq!(total["done_on_time"], 1, "{total}");
     assert_eq!(total["reviewed_outside"], 1, "{total}");
     assert_eq!(total["by_hand"], 1, "{total}");

@@ -11,6 +11,7 @@ use loggvakt::connectors::Connectors;
 use loggvakt::model::order::{Order, OrderState};
 use loggvakt::model::org::Organisation;
 use loggvakt::orders::{self, Pipeline};
+use loggvakt::stage::Stage;
 use loggvakt::store::Store;
 use loggvakt_connector::Subject;
 use loggvakt_simulator::{Ports, Simulator, SystemFaults};
@@ -73,7 +74,10 @@ async fn world_with_faults(system: &str, set: impl FnOnce(&mut SystemFaults)) ->
 
 impl World {
     fn pipeline<'a>(&'a self, clock: &'a Clock) -> Pipeline<'a> {
-        Pipeline::new(&self.store, &self.org, &self.connectors, clock, "test")
+        Pipeline::new(
+            Stage::new(&self.store, &self.org, clock, "test"),
+            &self.connectors,
+        )
     }
 
     async fn tick(&self, when: &str) {

@@ -141,15 +141,7 @@ fn slow_clients(addr: &str, n: usize) -> Vec<TcpStream> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_that_never_finishes_its_headers_is_closed() {
     let app = limited_app("1", "4").await;
-    let addr = app.addr().to_owned();
-    let closed = tokio::task::spawn_blocking(move || {
-        let mut slow = slow_clients(&addr, 4);
-        slow.iter_mut()
-            .map(|s| wait_for_close(s, Duration::from_secs(10)))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
+    let closed = closes_of(&app, |addr| slow_clients(addr, 4), 10).await;
     for c in &closed {
         let took = c.expect("the server closed the connection");
         assert!(took < Duration::from_secs(5), "closed after {took:?}");
@@ -157,6 +149,24 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
     // All four slots were taken by the slow clients; now that they are gone it serves again.
     let health = app.anonymous().get("/health").await;
     assert_eq!(health.status(), StatusCode::OK);
+}
+
+/// Opens connections to `app` with `open` (off the runtime, they block) and waits up to
+/// `wait_secs` for the server to close each: how long each took, `None` for still open.
+async fn closes_of(
+    app: &TestApp,
+    open: impl FnOnce(&str) -> Vec<TcpStream> + Send + 'static,
+    wait_secs: u64,
+) -> Vec<Option<Duration>> {
+    let addr = app.addr().to_owned();
+    tokio::task::spawn_blocking(move || {
+        open(&addr)
+            .iter_mut()
+            .map(|s| wait_for_close(s, Duration::from_secs(wait_secs)))
+            .collect()
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -527,11 +537,10 @@ async fn a_read_only_database_serves_reads_and_refuses_writes_in_one_line() {
 async fn a_request_body_that_stalls_is_cut_off() {
     let limits = ["--body-timeout-secs", "1", "--max-connections", "2"];
     let app = TestApp::spawn_with("2027-05-10T10:00:00+02:00", false, &limits).await;
-    let addr = app.addr().to_owned();
-    let closed = tokio::task::spawn_blocking(move || {
-        let mut stalled: Vec<TcpStream> = (0..2)
+    let stalled = |addr: &str| {
+        (0..2)
             .map(|_| {
-                let mut s = TcpStream::connect(&addr).unwrap();
+                let mut s = TcpStream::connect(addr).unwrap();
                 s.write_all(
                     b"POST /login HTTP/1.1\r\nHost: x\r\n\
                       Content-Type: application/x-www-form-urlencoded\r\n\
@@ -540,14 +549,9 @@ async fn a_request_body_that_stalls_is_cut_off() {
                 .unwrap();
                 s
             })
-            .collect();
-        stalled
-            .iter_mut()
-            .map(|s| wait_for_close(s, Duration::from_secs(15)))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
+            .collect()
+    };
+    let closed = closes_of(&app, stalled, 15).await;
     for c in &closed {
         let took = c.expect("the server cut the stalled body off");
         assert!(took < Duration::from_secs(10), "closed after {took:?}");

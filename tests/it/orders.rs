@@ -12,12 +12,13 @@ use loggvakt::model::order::{DeliveryVia, OrderState};
 use loggvakt::orders::{ImportError, OrderReport, Pipeline};
 use loggvakt::review::{OutsideRecord, Review, ReviewError};
 use loggvakt::rules::Rules;
+use loggvakt::stage::Stage;
 use loggvakt::store::Store;
 use loggvakt::tick;
 use loggvakt_connector::{
     AccessEvent, Capabilities, Connector, ConnectorError, Extract, FetchQuery, IdKind,
     ImportLimits, ImportOutcome, Manifest, OrderReceipt, OrderRequest, Personnummer, PollOutcome,
-    ReviewOutcome, Subject, async_trait, csv_form,
+    ReviewOutcome, Subject, UserRef, async_trait, csv_form,
 };
 
 use crate::support::{
@@ -158,17 +159,23 @@ impl Setup {
     /// The order pipeline alone (no planning or draws).
     async fn process(&self, store: &Store, when: &str) -> OrderReport {
         let clock = at(when);
-        Pipeline::new(store, &self.org, &self.connectors, &clock, "test")
-            .process()
-            .await
-            .unwrap()
+        Pipeline::new(
+            Stage::new(store, &self.org, &clock, "test"),
+            &self.connectors,
+        )
+        .process()
+        .await
+        .unwrap()
     }
 
     async fn import(&self, store: &Store, order: i64, path: &Path) -> Result<usize, ImportError> {
         let clock = at("2027-05-10T09:00:00+02:00");
-        Pipeline::new(store, &self.org, &self.connectors, &clock, "test")
-            .import_file(order, path)
-            .await
+        Pipeline::new(
+            Stage::new(store, &self.org, &clock, "test"),
+            &self.connectors,
+        )
+        .import_file(order, path)
+        .await
     }
 
     fn received(&self) -> Vec<OrderRequest> {
@@ -188,9 +195,7 @@ async fn awaiting_delivery(store: &Store) -> loggvakt::model::order::Order {
 
 per_backend!(async fn seven_sampled_users_give_three_orders_with_their_own_periods);
 async fn seven_sampled_users_give_three_orders_with_their_own_periods(db: TestDb) {
-    let s = setup(ordering(3));
-    let store = db.open().await;
-    s.run_first_week(&store).await;
+    let (s, store) = after_first_week(&db, setup(ordering(3))).await;
     let received = s.received();
     let mut sizes: Vec<usize> = received
         .iter()
@@ -252,9 +257,8 @@ async fn retryable_errors_back_off_then_succeed_and_permanent_ones_fail(db: Test
         ConnectorError::retryable("connection refused"),
         ConnectorError::retryable("503 from the portal"),
     ]));
-    let store = db.open().await;
     // Both units run on the same day in this window? Not necessarily: tick every day.
-    s.run_first_week(&store).await;
+    let (s, store) = after_first_week(&db, s).await;
     // The draws' days are random: give an order that first failed on the 7th its retries.
     for day in ["2027-05-08", "2027-05-09"] {
         s.tick(&store, &format!("{day}T07:00:00+02:00")).await;
@@ -325,9 +329,7 @@ async fn attempts_run_out() {
 
 per_backend!(async fn an_order_left_sending_by_a_dead_process_is_in_doubt_and_not_sent_again);
 async fn an_order_left_sending_by_a_dead_process_is_in_doubt_and_not_sent_again(db: TestDb) {
-    let s = setup(ordering(10));
-    let store = db.open().await;
-    s.run_first_week(&store).await;
+    let (s, store) = after_first_week(&db, setup(ordering(10))).await;
     let sent_before = s.fake.received.lock().unwrap().len();
     // As if a process died after the peer took the order but before it was recorded.
     state::order_claimed_and_crashed(&store, 1, instant("2027-05-07T05:10:00Z")).await;
@@ -347,20 +349,34 @@ fn csv_of(events: &[AccessEvent]) -> Vec<u8> {
     csv_form::write_all(Vec::new(), events).unwrap()
 }
 
-/// Three orders per draw, the first week run, and one order waiting for its delivery.
-async fn first_week_awaiting(db: &TestDb) -> (Setup, Store, loggvakt::model::order::Order) {
-    let s = setup(ordering(3));
+/// `s` with its first week run on a fresh store of `db`.
+async fn after_first_week(db: &TestDb, s: Setup) -> (Setup, Store) {
     let store = db.open().await;
     s.run_first_week(&store).await;
+    (s, store)
+}
+
+/// The first week of `s` run on a fresh store, and one order waiting for its delivery.
+async fn first_week_awaiting(
+    db: &TestDb,
+    s: Setup,
+) -> (Setup, Store, loggvakt::model::order::Order) {
+    let (s, store) = after_first_week(db, s).await;
     let order = awaiting_delivery(&store).await;
     (s, store, order)
 }
 
+/// The users an order by users asks for.
+fn ordered_users(order: &loggvakt::model::order::Order) -> &[UserRef] {
+    let Subject::Users(users) = &order.request.subject else {
+        panic!("an order by users");
+    };
+    users
+}
+
 /// Two rows of the order's first user, inside their period.
 fn two_good_rows(order: &loggvakt::model::order::Order) -> Vec<AccessEvent> {
-    let Subject::Users(users) = &order.request.subject else {
-        unreachable!()
-    };
+    let users = ordered_users(order);
     let (u, from) = (&users[0], users[0].period.unwrap().from);
     vec![
         event(&u.username, from + chrono::TimeDelta::hours(8)),
@@ -372,7 +388,7 @@ per_backend!(async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_ow
 /// A patient without a personnummer has an interim number with a letter; the delivery is
 /// not refused for it, and the number is stored as written, of its own kind.
 async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own(db: TestDb) {
-    let (s, store, order) = first_week_awaiting(&db).await;
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
     let mut rows = two_good_rows(&order);
     rows[1].patient_id = Personnummer::parse("20000101-T220").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -395,11 +411,8 @@ async fn a_row_with_a_reserve_number_imports_as_a_patient_of_its_own(db: TestDb)
 
 per_backend!(async fn import_checks_the_whole_file_against_the_order_and_keeps_the_state_on_refusal);
 async fn import_checks_the_whole_file_against_the_order_and_keeps_the_state_on_refusal(db: TestDb) {
-    let (s, store, order) = first_week_awaiting(&db).await;
-    let Subject::Users(users) = &order.request.subject else {
-        unreachable!()
-    };
-    let u = &users[0];
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
+    let u = &ordered_users(&order)[0];
     let p = u.period.unwrap();
     let good = two_good_rows(&order);
     let dir = tempfile::tempdir().unwrap();
@@ -500,11 +513,8 @@ async fn an_oversized_file_is_refused_unread() {
         "connector = \"cosmic\"",
         "connector = \"cosmic\"\nmax_extract_mb = 1",
     );
-    let s = setup_with(&toml, ordering(3));
     let db = TestDb::sqlite();
-    let store = db.open().await;
-    s.run_first_week(&store).await;
-    let order = awaiting_delivery(&store).await;
+    let (s, store, order) = first_week_awaiting(&db, setup_with(&toml, ordering(3))).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.csv");
     let f = std::fs::File::create(&path).unwrap();
@@ -528,8 +538,7 @@ async fn a_fetching_system_stores_events_at_once_and_a_polled_delivery_is_import
         ..Fake::default()
     });
     let db = TestDb::sqlite();
-    let store = db.open().await;
-    s.run_first_week(&store).await;
+    let (_s, store) = after_first_week(&db, s).await;
     let imported = store.orders(Some(OrderState::Imported)).await.unwrap();
     assert_eq!(imported.len(), 2, "one fetch order per draw");
     assert_eq!(
@@ -538,14 +547,9 @@ async fn a_fetching_system_stores_events_at_once_and_a_polled_delivery_is_import
         "one event per sampled user (7 + 2)"
     );
 
-    let s = setup(ordering(10));
     let db = TestDb::sqlite();
-    let store = db.open().await;
-    s.run_first_week(&store).await;
-    let order = awaiting_delivery(&store).await;
-    let Subject::Users(users) = &order.request.subject else {
-        unreachable!()
-    };
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(10))).await;
+    let users = ordered_users(&order);
     let events: Vec<AccessEvent> = users
         .iter()
         .map(|u| {
@@ -593,16 +597,8 @@ async fn an_undelivered_order_is_told_to_its_orderer_and_the_admins_once(db: Tes
         .await
         .unwrap();
     s.run_first_week(&store).await;
-    for day in ["2027-05-20", "2027-05-21", "2027-05-22"] {
-        s.tick(&store, &format!("{day}T09:00:00+02:00")).await;
-    }
-    let notices: Vec<_> = store
-        .notices(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.kind == NoticeKind::DeliveryOverdue)
-        .collect();
+    let notices =
+        overdue_after_ticks(&s, &store, &["2027-05-20", "2027-05-21", "2027-05-22"]).await;
     let orders = store
         .orders(Some(OrderState::AwaitingDelivery))
         .await
@@ -632,12 +628,28 @@ async fn an_undelivered_order_is_told_to_its_orderer_and_the_admins_once(db: Tes
     assert_eq!(audit_count(&store, "order.overdue_notified").await, 2);
 }
 
+/// The overdue-delivery notices after a tick at 09:00 on each of `days`.
+async fn overdue_after_ticks(
+    s: &Setup,
+    store: &Store,
+    days: &[&str],
+) -> Vec<loggvakt::model::notice::Notice> {
+    for day in days {
+        s.tick(store, &format!("{day}T09:00:00+02:00")).await;
+    }
+    store
+        .notices(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoticeKind::DeliveryOverdue)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_undelivered_order_raises_one_overdue_reminder() {
-    let s = setup(ordering(10));
     let db = TestDb::sqlite();
-    let store = db.open().await;
-    s.run_first_week(&store).await;
+    let (s, store) = after_first_week(&db, setup(ordering(10))).await;
     for day in ["2027-05-20", "2027-05-21", "2027-05-22"] {
         s.process(&store, &format!("{day}T09:00:00+02:00")).await;
     }
@@ -650,13 +662,8 @@ async fn an_undelivered_order_raises_one_overdue_reminder() {
 
 per_backend!(async fn two_concurrent_imports_of_one_delivery_store_it_once);
 async fn two_concurrent_imports_of_one_delivery_store_it_once(db: TestDb) {
-    let s = setup(ordering(3));
-    let store = db.open().await;
-    s.run_first_week(&store).await;
-    let order = awaiting_delivery(&store).await;
-    let Subject::Users(users) = &order.request.subject else {
-        unreachable!()
-    };
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
+    let users = ordered_users(&order);
     let events: Vec<AccessEvent> = users
         .iter()
         .flat_map(|u| {
@@ -766,15 +773,9 @@ async fn order_resend_starts_the_attempt_count_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_of_many_bad_rows_is_refused_with_the_first_fifty_and_a_count() {
-    let s = setup(ordering(3));
     let db = TestDb::sqlite();
-    let store = db.open().await;
-    s.run_first_week(&store).await;
-    let order = awaiting_delivery(&store).await;
-    let Subject::Users(users) = &order.request.subject else {
-        unreachable!()
-    };
-    let p = users[0].period.unwrap();
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
+    let p = ordered_users(&order)[0].period.unwrap();
     // 500 rows of a user who was not in the order.
     let bad: Vec<AccessEvent> = (0..500)
         .map(|i| event("C8ZZZZZ", p.from + chrono::TimeDelta::seconds(i)))
@@ -805,11 +806,8 @@ async fn a_file_of_many_bad_rows_is_refused_with_the_first_fifty_and_a_count() {
 /// A delivery of `order` in the normalised form: one row per ordered user, inside their
 /// period.
 fn delivery_of(order: &loggvakt::model::order::Order, dir: &Path) -> std::path::PathBuf {
-    let Subject::Users(users) = &order.request.subject else {
-        panic!("an order by users");
-    };
     let mut csv = format!("{EXTRACT_HEADER}\n");
-    for u in users {
+    for u in ordered_users(order) {
         let time = u.period.as_ref().unwrap().from + chrono::TimeDelta::hours(9);
         csv.push_str(&format!(
             "{},cosmic,{},,{PATIENT},,,read,Läst journal,\n",
@@ -823,7 +821,17 @@ fn delivery_of(order: &loggvakt::model::order::Order, dir: &Path) -> std::path::
 }
 
 fn review<'a>(s: &'a Setup, store: &'a Store, rules: &'a Rules, clock: &'a Clock) -> Review<'a> {
-    Review::new(store, &s.org, rules, clock, "test")
+    Review::new(Stage::new(store, &s.org, clock, "test"), rules)
+}
+
+/// The task made for a draw, if any yet.
+async fn task_of_draw(store: &Store, draw_id: Option<i64>) -> Option<loggvakt::model::task::Task> {
+    store
+        .tasks(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.draw_id == draw_id)
 }
 
 /// Closes a task utan anmärkning as its reviewer `by`.
@@ -849,9 +857,7 @@ per_backend!(async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_a
 /// shows who is missing, refuses utan anmärkning until the second part is in, and counts it.
 async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_all_are_in(db: TestDb) {
     let b = db.backend;
-    let s = setup(ordering(5));
-    let store = db.open().await;
-    s.run_first_week(&store).await;
+    let (s, store) = after_first_week(&db, setup(ordering(5))).await;
     let second = store
         .orders(None)
         .await
@@ -867,12 +873,8 @@ async fn a_task_opens_on_its_first_part_and_closes_utan_only_when_all_are_in(db:
         .unwrap();
     s.tick(&store, "2027-05-10T10:00:00+02:00").await;
 
-    let task = store
-        .tasks(None)
+    let task = task_of_draw(&store, second.draw_id)
         .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.draw_id == second.draw_id)
         .expect("a task on the first part");
     assert_eq!(task.events, 5, "[{b}] the first part's rows");
     let coverage = loggvakt::review::coverage(&store, &task).await.unwrap();
@@ -917,9 +919,7 @@ per_backend!(async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_o
 /// Hemtjänst's never comes: one overdue notice goes to the unit's manager.
 async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: TestDb) {
     let b = db.backend;
-    let s = setup(ordering(10));
-    let store = db.open().await;
-    s.run_first_week(&store).await;
+    let (s, store) = after_first_week(&db, setup(ordering(10))).await;
     let boende = store
         .draws_for_month(loggvakt::calendar::Month::new(2027, 5).unwrap())
         .await
@@ -929,7 +929,7 @@ async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: Te
         .expect("boende's draw");
     let order = store.orders_of_draw(boende.id).await.unwrap().remove(0);
     let clock = at("2027-05-12T09:00:00+02:00");
-    let pipeline = Pipeline::new(&store, &s.org, &s.connectors, &clock, "test");
+    let pipeline = Pipeline::new(Stage::new(&store, &s.org, &clock, "test"), &s.connectors);
     pipeline
         .mark_delivered(order.id, DeliveryVia::Paper)
         .await
@@ -941,12 +941,8 @@ async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: Te
             .is_err()
     );
     s.tick(&store, "2027-05-12T10:00:00+02:00").await;
-    let task = store
-        .tasks(None)
+    let task = task_of_draw(&store, Some(boende.id))
         .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.draw_id == Some(boende.id))
         .expect("the task opens on the paper delivery");
 
     let rules = Rules::for_org(&s.org);
@@ -972,16 +968,7 @@ async fn a_report_by_post_is_reviewed_outside_loggvakt_and_counts_on_time(db: Te
     }
     utan(&r, &s, task.id, by).await.unwrap();
 
-    for day in ["2027-05-20", "2027-05-21"] {
-        s.tick(&store, &format!("{day}T09:00:00+02:00")).await;
-    }
-    let overdue: Vec<_> = store
-        .notices(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.kind == NoticeKind::DeliveryOverdue)
-        .collect();
+    let overdue = overdue_after_ticks(&s, &store, &["2027-05-20", "2027-05-21"]).await;
     assert_eq!(overdue.len(), 1, "[{b}] {overdue:?}");
     assert_eq!(overdue[0].recipient, "hanna@example.se", "[{b}]");
 

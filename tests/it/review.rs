@@ -14,6 +14,7 @@ use loggvakt::model::rules::Code;
 use loggvakt::model::task::{TaskKind, TaskState};
 use loggvakt::review::{Completion, Review, ReviewError};
 use loggvakt::rules::Rules;
+use loggvakt::stage::Stage;
 use loggvakt_connector::ReviewOutcome;
 
 use crate::support::fixture::{Setup, first_week, pnr, setup, tick};
@@ -104,13 +105,10 @@ async fn tasks_notices_reminder_escalation_outcomes_case_and_purge(db: TestDb) {
     // Hemtjänst is reviewed without remark; its rows go at the next tick, its counts stay.
     let rules = Rules::for_org(&s.org);
     let clock = at("2027-05-10T10:00:00+02:00");
-    let review = Review {
-        store: &store,
-        org: &s.org,
-        rules: &rules,
-        clock: &clock,
-        actor: "hanna@example.se",
-    };
+    let review = Review::new(
+        Stage::new(&store, &s.org, &clock, "hanna@example.se"),
+        &rules,
+    );
     let hanna_closes_without_remark = |task| {
         let outcome = ReviewOutcome::UtanAnmarkning;
         complete(&review, &s, task, outcome, None, "hanna@example.se")
@@ -176,7 +174,10 @@ async fn tasks_notices_reminder_escalation_outcomes_case_and_purge(db: TestDb) {
     let late_clock = deadline + TimeDelta::days(3);
     let clock = Clock::starting_at(late_clock);
     let review = Review {
-        clock: &clock,
+        cx: Stage {
+            clock: &clock,
+            ..review.cx
+        },
         ..review
     };
     assert!(matches!(
@@ -524,27 +525,15 @@ async fn each_protected_patient_is_checked_by_their_own_unit(db: TestDb) {
             .map(|c| c.unit.to_string())
             .unwrap_or_else(|| panic!("[{b}] a {month} check of each patient"))
     };
-    // May: nothing is stored yet.
-    assert_eq!(
-        unit_of("2027-05", pnr(21)),
-        "boende",
-        "[{b}] the listed unit"
-    );
-    assert_eq!(
-        unit_of("2027-05", pnr(3)),
-        "vard",
-        "[{b}] the routine's unit"
-    );
-    // June: May's rows show who opened the records (pnr(22) by the check's own rows).
-    assert_eq!(
-        unit_of("2027-06", pnr(21)),
-        "boende",
-        "[{b}] the listed unit"
-    );
-    assert_eq!(
-        unit_of("2027-06", pnr(3)),
-        "hemtjanst",
-        "[{b}] whose staff opened it most"
-    );
-    assert_eq!(unit_of("2027-06", pnr(22)), "hemtjanst", "[{b}]");
+    for (month, patient, unit, why) in [
+        // May: nothing is stored yet.
+        ("2027-05", pnr(21), "boende", "the listed unit"),
+        ("2027-05", pnr(3), "vard", "the routine's unit"),
+        // June: May's rows show who opened the records (pnr(22) by the check's own rows).
+        ("2027-06", pnr(21), "boende", "the listed unit"),
+        ("2027-06", pnr(3), "hemtjanst", "whose staff opened it most"),
+        ("2027-06", pnr(22), "hemtjanst", ""),
+    ] {
+        assert_eq!(unit_of(month, patient), unit, "[{b}] {why}");
+    }
 }

@@ -217,26 +217,20 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // Nor is a cookie planted with a matching field: the token must be signed by this
     // installation's secret.
+    // A login whose cookie and field both carry `token`.
+    let login_with_cookie = |token: &str| {
+        anon.client
+            .post(anon.at("/login"))
+            .header("cookie", format!("lv_login={token}"))
+            .form(&login_form(PASSWORD, token))
+            .send()
+    };
     let planted = format!("{}.{}", "ab".repeat(32), "cd".repeat(32));
-    let res = anon
-        .client
-        .post(anon.at("/login"))
-        .header("cookie", format!("lv_login={planted}"))
-        .form(&login_form(PASSWORD, &planted))
-        .send()
-        .await
-        .unwrap();
+    let res = login_with_cookie(&planted).await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // Session cookies are HttpOnly and SameSite.
     let hanna = app.login("hanna").await;
-    let cookies = anon
-        .client
-        .post(anon.at("/login"))
-        .header("cookie", format!("lv_login={token}"))
-        .form(&login_form(PASSWORD, &token))
-        .send()
-        .await
-        .unwrap();
+    let cookies = login_with_cookie(&token).await.unwrap();
     let set: Vec<_> = cookies
         .headers()
         .get_all("set-cookie")

@@ -9,7 +9,6 @@
 mod extract;
 
 use std::io::Read;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -18,8 +17,9 @@ use loggvakt_connector::{
     ImportOutcome, Manifest, OrderReceipt, OrderRequest, OrdererSetting, PollOutcome,
     ReviewOutcome, Subject, WriteBack, async_trait,
 };
-use loggvakt_tabular::wire::{self, Secret, http};
-use reqwest::{Client, Method, RequestBuilder, StatusCode, Url};
+use loggvakt_tabular::wire::http::{self, Peer};
+use loggvakt_tabular::wire::{self, Secret};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::{Deserialize, Serialize};
 
 pub use extract::COLUMNS;
@@ -56,17 +56,15 @@ fn default_timeout() -> f64 {
 /// The Lifecare connector: `order`, `poll`, `import` and `write_back`.
 #[derive(Debug)]
 pub struct LifecareConnector {
-    system_id: String,
+    peer: Peer,
     settings: LifecareSettings,
-    base: Url,
-    client: Client,
 }
 
 impl FromSettings for LifecareConnector {
     type Settings = LifecareSettings;
 
     fn build(system_id: &str, s: LifecareSettings) -> Result<Self, ConnectorError> {
-        let base = http::base_url(system_id, "base_url", &s.base_url)?;
+        let peer = Peer::new(system_id, "base_url", &s.base_url, s.timeout_secs)?;
         for (name, value) in [
             ("token", Some(s.token.expose())),
             ("admin_mailbox", Some(s.admin_mailbox.as_str())),
@@ -76,20 +74,14 @@ impl FromSettings for LifecareConnector {
                 return Err(wire::bad_setting(system_id, name, "is empty"));
             }
         }
-        if s.orderer == OrdererSetting::Shared && s.sender.is_none() {
-            return Err(wire::bad_setting(
-                system_id,
-                "sender",
-                "is required with orderer = \"shared\": the shared Lifecare user",
-            ));
-        }
-        let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
-        Ok(Self {
-            system_id: system_id.to_owned(),
-            client: http::client(timeout)?,
-            base,
-            settings: s,
-        })
+        wire::require_for_shared(
+            system_id,
+            s.orderer,
+            "sender",
+            s.sender.as_deref(),
+            "the shared Lifecare user",
+        )?;
+        Ok(Self { peer, settings: s })
     }
 }
 
@@ -145,8 +137,9 @@ struct Note<'a> {
 impl LifecareConnector {
     /// A call of Lifecare's API, at `base_url` + `segments`; every call carries the token.
     fn api(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        self.client
-            .request(method, http::endpoint(&self.base, segments))
+        self.peer
+            .client
+            .request(method, http::endpoint(&self.peer.base, segments))
             .bearer_auth(self.settings.token.expose())
     }
 
@@ -162,7 +155,7 @@ impl LifecareConnector {
             .ok_or_else(|| {
                 ConnectorError::config(format!(
                     "system {}: the order {} has no orderer with a Lifecare username and no `sender` is set",
-                    self.system_id, req.reference
+                    self.peer.system_id, req.reference
                 ))
             })
     }
@@ -226,7 +219,7 @@ impl Connector for LifecareConnector {
 
     /// Only that Lifecare answers; every API call has an effect or reads personal data.
     async fn health(&self) -> Result<(), ConnectorError> {
-        http::reachable(&self.client, self.base.clone(), "the Lifecare server").await
+        self.peer.reachable("the Lifecare server").await
     }
 
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
@@ -298,7 +291,7 @@ impl Connector for LifecareConnector {
         input: &mut dyn Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        extract::LAYOUT.import(&self.system_id, input, limits)
+        extract::LAYOUT.import(&self.peer.system_id, input, limits)
     }
 
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {

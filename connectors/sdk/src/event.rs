@@ -97,6 +97,36 @@ pub struct AccessEvent {
     pub reference_number: Option<String>,
 }
 
+impl AccessEvent {
+    /// An event with what every source gives: who did what to whose record, and when. What
+    /// only some sources give (names, unit, system part, raw row, markings) is left empty,
+    /// for the caller to set.
+    pub fn new(
+        system: &str,
+        user_id: &str,
+        time: NaiveDateTime,
+        patient_id: Personnummer,
+        action: Action,
+        event_text: &str,
+    ) -> Self {
+        Self {
+            time,
+            system: system.into(),
+            user_id: user_id.into(),
+            user_name: None,
+            patient_id,
+            patient_name: None,
+            care_unit: None,
+            action,
+            event_text: event_text.into(),
+            system_part: None,
+            raw: None,
+            protected_identity: false,
+            reference_number: None,
+        }
+    }
+}
+
 impl fmt::Debug for AccessEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hidden = |o: &Option<String>| o.as_ref().map(|_| Hidden);

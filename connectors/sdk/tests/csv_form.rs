@@ -12,51 +12,42 @@ fn pnr(s: &str) -> Personnummer {
 }
 
 fn events() -> Vec<AccessEvent> {
+    let at = |t: &str| t.parse().unwrap();
     vec![
         AccessEvent {
-            time: "2023-10-13T08:24:56".parse().unwrap(),
-            system: "sesam2".into(),
-            user_id: "189986".into(),
-            user_name: None,
-            patient_id: pnr("19121212-1212"),
-            patient_name: None,
-            care_unit: None,
-            action: Action::Read,
-            event_text: "Hjälper mottagare".into(),
             system_part: Some("Sesam".into()),
-            raw: None,
-            protected_identity: false,
-            reference_number: None,
+            ..AccessEvent::new(
+                "sesam2",
+                "189986",
+                at("2023-10-13T08:24:56"),
+                pnr("19121212-1212"),
+                Action::Read,
+                "Hjälper mottagare",
+            )
         },
         AccessEvent {
-            time: "2027-05-17T23:59:59".parse().unwrap(),
-            system: "treserva".into(),
-            user_id: "anna.a".into(),
             user_name: Some("Anna Andersson".into()),
-            patient_id: pnr("20101010-1010"),
             patient_name: Some("Tolvan \"Tolle\" Tolvansson, jr".into()),
             care_unit: Some("Ej tillämplig på enhet".into()),
-            action: Action::EmergencyOpen,
-            event_text: "Läst anteckning\nflera rader".into(),
-            system_part: None,
-            raw: None,
-            protected_identity: false,
-            reference_number: None,
+            ..AccessEvent::new(
+                "treserva",
+                "anna.a",
+                at("2027-05-17T23:59:59"),
+                pnr("20101010-1010"),
+                Action::EmergencyOpen,
+                "Läst anteckning\nflera rader",
+            )
         },
         AccessEvent {
-            time: "2027-01-01T00:00:00".parse().unwrap(),
-            system: "cosmic".into(),
-            user_id: "C821234".into(),
-            user_name: None,
-            patient_id: pnr("19121272-1219"),
-            patient_name: None,
             care_unit: Some("Hemtjänst Norr".into()),
-            action: Action::Other,
-            event_text: String::new(),
-            system_part: None,
-            raw: None,
-            protected_identity: false,
-            reference_number: None,
+            ..AccessEvent::new(
+                "cosmic",
+                "C821234",
+                at("2027-01-01T00:00:00"),
+                pnr("19121272-1219"),
+                Action::Other,
+                "",
+            )
         },
     ]
 }

@@ -139,19 +139,15 @@ fn pnr() -> Personnummer {
 
 fn event(system: &str, patient: Personnummer, time: chrono::NaiveDateTime) -> AccessEvent {
     AccessEvent {
-        time,
-        system: system.into(),
-        user_id: "C821234".into(),
-        user_name: None,
-        patient_id: patient,
         patient_name: Some("Tolvan Tolvansson".into()),
-        care_unit: None,
-        action: Action::Read,
-        event_text: "Läst journal".into(),
-        system_part: None,
-        raw: None,
-        protected_identity: false,
-        reference_number: None,
+        ..AccessEvent::new(
+            system,
+            "C821234",
+            time,
+            patient,
+            Action::Read,
+            "Läst journal",
+        )
     }
 }
 

@@ -9,7 +9,6 @@
 mod extract;
 
 use std::io::Read;
-use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use loggvakt_connector::{
@@ -17,9 +16,10 @@ use loggvakt_connector::{
     FromSettings, ImportLimits, ImportOutcome, Manifest, Period, Personnummer, Subject,
     async_trait,
 };
-use loggvakt_tabular::wire::{self, Secret, http};
+use loggvakt_tabular::wire::http::{self, Peer};
+use loggvakt_tabular::wire::{self, Secret};
 use loggvakt_tabular::{action_by_prefix, parse_time};
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::Deserialize;
 
 pub use extract::{COLUMNS, import as import_loggoversikt};
@@ -61,18 +61,16 @@ const ACTIONS: [(&str, Action); 6] = [
 /// The Sesam 2 connector: `fetch`.
 #[derive(Debug)]
 pub struct Sesam2Connector {
-    system_id: String,
+    peer: Peer,
     settings: Sesam2Settings,
     overview: Url,
-    base: Url,
-    client: Client,
 }
 
 impl FromSettings for Sesam2Connector {
     type Settings = Sesam2Settings;
 
     fn build(system_id: &str, s: Sesam2Settings) -> Result<Self, ConnectorError> {
-        let base = http::base_url(system_id, "base_url", &s.base_url)?;
+        let peer = Peer::new(system_id, "base_url", &s.base_url, s.timeout_secs)?;
         if s.token.expose().is_empty() {
             return Err(wire::bad_setting(system_id, "token", "is empty"));
         }
@@ -83,12 +81,9 @@ impl FromSettings for Sesam2Connector {
                 &format!("must be between 1 and {MAX_PAGE_SIZE}"),
             ));
         }
-        let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
         Ok(Self {
-            system_id: system_id.to_owned(),
-            overview: http::endpoint(&base, &["administration", "loggning", "loggoversikt"]),
-            base,
-            client: http::client(timeout)?,
+            overview: http::endpoint(&peer.base, &["administration", "loggning", "loggoversikt"]),
+            peer,
             settings: s,
         })
     }
@@ -152,6 +147,7 @@ impl Sesam2Connector {
                 ("per_sida", self.settings.page_size.to_string()),
             ];
             let request = self
+                .peer
                 .client
                 .get(self.overview.clone())
                 .bearer_auth(self.settings.token.expose())
@@ -200,7 +196,7 @@ impl Sesam2Connector {
         let nonblank = |v: Option<String>| v.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
         Ok(AccessEvent {
             time,
-            system: self.system_id.clone(),
+            system: self.peer.system_id.clone(),
             user_id: required(rad.anvandare, "anvandare")?,
             user_name: None,
             patient_id,
@@ -227,7 +223,7 @@ impl Connector for Sesam2Connector {
     /// Only that Sesam 2 answers: a search would itself be logged as a reviewer's look at
     /// the log, which a health check must not cause.
     async fn health(&self) -> Result<(), ConnectorError> {
-        http::reachable(&self.client, self.base.clone(), "the Sesam 2 server").await
+        self.peer.reachable("the Sesam 2 server").await
     }
 
     /// The Loggöversikt list as exported by a reviewer who searched it by hand.
@@ -236,7 +232,7 @@ impl Connector for Sesam2Connector {
         input: &mut dyn Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        extract::import(&self.system_id, input, limits)
+        extract::import(&self.peer.system_id, input, limits)
     }
 
     async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {

@@ -303,6 +303,20 @@ impl Shared {
         f(lock(&self.stats).get_mut(kind));
     }
 
+    /// Records an order the peer took, by its id there (`id`): logged, kept as ground truth
+    /// for the tests and counted.
+    pub(crate) fn accept_order(&self, kind: Kind, spec: &order::OrderSpec, order: ReceivedOrder) {
+        tracing::info!(
+            id = order.external_ref,
+            users = spec.users.len(),
+            patient = spec.patient.is_some(),
+            "{}: order accepted",
+            order.system
+        );
+        lock(&self.received).push(order);
+        self.count(kind, |s| s.orders_accepted += 1);
+    }
+
     pub(crate) fn count_mail(&self) {
         lock(&self.stats).mails_received += 1;
     }

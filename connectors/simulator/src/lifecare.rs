@@ -116,12 +116,16 @@ async fn send(State(sys): State<Sys>, body: Bytes) -> Response {
     let known = |t: &str| shared.world.staff_of_kind(Kind::Lifecare, t).is_some();
     let spec = parse_order_text(text, &known);
     let id = state.new_id("M");
-    tracing::info!(
-        id,
-        users = spec.users.len(),
-        patient = spec.patient.is_some(),
-        "lifecare: order message received"
-    );
+    let received = crate::ReceivedOrder {
+        system: "lifecare".into(),
+        external_ref: id.clone(),
+        reference: m.referens.clone().unwrap_or_default(),
+        idempotency_key: key.to_owned(),
+        orderer: fran.to_owned(),
+        orderer_username: None,
+        text: Some(text.to_owned()),
+    };
+    shared.accept_order(Kind::Lifecare, &spec, received);
     state.messages.push(Message {
         id: id.clone(),
         key: key.to_owned(),
@@ -134,16 +138,6 @@ async fn send(State(sys): State<Sys>, body: Bytes) -> Response {
         reply: None,
     });
     drop(state);
-    lock(&shared.received).push(crate::ReceivedOrder {
-        system: "lifecare".into(),
-        external_ref: id.clone(),
-        reference: m.referens.clone().unwrap_or_default(),
-        idempotency_key: key.to_owned(),
-        orderer: fran.to_owned(),
-        orderer_username: None,
-        text: Some(text.to_owned()),
-    });
-    shared.count(Kind::Lifecare, |s| s.orders_accepted += 1);
     (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response()
 }
 

@@ -206,12 +206,16 @@ async fn order(
         .find(|(u, _, _)| shared.world.staff_of_kind(Kind::Treserva, u).is_none());
     let avslagen = unknown.map(|(u, _, _)| format!("Användaren {u} finns inte i Treserva"));
     let stuck = shared.faults(Kind::Treserva).faults.never_deliver;
-    tracing::info!(
-        arende,
-        users = spec.users.len(),
-        patient = spec.patient.is_some(),
-        "treserva: order accepted"
-    );
+    let received = crate::ReceivedOrder {
+        system: "treserva".into(),
+        external_ref: arende.clone(),
+        reference: field(&form, "referens").to_owned(),
+        idempotency_key: key.to_owned(),
+        orderer: bestallare.to_owned(),
+        orderer_username: Some(anvandarnamn.to_owned()).filter(|u| !u.is_empty()),
+        text: None,
+    };
+    shared.accept_order(Kind::Treserva, &spec, received);
     state.tickets.push(Ticket {
         arende: arende.clone(),
         key: key.to_owned(),
@@ -223,16 +227,6 @@ async fn order(
         file: None,
     });
     drop(state);
-    lock(&shared.received).push(crate::ReceivedOrder {
-        system: "treserva".into(),
-        external_ref: arende.clone(),
-        reference: field(&form, "referens").to_owned(),
-        idempotency_key: key.to_owned(),
-        orderer: bestallare.to_owned(),
-        orderer_username: Some(anvandarnamn.to_owned()).filter(|u| !u.is_empty()),
-        text: None,
-    });
-    shared.count(Kind::Treserva, |s| s.orders_accepted += 1);
     (StatusCode::CREATED, axum::Json(json!({ "arende": arende }))).into_response()
 }
 

@@ -2,7 +2,7 @@
 //! help, and how a peer's text is made safe to log.
 
 use chrono::NaiveDateTime;
-use loggvakt_connector::{ConnectorError, Period};
+use loggvakt_connector::{ConnectorError, OrdererSetting, Period};
 
 /// A setting that must stay out of logs, such as an API token: its `Debug` is `<hidden>`,
 /// so a settings struct can derive `Debug`.
@@ -31,6 +31,22 @@ impl<'de> serde::Deserialize<'de> for Secret {
 /// A `Config` error about one setting.
 pub fn bad_setting(system_id: &str, setting: &str, problem: &str) -> ConnectorError {
     ConnectorError::config(format!("system {system_id}: setting `{setting}` {problem}"))
+}
+
+/// Checks that `orderer = "shared"` comes with `setting`, which names the shared orderer
+/// (`who`): without it no order could be sent.
+pub fn require_for_shared(
+    system_id: &str,
+    orderer: OrdererSetting,
+    setting: &str,
+    value: Option<&str>,
+    who: &str,
+) -> Result<(), ConnectorError> {
+    if orderer == OrdererSetting::Shared && value.is_none() {
+        let problem = format!("is required with orderer = \"shared\": {who}");
+        return Err(bad_setting(system_id, setting, &problem));
+    }
+    Ok(())
 }
 
 /// Checks a request timeout in seconds (fractions allowed) and turns it into a duration.
@@ -156,6 +172,38 @@ pub mod http {
             .connect_timeout(timeout)
             .build()
             .map_err(|e| ConnectorError::config(format!("cannot set up the HTTP client: {e}")))
+    }
+
+    /// What an HTTP connector keeps of its peer: the system id for its errors, the checked
+    /// base URL, and a client with the configured timeout.
+    #[derive(Debug)]
+    pub struct Peer {
+        pub system_id: String,
+        pub base: Url,
+        pub client: Client,
+    }
+
+    impl Peer {
+        /// Checks the base URL in `setting` and the timeout, and sets up the client.
+        pub fn new(
+            system_id: &str,
+            setting: &str,
+            url: &str,
+            timeout_secs: f64,
+        ) -> Result<Self, ConnectorError> {
+            let base = base_url(system_id, setting, url)?;
+            let timeout = super::timeout(system_id, timeout_secs)?;
+            Ok(Self {
+                system_id: system_id.to_owned(),
+                base,
+                client: client(timeout)?,
+            })
+        }
+
+        /// Checks that the peer answers at its base URL (see [`reachable`]).
+        pub async fn reachable(&self, what: &str) -> Result<(), ConnectorError> {
+            reachable(&self.client, self.base.clone(), what).await
+        }
     }
 
     /// Checks a base URL setting: absolute, http or https.

@@ -21,20 +21,17 @@ const COLUMNS: [Column; 5] = [
 
 fn event(row: &Row) -> Result<AccessEvent, RowError> {
     let text = row.required(EVENT)?.to_owned();
+    let action = action_by_prefix(&text, &[("Läst", Action::Read), ("Ändrat", Action::Write)]);
+    // In the order the fields were always read, so a row with several bad ones names the same.
+    let (time, user, patient) = (
+        row.time(TIME)?,
+        row.required(USER)?,
+        row.personnummer(PATIENT)?,
+    );
     Ok(AccessEvent {
-        time: row.time(TIME)?,
-        system: "test".into(),
-        user_id: row.required(USER)?.to_owned(),
-        user_name: None,
-        patient_id: row.personnummer(PATIENT)?,
-        patient_name: None,
         care_unit: row.optional(UNIT),
-        action: action_by_prefix(&text, &[("Läst", Action::Read), ("Ändrat", Action::Write)]),
-        event_text: text,
-        system_part: None,
         raw: Some(row.raw()),
-        protected_identity: false,
-        reference_number: None,
+        ..AccessEvent::new("test", user, time, patient, action, &text)
     })
 }
 

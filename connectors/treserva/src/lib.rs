@@ -8,15 +8,15 @@
 mod extract;
 
 use std::io::Read;
-use std::time::Duration;
 
 use loggvakt_connector::{
     Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
     ImportOutcome, Manifest, OrderReceipt, OrderRequest, OrdererSetting, PollOutcome, Subject,
     async_trait,
 };
-use loggvakt_tabular::wire::{self, http};
-use reqwest::{Client, StatusCode, Url};
+use loggvakt_tabular::wire;
+use loggvakt_tabular::wire::http::{self, Peer};
+use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
 pub use extract::{COLUMNS, NO_UNIT, import as import_extract};
@@ -69,17 +69,16 @@ fn default_timeout() -> f64 {
 /// The Treserva connector: `order`, `poll` and `import`.
 #[derive(Debug)]
 pub struct TreservaConnector {
-    system_id: String,
+    /// The portal.
+    peer: Peer,
     settings: TreservaSettings,
-    portal: Url,
-    client: Client,
 }
 
 impl FromSettings for TreservaConnector {
     type Settings = TreservaSettings;
 
     fn build(system_id: &str, s: TreservaSettings) -> Result<Self, ConnectorError> {
-        let portal = http::base_url(system_id, "portal_url", &s.portal_url)?;
+        let peer = Peer::new(system_id, "portal_url", &s.portal_url, s.timeout_secs)?;
         if let Some(email) = &s.requester_email
             && !is_mail_address(email)
         {
@@ -89,20 +88,14 @@ impl FromSettings for TreservaConnector {
                 "is not a mail address",
             ));
         }
-        if s.orderer == OrdererSetting::Shared && s.requester_email.is_none() {
-            return Err(wire::bad_setting(
-                system_id,
-                "requester_email",
-                "is required with orderer = \"shared\": the shared requester",
-            ));
-        }
-        let timeout: Duration = wire::timeout(system_id, s.timeout_secs)?;
-        Ok(Self {
-            system_id: system_id.to_owned(),
-            client: http::client(timeout)?,
-            portal,
-            settings: s,
-        })
+        wire::require_for_shared(
+            system_id,
+            s.orderer,
+            "requester_email",
+            s.requester_email.as_deref(),
+            "the shared requester",
+        )?;
+        Ok(Self { peer, settings: s })
     }
 }
 
@@ -139,7 +132,7 @@ impl TreservaConnector {
         let email = email.map(str::trim).filter(|e| is_mail_address(e)).ok_or_else(|| {
             ConnectorError::config(format!(
                 "system {}: the order {} has no orderer with a mail address and no `requester_email` is set",
-                self.system_id, req.reference
+                self.peer.system_id, req.reference
             ))
         })?;
         Ok((email, username.map(str::trim).filter(|u| !u.is_empty())))
@@ -198,7 +191,7 @@ impl TreservaConnector {
     }
 
     fn order_url(&self) -> Url {
-        http::endpoint(&self.portal, &["e-tjanst", "loggutdrag"])
+        http::endpoint(&self.peer.base, &["e-tjanst", "loggutdrag"])
     }
 
     fn ticket(receipt: &OrderReceipt) -> Result<&str, ConnectorError> {
@@ -221,13 +214,14 @@ impl Connector for TreservaConnector {
     /// Reaching the portal is enough: it has no side-effect-free call that checks the
     /// requester, and any answer below 500 shows that it is up.
     async fn health(&self) -> Result<(), ConnectorError> {
-        http::reachable(&self.client, self.portal.clone(), "the portal's front page").await
+        self.peer.reachable("the portal's front page").await
     }
 
     async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
         let form = self.form(req)?;
         let what = "the extract order to the Treserva portal";
-        let response = http::send(self.client.post(self.order_url()).form(&form), what).await?;
+        let response =
+            http::send(self.peer.client.post(self.order_url()).form(&form), what).await?;
         let again = response.status() == StatusCode::OK;
         let ticket: Ticket = http::json(response, what).await?;
         if ticket.arende.trim().is_empty() {
@@ -257,6 +251,7 @@ impl Connector for TreservaConnector {
         let what = format!("the status of ticket {ticket}");
         let url = http::endpoint(&self.order_url(), &[ticket]);
         let response = self
+            .peer
             .client
             .get(url.clone())
             .send()
@@ -282,7 +277,7 @@ impl Connector for TreservaConnector {
             "levererad" => {
                 let what = format!("the extract file of ticket {ticket}");
                 let file = http::endpoint(&url, &["fil"]);
-                let response = http::send(self.client.get(file), &what).await?;
+                let response = http::send(self.peer.client.get(file), &what).await?;
                 let content_type = response
                     .headers()
                     .get(reqwest::header::CONTENT_TYPE)
@@ -309,6 +304,6 @@ impl Connector for TreservaConnector {
         input: &mut dyn Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        extract::import(&self.system_id, input, limits)
+        extract::import(&self.peer.system_id, input, limits)
     }
 }

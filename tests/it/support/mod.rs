@@ -239,19 +239,9 @@ pub fn manifest(name: &str, capabilities: Capabilities, per_order: Option<u32>) 
 /// One read of Tolvan Tolvansson's journal in hemtjänst's Cosmic.
 pub fn access_event(user: &str, time: chrono::NaiveDateTime, patient: Personnummer) -> AccessEvent {
     AccessEvent {
-        time,
-        system: "cosmic".into(),
-        user_id: user.into(),
-        user_name: None,
-        patient_id: patient,
         patient_name: Some("Tolvan Tolvansson".into()),
         care_unit: Some("Hemtjänst".into()),
-        action: Action::Read,
-        event_text: "Läst".into(),
-        system_part: None,
-        raw: None,
-        protected_identity: false,
-        reference_number: None,
+        ..AccessEvent::new("cosmic", user, time, patient, Action::Read, "Läst")
     }
 }
 
