@@ -19,4 +19,5 @@ mod plugin;
 mod report;
 mod review;
 mod scheduler;
+mod sso_header;
 mod web;
