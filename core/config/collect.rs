@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::ConfigError;
-use super::raw::{RawFile, RawNotify, RawOrganisation, RawRoutine, RawStaff, RawSystem, RawUnit};
+use super::raw::{
+    RawAuth, RawFile, RawNotify, RawOrganisation, RawRoutine, RawStaff, RawSystem, RawUnit,
+};
 use super::rules::RawRules;
 
 /// An item with where it came from.
@@ -35,6 +37,7 @@ pub(super) struct Collected {
     pub(super) routines: Vec<Located<RawRoutine>>,
     pub(super) rules: Option<Located<RawRules>>,
     pub(super) notify: Option<Located<RawNotify>>,
+    pub(super) auth: Option<Located<RawAuth>>,
 }
 
 /// The file itself, or every `*.toml` in the folder in name order.
@@ -80,6 +83,12 @@ pub(super) fn read_toml(file: &Path, into: &mut Collected, errors: &mut Vec<Conf
         return;
     };
     let (organisation, notify, rules) = (raw.organisation, raw.notify, raw.rules);
+    single(
+        "[auth]",
+        &mut into.auth,
+        raw.auth.map(|t| (file, &lines, t)),
+        errors,
+    );
     let organisation = organisation.map(|t| (file, &lines, t));
     single(
         "[organisation]",

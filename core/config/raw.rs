@@ -22,6 +22,25 @@ pub(super) struct RawFile {
     pub(super) routine: Vec<Spanned<RawRoutine>>,
     pub(super) rules: Option<Spanned<RawRules>>,
     pub(super) notify: Option<Spanned<RawNotify>>,
+    pub(super) auth: Option<Spanned<RawAuth>>,
+}
+
+/// `[auth]`: whether local passwords work, and the trusted-header sign-on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub(super) local_passwords: Option<bool>,
+    pub(super) header: Option<RawHeaderAuth>,
+}
+
+/// `[auth.header]`: a reverse proxy (a SAML/SITHS service provider) names the user.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHeaderAuth {
+    pub(super) user_header: String,
+    pub(super) groups_header: Option<String>,
+    #[serde(default)]
+    pub(super) trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize)]

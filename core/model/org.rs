@@ -41,6 +41,80 @@ pub enum NotifyTransport {
     },
 }
 
+/// How users log in, besides the session cookie that every way ends in.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `[auth] local_passwords`: whether the password form works (default yes).
+    pub local_passwords: bool,
+    pub header: Option<HeaderAuth>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            local_passwords: true,
+            header: None,
+        }
+    }
+}
+
+/// `[auth.header]`: the username (and groups) a trusted reverse proxy sets.
+#[derive(Debug, Clone)]
+pub struct HeaderAuth {
+    /// Lower-case header names.
+    pub user_header: String,
+    pub groups_header: Option<String>,
+    /// Only a TCP peer in one of these networks may name the user.
+    pub trusted_proxies: Vec<Network>,
+}
+
+/// An IP network, `address/prefix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Network {
+    /// `10.0.0.0/8`, `::1/128`, or a bare address (a network of one).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a.parse().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (text.trim().parse().ok()?, None),
+        };
+        let max = match addr {
+            std::net::IpAddr::V4(_) => 32,
+            std::net::IpAddr::V6(_) => 128,
+        };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::*;
+        // An IPv4 peer on a dual-stack socket arrives as `::ffff:a.b.c.d`.
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
 impl Default for NotifySettings {
     fn default() -> Self {
         Self {
@@ -263,6 +337,8 @@ pub struct Organisation {
     /// The files besides the TOML ones the configuration was read from (the staff, protected
     /// and watch lists), so `serve` can tell when they change on disk.
     pub sources: Vec<std::path::PathBuf>,
+    /// `[auth]`: local passwords and the trusted-header sign-on; set by `config::load`.
+    pub auth: AuthSettings,
     unit_index: HashMap<UnitId, usize>,
     children: HashMap<UnitId, Vec<UnitId>>,
     staff_by_unit: HashMap<UnitId, Vec<usize>>,
@@ -309,6 +385,7 @@ impl Organisation {
             notify: NotifySettings::default(),
             sources: Vec::new(),
             rules: super::rules::RulesSettings::default(),
+            auth: AuthSettings::default(),
             unit_index,
             children,
             staff_by_unit,

@@ -38,7 +38,12 @@ fn login_page(state: &Shared, error: Option<&str>) -> Response {
         None,
         "Logga in",
         "login",
-        json!({"login_token": token, "error": error}),
+        json!({
+            "login_token": token,
+            "error": error,
+            "local_passwords": state.org.auth.local_passwords,
+            "header_login": state.org.auth.header.is_some(),
+        }),
     );
     if let Ok(v) = set_cookie(state, LOGIN_COOKIE, &token, 3600).parse() {
         page.headers_mut().append(header::SET_COOKIE, v);
@@ -73,6 +78,10 @@ pub async fn submit(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
+    // `[auth] local_passwords = false`: only the organisation's sign-on logs in.
+    if !state.org.auth.local_passwords {
+        return Err(WebError::Forbidden);
+    }
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     // The cookie and the field must match (double submit), and the token must be ours: a
     // cookie planted by a neighbouring site with a matching field is not enough.
@@ -114,22 +123,29 @@ pub async fn submit(
         return Ok(login_page(&state, Some("Fel användarnamn eller lösenord.")));
     };
     state.store.clear_login_failures(&names[0]).await?;
+    tracing::info!(user = user.id, "login");
+    start_session(&state, user.id).await
+}
+
+/// A new loggvakt session for `user_id`: its cookie set, the login form's cleared, and a
+/// redirect to the user's start page. Every way of logging in ends here.
+pub(super) async fn start_session(state: &Shared, user_id: i64) -> Result<Response, WebError> {
+    let now = state.clock.now();
     let token = random_token();
     state
         .store
         .insert_session(
             &token_hash(&token),
-            user.id,
+            user_id,
             &random_token(),
             now,
             now + TimeDelta::hours(SESSION_HOURS),
         )
         .await?;
-    tracing::info!(user = user.id, "login");
     let mut response = Redirect::to("/").into_response();
     for c in [
-        set_cookie(&state, SESSION_COOKIE, &token, SESSION_HOURS * 3600),
-        set_cookie(&state, LOGIN_COOKIE, "", 0),
+        set_cookie(state, SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+        set_cookie(state, LOGIN_COOKIE, "", 0),
     ] {
         if let Ok(v) = c.parse() {
             response.headers_mut().append(header::SET_COOKIE, v);

@@ -13,6 +13,7 @@ mod headers;
 mod login;
 mod reviewer;
 mod session;
+mod sso;
 mod upload;
 
 use std::collections::HashSet;
@@ -351,6 +352,7 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/", get(session::home))
         .route("/login", get(login::form).post(login::submit))
+        .route("/login/sso", get(sso::header::login))
         .route("/logout", post(login::logout))
         .route("/granskningar", get(reviewer::tasks))
         .route("/granskningar/{id}", get(reviewer::task))

@@ -20,4 +20,5 @@ mod reload;
 mod report;
 mod review;
 mod scheduler;
+mod sso_header;
 mod web;

@@ -9,6 +9,7 @@ use super::collect::Collected;
 use super::{ConfigError, TIMEZONE};
 use crate::model::org::Organisation;
 
+mod auth;
 mod notify;
 mod routines;
 pub(super) mod staff;
@@ -94,12 +95,16 @@ pub(super) fn organisation(c: Collected, errors: &mut Vec<ConfigError>) -> Optio
     let staff = staff::validate(&c.staff, &unit_ids, &system_ids, errors);
     let routines = routines::validate(&c.routines, &unit_ids, &system_ids, errors);
     let notify = c.notify.as_ref().map(|n| notify::validate(n, errors));
+    let auth = c.auth.as_ref().map(|a| auth::validate(a, errors));
     if !errors.is_empty() {
         return None;
     }
     let mut organisation = Organisation::new(org.raw.name.clone(), units, systems, staff, routines);
     if let Some(notify) = notify {
         organisation.notify = notify;
+    }
+    if let Some(auth) = auth {
+        organisation.auth = auth;
     }
     Some(organisation)
 }

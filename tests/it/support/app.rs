@@ -92,6 +92,12 @@ impl TestApp {
         Self::spawn_on(super::fixture::setup_manual(), now, true, &[], &[]).await
     }
 
+    /// A server over `setup` (e.g. with an extra `*.toml` written into its folder), its
+    /// first week ticked through.
+    pub async fn spawn_setup(setup: Setup, now: &str) -> TestApp {
+        Self::spawn_on(setup, now, true, &[], &[]).await
+    }
+
     async fn spawn_on(
         setup: Setup,
         now: &str,

@@ -1,0 +1,148 @@
+//! `[auth.header]`: a reverse proxy's user header logs in only from a trusted address, and
+//! `[auth] local_passwords = false` turns the password form off.
+
+use crate::support::app::{PASSWORD, TestApp};
+use crate::support::fixture::setup;
+
+const NOW: &str = "2027-05-10T10:00:00+02:00";
+
+async fn app(auth_toml: &str) -> TestApp {
+    let s = setup();
+    std::fs::write(s.cfg.path().join("zz-auth.toml"), auth_toml).unwrap();
+    TestApp::spawn_setup(s, NOW).await
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("lv_session=") && !c.starts_with("lv_session=;"))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn header_from_a_trusted_proxy_logs_in_and_passwords_are_off() {
+    let app = app(r#"
+[auth]
+local_passwords = false
+[auth.header]
+user_header = "X-Remote-User"
+trusted_proxies = ["127.0.0.1/32", "::1"]
+"#)
+    .await;
+    let client = no_redirects();
+    let page = client
+        .get(format!("{}/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("Logga in med organisationens konto"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("id=\"password\""),
+        "no password form: {text}"
+    );
+
+    let r = client
+        .get(format!("{}/login/sso", app.url))
+        .header("X-Remote-User", "Hanna")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", app.log_so_far());
+    let cookie = session_cookie(&r).expect("a session cookie");
+    let tasks = client
+        .get(format!("{}/granskningar", app.url))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tasks.status(), 200);
+    let text = tasks.text().await.unwrap();
+    assert!(
+        text.contains("Mina granskningar"),
+        "hanna is a reviewer: {text}"
+    );
+
+    // The password form is refused even with a right password.
+    let refused = app.session();
+    let r = refused
+        .client
+        .post(format!("{}/login", app.url))
+        .form(&[
+            ("username", "hanna"),
+            ("password", PASSWORD),
+            ("login_token", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // An unknown user named by the proxy gets no session.
+    let r = client
+        .get(format!("{}/login/sso", app.url))
+        .header("X-Remote-User", "okand")
+        .send()
+        .await
+        .unwrap();
+    assert!(session_cookie(&r).is_none());
+    assert_eq!(r.status(), 403);
+
+    let store = app.store().await;
+    assert_eq!(
+        crate::support::audit_count(&store, "user.sso_login").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn header_from_an_untrusted_peer_is_ignored() {
+    let app = app(r#"
+[auth.header]
+user_header = "X-Remote-User"
+trusted_proxies = ["10.1.2.0/24"]
+"#)
+    .await;
+    let r = no_redirects()
+        .get(format!("{}/login/sso", app.url))
+        .header("X-Remote-User", "admin")
+        .send()
+        .await
+        .unwrap();
+    assert!(session_cookie(&r).is_none(), "no session from 127.0.0.1");
+    assert!(
+        r.status().is_redirection() || r.status() == 401,
+        "{}",
+        r.status()
+    );
+    let warned = app
+        .log_line(|l| l.contains("untrusted address ignored"))
+        .await
+        .expect("warned");
+    assert!(
+        !warned.contains("admin"),
+        "never the header's value: {warned}"
+    );
+    // The password form still works beside it (local passwords default on).
+    let text = no_redirects()
+        .get(format!("{}/login", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("id=\"password\""));
+}
