@@ -24,6 +24,7 @@ use crate::tick::{self, TickReport};
 
 mod metrics;
 mod reload;
+pub use metrics::MetricsToken;
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
@@ -41,6 +42,8 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// A web session unused this long ends.
     pub session_idle: chrono::TimeDelta,
+    /// `/metrics` wants this bearer token; without one it answers only to loopback peers.
+    pub metrics_token: Option<metrics::MetricsToken>,
 }
 
 #[derive(Clone, Default, Serialize)]
@@ -74,6 +77,7 @@ struct Shared {
     tick_every: Duration,
     anchor: Option<Anchor>,
     stats: metrics::TickStats,
+    metrics_token: Option<metrics::MetricsToken>,
 }
 
 /// A name for this process in audit records and claims: host, pid and a random tag.
@@ -244,6 +248,7 @@ pub async fn serve(
         tick_every: options.tick_every,
         anchor: options.anchor.take(),
         stats: metrics::TickStats::default(),
+        metrics_token: options.metrics_token.take(),
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await

@@ -21,6 +21,7 @@ mod case;
 mod check;
 mod common;
 mod config;
+mod health;
 mod orders;
 mod plan;
 mod report;
@@ -72,6 +73,11 @@ pub struct Cli {
     /// The append-only file of signed audit checkpoints (one JSON line each).
     #[arg(long, global = true, env = "LOGGVAKT_AUDIT_CHECKPOINTS")]
     pub audit_checkpoints: Option<PathBuf>,
+    /// A PEM bundle of CA certificates trusted, beside the operating system's store, by every
+    /// outgoing TLS connection (care systems over HTTPS, SMTP, PostgreSQL): for systems behind
+    /// the organisation's own CA.
+    #[arg(long, global = true, env = "LOGGVAKT_EXTRA_CA")]
+    pub extra_ca: Option<PathBuf>,
     /// Log lines on stderr as text, or as one JSON object per line for a log collector.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "LOGGVAKT_LOG_FORMAT")]
     pub log_format: LogFormat,
@@ -123,6 +129,16 @@ pub enum Command {
         /// Seconds a web session may sit unused before it ends (it ends after 10 hours anyway).
         #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=36_000))]
         session_idle_secs: u64,
+        /// A file holding the bearer token /metrics asks for (16+ characters). Without it,
+        /// /metrics answers only to the local machine.
+        #[arg(long, env = "LOGGVAKT_METRICS_TOKEN_FILE")]
+        metrics_token_file: Option<PathBuf>,
+    },
+    /// Ask a running `serve` whether it is ready (GET /health/ready); exit 0 when it is.
+    Health {
+        /// The readiness address of serve's own listener.
+        #[arg(long, default_value = "http://127.0.0.1:8480/health/ready")]
+        url: String,
     },
     /// Bring in a delivered extract file.
     Extract {
@@ -283,6 +299,11 @@ fn init_tracing(serving: bool, format: LogFormat) {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(path) = &cli.extra_ca {
+        let count = loggvakt_connector::tls::trust_extra_roots_file(path)
+            .map_err(|e| anyhow::anyhow!("--extra-ca: {e}"))?;
+        tracing::info!(certificates = count, "extra CA bundle trusted");
+    }
     let ctx = Globals {
         clock: cli.now.map_or_else(Clock::system, Clock::starting_at),
         db: cli.db,
@@ -319,7 +340,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             body_timeout_secs,
             max_connections,
             session_idle_secs,
+            metrics_token_file,
         } => {
+            let metrics_token = metrics_token_file
+                .map(|path| crate::server::MetricsToken::from_file(&path))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--metrics-token-file: {e}"))?;
             let options = crate::server::ServeOptions {
                 listen,
                 config_path: Some(ctx.config.clone()),
@@ -329,9 +355,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 max_connections: max_connections as usize,
                 session_idle: chrono::TimeDelta::seconds(session_idle_secs as i64),
                 anchor: ctx.anchor()?,
+                metrics_token,
             };
             serve::serve(ctx, options).await
         }
+        Command::Health { url } => health::run(&url).await,
         Command::Extract { action } => orders::extract(ctx, action).await,
         Command::Order { action } => orders::order(ctx, action).await,
         Command::Review { action } => review::run(ctx, action).await,

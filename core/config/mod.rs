@@ -14,6 +14,7 @@ use crate::model::org::{Organisation, Staff};
 mod collect;
 mod raw;
 mod rules;
+mod secrets;
 mod staff_csv;
 mod validate;
 mod watch;
@@ -21,6 +22,7 @@ mod watch;
 pub use watch::{ConfigWatch, DiskState, LoadedState, RefusedReload};
 
 pub use rules::read_personnummer_csv;
+pub use secrets::read_secret_file;
 
 /// The only time zone the Swedish calendar rules are defined for.
 pub const TIMEZONE: &str = "Europe/Stockholm";

@@ -60,8 +60,16 @@ pub(super) struct RawSmtp {
     pub(super) host: String,
     #[serde(default = "default_smtp_port")]
     pub(super) port: i64,
+    /// The older spelling of `tls = "starttls"`.
     #[serde(default)]
     pub(super) starttls: bool,
+    /// `none` (default), `starttls` or `tls` (implicit TLS, SMTPS).
+    pub(super) tls: Option<String>,
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
+    /// The password in a file (relative to this file) or an environment variable.
+    pub(super) password_file: Option<String>,
+    pub(super) password_env: Option<String>,
 }
 
 fn default_smtp_port() -> i64 {

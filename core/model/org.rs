@@ -34,11 +34,57 @@ pub enum NotifyTransport {
     /// Each notice written as an `.eml` file into this folder, for a mail system to pick up
     /// or for a trial without a mail server.
     Outbox(std::path::PathBuf),
-    Smtp {
-        host: String,
-        port: u16,
-        starttls: bool,
-    },
+    Smtp(SmtpServer),
+}
+
+/// An SMTP server and how to talk to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// AUTH, when the server wants it: the username and the password.
+    pub login: Option<(String, SecretText)>,
+}
+
+impl std::fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("login", &self.login.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
+/// Plain SMTP, STARTTLS required, or TLS from the first byte (SMTPS, port 465).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SmtpSecurity {
+    #[default]
+    None,
+    Starttls,
+    Tls,
+}
+
+/// A password or token from the configuration: never in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(String);
+
+impl SecretText {
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
 }
 
 /// How users log in, besides the session cookie that every way ends in.

@@ -67,11 +67,7 @@ pub fn mailer(
             }
         },
         NotifyTransport::Outbox(dir) => Box::new(FileOutbox::new(dir.clone())),
-        NotifyTransport::Smtp {
-            host,
-            port,
-            starttls,
-        } => Box::new(SmtpMailer::new(host, *port, *starttls)?),
+        NotifyTransport::Smtp(server) => Box::new(SmtpMailer::new(server)?),
     })
 }
 

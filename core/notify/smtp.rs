@@ -3,10 +3,12 @@
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::Tls;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::{Mail, MailError, Mailer};
+use crate::model::org::{SmtpSecurity, SmtpServer};
 
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -14,20 +16,33 @@ pub struct SmtpMailer {
 }
 
 impl SmtpMailer {
-    pub fn new(host: &str, port: u16, starttls: bool) -> Result<Self, MailError> {
+    pub fn new(server: &SmtpServer) -> Result<Self, MailError> {
+        let host = server.host.as_str();
         let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
+            .port(server.port)
             .timeout(Some(std::time::Duration::from_secs(30)));
-        let builder = if starttls {
-            let params = TlsParameters::new(host.to_owned())
-                .map_err(|e| MailError::Permanent(format!("TLS for {host}: {e}")))?;
-            builder.tls(Tls::Required(params))
-        } else {
-            builder
+        let tls = || {
+            loggvakt_cosmic::mail_tls::parameters(host)
+                .map_err(|e| MailError::Permanent(format!("TLS for {host}: {e}")))
+        };
+        let builder = match server.security {
+            SmtpSecurity::None => builder,
+            SmtpSecurity::Starttls => builder.tls(Tls::Required(tls()?)),
+            SmtpSecurity::Tls => builder.tls(Tls::Wrapper(tls()?)),
+        };
+        let builder = match &server.login {
+            Some((user, password)) => {
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()))
+            }
+            None => builder,
+        };
+        let scheme = match server.security {
+            SmtpSecurity::Tls => "smtps",
+            _ => "smtp",
         };
         Ok(Self {
             transport: builder.build(),
-            target: format!("smtp://{host}:{port}"),
+            target: format!("{scheme}://{host}:{}", server.port),
         })
     }
 }

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::header;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Shared;
@@ -34,7 +38,67 @@ impl TickStats {
     }
 }
 
-pub(super) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+/// The bearer token `/metrics` asks for (`serve --metrics-token-file`).
+#[derive(Clone)]
+pub struct MetricsToken(String);
+
+impl MetricsToken {
+    /// The token in `path` (its first line); at least 16 characters, so it cannot be guessed.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = crate::config::read_secret_file(path)?;
+        let token = text.lines().next().unwrap_or_default().trim();
+        if token.len() < 16 {
+            return Err(format!(
+                "the metrics token in {} is shorter than 16 characters",
+                path.display()
+            ));
+        }
+        Ok(Self(token.to_owned()))
+    }
+
+    /// Whether `header` is `Bearer <token>`, compared in constant time.
+    fn admits(&self, header: Option<&str>) -> bool {
+        let given = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .trim()
+            .as_bytes();
+        let want = self.0.as_bytes();
+        given.len() == want.len()
+            && given
+                .iter()
+                .zip(want)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// With a token, the scraper must present it; without one, only the local machine may ask
+/// (a Prometheus agent beside the service, or the proxy's health checks).
+fn allowed(shared: &Shared, headers: &HeaderMap, peer: Option<SocketAddr>) -> bool {
+    match &shared.metrics_token {
+        Some(token) => token.admits(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        ),
+        None => peer.is_none_or(|p| p.ip().is_loopback()),
+    }
+}
+
+pub(super) async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> Response {
+    if !allowed(&shared, &headers, peer.map(|Extension(ConnectInfo(a))| a)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a metrics token is required\n",
+        )
+            .into_response();
+    }
     let mut out = String::new();
     let counts = tokio::time::timeout(
         Duration::from_secs(5),

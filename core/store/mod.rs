@@ -153,6 +153,18 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A PostgreSQL URL that trusts the extra CA bundle (`--extra-ca`) too, unless it names its
+/// own `sslrootcert`. It matters with `sslmode=verify-ca` or `verify-full`.
+fn with_extra_ca(url: &str) -> String {
+    match loggvakt_connector::tls::extra_roots_path() {
+        Some(path) if !url.contains("sslrootcert=") => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}sslrootcert={}", path.display())
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl Store {
     /// Opens (creating a SQLite file if missing) and migrates the database at `url`.
     pub async fn open(url: &str) -> Result<Self> {
@@ -172,7 +184,8 @@ impl Store {
                 let sep = if url.contains('?') { '&' } else { '?' };
                 format!("{url}{sep}mode=rwc")
             }
-            _ => url.to_owned(),
+            Backend::Postgres => with_extra_ca(url),
+            Backend::Sqlite => url.to_owned(),
         };
         let connect_err = |source| StoreError::Connect {
             url: redact(url),

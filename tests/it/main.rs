@@ -12,6 +12,7 @@ mod demo;
 mod exports;
 mod hardening;
 mod manual;
+mod operations;
 mod orderers;
 mod orders;
 mod plan;

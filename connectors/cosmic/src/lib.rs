@@ -8,6 +8,7 @@
 //! XLSX form. The wire contract is `connectors/PROTOCOLS.md`.
 
 mod extract;
+pub mod mail_tls;
 mod smtp;
 
 pub use extract::COLUMNS;
@@ -19,7 +20,7 @@ use handlebars::Handlebars;
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox};
-use lettre::transport::smtp::client::TlsParameters;
+use lettre::transport::smtp::authentication::Credentials;
 use loggvakt_connector::{
     Capabilities, Capability, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome,
     Manifest, OrderReceipt, OrderRequest, Orderer, OrdererSetting, Subject, async_trait,
@@ -42,6 +43,12 @@ pub struct CosmicSettings {
     pub smtp_port: u16,
     #[serde(default)]
     pub smtp_tls: SmtpTls,
+    /// AUTH at the mail server (with TLS only); the password is best given as
+    /// `smtp_password_file` or `smtp_password_env`.
+    #[serde(default)]
+    pub smtp_username: Option<String>,
+    #[serde(default)]
+    pub smtp_password: Option<wire::Secret>,
     /// Seconds to wait for the SMTP server at each step; fractions allowed.
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
@@ -74,8 +81,11 @@ pub enum SmtpTls {
     /// Plain SMTP, for a relay on the same host or network segment.
     #[default]
     None,
-    /// STARTTLS is required; the server's certificate is verified against the web PKI roots.
+    /// STARTTLS is required; the server's certificate is verified against the operating
+    /// system's store and the extra CAs (`--extra-ca`).
     Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465), verified the same way.
+    Tls,
 }
 
 fn default_host() -> String {
@@ -182,16 +192,44 @@ fn smtp_of(
     s: &CosmicSettings,
     timeout: Duration,
 ) -> Result<smtp::Smtp, ConnectorError> {
-    let tls = match s.smtp_tls {
-        SmtpTls::None => None,
-        SmtpTls::Starttls => Some(TlsParameters::new(s.smtp_host.trim().to_owned()).map_err(
-            |e| wire::bad_setting(system_id, "smtp_tls", &format!("cannot be set up: {e}")),
-        )?),
+    let tls = || {
+        mail_tls::parameters(&s.smtp_host).map_err(|e| {
+            wire::bad_setting(system_id, "smtp_tls", &format!("cannot be set up: {e}"))
+        })
+    };
+    let security = match s.smtp_tls {
+        SmtpTls::None => smtp::Security::Plain,
+        SmtpTls::Starttls => smtp::Security::Starttls(tls()?),
+        SmtpTls::Tls => smtp::Security::Wrapper(tls()?),
+    };
+    let login = match (&s.smtp_username, &s.smtp_password) {
+        (None, None) => None,
+        (Some(user), Some(password)) if !user.trim().is_empty() => {
+            if s.smtp_tls == SmtpTls::None {
+                return Err(wire::bad_setting(
+                    system_id,
+                    "smtp_username",
+                    "needs smtp_tls = \"starttls\" or \"tls\": AUTH over plain SMTP sends the password in clear",
+                ));
+            }
+            Some(Credentials::new(
+                user.trim().to_owned(),
+                password.expose().to_owned(),
+            ))
+        }
+        _ => {
+            return Err(wire::bad_setting(
+                system_id,
+                "smtp_username",
+                "and `smtp_password` (or `smtp_password_file`) go together",
+            ));
+        }
     };
     Ok(smtp::Smtp {
         host: s.smtp_host.trim().to_owned(),
         port: s.smtp_port,
-        tls,
+        security,
+        login,
         timeout,
     })
 }

@@ -1,6 +1,6 @@
 //! The SMTP conversation of an order mail, step by step, so that a failure says whether the
 //! mail server can have the mail. Until the message's content has been sent (connect, EHLO,
-//! STARTTLS, MAIL, RCPT, DATA) it cannot, and a timeout or refusal is an ordinary error a
+//! STARTTLS, AUTH, MAIL, RCPT, DATA) it cannot, and a timeout or refusal is an ordinary error a
 //! retry may help. Once the content is sent, a server that does not answer in time may still
 //! have taken it: the journal unit reads mail by hand and cannot de-duplicate, so that is
 //! `in_doubt`, never retried by itself (issue 12, fault 2).
@@ -9,6 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use lettre::Message;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
@@ -17,13 +18,22 @@ use loggvakt_connector::ConnectorError;
 
 use super::smtp_error;
 
-/// Where the mail server is, and how long each step may take.
+/// Where the mail server is, how to reach it safely, and how long each step may take.
 pub(crate) struct Smtp {
     pub(crate) host: String,
     pub(crate) port: u16,
-    /// STARTTLS, required, when set.
-    pub(crate) tls: Option<TlsParameters>,
+    pub(crate) security: Security,
+    /// AUTH after TLS, when the server wants it.
+    pub(crate) login: Option<Credentials>,
     pub(crate) timeout: Duration,
+}
+
+pub(crate) enum Security {
+    Plain,
+    /// STARTTLS, required.
+    Starttls(TlsParameters),
+    /// TLS from the first byte (SMTPS).
+    Wrapper(TlsParameters),
 }
 
 impl Smtp {
@@ -37,14 +47,24 @@ impl Smtp {
                     (self.host.as_str(), self.port),
                     Some(self.timeout),
                     &hello,
-                    None,
+                    match &self.security {
+                        Security::Wrapper(tls) => Some(tls.clone()),
+                        _ => None,
+                    },
                     None,
                 ),
             )
             .await?;
-        if let Some(tls) = &self.tls {
+        if let Security::Starttls(tls) = &self.security {
             self.step("STARTTLS", conn.starttls(tls.clone(), &hello))
                 .await?;
+        }
+        if let Some(login) = &self.login {
+            self.step(
+                "AUTH",
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], login),
+            )
+            .await?;
         }
         Ok(conn)
     }

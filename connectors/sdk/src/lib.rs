@@ -10,6 +10,7 @@
 //!   [`FromSettings`].
 //! * [`AccessEvent`] and [`Action`]: the normalised event, and [`csv_form`], its CSV form.
 //! * [`ConnectorError`]: every failure, with an [`ErrorKind`] that says whether a retry helps.
+//! * [`tls`]: the extra CAs every connector's TLS connections trust.
 //! * [`plugin`]: the C ABI for connectors loaded at run time, [`export_plugin!`] to build
 //!   one, and [`plugin::PluginConnector`] to load one as an ordinary `Connector`.
 //!
@@ -24,6 +25,7 @@ mod ident;
 pub mod plugin;
 mod protocol;
 mod settings;
+pub mod tls;
 
 pub use connector::{Connector, FromSettings};
 pub use csv_form::RowError;

@@ -165,11 +165,17 @@ pub mod http {
     use reqwest::{Client, RequestBuilder, Response, Url};
     use serde::de::DeserializeOwned;
 
-    /// A client whose every request times out after `timeout`.
+    /// A client whose every request times out after `timeout`, trusting the OS store and
+    /// the extra CAs of [`loggvakt_connector::tls`].
     pub fn client(timeout: Duration) -> Result<Client, ConnectorError> {
-        Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
+        let mut builder = Client::builder().timeout(timeout).connect_timeout(timeout);
+        if let Some(pem) = loggvakt_connector::tls::extra_roots() {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                ConnectorError::config(format!("the extra CA bundle cannot be read: {e}"))
+            })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        builder
             .build()
             .map_err(|e| ConnectorError::config(format!("cannot set up the HTTP client: {e}")))
     }
@@ -305,10 +311,26 @@ pub mod http {
         } else if e.is_timeout() {
             ConnectorError::retryable(format!("{what} timed out"))
         } else if e.is_connect() {
-            ConnectorError::retryable(format!("{what}: cannot connect: {e}"))
+            let cause = root_cause(&e);
+            let hint = if cause.to_lowercase().contains("certificate") {
+                " (is the system's CA in the --extra-ca bundle?)"
+            } else {
+                ""
+            };
+            ConnectorError::retryable(format!("{what}: cannot connect: {cause}{hint}"))
         } else {
             ConnectorError::retryable(format!("{what} failed: {e}"))
         }
+    }
+
+    /// The innermost cause of a transport error: reqwest's own text ("error sending
+    /// request") says nothing of the refused certificate or the refused connection below it.
+    fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut cause = e;
+        while let Some(source) = cause.source() {
+            cause = source;
+        }
+        cause.to_string()
     }
 
     /// The portals explain a refusal as `{"fel": "…", "falt": "…"}`.

@@ -1,11 +1,14 @@
-//! `[[system]]`: ids, connectors (built in or a plugin) and the order limits.
+//! `[[system]]`: ids, connectors (built in or a plugin), the order limits, and the secrets
+//! its settings name by `<key>_file`/`<key>_env`.
 
 use std::ops::RangeInclusive;
+use std::path::Path;
 
 use super::{FirstSeen, Problems};
 use crate::config::ConfigError;
 use crate::config::collect::Located;
 use crate::config::raw::RawSystem;
+use crate::config::secrets;
 use crate::ident::SystemId;
 use crate::model::org::{BUILT_IN_CONNECTORS, ConnectorRef, Delivery, MANUAL_CONNECTOR, System};
 
@@ -37,6 +40,12 @@ pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>
             DELIVERY_SLA_DAYS,
         );
         bounded("max_extract_mb", s.raw.max_extract_mb, MAX_EXTRACT_MB);
+        let base = s.file.parent().unwrap_or(Path::new("."));
+        let (settings, secret_problems) =
+            secrets::resolve(&s.raw.settings, base, |name| std::env::var(name).ok());
+        for problem in secret_problems {
+            p.fail(&problem.field, problem.message);
+        }
         let clamp =
             |value: i64, range: RangeInclusive<i64>| value.clamp(*range.start(), *range.end());
         match (SystemId::new(&s.raw.id), connector) {
@@ -44,7 +53,7 @@ pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>
                 id,
                 connector,
                 delivery,
-                settings: s.raw.settings.clone(),
+                settings,
                 max_attempts: clamp(s.raw.max_attempts, MAX_ATTEMPTS) as u32,
                 delivery_sla_days: clamp(s.raw.delivery_sla_days, DELIVERY_SLA_DAYS) as u32,
                 max_extract_bytes: (clamp(s.raw.max_extract_mb, MAX_EXTRACT_MB) as u64) << 20,

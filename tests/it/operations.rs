@@ -1,0 +1,415 @@
+//! Running loggvakt in an organisation: the extra CA bundle for systems behind the
+//! organisation's own CA, secrets kept out of the TOML, the metrics token, the health
+//! command, and the packaging (container, compose, systemd) checked against the CLI.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use clap::Parser;
+use loggvakt::cli::Cli;
+
+use crate::support::app::TestApp;
+use crate::support::tls::TestCa;
+use crate::support::{count, example_config, loggvakt};
+
+const SESAM2_SETTINGS: &str =
+    r#"settings = { base_url = "http://127.0.0.1:8482", token = "exempel-token-sesam2" }"#;
+
+/// The example organisation with every system at the simulator, Sesam 2 behind a TLS front
+/// whose certificate comes from `ca`, and Sesam 2's token in a file beside the TOML.
+async fn behind_the_organisations_ca(
+    ca: &TestCa,
+) -> (tempfile::TempDir, loggvakt_simulator::Simulator) {
+    let example = example_config();
+    let org = loggvakt::config::load(&example).unwrap();
+    let sim = loggvakt::simulation::start(&org, 5, loggvakt_simulator::Ports::any())
+        .await
+        .unwrap();
+    let sesam2: std::net::SocketAddr = sim
+        .sesam2_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let front = ca.tls_front(sesam2).await;
+    let toml = std::fs::read_to_string(example.join("example.toml")).unwrap();
+    assert!(
+        toml.contains(SESAM2_SETTINGS),
+        "the example's Sesam 2 line moved"
+    );
+    // Sesam 2 fetched through its log overview, not read on screen by hand.
+    let toml = toml
+        .replace("delivery = \"manual\"\n", "")
+        .replace(
+            SESAM2_SETTINGS,
+            &format!(
+                r#"settings = {{ base_url = "https://localhost:{}", token_file = "secrets/sesam2-token" }}"#,
+                front.port()
+            ),
+        )
+        .replace(
+            "smtp_port = 2525",
+            &format!("smtp_port = {}", sim.smtp_addr().port()),
+        )
+        .replace("http://127.0.0.1:8481", &sim.treserva_url())
+        .replace("http://127.0.0.1:8483", &sim.lifecare_url())
+        .replace("# outbox = \"outbox\"", "outbox = \"outbox\"");
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(cfg.path().join("example.toml"), toml).unwrap();
+    std::fs::copy(example.join("staff.csv"), cfg.path().join("staff.csv")).unwrap();
+    std::fs::create_dir(cfg.path().join("secrets")).unwrap();
+    std::fs::write(
+        cfg.path().join("secrets/sesam2-token"),
+        "exempel-token-sesam2\n",
+    )
+    .unwrap();
+    std::fs::write(cfg.path().join("ca.pem"), &ca.ca_pem).unwrap();
+    (cfg, sim)
+}
+
+/// One tick in the first week of May 2027 on a fresh SQLite database; the Sesam 2 orders'
+/// states and errors.
+async fn tick_and_read_sesam2(cfg: &Path, extra_ca: bool) -> (i64, i64, String) {
+    let db = format!("sqlite://{}", cfg.join("loggvakt.db").display());
+    let mut cmd = loggvakt();
+    cmd.args(["--config", cfg.to_str().unwrap(), "--db", &db])
+        .args(["--now", "2027-05-07T12:00:00+02:00"]);
+    if extra_ca {
+        cmd.args(["--extra-ca", cfg.join("ca.pem").to_str().unwrap()]);
+    }
+    let out = cmd.arg("tick").stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tick failed: {stderr}");
+    let store = loggvakt::store::Store::open(&db).await.unwrap();
+    let all = count(
+        &store,
+        "SELECT COUNT(*) FROM orders WHERE system_id = 'sesam2'",
+    )
+    .await;
+    let imported = count(
+        &store,
+        "SELECT COUNT(*) FROM orders WHERE system_id = 'sesam2' AND state = 'imported'",
+    )
+    .await;
+    let errors: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT state || ' ' || COALESCE(last_error, '-') FROM orders WHERE system_id = 'sesam2'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let errors = errors
+        .into_iter()
+        .filter_map(|(e,)| e)
+        .collect::<Vec<_>>()
+        .join("\n");
+    (all, imported, errors)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_connector_reaches_a_system_behind_the_organisations_ca_with_the_extra_bundle() {
+    let ca = TestCa::new();
+
+    // Without the bundle the certificate is unknown: nothing is fetched, and the error says why.
+    let (cfg, _sim) = behind_the_organisations_ca(&ca).await;
+    let (all, imported, errors) = tick_and_read_sesam2(cfg.path(), false).await;
+    assert!(all > 0, "May's Sesam 2 draws made orders");
+    assert_eq!(imported, 0);
+    assert!(
+        errors.to_lowercase().contains("certificate"),
+        "the refusal names the certificate: {errors}"
+    );
+
+    // With it (and the token read from its file), every Sesam 2 order is fetched over TLS.
+    let (cfg, _sim) = behind_the_organisations_ca(&ca).await;
+    let (all, imported, errors) = tick_and_read_sesam2(cfg.path(), true).await;
+    assert!(all > 0);
+    assert_eq!(imported, all, "every Sesam 2 order fetched: {errors}");
+}
+
+#[test]
+fn a_secret_file_that_is_missing_is_named_by_config_check_without_any_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = example_config();
+    let toml = std::fs::read_to_string(example.join("example.toml"))
+        .unwrap()
+        .replace(
+            SESAM2_SETTINGS,
+            r#"settings = { base_url = "http://127.0.0.1:8482", token = "exempel-token-sesam2", token_file = "absent" }"#,
+        )
+        .replace(
+            r#"token = "exempel-token-lifecare""#,
+            r#"token_env = "LOGGVAKT_TEST_UNSET_TOKEN""#,
+        );
+    std::fs::write(dir.path().join("example.toml"), toml).unwrap();
+    std::fs::copy(example.join("staff.csv"), dir.path().join("staff.csv")).unwrap();
+    let out = loggvakt()
+        .args(["--config", dir.path().to_str().unwrap(), "config", "check"])
+        .env_remove("LOGGVAKT_TEST_UNSET_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("[[system]] 'sesam2'") && stderr.contains("settings.token_file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("given as well"), "{stderr}");
+    assert!(
+        stderr.contains("settings.token_env")
+            && stderr.contains("LOGGVAKT_TEST_UNSET_TOKEN is not set"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("exempel-token"),
+        "no secret echoed: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_want_their_token_and_health_answers_for_the_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("metrics_token");
+    std::fs::write(&token_file, "a-long-metrics-token-0123456789\n").unwrap();
+    let app = TestApp::spawn_with_env(
+        "2027-05-10T10:00:00+02:00",
+        true,
+        &[],
+        &[("LOGGVAKT_METRICS_TOKEN_FILE", token_file.to_str().unwrap())],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let metrics = format!("{}/metrics", app.url);
+    let refused = client.get(&metrics).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let wrong = client
+        .get(&metrics)
+        .bearer_auth("a-long-metrics-token-0123456780")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let scraped = client
+        .get(&metrics)
+        .bearer_auth("a-long-metrics-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.unwrap().contains("loggvakt_"));
+
+    let health = |url: String| loggvakt().args(["health", "--url", &url]).output().unwrap();
+    let ready = health(format!("{}/health/ready", app.url));
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ready.stdout).starts_with("200"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let down = health(format!("http://127.0.0.1:{port}/health/ready"));
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"));
+}
+
+/// The words of a command line in a unit file (no shell quoting is used there).
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+/// That `args` (without the program) is a command line the CLI accepts.
+fn accepted(what: &str, args: &[String]) {
+    let argv = std::iter::once("loggvakt".to_owned()).chain(args.iter().cloned());
+    if let Err(e) = Cli::try_parse_from(argv) {
+        panic!(
+            "{what}: `loggvakt {}` is refused by the CLI: {e}",
+            args.join(" ")
+        );
+    }
+}
+
+fn repo(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_systemd_unit_runs_a_real_command_hardened_as_its_own_user() {
+    let text = repo("deploy/loggvakt.service");
+    let mut section = String::new();
+    let mut keys: Vec<(String, String, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("line {}: not key=value: {line}", n + 1));
+        assert!(!section.is_empty(), "line {}: outside a section", n + 1);
+        keys.push((section.clone(), key.to_owned(), value.to_owned()));
+    }
+    let get = |s: &str, k: &str| -> Vec<&str> {
+        keys.iter()
+            .filter(|(sec, key, _)| sec == s && key == k)
+            .map(|(_, _, v)| v.as_str())
+            .collect()
+    };
+    let one = |s: &str, k: &str| -> String {
+        let v = get(s, k);
+        assert_eq!(v.len(), 1, "[{s}] {k}: {v:?}");
+        v[0].to_owned()
+    };
+    assert_eq!(
+        {
+            let mut sections: Vec<_> = keys.iter().map(|(s, _, _)| s.as_str()).collect();
+            sections.dedup();
+            sections
+        },
+        ["Unit", "Service", "Install"]
+    );
+    let exec = words(&one("Service", "ExecStart"));
+    assert_eq!(exec[0], "/usr/local/bin/loggvakt");
+    accepted("ExecStart", &exec[1..]);
+    assert_eq!(exec[1], "serve");
+    assert_ne!(one("Service", "User"), "root");
+    for (key, value) in [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("PrivateDevices", "yes"),
+        ("RestrictSUIDSGID", "yes"),
+        ("CapabilityBoundingSet", ""),
+        ("StateDirectory", "loggvakt"),
+        ("UMask", "0077"),
+    ] {
+        assert_eq!(one("Service", key), value, "[Service] {key}");
+    }
+    // The database lives where the sandbox lets it write.
+    let env: Vec<_> = get("Service", "Environment");
+    let db = env
+        .iter()
+        .find_map(|e| e.strip_prefix("LOGGVAKT_DB="))
+        .expect("LOGGVAKT_DB is set");
+    let file = db.strip_prefix("sqlite://").expect("a SQLite default");
+    let writable = one("Service", "ReadWritePaths");
+    assert!(
+        file.starts_with(&format!("{writable}/")),
+        "{file} under {writable}"
+    );
+    for e in &env {
+        let (name, _) = e.split_once('=').unwrap();
+        assert!(name.starts_with("LOGGVAKT_") || name == "TZ", "{e}");
+    }
+    assert_eq!(one("Service", "ExecReload"), "/bin/kill -HUP $MAINPID");
+    assert_eq!(one("Install", "WantedBy"), "multi-user.target");
+}
+
+#[test]
+fn the_compose_file_runs_loggvakt_on_postgres_with_secrets_in_files() {
+    let compose: serde_norway::Value =
+        serde_norway::from_str(&repo("deploy/compose.yaml")).expect("deploy/compose.yaml is YAML");
+    let services = &compose["services"];
+    let pg = &services["postgres"];
+    let app = &services["loggvakt"];
+    assert!(pg["image"].as_str().unwrap().starts_with("postgres:"));
+    assert!(
+        pg["environment"].get("POSTGRES_PASSWORD").is_none(),
+        "no password in the file"
+    );
+    assert_eq!(
+        pg["environment"]["POSTGRES_PASSWORD_FILE"].as_str(),
+        Some("/run/secrets/postgres_password")
+    );
+    assert_eq!(
+        app["depends_on"]["postgres"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    let command: Vec<String> = app["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect();
+    accepted("compose command", &command);
+    let entry = app["entrypoint"].as_sequence().unwrap();
+    assert!(
+        entry[2].as_str().unwrap().contains("postgres://loggvakt:"),
+        "the entrypoint builds the database URL from the secret"
+    );
+    assert_eq!(app["read_only"].as_bool(), Some(true));
+    assert_eq!(app["cap_drop"][0].as_str(), Some("ALL"));
+    // Every secret a service names is declared, from a file.
+    let declared = compose["secrets"].as_mapping().unwrap();
+    for service in [pg, app] {
+        for s in service["secrets"].as_sequence().unwrap() {
+            let name = s.as_str().unwrap();
+            let file = declared
+                .get(name)
+                .and_then(|d| d["file"].as_str())
+                .unwrap_or_else(|| panic!("secret {name} is not declared with a file"));
+            assert!(file.starts_with("./secrets/"), "{file}");
+        }
+    }
+    let env = app["environment"].as_mapping().unwrap();
+    for (k, _) in env {
+        let k = k.as_str().unwrap();
+        assert!(k.starts_with("LOGGVAKT_") || k == "TZ", "{k}");
+    }
+    assert_eq!(
+        env.get("LOGGVAKT_METRICS_TOKEN_FILE")
+            .and_then(|v| v.as_str()),
+        Some("/run/secrets/metrics_token")
+    );
+}
+
+#[test]
+fn the_container_image_builds_in_stages_and_runs_commands_the_cli_knows_as_non_root() {
+    let text = repo("Dockerfile");
+    let instructions: Vec<(String, String)> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .fold(Vec::<String>::new(), |mut acc, line| {
+            // Continuation lines belong to the instruction before them.
+            match acc.last_mut() {
+                Some(last) if last.ends_with('\\') => {
+                    last.pop();
+                    last.push(' ');
+                    last.push_str(line.trim());
+                }
+                _ => acc.push(line.trim().to_owned()),
+            }
+            acc
+        })
+        .into_iter()
+        .map(|l| {
+            let (op, rest) = l.split_once(' ').unwrap();
+            (op.to_owned(), rest.trim().to_owned())
+        })
+        .collect();
+    let all = |op: &str| -> Vec<&str> {
+        instructions
+            .iter()
+            .filter(|(o, _)| o == op)
+            .map(|(_, r)| r.as_str())
+            .collect()
+    };
+    assert_eq!(all("FROM").len(), 2, "a build stage and a runtime stage");
+    assert!(all("FROM")[1].starts_with("debian:") && all("FROM")[1].contains("slim"));
+    let user = all("USER");
+    assert_eq!(user.len(), 1);
+    assert!(!user[0].starts_with("0") && !user[0].starts_with("root"));
+    let json = |s: &str| -> Vec<String> { serde_json::from_str(s).unwrap() };
+    assert_eq!(json(all("ENTRYPOINT")[0]), ["loggvakt"]);
+    accepted("CMD", &json(all("CMD")[0]));
+    let check = all("HEALTHCHECK")[0];
+    let check = json(&check[check.find("CMD ").unwrap() + 4..]);
+    assert_eq!(check[0], "loggvakt");
+    accepted("HEALTHCHECK", &check[1..]);
+}
