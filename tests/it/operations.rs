@@ -15,14 +15,22 @@ use crate::support::{count, example_config, loggvakt};
 const SESAM2_SETTINGS: &str =
     r#"settings = { base_url = "http://127.0.0.1:8482", token = "exempel-token-sesam2" }"#;
 
-/// The example organisation with every system at the simulator, Sesam 2 behind a TLS front
-/// whose certificate comes from `ca`, and Sesam 2's token in a file beside the TOML.
+const SMTP_LOGIN: (&str, &str) = ("loggvakt", "ett-langt-smtp-losenord");
+
+/// The example organisation with every system at the simulator, and two of them behind TLS
+/// fronts whose certificate comes from `ca`: Sesam 2's log overview over HTTPS, and the
+/// journal unit's mail server over SMTPS with AUTH. Sesam 2's token and the SMTP password
+/// are in files beside the TOML.
 async fn behind_the_organisations_ca(
     ca: &TestCa,
 ) -> (tempfile::TempDir, loggvakt_simulator::Simulator) {
     let example = example_config();
     let org = loggvakt::config::load(&example).unwrap();
-    let sim = loggvakt::simulation::start(&org, 5, loggvakt_simulator::Ports::any())
+    let mut config = loggvakt::simulation::sim_config(&org, 5);
+    config.sesam2_token = "exempel-token-sesam2".into();
+    config.lifecare_token = "exempel-token-lifecare".into();
+    config.smtp_login = Some((SMTP_LOGIN.0.into(), SMTP_LOGIN.1.into()));
+    let sim = loggvakt_simulator::Simulator::start(config, loggvakt_simulator::Ports::any())
         .await
         .unwrap();
     let sesam2: std::net::SocketAddr = sim
@@ -31,12 +39,10 @@ async fn behind_the_organisations_ca(
         .trim_end_matches('/')
         .parse()
         .unwrap();
-    let front = ca.tls_front(sesam2).await;
+    let https = ca.tls_front(sesam2).await;
+    let smtps = ca.tls_front(sim.smtp_addr()).await;
     let toml = std::fs::read_to_string(example.join("example.toml")).unwrap();
-    assert!(
-        toml.contains(SESAM2_SETTINGS),
-        "the example's Sesam 2 line moved"
-    );
+    assert!(toml.contains(SESAM2_SETTINGS), "the example's Sesam 2 line moved");
     // Sesam 2 fetched through its log overview, not read on screen by hand.
     let toml = toml
         .replace("delivery = \"manual\"\n", "")
@@ -44,12 +50,16 @@ async fn behind_the_organisations_ca(
             SESAM2_SETTINGS,
             &format!(
                 r#"settings = {{ base_url = "https://localhost:{}", token_file = "secrets/sesam2-token" }}"#,
-                front.port()
+                https.port()
             ),
         )
         .replace(
-            "smtp_port = 2525",
-            &format!("smtp_port = {}", sim.smtp_addr().port()),
+            r#"smtp_host = "127.0.0.1", smtp_port = 2525,"#,
+            &format!(
+                r#"smtp_host = "localhost", smtp_port = {}, smtp_tls = "tls", smtp_username = "{}", smtp_password_file = "secrets/smtp-password","#,
+                smtps.port(),
+                SMTP_LOGIN.0
+            ),
         )
         .replace("http://127.0.0.1:8481", &sim.treserva_url())
         .replace("http://127.0.0.1:8483", &sim.lifecare_url())
@@ -63,13 +73,25 @@ async fn behind_the_organisations_ca(
         "exempel-token-sesam2\n",
     )
     .unwrap();
+    std::fs::write(
+        cfg.path().join("secrets/smtp-password"),
+        format!("{}\n", SMTP_LOGIN.1),
+    )
+    .unwrap();
     std::fs::write(cfg.path().join("ca.pem"), &ca.ca_pem).unwrap();
     (cfg, sim)
 }
 
-/// One tick in the first week of May 2027 on a fresh SQLite database; the Sesam 2 orders'
-/// states and errors.
-async fn tick_and_read_sesam2(cfg: &Path, extra_ca: bool) -> (i64, i64, String) {
+/// What one system's orders came to after a tick.
+struct Outcome {
+    orders: i64,
+    /// Imported (Sesam 2) or handed to the mail server (Cosmic).
+    done: i64,
+    errors: String,
+}
+
+/// One tick in the first week of May 2027 on a fresh SQLite database.
+async fn tick(cfg: &Path, extra_ca: bool) -> (Outcome, Outcome) {
     let db = format!("sqlite://{}", cfg.join("loggvakt.db").display());
     let mut cmd = loggvakt();
     cmd.args(["--config", cfg.to_str().unwrap(), "--db", &db])
@@ -81,49 +103,82 @@ async fn tick_and_read_sesam2(cfg: &Path, extra_ca: bool) -> (i64, i64, String) 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "tick failed: {stderr}");
     let store = loggvakt::store::Store::open(&db).await.unwrap();
-    let all = count(
-        &store,
-        "SELECT COUNT(*) FROM orders WHERE system_id = 'sesam2'",
+    let outcome = |system: &'static str, done: &'static str| {
+        let store = store.clone();
+        async move {
+            let orders = count(
+                &store,
+                &format!("SELECT COUNT(*) FROM orders WHERE system_id = '{system}'"),
+            )
+            .await;
+            let done = count(
+                &store,
+                &format!("SELECT COUNT(*) FROM orders WHERE system_id = '{system}' AND {done}"),
+            )
+            .await;
+            let errors: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT state || ': ' || COALESCE(last_error, '-') FROM orders WHERE system_id = '{system}'"
+            )))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            let errors = errors.into_iter().map(|(e,)| e).collect::<Vec<_>>().join("\n");
+            Outcome {
+                orders,
+                done,
+                errors,
+            }
+        }
+    };
+    (
+        outcome("sesam2", "state = 'imported'").await,
+        outcome("cosmic", "sent_at IS NOT NULL").await,
     )
-    .await;
-    let imported = count(
-        &store,
-        "SELECT COUNT(*) FROM orders WHERE system_id = 'sesam2' AND state = 'imported'",
-    )
-    .await;
-    let errors: Vec<(Option<String>,)> = sqlx::query_as(
-        "SELECT state || ' ' || COALESCE(last_error, '-') FROM orders WHERE system_id = 'sesam2'",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
-    let errors = errors
-        .into_iter()
-        .filter_map(|(e,)| e)
-        .collect::<Vec<_>>()
-        .join("\n");
-    (all, imported, errors)
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_http_connector_reaches_a_system_behind_the_organisations_ca_with_the_extra_bundle() {
+async fn connectors_reach_systems_behind_the_organisations_ca_with_the_extra_bundle() {
     let ca = TestCa::new();
 
-    // Without the bundle the certificate is unknown: nothing is fetched, and the error says why.
-    let (cfg, _sim) = behind_the_organisations_ca(&ca).await;
-    let (all, imported, errors) = tick_and_read_sesam2(cfg.path(), false).await;
-    assert!(all > 0, "May's Sesam 2 draws made orders");
-    assert_eq!(imported, 0);
+    // Without the bundle the certificates are unknown: nothing is fetched or sent, and the
+    // errors say why.
+    let (cfg, sim) = behind_the_organisations_ca(&ca).await;
+    let (sesam2, cosmic) = tick(cfg.path(), false).await;
+    assert!(sesam2.orders > 0 && cosmic.orders > 0, "May's draws made orders");
+    assert_eq!(sesam2.done, 0);
     assert!(
-        errors.to_lowercase().contains("certificate"),
-        "the refusal names the certificate: {errors}"
+        sesam2.errors.contains("certificate") && sesam2.errors.contains("--extra-ca"),
+        "the refusal names the certificate: {}",
+        sesam2.errors
     );
+    assert_eq!(cosmic.done, 0);
+    assert!(
+        cosmic.errors.contains("TLS"),
+        "the mail refusal names TLS: {}",
+        cosmic.errors
+    );
+    assert_eq!(sim.stats().mails_received, 0);
 
-    // With it (and the token read from its file), every Sesam 2 order is fetched over TLS.
-    let (cfg, _sim) = behind_the_organisations_ca(&ca).await;
-    let (all, imported, errors) = tick_and_read_sesam2(cfg.path(), true).await;
-    assert!(all > 0);
-    assert_eq!(imported, all, "every Sesam 2 order fetched: {errors}");
+    // With it (and the token and password read from their files), Sesam 2 is fetched over
+    // HTTPS and every Cosmic order mail goes over SMTPS after AUTH.
+    let (cfg, sim) = behind_the_organisations_ca(&ca).await;
+    let (sesam2, cosmic) = tick(cfg.path(), true).await;
+    assert!(sesam2.orders > 0);
+    assert_eq!(sesam2.done, sesam2.orders, "{}", sesam2.errors);
+    assert_eq!(cosmic.done, cosmic.orders, "{}", cosmic.errors);
+    assert_eq!(sim.stats().mails_received as i64, cosmic.orders);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_smtp_password_is_refused_and_no_mail_is_taken() {
+    let ca = TestCa::new();
+    let (cfg, sim) = behind_the_organisations_ca(&ca).await;
+    std::fs::write(cfg.path().join("secrets/smtp-password"), "fel-losenord\n").unwrap();
+    let (_, cosmic) = tick(cfg.path(), true).await;
+    assert!(cosmic.orders > 0);
+    assert_eq!(cosmic.done, 0);
+    assert!(cosmic.errors.contains("535"), "{}", cosmic.errors);
+    assert_eq!(sim.stats().mails_received, 0);
 }
 
 #[test]

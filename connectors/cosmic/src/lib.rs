@@ -409,6 +409,12 @@ pub(crate) fn smtp_error(e: lettre::transport::smtp::Error) -> ConnectorError {
         ConnectorError::config(format!(
             "TLS with the mail server failed (check smtp_tls and smtp_host): {e}"
         ))
+    } else if e.to_string().contains("certificate") {
+        // lettre reports a refused certificate as a connection error; a retry after the
+        // operator adds the CA (or the server renews its certificate) may then succeed.
+        ConnectorError::retryable(format!(
+            "TLS with the mail server failed: its certificate is not trusted (is its CA in the --extra-ca bundle?): {e}"
+        ))
     } else {
         ConnectorError::retryable(format!("the order mail could not be delivered{code}: {e}"))
     }

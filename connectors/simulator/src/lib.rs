@@ -78,6 +78,9 @@ pub struct SimConfig {
     pub lifecare_token: String,
     /// How long after an order Treserva and Lifecare deliver; zero delivers on the next poll.
     pub delivery_delay: Duration,
+    /// The username and password the journal unit's mail server wants (AUTH PLAIN or LOGIN)
+    /// before it takes a mail; `None` takes mail from anyone, like a relay on the inside.
+    pub smtp_login: Option<(String, String)>,
 }
 
 /// Misbehaviour per system.
@@ -269,6 +272,7 @@ pub(crate) struct Shared {
     pub(crate) verksamhetschefer: Vec<String>,
     pub(crate) sesam2_token: String,
     pub(crate) lifecare_token: String,
+    pub(crate) smtp_login: Option<(String, String)>,
     pub(crate) delivery_delay: Duration,
     faults: [Mutex<FaultState>; 4],
     stats: Mutex<Stats>,
@@ -385,6 +389,7 @@ impl Simulator {
             world: World::new(config.seed, config.staff, config.protected),
             verksamhetschefer: config.treserva_verksamhetschefer,
             sesam2_token: config.sesam2_token,
+            smtp_login: config.smtp_login,
             lifecare_token: config.lifecare_token,
             delivery_delay: config.delivery_delay,
             stats: Mutex::new(Stats::default()),

@@ -83,6 +83,7 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         .write_all(b"220 journalenheten.sim ESMTP loggvakt-simulator\r\n")
         .await?;
     let mut greeted = false;
+    let mut authenticated = shared.smtp_login.is_none();
     let mut tx = Transaction::default();
     let mut line = Vec::new();
     loop {
@@ -110,8 +111,13 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             "EHLO" => {
                 greeted = true;
                 tx = Transaction::default();
+                let auth = if shared.smtp_login.is_some() {
+                    "250-AUTH PLAIN LOGIN\r\n"
+                } else {
+                    ""
+                };
                 format!(
-                    "250-journalenheten.sim hello {arg}\r\n250-SIZE {MAX_MESSAGE}\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                    "250-journalenheten.sim hello {arg}\r\n{auth}250-SIZE {MAX_MESSAGE}\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
                 )
             }
             "HELO" => {
@@ -119,8 +125,22 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 tx = Transaction::default();
                 "250 journalenheten.sim\r\n".into()
             }
+            "AUTH" => match &shared.smtp_login {
+                None => "502 5.5.1 Not implemented\r\n".into(),
+                Some(_) if authenticated => "503 5.5.1 Already authenticated\r\n".into(),
+                Some(login) => {
+                    let given = auth::exchange(arg, &mut reader, &mut write).await?;
+                    if given.as_ref() == Some(login) {
+                        authenticated = true;
+                        "235 2.7.0 Authentication successful\r\n".into()
+                    } else {
+                        "535 5.7.8 Authentication credentials invalid\r\n".into()
+                    }
+                }
+            },
             "MAIL" => match address(arg, "FROM:") {
                 _ if !greeted => "503 5.5.1 Send HELO/EHLO first\r\n".into(),
+                _ if !authenticated => "530 5.7.0 Authentication required\r\n".into(),
                 _ if tx.from.is_some() => "503 5.5.1 Nested MAIL command\r\n".into(),
                 Some(a) => {
                     tx.from = Some(a);
@@ -162,7 +182,7 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 write.write_all(b"221 2.0.0 Bye\r\n").await?;
                 return Ok(());
             }
-            "STARTTLS" | "AUTH" => "502 5.5.1 Not implemented\r\n".into(),
+            "STARTTLS" => "502 5.5.1 Not implemented\r\n".into(),
             _ => "500 5.5.2 Command not recognized\r\n".into(),
         };
         write.write_all(reply.as_bytes()).await?;
@@ -362,5 +382,71 @@ mod tests {
         assert_eq!(address("FROM:<>", "FROM:"), Some(String::new()));
         assert_eq!(address("TO:a@b", "TO:"), None);
         assert_eq!(address("X", "FROM:"), None);
+    }
+}
+
+/// AUTH PLAIN (RFC 4616, with or without the initial response) and AUTH LOGIN.
+mod auth {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    /// The username and password the client gave, or `None` for a malformed exchange.
+    pub(super) async fn exchange<R, W>(
+        arg: &str,
+        reader: &mut R,
+        write: &mut W,
+    ) -> std::io::Result<Option<(String, String)>>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let (mechanism, initial) = match arg.split_once(' ') {
+            Some((m, i)) => (m.to_ascii_uppercase(), Some(i.trim().to_owned())),
+            None => (arg.trim().to_ascii_uppercase(), None),
+        };
+        Ok(match mechanism.as_str() {
+            "PLAIN" => {
+                let response = match initial {
+                    Some(i) => i,
+                    None => ask(reader, write, "").await?,
+                };
+                plain(&response)
+            }
+            "LOGIN" => {
+                let user = match initial {
+                    Some(i) => i,
+                    None => ask(reader, write, "VXNlcm5hbWU6").await?,
+                };
+                let pass = ask(reader, write, "UGFzc3dvcmQ6").await?;
+                decode(&user).zip(decode(&pass))
+            }
+            _ => None,
+        })
+    }
+
+    /// `authzid NUL authcid NUL password`, base64.
+    fn plain(response: &str) -> Option<(String, String)> {
+        let decoded = decode(response)?;
+        let mut parts = decoded.split('\0');
+        let (_authzid, user, pass) = (parts.next(), parts.next()?, parts.next()?);
+        Some((user.to_owned(), pass.to_owned()))
+    }
+
+    async fn ask<R, W>(reader: &mut R, write: &mut W, challenge: &str) -> std::io::Result<String>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        write
+            .write_all(format!("334 {challenge}\r\n").as_bytes())
+            .await?;
+        let mut line = Vec::new();
+        reader.take(super::MAX_LINE).read_until(b'\n', &mut line).await?;
+        Ok(String::from_utf8_lossy(&line).trim().to_owned())
+    }
+
+    fn decode(text: &str) -> Option<String> {
+        String::from_utf8(STANDARD.decode(text.trim()).ok()?).ok()
     }
 }
