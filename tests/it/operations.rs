@@ -42,7 +42,10 @@ async fn behind_the_organisations_ca(
     let https = ca.tls_front(sesam2).await;
     let smtps = ca.tls_front(sim.smtp_addr()).await;
     let toml = std::fs::read_to_string(example.join("example.toml")).unwrap();
-    assert!(toml.contains(SESAM2_SETTINGS), "the example's Sesam 2 line moved");
+    assert!(
+        toml.contains(SESAM2_SETTINGS),
+        "the example's Sesam 2 line moved"
+    );
     // Sesam 2 fetched through its log overview, not read on screen by hand.
     let toml = toml
         .replace("delivery = \"manual\"\n", "")
@@ -122,7 +125,11 @@ async fn tick(cfg: &Path, extra_ca: bool) -> (Outcome, Outcome) {
             .fetch_all(store.pool())
             .await
             .unwrap();
-            let errors = errors.into_iter().map(|(e,)| e).collect::<Vec<_>>().join("\n");
+            let errors = errors
+                .into_iter()
+                .map(|(e,)| e)
+                .collect::<Vec<_>>()
+                .join("\n");
             Outcome {
                 orders,
                 done,
@@ -144,7 +151,10 @@ async fn connectors_reach_systems_behind_the_organisations_ca_with_the_extra_bun
     // errors say why.
     let (cfg, sim) = behind_the_organisations_ca(&ca).await;
     let (sesam2, cosmic) = tick(cfg.path(), false).await;
-    assert!(sesam2.orders > 0 && cosmic.orders > 0, "May's draws made orders");
+    assert!(
+        sesam2.orders > 0 && cosmic.orders > 0,
+        "May's draws made orders"
+    );
     assert_eq!(sesam2.done, 0);
     assert!(
         sesam2.errors.contains("certificate") && sesam2.errors.contains("--extra-ca"),
@@ -467,4 +477,59 @@ fn the_container_image_builds_in_stages_and_runs_commands_the_cli_knows_as_non_r
     let check = json(&check[check.find("CMD ").unwrap() + 4..]);
     assert_eq!(check[0], "loggvakt");
     accepted("HEALTHCHECK", &check[1..]);
+}
+
+/// `/health/ready`'s status, polled until it is `want` (or the deadline says it never was).
+async fn wait_for_ready(url: &str, want: u16) -> String {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = client
+            .get(format!("{url}/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.text().await.unwrap();
+        if status == want {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/health/ready stayed {status}: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_fails_while_the_database_is_unreachable_and_recovers_after() {
+    let test = "ready_fails_while_the_database_is_unreachable_and_recovers_after";
+    let Some(db) = crate::support::TestDb::postgres_or_skip(test) else {
+        return;
+    };
+    let server = db.url.split('@').nth(1).unwrap().split('/').next().unwrap();
+    let backend = tokio::net::lookup_host(server)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = crate::support::proxy::CutProxy::start(backend).await;
+    let through = db.url.replacen(server, &proxy.addr.to_string(), 1);
+    let app = TestApp::spawn_on_db(db, &through).await;
+
+    wait_for_ready(&app.url, 200).await;
+    proxy.cut();
+    let body = wait_for_ready(&app.url, 503).await;
+    assert!(body.contains("database"), "{body}");
+    // Liveness is not readiness: the process still serves.
+    let live = reqwest::get(format!("{}/health/live", app.url))
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    proxy.restore();
+    wait_for_ready(&app.url, 200).await;
 }

@@ -442,7 +442,10 @@ mod auth {
             .write_all(format!("334 {challenge}\r\n").as_bytes())
             .await?;
         let mut line = Vec::new();
-        reader.take(super::MAX_LINE).read_until(b'\n', &mut line).await?;
+        reader
+            .take(super::MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .await?;
         Ok(String::from_utf8_lossy(&line).trim().to_owned())
     }
 

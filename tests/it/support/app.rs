@@ -98,6 +98,22 @@ impl TestApp {
         Self::spawn_on(setup, now, true, &[], &[]).await
     }
 
+    /// The app on `db`, with `serve` reaching the database at `serve_url` (a proxy in
+    /// front of it, say) while the set-up uses `db`'s own address.
+    pub async fn spawn_on_db(db: TestDb, serve_url: &str) -> TestApp {
+        let setup = super::fixture::setup();
+        Self::spawn_on_with_db(
+            setup,
+            db,
+            Some(serve_url),
+            "2027-05-10T10:00:00+02:00",
+            true,
+            &[],
+            &[],
+        )
+        .await
+    }
+
     async fn spawn_on(
         setup: Setup,
         now: &str,
@@ -105,7 +121,27 @@ impl TestApp {
         serve_args: &[&str],
         env: &[(&str, &str)],
     ) -> TestApp {
-        let db = TestDb::sqlite();
+        Self::spawn_on_with_db(
+            setup,
+            TestDb::sqlite(),
+            None,
+            now,
+            first_week_done,
+            serve_args,
+            env,
+        )
+        .await
+    }
+
+    async fn spawn_on_with_db(
+        setup: Setup,
+        db: TestDb,
+        serve_url: Option<&str>,
+        now: &str,
+        first_week_done: bool,
+        serve_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestApp {
         let store = db.open().await;
         if first_week_done {
             first_week(&setup, &store).await;
@@ -131,7 +167,14 @@ impl TestApp {
             );
         }
         let mut child = loggvakt()
-            .args(["--db", &db.url, "--config", &cfg, "--now", now])
+            .args([
+                "--db",
+                serve_url.unwrap_or(&db.url),
+                "--config",
+                &cfg,
+                "--now",
+                now,
+            ])
             .args(["serve", "--listen", "127.0.0.1:0", "--tick-every", "60"])
             .args(serve_args)
             .envs(env.iter().copied())
