@@ -28,6 +28,7 @@ mod report;
 mod request;
 mod review;
 mod serve;
+mod tokens;
 mod users;
 
 pub use common::{Format, cli_actor};
@@ -169,6 +170,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         action: users::UserAction,
+    },
+    /// API tokens for service accounts (BI, case systems): create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        action: tokens::TokenAction,
     },
     /// Patients' requests for the log of who read their record.
     Request {
@@ -366,6 +372,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Case { action } => case::run(ctx, action).await,
         Command::Check { action } => check::run(ctx, action).await,
         Command::User { action } => users::run(ctx, action).await,
+        Command::Token { action } => tokens::run(ctx, action).await,
         Command::Request { action } => request::run(ctx, action).await,
         Command::Report { action } => report::run(ctx, action).await,
         Command::Audit { action } => audit::run(ctx, action).await,

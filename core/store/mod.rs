@@ -4,6 +4,7 @@
 //! occur. Times are stored as fixed-width UTC text so that they compare correctly as strings
 //! on both backends.
 
+pub mod api_tokens;
 pub mod audit;
 mod cases;
 mod draws;

@@ -9,7 +9,7 @@ use crate::model::user::{Role, User};
 
 const USER_COLUMNS: &str = "id, username, name, email, role, units, password_hash, disabled";
 
-fn user_from_row(row: &AnyRow) -> Result<(User, String)> {
+pub(super) fn user_from_row(row: &AnyRow) -> Result<(User, String)> {
     let id: i64 = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     let units: String = row.try_get("units")?;
@@ -27,6 +27,15 @@ fn user_from_row(row: &AnyRow) -> Result<(User, String)> {
         },
         row.try_get("password_hash")?,
     ))
+}
+
+/// The user columns with a table alias, for a join.
+pub(super) fn qualified_user_columns(alias: &str) -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A user about to be stored.
@@ -135,11 +144,7 @@ impl Store {
             "SELECT {}, s.csrf, s.expires_at, COALESCE(s.last_seen, s.created_at) AS last_seen \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1",
-            USER_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            qualified_user_columns("u")
         );
         let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash);
         let live = self.fetch_opt(query, |row| {

@@ -17,6 +17,17 @@ use crate::store::audit;
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
+/// The API's OpenAPI 3.1 description, kept beside the routes (a test checks that every
+/// `/api` route is described and every described route answers).
+const OPENAPI: &str = include_str!("openapi.json");
+
+pub async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
 pub async fn me(ApiSession(s): ApiSession) -> ApiResult {
     Ok(Json(json!({"user": s.user, "csrf_token": s.csrf})))
 }

@@ -139,7 +139,7 @@ pub async fn mark_delivered(
         return Err(WebError::Forbidden);
     }
     let via = parse_via(&f.via)?;
-    let actor = format!("web:{}", session.user.username);
+    let actor = session.actor();
     Pipeline::new(state.stage(&actor), &state.connectors)
         .mark_delivered(id, via)
         .await

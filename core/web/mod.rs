@@ -34,7 +34,7 @@ use crate::rules::Rules;
 use crate::stage::Stage;
 use crate::store::{Store, StoreError};
 
-pub use session::Session;
+pub use session::{API_TOKEN_PREFIX, Session};
 pub use upload::remove_leftovers as remove_upload_leftovers;
 
 /// What every request handler shares.
@@ -378,6 +378,7 @@ pub fn router(state: Shared) -> Router {
         .route("/rapport.json", get(executive::report_json))
         .route("/revision", get(auditor::trail))
         .route("/revision/dragningar/{id}", get(auditor::verify))
+        .route("/api/openapi.json", get(api::openapi))
         .route("/api/me", get(api::me))
         .route("/api/tasks", get(api::tasks))
         .route("/api/tasks/{id}", get(api::task))

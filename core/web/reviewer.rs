@@ -124,7 +124,7 @@ pub(super) async fn record_shown(
     if first {
         let tx = state
             .store
-            .begin_write(state.clock.now(), &format!("web:{}", session.user.username))
+            .begin_write(state.clock.now(), &session.actor())
             .await?;
         tx.commit_audited(
             "review.rows_shown",
@@ -310,7 +310,7 @@ pub(super) async fn acting_on(
 ) -> Result<(String, bool), WebError> {
     let task = reviewable(state, session, id).await?.task.clone();
     let as_reviewer = session.user.role == Role::Reviewer && task.is_reviewer(&session.user.email);
-    Ok((format!("web:{}", session.user.username), as_reviewer))
+    Ok((session.actor(), as_reviewer))
 }
 
 /// Closes a task the session may review, for the page and the API alike.

@@ -16,9 +16,19 @@ pub struct Session {
     pub user: User,
     pub csrf: String,
     pub token_hash: String,
+    /// The API token the request came with, instead of a login.
+    pub api_token: Option<i64>,
 }
 
 impl Session {
+    /// Who acts, for the audit trail: the user, and the token when a service used one.
+    pub fn actor(&self) -> String {
+        match self.api_token {
+            Some(id) => format!("api:{}:token-{id}", self.user.username),
+            None => format!("web:{}", self.user.username),
+        }
+    }
+
     /// Refuses the request unless the user has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), WebError> {
         if roles.contains(&self.user.role) {
@@ -66,6 +76,7 @@ pub(super) async fn load(headers: &HeaderMap, state: &Shared) -> Result<Session,
         user,
         csrf,
         token_hash: hash,
+        api_token: None,
     })
 }
 
@@ -81,8 +92,13 @@ impl FromRequestParts<Shared> for Session {
 }
 
 /// The same for the API: 401 as JSON rather than a redirect, and every state-changing call
-/// must carry the CSRF token in `X-CSRF-Token`.
+/// must carry the CSRF token in `X-CSRF-Token`. A service account may instead send its API
+/// token (`Authorization: Bearer lv_…`, `token create`): it acts with its user's role and
+/// units, and needs no CSRF token, since a browser never sends it on its own.
 pub struct ApiSession(pub Session);
+
+/// The prefix of every API token, so that a leaked one is recognisable in a scan.
+pub const API_TOKEN_PREFIX: &str = "lv_";
 
 impl FromRequestParts<Shared> for ApiSession {
     type Rejection = ApiError;
@@ -91,6 +107,28 @@ impl FromRequestParts<Shared> for ApiSession {
         parts: &mut Parts,
         state: &Shared,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(bearer) = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            let bearer = bearer.trim();
+            if !bearer.starts_with(API_TOKEN_PREFIX) || bearer.len() > 200 {
+                return Err(WebError::Unauthorized.into());
+            }
+            let (user, id) = state
+                .store
+                .api_token_user(&token_hash(bearer), state.clock.now())
+                .await?
+                .ok_or(WebError::Unauthorized)?;
+            return Ok(Self(Session {
+                user,
+                csrf: String::new(),
+                token_hash: String::new(),
+                api_token: Some(id),
+            }));
+        }
         let session = load(&parts.headers, state).await?;
         if parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD {
             let token = parts

@@ -95,7 +95,7 @@ pub async fn upload(
     if written == 0 {
         return Err(WebError::BadRequest("Välj en fil att ladda upp.".into()));
     }
-    let actor = format!("web:{}", session.user.username);
+    let actor = session.actor();
     let result = Pipeline::new(state.stage(&actor), &state.connectors)
         .import_file(id, &path)
         .await;

@@ -5,6 +5,7 @@ mod support;
 
 mod analyze;
 mod anchor;
+mod api_tokens;
 mod browser;
 mod config_check;
 mod conformance;
