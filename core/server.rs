@@ -121,6 +121,7 @@ async fn run_tick(shared: &Shared) {
     };
     match result {
         Ok(report) => {
+            shared.stats.imported(report.orders.rows_imported);
             log_report(&report);
             if let Some(anchor) = &shared.anchor {
                 anchor

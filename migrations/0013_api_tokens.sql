@@ -11,3 +11,6 @@ CREATE TABLE api_tokens (
     revoked_at   TEXT,
     last_used_at TEXT
 );
+
+-- /metrics counts failed logins by the audit trail's action on every scrape.
+CREATE INDEX audit_action ON audit_log (action);

@@ -192,6 +192,7 @@ impl std::ops::AddAssign for OrderReport {
         self.delivered += o.delivered;
         self.refused += o.refused;
         self.overdue += o.overdue;
+        self.rows_imported += o.rows_imported;
     }
 }
 
@@ -206,6 +207,8 @@ pub struct OrderReport {
     pub delivered: usize,
     pub refused: usize,
     pub overdue: usize,
+    /// Access-log rows stored from fetched and delivered extracts.
+    pub rows_imported: usize,
 }
 
 /// What the order steps work with: the stage context and the organisation's connectors.

@@ -66,8 +66,9 @@ impl Pipeline<'_> {
                     )
                     .await?
                 {
-                    Accepted::Stored(_) => {
+                    Accepted::Stored(rows) => {
                         report.delivered += 1;
+                        report.rows_imported += rows;
                         wait.state = OrderState::Imported;
                         None
                     }

@@ -125,10 +125,11 @@ impl Pipeline<'_> {
             .accept(tx, order, OrderState::Sending, outcome, "fetch")
             .await?
         {
-            Accepted::Stored(_) => {
+            Accepted::Stored(rows) => {
                 tx.record_attempt(order.id, attempt, "send", "fetched", None)
                     .await?;
                 report.fetched += 1;
+                report.rows_imported += rows;
             }
             // Our claim ran out and another instance moved the order on; what it did stands.
             Accepted::Taken => {}

@@ -25,9 +25,15 @@ pub(super) struct TickStats {
     failures: AtomicU64,
     /// The last tick's duration in microseconds.
     last_micros: AtomicU64,
+    /// Access-log rows this process's ticks stored.
+    rows_imported: AtomicU64,
 }
 
 impl TickStats {
+    pub(super) fn imported(&self, rows: usize) {
+        self.rows_imported.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
     pub(super) fn record(&self, took: Duration, failed: bool) {
         self.ticks.fetch_add(1, Ordering::Relaxed);
         if failed {
@@ -150,6 +156,19 @@ pub(super) async fn metrics(
             "Notices (mails to reviewers, reminders, escalations) by state.",
             &c.notices,
         );
+        family(
+            &mut out,
+            "loggvakt_deliveries_overdue",
+            "Ordered or manual extracts not delivered by their system's delivery_sla_days, by system.",
+            &c.overdue_deliveries,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP loggvakt_login_failures_total Failed logins, by every instance sharing the database.\n\
+             # TYPE loggvakt_login_failures_total counter\n\
+             loggvakt_login_failures_total {}",
+            c.login_failures
+        );
     }
     let stats = &shared.stats;
     counter(
@@ -163,6 +182,12 @@ pub(super) async fn metrics(
         "loggvakt_tick_failures_total",
         "Scheduler ticks of this process that failed.",
         stats.failures.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "loggvakt_imported_rows_total",
+        "Access-log rows this process's ticks fetched or took from deliveries.",
+        stats.rows_imported.load(Ordering::Relaxed),
     );
     let _ = writeln!(
         out,

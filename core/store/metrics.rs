@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, ts};
+use crate::model::order::OrderState;
 
 /// One gauge value with its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,10 @@ pub struct WorkCounts {
     pub overdue_tasks: i64,
     /// By `state`.
     pub notices: Vec<Count>,
+    /// By `system`: ordered or manual parts past their delivery deadline.
+    pub overdue_deliveries: Vec<Count>,
+    /// Failed logins ever (the audit trail's `login.failed`).
+    pub login_failures: i64,
 }
 
 impl Store {
@@ -71,12 +76,34 @@ impl Store {
         .bind(ts(now))
         .fetch_one(self.pool())
         .await?;
+        let overdue: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT system_id, COUNT(*) FROM orders WHERE state IN ($1, $2) AND deliver_by < $3 \
+             GROUP BY system_id ORDER BY system_id",
+        )
+        .bind(OrderState::AwaitingDelivery.as_str())
+        .bind(OrderState::Manual.as_str())
+        .bind(ts(now))
+        .fetch_all(self.pool())
+        .await?;
+        let overdue_deliveries = overdue
+            .into_iter()
+            .map(|(system, value)| Count {
+                labels: vec![("system", system)],
+                value,
+            })
+            .collect();
+        let (login_failures,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
+                .fetch_one(self.pool())
+                .await?;
         Ok(WorkCounts {
             draws,
             orders,
             tasks,
             overdue_tasks,
             notices,
+            overdue_deliveries,
+            login_failures,
         })
     }
 }

@@ -260,7 +260,29 @@ async fn metrics_want_their_token_and_health_answers_for_the_container() {
         .await
         .unwrap();
     assert_eq!(scraped.status(), 200);
-    assert!(scraped.text().await.unwrap().contains("loggvakt_"));
+    let text = scraped.text().await.unwrap();
+    let failures = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("loggvakt_login_failures_total "))
+            .expect("login failures are counted")
+            .parse()
+            .unwrap()
+    };
+    let before = failures(&text);
+    assert!(text.contains("# TYPE loggvakt_deliveries_overdue gauge"), "{text}");
+    assert!(text.contains("loggvakt_imported_rows_total"), "{text}");
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    crate::support::login::post_login(&browser, &app.url, "hanna", "fel-losenord-123").await;
+    let text = client
+        .get(&metrics)
+        .bearer_auth("a-long-metrics-token-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(failures(&text), before + 1, "a failed login moves the counter");
 
     let health = |url: String| loggvakt().args(["health", "--url", &url]).output().unwrap();
     let ready = health(format!("{}/health/ready", app.url));
