@@ -242,25 +242,22 @@ async fn metrics_want_their_token_and_health_answers_for_the_container() {
         &[("LOGGVAKT_METRICS_TOKEN_FILE", token_file.to_str().unwrap())],
     )
     .await;
-    let client = reqwest::Client::new();
-    let metrics = format!("{}/metrics", app.url);
-    let refused = client.get(&metrics).send().await.unwrap();
-    assert_eq!(refused.status(), 401);
-    let wrong = client
-        .get(&metrics)
-        .bearer_auth("a-long-metrics-token-0123456780")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    let scraped = client
-        .get(&metrics)
-        .bearer_auth("a-long-metrics-token-0123456789")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(scraped.status(), 200);
-    let text = scraped.text().await.unwrap();
+    const TOKEN: &str = "a-long-metrics-token-0123456789";
+    let scrape = |token: Option<&'static str>| {
+        let request = reqwest::Client::new().get(format!("{}/metrics", app.url));
+        let request = match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        };
+        async move {
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    assert_eq!(scrape(None).await.0, 401);
+    assert_eq!(scrape(Some("a-long-metrics-token-0123456780")).await.0, 401);
+    let (status, text) = scrape(Some(TOKEN)).await;
+    assert_eq!(status, 200);
     let failures = |text: &str| -> u64 {
         text.lines()
             .find_map(|l| l.strip_prefix("loggvakt_login_failures_total "))
@@ -269,20 +266,22 @@ async fn metrics_want_their_token_and_health_answers_for_the_container() {
             .unwrap()
     };
     let before = failures(&text);
-    assert!(text.contains("# TYPE loggvakt_deliveries_overdue gauge"), "{text}");
+    assert!(
+        text.contains("# TYPE loggvakt_deliveries_overdue gauge"),
+        "{text}"
+    );
     assert!(text.contains("loggvakt_imported_rows_total"), "{text}");
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    crate::support::login::post_login(&browser, &app.url, "hanna", "fel-losenord-123").await;
-    let text = client
-        .get(&metrics)
-        .bearer_auth("a-long-metrics-token-0123456789")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
         .unwrap();
-    assert_eq!(failures(&text), before + 1, "a failed login moves the counter");
+    crate::support::login::post_login(&browser, &app.url, "hanna", "fel-losenord-123").await;
+    let (_, text) = scrape(Some(TOKEN)).await;
+    assert_eq!(
+        failures(&text),
+        before + 1,
+        "a failed login moves the counter"
+    );
 
     let health = |url: String| loggvakt().args(["health", "--url", &url]).output().unwrap();
     let ready = health(format!("{}/health/ready", app.url));
