@@ -5,18 +5,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use loggvakt_connector::plugin::PluginConnector;
 use loggvakt_connector::{
     Capabilities, Capability, Connector, ConnectorError, FromSettings, ImportLimits, ImportOutcome,
     Manifest,
 };
 
 use crate::model::org::{ConnectorRef, Organisation, System};
-
-/// How long one plugin call may take before it counts as a (retryable) timeout.
-const PLUGIN_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::plugin_host::{IsolatedPlugin, host_executable};
 
 /// The connectors of an organisation's systems.
 #[derive(Clone, Default)]
@@ -95,14 +91,18 @@ fn build(system: &System) -> Result<Arc<dyn Connector>, String> {
         ConnectorRef::BuiltIn(name) => built_in(name, system),
         ConnectorRef::Plugin(lib) => {
             let path = plugin_path(lib);
-            PluginConnector::load(
-                &path,
-                system.id.as_str(),
-                &settings_json(system),
-                PLUGIN_CALL_TIMEOUT,
-            )
-            .map(|c| Arc::new(c) as Arc<dyn Connector>)
-            .map_err(|e| format!("plugin for system '{}': {e}", system.id))
+            host_executable()
+                .and_then(|host| {
+                    IsolatedPlugin::start(
+                        &host,
+                        &path,
+                        system.id.as_str(),
+                        &settings_json(system),
+                        system.plugin_timeout,
+                    )
+                })
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| format!("plugin for system '{}': {e}", system.id))
         }
     }
 }

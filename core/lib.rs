@@ -31,6 +31,7 @@ pub mod ident;
 pub mod model;
 pub mod notify;
 pub mod orders;
+pub mod plugin_host;
 pub mod report;
 pub mod retention;
 pub mod review;

@@ -135,6 +135,10 @@ pub enum Command {
         #[arg(long, env = "LOGGVAKT_METRICS_TOKEN_FILE")]
         metrics_token_file: Option<PathBuf>,
     },
+    /// Runs one plugin library in this process for a parent loggvakt (over stdin and
+    /// stdout); started by loggvakt itself, not by hand.
+    #[command(hide = true)]
+    PluginHost { library: PathBuf },
     /// Ask a running `serve` whether it is ready (GET /health/ready); exit 0 when it is.
     Health {
         /// The readiness address of serve's own listener.
@@ -264,6 +268,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Parses the arguments and runs the command; errors become one line on stderr and exit 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::PluginHost { library } = &cli.command {
+        // Before any runtime or logger: the child's stdout is its frame pipe.
+        return crate::plugin_host::child::run(library);
+    }
     init_tracing(matches!(cli.command, Command::Serve { .. }), cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -366,6 +374,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             serve::serve(ctx, options).await
         }
         Command::Health { url } => health::run(&url).await,
+        Command::PluginHost { library } => Ok(crate::plugin_host::child::run(&library)),
         Command::Extract { action } => orders::extract(ctx, action).await,
         Command::Order { action } => orders::order(ctx, action).await,
         Command::Review { action } => review::run(ctx, action).await,

@@ -137,6 +137,13 @@ pub(super) struct RawSystem {
     pub(super) delivery_sla_days: i64,
     #[serde(default = "default_max_extract_mb")]
     pub(super) max_extract_mb: i64,
+    /// A plugin's call may take this long before its process is ended.
+    #[serde(default = "default_plugin_timeout_secs")]
+    pub(super) plugin_timeout_secs: i64,
+}
+
+fn default_plugin_timeout_secs() -> i64 {
+    60
 }
 
 fn default_max_attempts() -> i64 {

@@ -237,6 +237,8 @@ pub struct System {
     pub delivery_sla_days: u32,
     /// Extract files larger than this are refused unread.
     pub max_extract_bytes: u64,
+    /// A plugin call that takes longer ends the plugin's process (`plugin_timeout_secs`).
+    pub plugin_timeout: std::time::Duration,
 }
 
 impl System {

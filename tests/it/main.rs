@@ -18,6 +18,7 @@ mod orderers;
 mod orders;
 mod plan;
 mod plugin;
+mod plugin_isolation;
 mod reload;
 mod report;
 mod review;

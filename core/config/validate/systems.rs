@@ -15,6 +15,7 @@ use crate::model::org::{BUILT_IN_CONNECTORS, ConnectorRef, Delivery, MANUAL_CONN
 const MAX_ATTEMPTS: RangeInclusive<i64> = 1..=100;
 const DELIVERY_SLA_DAYS: RangeInclusive<i64> = 1..=365;
 const MAX_EXTRACT_MB: RangeInclusive<i64> = 1..=1_048_576;
+const PLUGIN_TIMEOUT_SECS: RangeInclusive<i64> = 1..=3600;
 
 pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>) -> Vec<System> {
     let mut seen = FirstSeen::default();
@@ -40,6 +41,11 @@ pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>
             DELIVERY_SLA_DAYS,
         );
         bounded("max_extract_mb", s.raw.max_extract_mb, MAX_EXTRACT_MB);
+        bounded(
+            "plugin_timeout_secs",
+            s.raw.plugin_timeout_secs,
+            PLUGIN_TIMEOUT_SECS,
+        );
         let base = s.file.parent().unwrap_or(Path::new("."));
         let (settings, secret_problems) =
             secrets::resolve(&s.raw.settings, base, |name| std::env::var(name).ok());
@@ -57,6 +63,10 @@ pub(super) fn validate(raw: &[Located<RawSystem>], errors: &mut Vec<ConfigError>
                 max_attempts: clamp(s.raw.max_attempts, MAX_ATTEMPTS) as u32,
                 delivery_sla_days: clamp(s.raw.delivery_sla_days, DELIVERY_SLA_DAYS) as u32,
                 max_extract_bytes: (clamp(s.raw.max_extract_mb, MAX_EXTRACT_MB) as u64) << 20,
+                plugin_timeout: std::time::Duration::from_secs(clamp(
+                    s.raw.plugin_timeout_secs,
+                    PLUGIN_TIMEOUT_SECS,
+                ) as u64),
             }),
             (Err(e), _) => p.fail("id", e.to_string()),
             _ => {}

@@ -182,22 +182,8 @@ impl TestApp {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let url = loop {
-            let line = lines.next().expect("serve says where it listens").unwrap();
-            if let Some(rest) = line.strip_prefix("loggvakt serving on ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe, keeping the lines.
         let log = Arc::new(Mutex::new(Vec::new()));
-        let kept = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                kept.lock().unwrap().push(line);
-            }
-        });
+        let url = listen_url_keeping(&mut child, log.clone());
         TestApp {
             url,
             setup,
@@ -374,4 +360,28 @@ impl Session {
 
 async fn send(req: RequestBuilder) -> Response {
     req.send().await.unwrap()
+}
+
+/// Reads a spawned `serve`'s stderr (piped) until it says where it listens; its later lines
+/// go into `log`, drained so that the server never blocks on a full pipe.
+pub fn listen_url_keeping(child: &mut std::process::Child, log: Arc<Mutex<Vec<String>>>) -> String {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines.next().expect("serve says where it listens").unwrap();
+        if let Some(rest) = line.strip_prefix("loggvakt serving on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            log.lock().unwrap().push(line);
+        }
+    });
+    url
+}
+
+/// The same, dropping the later lines.
+pub fn listen_url(child: &mut std::process::Child) -> String {
+    listen_url_keeping(child, Arc::default())
 }

@@ -1,0 +1,437 @@
+//! The parent side: a plugin seen as an ordinary `Connector`, running in a `loggvakt
+//! plugin-host` child process that this side starts, bounds and replaces.
+//!
+//! - A call that overruns the system's `plugin_timeout_secs` ends the child (SIGKILL), so a
+//!   timed-out call can never act later.
+//! - A crash or a hang during `order` (or an answer that is not a receipt) makes the order
+//!   `in_doubt`: the plugin may have placed it. In any other call it is retryable.
+//! - A crashed child is started again on the next call, after a back-off that doubles from
+//!   a tenth of a second; after [`QUARANTINE_AFTER`] crashes or hangs in a row the plugin is
+//!   quarantined: every call fails at once with a message saying so, until the configuration
+//!   is reloaded, while every other system goes on.
+//! - Calls to one plugin run one at a time; each system has its own child, so different
+//!   systems run side by side.
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use loggvakt_connector::plugin::{CreateInput, ImportInput, PollInput};
+use loggvakt_connector::{
+    AccessEvent, Connector, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest,
+    OrderReceipt, OrderRequest, PollOutcome, WriteBack,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::frame;
+
+/// Crashes or hangs in a row after which a plugin is not started again.
+pub const QUARANTINE_AFTER: u32 = 3;
+/// The wait before a crashed plugin is started again, doubled for each crash in a row.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A plugin in a process of its own.
+#[derive(Clone)]
+pub struct IsolatedPlugin {
+    inner: Arc<Inner>,
+    manifest: Manifest,
+}
+
+struct Inner {
+    library: PathBuf,
+    host: PathBuf,
+    /// The `create` input (the system's settings, secrets included): sent to each new child
+    /// over its pipe, never on a command line.
+    create: Vec<u8>,
+    timeout: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    child: Option<Running>,
+    /// Crashes and hangs since the last call that ended normally.
+    failures: u32,
+    restart_at: Option<Instant>,
+    quarantined: Option<String>,
+}
+
+struct Running {
+    process: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+}
+
+/// How a call went wrong on the way, as opposed to the plugin's own error answer.
+enum Broken {
+    /// The child ended (a crash), or the pipe broke: the description says how.
+    Crashed(String),
+    TimedOut,
+    /// No child could be asked: quarantined, or waiting to be started again.
+    NotRunning(ConnectorError),
+}
+
+impl IsolatedPlugin {
+    /// Starts the child for `library` with `settings`, and reads its manifest. `host` is the
+    /// `loggvakt` executable ([`host_executable`]).
+    pub fn start(
+        host: &Path,
+        library: &Path,
+        system_id: &str,
+        settings: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let create = serde_json::to_vec(&CreateInput {
+            system_id: system_id.to_owned(),
+            settings: settings.clone(),
+        })
+        .expect("a String and a JSON value always encode");
+        let inner = Arc::new(Inner {
+            library: library.to_path_buf(),
+            host: host.to_path_buf(),
+            create,
+            timeout,
+            state: Mutex::new(State::default()),
+        });
+        let manifest = {
+            let mut state = inner.lock();
+            let (running, manifest) = inner.spawn().map_err(|b| match b {
+                Broken::Crashed(how) => how,
+                Broken::TimedOut => format!("the plugin did not start within {timeout:?}"),
+                Broken::NotRunning(e) => e.message,
+            })?;
+            state.child = Some(running);
+            manifest
+        };
+        let manifest = serde_json::from_slice::<Manifest>(&manifest)
+            .map_err(|e| format!("the plugin's manifest is not valid: {e}"))?;
+        Ok(Self { inner, manifest })
+    }
+
+    /// One call, on this thread: blocks up to the timeout.
+    fn call_blocking(&self, method: &str, input: &[u8]) -> Result<Vec<u8>, ConnectorError> {
+        match self.inner.call(method, input) {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(answer)) => Err(answer),
+            Err(Broken::NotRunning(e)) => Err(e),
+            Err(Broken::TimedOut) => Err(lost(
+                method,
+                &format!(
+                    "the plugin did not answer within {:?} and was stopped",
+                    self.inner.timeout
+                ),
+            )),
+            Err(Broken::Crashed(how)) => Err(lost(method, &how)),
+        }
+    }
+
+    async fn call<I: Serialize, O: DeserializeOwned + Send + 'static>(
+        &self,
+        method: &'static str,
+        input: &I,
+    ) -> Result<O, ConnectorError> {
+        let input = serde_json::to_vec(input).map_err(|e| {
+            ConnectorError::permanent(format!("cannot encode the input to {method}: {e}"))
+        })?;
+        let this = self.clone();
+        let bytes = tokio::task::spawn_blocking(move || this.call_blocking(method, &input))
+            .await
+            .map_err(|e| ConnectorError::retryable(format!("plugin call {method}: {e}")))??;
+        decode(method, &bytes)
+    }
+}
+
+/// A call that was cut off: an order may have been placed, anything else can be asked again.
+fn lost(method: &str, how: &str) -> ConnectorError {
+    let message = format!("plugin call {method} was cut off: {how}");
+    if method == "order" {
+        ConnectorError::in_doubt(format!(
+            "{message}; the plugin may have placed the order, check with the system before it is sent again"
+        ))
+    } else {
+        ConnectorError::retryable(message)
+    }
+}
+
+/// The answer as `O`. An order answer that is not a receipt may still mean a placed order.
+fn decode<O: DeserializeOwned>(method: &str, bytes: &[u8]) -> Result<O, ConnectorError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        // The place only: answers carry personnummer, and serde quotes values.
+        let what = format!(
+            "the plugin's answer to {method} is not JSON of the expected shape ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        );
+        if method == "order" {
+            ConnectorError::in_doubt(format!("{what}; it may have placed the order"))
+        } else {
+            ConnectorError::malformed(what)
+        }
+    })
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn call(&self, method: &str, input: &[u8]) -> Result<Result<Vec<u8>, ConnectorError>, Broken> {
+        let mut state = self.lock();
+        if let Some(why) = &state.quarantined {
+            return Err(Broken::NotRunning(ConnectorError::config(why.clone())));
+        }
+        if state.child.is_none() {
+            // A crash loop is slowed down, and the quarantine ends it.
+            if let Some(at) = state.restart_at {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            }
+            match self.spawn() {
+                Ok((running, _manifest)) => state.child = Some(running),
+                Err(broken) => return Err(self.failed(&mut state, "start", broken)),
+            }
+        }
+        let running = state.child.as_mut().expect("started above");
+        match exchange(running, self.timeout, &frame::call(method, input)) {
+            Ok(answer) => {
+                state.failures = 0;
+                Ok(answer)
+            }
+            Err(broken) => Err(self.failed(&mut state, method, broken)),
+        }
+    }
+
+    /// Records a crash or hang: the child goes, the back-off grows, and the plugin is
+    /// quarantined after too many in a row.
+    fn failed(&self, state: &mut State, method: &str, broken: Broken) -> Broken {
+        if let Some(mut running) = state.child.take() {
+            let _ = running.process.kill();
+            let _ = running.process.wait();
+        }
+        state.failures += 1;
+        let backoff = FIRST_BACKOFF * (1 << (state.failures - 1).min(10));
+        state.restart_at = Some(Instant::now() + backoff.min(MAX_BACKOFF));
+        let how = match &broken {
+            Broken::Crashed(how) => how.clone(),
+            Broken::TimedOut => format!("no answer within {:?}", self.timeout),
+            Broken::NotRunning(e) => e.message.clone(),
+        };
+        tracing::warn!(
+            library = %self.library.display(),
+            method,
+            failures = state.failures,
+            "plugin process failed: {how}"
+        );
+        if state.failures >= QUARANTINE_AFTER {
+            let why = format!(
+                "plugin {} is quarantined after {} crashes or hangs in a row (the last in {method}: {how}); \
+                 the other systems go on. Fix or replace the plugin, then reload the configuration (SIGHUP) or restart",
+                self.library.display(),
+                state.failures
+            );
+            tracing::error!(library = %self.library.display(), "plugin quarantined");
+            state.quarantined = Some(why);
+        }
+        broken
+    }
+
+    /// A new child with the plugin loaded; its manifest's JSON.
+    fn spawn(&self) -> Result<(Running, Vec<u8>), Broken> {
+        let mut process = Command::new(&self.host)
+            .arg("plugin-host")
+            .arg(&self.library)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                Broken::Crashed(format!(
+                    "cannot start the plugin host {}: {e}",
+                    self.host.display()
+                ))
+            })?;
+        let mut running = Running {
+            stdin: process.stdin.take().expect("piped"),
+            stdout: process.stdout.take().expect("piped"),
+            process,
+        };
+        let answer = exchange(&mut running, self.timeout, &[self.create.clone()]);
+        match answer {
+            Ok(Ok(manifest)) => Ok((running, manifest)),
+            Ok(Err(e)) => {
+                let _ = running.process.kill();
+                let _ = running.process.wait();
+                Err(Broken::NotRunning(e))
+            }
+            Err(broken) => {
+                let _ = running.process.kill();
+                let _ = running.process.wait();
+                Err(broken)
+            }
+        }
+    }
+}
+
+/// Sends one frame and reads the answer, ending the child if it takes longer than `timeout`.
+fn exchange(
+    running: &mut Running,
+    timeout: Duration,
+    parts: &[Vec<u8>],
+) -> Result<Result<Vec<u8>, ConnectorError>, Broken> {
+    let pid = running.process.id() as libc::pid_t;
+    let fired = Arc::new(AtomicBool::new(false));
+    let (cancel, cancelled) = mpsc::channel::<()>();
+    let watchdog = {
+        let fired = Arc::clone(&fired);
+        std::thread::spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
+                fired.store(true, Ordering::SeqCst);
+                // SAFETY: the child is not reaped before this thread is joined, so `pid` is
+                // still ours (a zombie at worst).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        })
+    };
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let result =
+        frame::write(&mut running.stdin, &refs).and_then(|()| frame::read(&mut running.stdout));
+    drop(cancel);
+    let _ = watchdog.join();
+    let timed_out = fired.load(Ordering::SeqCst);
+    match result {
+        Ok(Some(answer)) if !timed_out => Ok(parse_answer(&answer)),
+        _ if timed_out => Err(Broken::TimedOut),
+        Ok(_) | Err(_) => Err(Broken::Crashed(ended(&mut running.process))),
+    }
+}
+
+fn parse_answer(answer: &[u8]) -> Result<Vec<u8>, ConnectorError> {
+    match answer.split_first() {
+        Some((&frame::OK, bytes)) => Ok(bytes.to_vec()),
+        Some((&frame::ERROR, bytes)) => Err(serde_json::from_slice(bytes).unwrap_or_else(|_| {
+            ConnectorError::malformed(
+                "the plugin failed with an error that is not ConnectorError JSON",
+            )
+        })),
+        _ => Err(ConnectorError::malformed(
+            "the plugin host answered out of protocol",
+        )),
+    }
+}
+
+/// How the child ended, in words: its signal or exit code.
+fn ended(process: &mut Child) -> String {
+    let status = process.wait();
+    match status {
+        Ok(s) => match (s.signal(), s.code()) {
+            (Some(signal), _) => {
+                format!("the plugin process was killed by {}", signal_name(signal))
+            }
+            (None, Some(code)) => format!("the plugin process exited with status {code}"),
+            (None, None) => "the plugin process ended".into(),
+        },
+        Err(e) => format!("the plugin process is gone: {e}"),
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGABRT => "SIGABRT (abort)".into(),
+        libc::SIGSEGV => "SIGSEGV (segmentation fault)".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGILL => "SIGILL".into(),
+        libc::SIGFPE => "SIGFPE".into(),
+        libc::SIGKILL => "SIGKILL".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the pipe ends a healthy child; a stuck one is ended.
+        if let Some(mut running) = self.lock().child.take() {
+            drop(running.stdin);
+            let _ = running.process.kill();
+            let _ = running.process.wait();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for IsolatedPlugin {
+    fn manifest(&self) -> Manifest {
+        self.manifest.clone()
+    }
+
+    async fn health(&self) -> Result<(), ConnectorError> {
+        self.call("health", &()).await
+    }
+
+    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
+        self.call("order", req).await
+    }
+
+    async fn poll(
+        &self,
+        req: &OrderRequest,
+        receipt: &OrderReceipt,
+    ) -> Result<PollOutcome, ConnectorError> {
+        let input = PollInput {
+            request: req.clone(),
+            receipt: receipt.clone(),
+        };
+        self.call("poll", &input).await
+    }
+
+    async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
+        self.call("fetch", q).await
+    }
+
+    /// Called on a blocking thread by the core: the file is read within the limits here, so
+    /// an oversized one is refused before it is sent across.
+    fn import(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+    ) -> Result<ImportOutcome, ConnectorError> {
+        let bytes = limits.read_all(input)?;
+        let input = serde_json::to_vec(&ImportInput {
+            bytes,
+            limits: *limits,
+        })
+        .map_err(|e| ConnectorError::permanent(format!("cannot encode the import: {e}")))?;
+        decode("import", &self.call_blocking("import", &input)?)
+    }
+
+    async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
+        self.call("write_back", wb).await
+    }
+}
+
+/// The `loggvakt` executable that hosts plugins: `LOGGVAKT_PLUGIN_HOST` when set, else this
+/// process's own executable when it is `loggvakt`, else a `loggvakt` beside it or one folder
+/// up (a test binary in `target/debug/deps` next to `target/debug/loggvakt`).
+pub fn host_executable() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("LOGGVAKT_PLUGIN_HOST") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let name = format!("loggvakt{}", std::env::consts::EXE_SUFFIX);
+    if exe.file_name().is_some_and(|n| n == name.as_str()) {
+        return Ok(exe);
+    }
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    [dir.join(&name), dir.join("..").join(&name)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            "cannot find the loggvakt executable to host plugins; set LOGGVAKT_PLUGIN_HOST".into()
+        })
+}

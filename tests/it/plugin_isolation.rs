@@ -1,0 +1,298 @@
+//! A plugin that aborts, segfaults, hangs or sleeps past its timeout, in `order`, `poll` or
+//! `import`, built from the SDK's C header by `cc`: loggvakt goes on (the tick ends, the
+//! other system's review task is made, `serve` answers), no order is placed twice, the
+//! affected orders end in the right state, and a plugin that keeps failing is quarantined.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{ConfigDir, count, loggvakt};
+
+/// The misbehaving plugin, compiled once per test into `dir`.
+fn build(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = dir.join("libmisbehaving.so");
+    let out = Command::new("cc")
+        .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
+        .arg(root.join("connectors/sdk/include"))
+        .arg("-o")
+        .arg(&lib)
+        .arg(root.join("tests/it/plugins/misbehaving.c"))
+        .output()
+        .expect("a C compiler (cc) is installed");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lib
+}
+
+/// Four units, each with a plugin routine (`arkiv`) and a manual one (`papper`); the
+/// plugin does what `mode` says.
+fn config(lib: &Path, mode: &str, markers: &Path) -> ConfigDir {
+    let mut toml =
+        String::from("[organisation]\nname = \"Pluginkommunen\"\nstaff_csv = \"staff.csv\"\n");
+    for unit in ["a", "b", "c", "d"] {
+        toml.push_str(&format!(
+            "[[unit]]\nid = \"{unit}\"\nname = \"Enhet {unit}\"\n\
+             manager = {{ name = \"Chef {unit}\", email = \"chef-{unit}@example.se\" }}\n\
+             escalate_to = {{ name = \"Vc\", email = \"vc@example.se\" }}\n"
+        ));
+    }
+    toml.push_str(&format!(
+        "[[system]]\nid = \"arkiv\"\nconnector = \"plugin:{}\"\nplugin_timeout_secs = 1\n\
+         settings = {{ mode = \"{mode}\", marker_dir = \"{}\" }}\n\
+         [[system]]\nid = \"papper\"\nconnector = \"manual\"\n\
+         [[routine]]\nid = \"stickprov-arkiv\"\nkind = \"stickprov\"\nsystem = \"arkiv\"\n\
+         [[routine]]\nid = \"stickprov-papper\"\nkind = \"stickprov\"\nsystem = \"papper\"\n\
+         [notify]\noutbox = \"outbox\"\n",
+        lib.display(),
+        markers.display()
+    ));
+    let mut staff = String::from("id,name,unit,email,personnummer,arkiv,papper\n");
+    for (u, unit) in ["a", "b", "c", "d"].iter().enumerate() {
+        for i in 1..=5 {
+            staff.push_str(&format!("s{u}{i},P {u}{i},{unit},,,ark{u}{i},pap{u}{i}\n"));
+        }
+    }
+    ConfigDir::new(&toml, Some(&staff))
+}
+
+/// The plugin's orders as `order list` gives them: state and last error.
+fn orders(cfg: &ConfigDir, db: &str) -> Vec<(String, String)> {
+    let out = loggvakt()
+        .args([
+            "--config",
+            &cfg.arg(),
+            "--db",
+            db,
+            "order",
+            "list",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["system"] == "arkiv")
+        .map(|o| {
+            (
+                o["state"].as_str().unwrap().to_owned(),
+                o["last_error"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn markers(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+const NOW: &str = "2027-05-07T12:00:00+02:00";
+const NEXT_MORNING: &str = "2027-05-08T08:00:00+02:00";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_crashes_or_hangs_in_any_call_does_not_stop_loggvakt() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = build(dir.path());
+    for what in ["abort", "segv", "hang"] {
+        for method in ["order", "poll", "import"] {
+            let mode = format!("{what}_{method}");
+            let markers_dir = tempfile::tempdir().unwrap();
+            let cfg = config(&lib, &mode, markers_dir.path());
+            let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
+            // The draw day's tick sends the orders; the next morning's polls them.
+            for now in [NOW, NEXT_MORNING] {
+                let started = Instant::now();
+                let tick = loggvakt()
+                    .args(["--config", &cfg.arg(), "--db", &db, "--now", now, "tick"])
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap();
+                assert!(
+                    tick.status.success(),
+                    "[{mode}] the tick ends normally: {}",
+                    String::from_utf8_lossy(&tick.stderr)
+                );
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "[{mode}] took {:?}",
+                    started.elapsed()
+                );
+            }
+            let store = loggvakt::store::Store::open(&db).await.unwrap();
+            assert_eq!(
+                count(
+                    &store,
+                    "SELECT COUNT(*) FROM review_tasks WHERE system_id = 'papper'"
+                )
+                .await,
+                4,
+                "[{mode}] the manual system's tasks are made all the same"
+            );
+            let orders = orders(&cfg, &db);
+            assert_eq!(orders.len(), 4, "[{mode}] {orders:?}");
+            match method {
+                "order" => {
+                    // Cut off in order: maybe placed, so in doubt, never retried by itself;
+                    // the third failure in a row quarantines the plugin, and the fourth
+                    // order is not even tried.
+                    let with = |state: &str| -> Vec<&String> {
+                        orders
+                            .iter()
+                            .filter(|(s, _)| s == state)
+                            .map(|(_, e)| e)
+                            .collect()
+                    };
+                    let (doubt, failed) = (with("in_doubt"), with("failed"));
+                    assert_eq!((doubt.len(), failed.len()), (3, 1), "[{mode}] {orders:?}");
+                    let how = match what {
+                        "abort" => "SIGABRT",
+                        "segv" => "SIGSEGV",
+                        _ => "did not answer within",
+                    };
+                    assert!(
+                        doubt
+                            .iter()
+                            .all(|e| e.contains("cut off") && e.contains(how)),
+                        "[{mode}] {doubt:?}"
+                    );
+                    assert!(failed[0].contains("quarantined"), "[{mode}] {}", failed[0]);
+                    assert_eq!(markers(markers_dir.path()), 0, "[{mode}] nothing placed");
+                }
+                _ => {
+                    // The orders went out once each; the failing poll or import is asked
+                    // again later.
+                    assert!(
+                        orders.iter().all(|(s, _)| s == "awaiting_delivery"),
+                        "[{mode}] {orders:?}"
+                    );
+                    assert!(
+                        orders.iter().any(|(_, e)| e.contains("cut off")),
+                        "[{mode}] {orders:?}"
+                    );
+                    assert_eq!(
+                        markers(markers_dir.path()),
+                        4,
+                        "[{mode}] each order placed once"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_that_overruns_its_timeout_can_never_be_placed_afterwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = build(dir.path());
+    let markers_dir = tempfile::tempdir().unwrap();
+    let cfg = config(&lib, "late_order", markers_dir.path());
+    let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
+    let tick = loggvakt()
+        .args(["--config", &cfg.arg(), "--db", &db, "--now", NOW, "tick"])
+        .output()
+        .unwrap();
+    assert!(tick.status.success());
+    let orders = orders(&cfg, &db);
+    let doubt = orders.iter().filter(|(s, _)| s == "in_doubt").count();
+    assert_eq!(doubt, 3, "three cut off, then quarantined: {orders:?}");
+    // The plugin would have written its order 3 s into the call; its process was ended at
+    // the 1 s timeout. Wait past the 3 s to see that nothing comes.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(
+        markers(markers_dir.path()),
+        0,
+        "a timed-out order acted later"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_answered_with_garbage_is_in_doubt_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = build(dir.path());
+    let markers_dir = tempfile::tempdir().unwrap();
+    let cfg = config(&lib, "garbage_order", markers_dir.path());
+    let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
+    let tick = loggvakt()
+        .args(["--config", &cfg.arg(), "--db", &db, "--now", NOW, "tick"])
+        .output()
+        .unwrap();
+    assert!(tick.status.success());
+    let orders = orders(&cfg, &db);
+    assert!(
+        orders
+            .iter()
+            .all(|(s, e)| s == "in_doubt" && e.contains("not JSON")),
+        "{orders:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_keeps_answering_while_its_plugin_segfaults_at_every_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = build(dir.path());
+    let markers_dir = tempfile::tempdir().unwrap();
+    let cfg = config(&lib, "segv_order", markers_dir.path());
+    let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
+    let mut serve = KillOnDrop(
+        loggvakt()
+            .args(["--config", &cfg.arg(), "--db", &db, "--now", NOW, "serve"])
+            .args(["--listen", "127.0.0.1:0", "--tick-every", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let url = crate::support::app::listen_url_keeping(&mut serve.0, log.clone());
+    let store = loggvakt::store::Store::open(&db).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let settled = count(
+            &store,
+            "SELECT COUNT(*) FROM orders WHERE system_id = 'arkiv' AND state IN ('in_doubt', 'failed')",
+        )
+        .await;
+        if settled == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the plugin's orders never settled: {}",
+            log.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let live = reqwest::get(format!("{url}/health/live")).await.unwrap();
+    assert_eq!(live.status(), 200);
+    assert!(
+        serve.0.try_wait().unwrap().is_none(),
+        "serve is still running"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM review_tasks WHERE system_id = 'papper'"
+        )
+        .await,
+        4
+    );
+}
+
+/// A `serve` that ends with the test, also when an assertion fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

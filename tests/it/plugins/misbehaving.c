@@ -1,0 +1,120 @@
+/*
+ * A plugin that misbehaves on purpose, for the tests of plugin isolation: its settings'
+ * "mode" says what goes wrong in which call, e.g. "abort_order", "segv_poll", "hang_import",
+ * "late_order" (sleeps past the timeout, then would write a marker file), "garbage_order"
+ * (answers bytes that are not JSON). Everything else behaves: orders are taken (and written
+ * as marker files into "marker_dir"), polls deliver a small file, imports answer no events.
+ * Built by the tests with `cc -shared -fPIC`, from the SDK's C header alone.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loggvakt_plugin.h"
+
+typedef struct {
+    char mode[64];
+    char marker_dir[512];
+    int orders;
+} Instance;
+
+static void put(LoggvaktBuffer *out, const char *text) {
+    size_t len = strlen(text);
+    out->ptr = malloc(len ? len : 1);
+    memcpy(out->ptr, text, len);
+    out->len = len;
+    out->cap = len;
+}
+
+/* The string value of "key" in flat JSON without escapes (enough for our own settings). */
+static void field(const uint8_t *json, size_t len, const char *key, char *dst, size_t cap) {
+    char *text = strndup((const char *)json, len);
+    char pattern[80];
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    char *at = strstr(text, pattern);
+    dst[0] = 0;
+    if (at) {
+        at += strlen(pattern);
+        char *end = strchr(at, '"');
+        size_t n = end ? (size_t)(end - at) : 0;
+        if (n >= cap) n = cap - 1;
+        memcpy(dst, at, n);
+        dst[n] = 0;
+    }
+    free(text);
+}
+
+static void *create(const uint8_t *input, size_t input_len, LoggvaktBuffer *out) {
+    (void)out;
+    Instance *self = calloc(1, sizeof *self);
+    field(input, input_len, "mode", self->mode, sizeof self->mode);
+    field(input, input_len, "marker_dir", self->marker_dir, sizeof self->marker_dir);
+    return self;
+}
+
+/* Does what the mode says for `method`; returns only when the mode lets the call go on. */
+static int misbehave(Instance *self, const char *method, LoggvaktBuffer *out) {
+    char wanted[64];
+    const char *what[] = {"abort", "segv", "hang", "late", "garbage"};
+    for (size_t i = 0; i < sizeof what / sizeof *what; i++) {
+        snprintf(wanted, sizeof wanted, "%s_%s", what[i], method);
+        if (strcmp(self->mode, wanted) != 0) continue;
+        switch (i) {
+        case 0: abort();
+        case 1: *(volatile int *)0 = 1; break; /* a real fault: raise() would meet the host runtime's handler */
+        case 2: for (;;) pause();
+        case 3: sleep(3); return 0;
+        case 4: put(out, "this is not JSON"); return 1;
+        }
+    }
+    return 0;
+}
+
+static int32_t invoke(void *instance, const uint8_t *method_bytes, size_t method_len,
+                      const uint8_t *input, size_t input_len, LoggvaktBuffer *out) {
+    (void)input; (void)input_len;
+    Instance *self = instance;
+    char method[32] = {0};
+    memcpy(method, method_bytes, method_len < 31 ? method_len : 31);
+    printf("the plugin prints to stdout, which must not break the host's pipe\n");
+    fflush(stdout);
+    if (misbehave(self, method, out)) return LOGGVAKT_STATUS_OK;
+    if (!strcmp(method, "manifest")) {
+        put(out, "{\"name\":\"misbehaving\",\"version\":\"1\",\"capabilities\":"
+                 "{\"order\":true,\"poll\":true,\"fetch\":false,\"import\":true,\"write_back\":false}}");
+    } else if (!strcmp(method, "health")) {
+        put(out, "null");
+    } else if (!strcmp(method, "order")) {
+        char path[600], ref[64];
+        self->orders++;
+        snprintf(ref, sizeof ref, "m-%d-%d", (int)getpid(), self->orders);
+        snprintf(path, sizeof path, "%s/placed-%s", self->marker_dir, ref);
+        FILE *f = fopen(path, "w");
+        if (f) fclose(f);
+        char answer[128];
+        snprintf(answer, sizeof answer, "{\"external_ref\":\"%s\",\"note\":null}", ref);
+        put(out, answer);
+    } else if (!strcmp(method, "poll")) {
+        /* "user,time,patient,action\n" in base64: an extract with a header only. */
+        put(out, "{\"delivered\":{\"file_name\":\"x.csv\",\"content_type\":null,"
+                 "\"bytes\":\"dXNlcix0aW1lLHBhdGllbnQsYWN0aW9uCg==\"}}");
+    } else if (!strcmp(method, "import")) {
+        put(out, "{\"events\":[],\"rejected\":[]}");
+    } else {
+        put(out, "{\"kind\":\"unsupported\",\"message\":\"not offered\"}");
+        return LOGGVAKT_STATUS_ERROR;
+    }
+    return LOGGVAKT_STATUS_OK;
+}
+
+static void release(LoggvaktBuffer buffer) { free(buffer.ptr); }
+static void destroy(void *instance) { free(instance); }
+
+static const LoggvaktPluginVTable VTABLE = {
+    LOGGVAKT_PLUGIN_ABI_VERSION, create, invoke, release, destroy,
+};
+
+uint32_t loggvakt_plugin_abi_version(void) { return LOGGVAKT_PLUGIN_ABI_VERSION; }
+const LoggvaktPluginVTable *loggvakt_plugin_vtable(void) { return &VTABLE; }
