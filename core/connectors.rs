@@ -82,6 +82,21 @@ impl Connectors {
     }
 }
 
+/// Reads a delivered file with the connector's own reader, or in the normalised CSV form when
+/// the connector reads no files of its own (Sesam 2 is queried; a plugin may only move files):
+/// what a person exports by hand, or a plugin delivers as it is.
+pub fn import_delivery(
+    connector: &dyn Connector,
+    input: &mut dyn std::io::Read,
+    limits: &ImportLimits,
+) -> Result<ImportOutcome, ConnectorError> {
+    if connector.manifest().capabilities.import {
+        connector.import(input, limits)
+    } else {
+        loggvakt_connector::csv_form::import(input, limits)
+    }
+}
+
 fn settings_json(system: &System) -> serde_json::Value {
     serde_json::to_value(&system.settings).unwrap_or(serde_json::Value::Null)
 }

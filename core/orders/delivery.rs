@@ -111,19 +111,12 @@ impl Pipeline<'_> {
                     reason,
                 })?;
         let reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
-        // A system whose connector reads no files of its own (Sesam 2 is queried) still takes
-        // an export a person made by hand, in the normalised form.
-        let own_format = connector.manifest().capabilities.import;
         let outcome = blocking::run(move || {
             // The limit again, on what is actually read: the file may grow after the size
             // check.
             let mut limited = reader.take(limit.saturating_add(1));
             let limits = ImportLimits { max_bytes: limit };
-            if own_format {
-                connector.import(&mut limited, &limits)
-            } else {
-                loggvakt_connector::csv_form::import(&mut limited, &limits)
-            }
+            crate::connectors::import_delivery(connector.as_ref(), &mut limited, &limits)
         })
         .await
         .map_err(|e| ImportError::Unreadable {

@@ -119,7 +119,14 @@ impl Pipeline<'_> {
                 };
                 let bytes = extract.bytes;
                 Polled::Delivered(
-                    blocking::run(move || c.import(&mut bytes.as_slice(), &limits)).await,
+                    blocking::run(move || {
+                        crate::connectors::import_delivery(
+                            c.as_ref(),
+                            &mut bytes.as_slice(),
+                            &limits,
+                        )
+                    })
+                    .await,
                 )
             }
             Err(e) => Polled::Failed(e),

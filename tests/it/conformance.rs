@@ -435,7 +435,20 @@ async fn a_delivery_that_never_comes_keeps_the_order_waiting_and_raises_one_remi
 /// can hang: its calls are file operations, bounded by the host's plugin timeout.)
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_plugin_passes_the_same_scenarios() {
-    let lib = support::plugin_library();
+    plugin_scenarios(support::plugin_library()).await;
+}
+
+/// The same scenarios for the file drop written in plain C from the SDK's header, built here
+/// with `cc` and run out of process like every plugin. It reads no files itself: loggvakt
+/// reads its deliveries in the normalised form.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_c_example_plugin_passes_the_same_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = support::c_plugin("plugins/c-file-drop/file_drop.c", dir.path());
+    plugin_scenarios(&lib).await;
+}
+
+async fn plugin_scenarios(lib: &std::path::Path) {
     let root = tempfile::tempdir().unwrap();
     let (outbox, inbox) = (root.path().join("out"), root.path().join("in"));
     std::fs::create_dir_all(&inbox).unwrap();

@@ -4,31 +4,16 @@
 //! affected orders end in the right state, and a plugin that keeps failing is quarantined.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::support::{ConfigDir, count, loggvakt};
 
-/// The misbehaving plugin, compiled once per test into `dir`.
+/// The misbehaving plugin, compiled into `dir`.
 fn build(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = dir.join("libmisbehaving.so");
-    let out = Command::new("cc")
-        .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
-        .arg(root.join("connectors/sdk/include"))
-        .arg("-o")
-        .arg(&lib)
-        .arg(root.join("tests/it/plugins/misbehaving.c"))
-        .output()
-        .expect("a C compiler (cc) is installed");
-    assert!(
-        out.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lib
+    crate::support::c_plugin("tests/it/plugins/misbehaving.c", dir)
 }
 
 /// Four units, each with a plugin routine (`arkiv`) and a manual one (`papper`); the

@@ -380,8 +380,3 @@ pub fn listen_url_keeping(child: &mut std::process::Child, log: Arc<Mutex<Vec<St
     });
     url
 }
-
-/// The same, dropping the later lines.
-pub fn listen_url(child: &mut std::process::Child) -> String {
-    listen_url_keeping(child, Arc::default())
-}

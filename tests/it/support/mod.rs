@@ -271,6 +271,28 @@ pub fn plugin_library() -> &'static PathBuf {
     })
 }
 
+/// A plugin in C compiled from `source` (relative to the repository) with `cc` into `dir`,
+/// against the SDK's header only.
+pub fn c_plugin(source: &str, dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stem = Path::new(source).file_stem().unwrap().to_string_lossy();
+    let lib = dir.join(format!("lib{stem}.so"));
+    let out = Command::new("cc")
+        .args(["-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(root.join("connectors/sdk/include"))
+        .arg("-o")
+        .arg(&lib)
+        .arg(root.join(source))
+        .output()
+        .expect("a C compiler (cc) is installed");
+    assert!(
+        out.status.success(),
+        "cc {source}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lib
+}
+
 /// Every written form of every case in the personnummer project's shared test data
 /// (`connectors/sdk/tests/data/personnummer-meta/`), with whether that project calls it valid.
 pub fn personnummer_meta() -> Vec<(String, bool)> {
