@@ -19,6 +19,7 @@ mod orders;
 mod plan;
 mod plugin;
 mod plugin_isolation;
+mod plugin_schema;
 mod reload;
 mod report;
 mod review;

@@ -61,6 +61,7 @@ pub const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 /// A row (or the header) that could not be read. Its text names the place and the problem,
 /// never the offending value, so it can be logged and shown to anyone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RowError {
     /// 1-based line in the file where the row starts; the header is line 1.
     pub line: u64,

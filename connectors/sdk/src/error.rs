@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the caller should do about a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Timeouts, 5xx, connection refused: the same call later may well succeed.
@@ -47,6 +48,7 @@ impl fmt::Display for ErrorKind {
 /// A connector's failure. The message ends up in logs and the audit trail, so connectors must
 /// never put a personnummer or a patient's name into it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[error("{kind}: {message}")]
 pub struct ConnectorError {
     pub kind: ErrorKind,

@@ -10,6 +10,7 @@ use crate::Personnummer;
 /// What the user did with the record, mapped from the source's own wording (which is kept in
 /// [`AccessEvent::event_text`], so the mapping never loses information).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Read,
@@ -69,6 +70,7 @@ impl fmt::Display for Action {
 /// `Debug` hides the patient's identity and the raw row, because events end up in `{:?}`
 /// of test failures and tracing fields, and personal data must not reach logs.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AccessEvent {
     /// Local wall time in Europe/Stockholm, as the source systems and reviewers read it.
     pub time: NaiveDateTime,

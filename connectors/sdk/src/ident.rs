@@ -38,6 +38,23 @@ const INTERIM_LETTERS: &[u8] = b"TRSUWXJKLMN";
 #[serde(try_from = "String", into = "String")]
 pub struct Personnummer(String);
 
+/// In JSON a personnummer (or samordningsnummer) is a string in any of the forms
+/// [`Personnummer::parse`] accepts; its check digit is checked on arrival.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Personnummer {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Personnummer".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]{2})?[0-9]{6}[-+]?[0-9]{4}$",
+            "description": "YYYYMMDDNNNN, YYYYMMDD-NNNN, YYMMDD-NNNN or YYMMDD+NNNN; the check digit must be right"
+        })
+    }
+}
+
 impl Personnummer {
     /// Accepts every form people and systems write: `YYYYMMDDNNNN`, `YYYYMMDD-NNNN`,
     /// `YYYYMMDD+NNNN`, and the ten-digit `YYMMDD-NNNN`, `YYMMDDNNNN` and `YYMMDD+NNNN`

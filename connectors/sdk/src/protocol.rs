@@ -13,6 +13,7 @@ use crate::{AccessEvent, ConnectorError, Personnummer};
 /// Which of the capabilities of DESIGN.md §6 a connector offers. The core only calls the
 /// methods that are declared; the others answer [`crate::ErrorKind::Unsupported`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Capabilities {
     /// Sends a request that is answered later (mail, portal form, Lifecare message).
     pub order: bool,
@@ -56,6 +57,7 @@ impl Capabilities {
 
 /// Who a connector is, for the operator's eyes and for the capability check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Manifest {
     pub name: String,
     pub version: String,
@@ -81,6 +83,7 @@ impl Manifest {
 /// A half-open period `[from, to)` of local (Europe/Stockholm) wall time, which is what the
 /// source systems' own forms and log views ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Period {
     pub from: NaiveDateTime,
     pub to: NaiveDateTime,
@@ -94,6 +97,7 @@ impl Period {
 
 /// A user as the source system knows them; Lifecare's administrators want the name as well.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UserRef {
     pub username: String,
     pub name: Option<String>,
@@ -107,6 +111,7 @@ pub struct UserRef {
 /// Whose accesses are asked for: the sampled staff (a routine check) or every access to one
 /// patient's record (a targeted check or a patient's request).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Subject {
     Users(Vec<UserRef>),
@@ -116,6 +121,7 @@ pub enum Subject {
 /// An order for an extract. The same `idempotency_key` on a retry must not produce a second
 /// order at the peer where the peer lets the connector tell (a message id, a ticket search).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OrderRequest {
     pub idempotency_key: String,
     /// The human order reference quoted in mails and tickets, e.g. `LV-2027-05-17-1`.
@@ -132,6 +138,7 @@ pub struct OrderRequest {
 
 /// The person an order is placed by, and the unit (verksamhet) it is placed for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Orderer {
     pub name: String,
     pub email: String,
@@ -148,6 +155,7 @@ pub struct Orderer {
 
 /// Whose identity a connector's orders carry (the `orderer` setting of a system).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrdererSetting {
     /// The orderer of the ordering unit, carried on each [`OrderRequest`]: the default,
@@ -172,6 +180,7 @@ impl OrdererSetting {
 
 /// What the peer said when the order was placed; handed back to [`crate::Connector::poll`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OrderReceipt {
     /// The peer's ticket number or message id, when it gives one.
     pub external_ref: Option<String>,
@@ -180,6 +189,7 @@ pub struct OrderReceipt {
 
 /// The answer to a poll.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PollOutcome {
     /// Nothing yet; poll again later.
@@ -192,10 +202,12 @@ pub enum PollOutcome {
 
 /// A delivered file, as delivered. Its bytes are base64 in JSON.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Extract {
     pub file_name: Option<String>,
     pub content_type: Option<String>,
     #[serde(with = "crate::base64_serde")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub bytes: Vec<u8>,
 }
 
@@ -212,6 +224,7 @@ impl fmt::Debug for Extract {
 
 /// A synchronous query (Sesam 2's Loggöversikt).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FetchQuery {
     pub subject: Subject,
     pub period: Period,
@@ -219,6 +232,7 @@ pub struct FetchQuery {
 
 /// The outcome of a review as the source system records it (Evolution's note).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ReviewOutcome {
     /// Utan anmärkning: nothing to remark on.
     #[serde(rename = "utan_anmarkning")]
@@ -230,6 +244,7 @@ pub enum ReviewOutcome {
 
 /// What to write back into the source system once a review is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WriteBack {
     /// The same key on a retry must not write a second note where the peer lets the
     /// connector tell; empty from hosts that predate it.
@@ -244,6 +259,7 @@ pub struct WriteBack {
 
 /// Bounds on an import, so that a wrong or hostile file cannot exhaust the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportLimits {
     pub max_bytes: u64,
 }
@@ -270,6 +286,7 @@ impl ImportLimits {
 /// The events of an import and the rows that could not be read. Rejected rows do not fail
 /// the import: the reviewer sees them, and a whole extract is not lost for one bad line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportOutcome {
     pub events: Vec<AccessEvent>,
     pub rejected: Vec<RowError>,

@@ -126,6 +126,7 @@ pub struct PluginVTable {
 
 /// The JSON input of `create`: the arguments of [`crate::FromSettings::from_settings`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreateInput {
     pub system_id: String,
     pub settings: serde_json::Value,
@@ -133,6 +134,7 @@ pub struct CreateInput {
 
 /// The JSON input of the `poll` method.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PollInput {
     pub request: OrderRequest,
     pub receipt: OrderReceipt,
@@ -141,8 +143,10 @@ pub struct PollInput {
 /// The JSON input of the `import` method: the whole file, base64, and the limits. The host
 /// has already refused files over the limit before sending them.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportInput {
     #[serde(with = "crate::base64_serde")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub bytes: Vec<u8>,
     pub limits: ImportLimits,
 }
