@@ -16,13 +16,48 @@ pub enum ConfigAction {
     /// Validate and summarise; every problem is printed on its own line and the exit code is 1.
     /// When the database exists, also names every unit or system that the configuration no
     /// longer has but that still has open work there (removed, or renamed).
-    Check,
+    Check {
+        /// Also ask every system's connector whether it reaches its system (a plugin's
+        /// `health`, a portal's address, a mail server's greeting), side by side, 10 s each.
+        #[arg(long)]
+        health: bool,
+    },
 }
 
 pub(super) async fn run(ctx: &Globals, action: ConfigAction) -> Result<ExitCode> {
     match action {
-        ConfigAction::Check => check(ctx).await,
+        ConfigAction::Check { health } => check(ctx, health).await,
     }
+}
+
+/// How long one system's health check may take.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Each system's answer to `health`, in the configuration's order; `false` if any failed.
+async fn health_of(org: &Organisation, connectors: &Connectors) -> bool {
+    let checks = org.systems.iter().map(|system| async move {
+        let id = system.id.as_str();
+        let answer = match connectors.get(id) {
+            Err(e) => Err(e),
+            Ok(c) => match tokio::time::timeout(HEALTH_TIMEOUT, c.health()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} s", HEALTH_TIMEOUT.as_secs())),
+            },
+        };
+        (id, answer)
+    });
+    let mut healthy = true;
+    for (id, answer) in futures_util::future::join_all(checks).await {
+        match answer {
+            Ok(()) => println!("system {id}: reachable"),
+            Err(e) => {
+                healthy = false;
+                println!("system {id}: NOT reachable: {e}");
+            }
+        }
+    }
+    healthy
 }
 
 /// Whether `config check` should look at the database: a SQLite file only if it exists (a
@@ -37,10 +72,11 @@ fn database_exists(url: &str) -> bool {
     }
 }
 
-async fn check(ctx: &Globals) -> Result<ExitCode> {
+async fn check(ctx: &Globals, health: bool) -> Result<ExitCode> {
     let org = load_config(&ctx.config)?;
     // Each connector checks its own settings (no network): part of the check.
-    let problems = Connectors::for_org(&org).problems();
+    let connectors = Connectors::for_org(&org);
+    let problems = connectors.problems();
     if !problems.is_empty() {
         for (_, problem) in &problems {
             eprintln!("{}: {problem}", ctx.config.display());
@@ -65,8 +101,11 @@ async fn check(ctx: &Globals) -> Result<ExitCode> {
         }
     }
     print!("{}", summary(&org, &ctx.config));
-    for warning in patient_check_warnings(&org, &Connectors::for_org(&org)) {
+    for warning in patient_check_warnings(&org, &connectors) {
         eprintln!("{}: warning: {warning}", ctx.config.display());
+    }
+    if health && !health_of(&org, &connectors).await {
+        bail!("one or more systems cannot be reached; see above");
     }
     Ok(ExitCode::SUCCESS)
 }

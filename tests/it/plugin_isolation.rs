@@ -281,3 +281,43 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn config_check_health_asks_the_plugin_whether_it_reaches_its_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = crate::support::c_plugin("plugins/c-file-drop/file_drop.c", dir.path());
+    let (outbox, inbox) = (dir.path().join("out"), dir.path().join("in"));
+    let toml = format!(
+        "[organisation]\nname = \"P\"\nstaff_csv = \"staff.csv\"\n\
+         [[unit]]\nid = \"a\"\nname = \"A\"\nmanager = {{ name = \"M\", email = \"m@example.se\" }}\n\
+         escalate_to = {{ name = \"E\", email = \"e@example.se\" }}\n\
+         [[system]]\nid = \"arkiv\"\nconnector = \"plugin:{}\"\n\
+         settings = {{ outbox = \"{}\", inbox = \"{}\" }}\n",
+        lib.display(),
+        outbox.display(),
+        inbox.display()
+    );
+    let cfg = ConfigDir::new(&toml, Some("id,name,unit,email,personnummer,arkiv\n"));
+    let check = || {
+        loggvakt()
+            .args(["--config", &cfg.arg(), "config", "check", "--health"])
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("system arkiv: NOT reachable: config: outbox folder does not exist"),
+        "{stdout}"
+    );
+    std::fs::create_dir_all(&outbox).unwrap();
+    std::fs::create_dir_all(&inbox).unwrap();
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("system arkiv: reachable"));
+}

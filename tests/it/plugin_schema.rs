@@ -47,8 +47,12 @@ fn the_checked_in_schemas_are_the_ones_the_types_make() {
             std::fs::write(&path, &text).unwrap();
             continue;
         }
-        let checked_in = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with LOGGVAKT_UPDATE_SCHEMAS=1)", path.display()));
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with LOGGVAKT_UPDATE_SCHEMAS=1)",
+                path.display()
+            )
+        });
         assert_eq!(
             checked_in, text,
             "{name}.json differs from the SDK's types; run this test with LOGGVAKT_UPDATE_SCHEMAS=1"
@@ -107,10 +111,9 @@ fn every_message_in_the_plugin_guide_is_valid_against_its_schema() {
 
 #[test]
 fn a_message_that_breaks_a_rule_is_caught_by_its_schema() {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(folder().join("PollOutcome.json")).unwrap(),
-    )
-    .unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder().join("PollOutcome.json")).unwrap())
+            .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     assert!(!validator.is_valid(&serde_json::json!("delivered")));
     assert!(!validator.is_valid(&serde_json::json!({"delivered": {"file_name": null}})));
