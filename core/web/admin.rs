@@ -244,3 +244,43 @@ pub async fn staff(
         json!({"unit": unit.name, "systems": systems, "staff": staff}),
     ))
 }
+
+/// How long the connections page waits for one system.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `/admin/anslutningar`: every system's connector asked, side by side, whether it reaches its
+/// system (a plugin's `health` in its own process, a portal's address, a mail server).
+pub async fn connections(
+    State(state): State<Shared>,
+    session: Session,
+) -> Result<Response, WebError> {
+    session.require(&[Role::Admin])?;
+    let checks = state.org.systems.iter().map(|system| {
+        let connector = state.connectors.get(system.id.as_str());
+        async move {
+            let (name, version, answer) = match connector {
+                Err(e) => (String::new(), String::new(), Err(e)),
+                Ok(c) => {
+                    let manifest = c.manifest();
+                    let answer = match tokio::time::timeout(HEALTH_TIMEOUT, c.health()).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err(format!("inget svar inom {} s", HEALTH_TIMEOUT.as_secs())),
+                    };
+                    (manifest.name, manifest.version, answer)
+                }
+            };
+            json!({
+                "id": system.id, "name": name, "version": version, "ok": answer.is_ok(),
+                "problem": answer.err(),
+            })
+        }
+    });
+    let systems = futures_util::future::join_all(checks).await;
+    Ok(state.page(
+        Some(&session),
+        "Anslutningar",
+        "connections",
+        json!({"systems": systems, "timeout": HEALTH_TIMEOUT.as_secs()}),
+    ))
+}

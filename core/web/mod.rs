@@ -178,6 +178,7 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
             ("/admin", "Konfiguration"),
             ("/admin/dragningar", "Dragningar"),
             ("/admin/bestallningar", "Beställningar"),
+            ("/admin/anslutningar", "Anslutningar"),
             ("/rapport", "Rapport"),
             ("/revision", "Revision"),
         ],
@@ -205,8 +206,19 @@ fn templates() -> Handlebars<'static> {
         };
     }
     for (name, text) in pages!(
-        "layout", "login", "tasks", "task", "uploads", "admin", "draws", "staff", "orders",
-        "audit", "verify", "message"
+        "layout",
+        "login",
+        "tasks",
+        "task",
+        "uploads",
+        "admin",
+        "draws",
+        "staff",
+        "orders",
+        "audit",
+        "verify",
+        "message",
+        "connections"
     ) {
         h.register_template_string(name, text)
             .unwrap_or_else(|e| panic!("built-in template {name}: {e}"));
@@ -373,6 +385,7 @@ pub fn router(state: Shared) -> Router {
         .route("/admin/personal", get(admin::staff))
         .route("/admin/dragningar", get(admin::draws))
         .route("/admin/bestallningar", get(admin::orders))
+        .route("/admin/anslutningar", get(admin::connections))
         .route("/rapport", get(executive::report))
         .route("/rapport.csv", get(executive::report_csv))
         .route("/rapport.json", get(executive::report_json))

@@ -554,3 +554,15 @@ async fn ready_fails_while_the_database_is_unreachable_and_recovers_after() {
     proxy.restore();
     wait_for_ready(&app.url, 200).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_sees_whether_each_system_answers() {
+    let app = TestApp::spawn().await;
+    let admin = app.login("admin").await;
+    let page = admin.page("/admin/anslutningar").await;
+    // The fixture's Cosmic mail server is at port 1, where nothing answers.
+    assert!(page.contains("data-system=\"cosmic\""), "{page}");
+    assert!(page.contains("Nås inte"), "{page}");
+    let reviewer = app.login("hanna").await;
+    assert_eq!(reviewer.get("/admin/anslutningar").await.status(), 403);
+}
