@@ -47,37 +47,100 @@ fn config(lib: &Path, mode: &str, markers: &Path) -> ConfigDir {
     ConfigDir::new(&toml, Some(&staff))
 }
 
-/// The plugin's orders as `order list` gives them: state and last error.
-fn orders(cfg: &ConfigDir, db: &str) -> Vec<(String, String)> {
-    let out = loggvakt()
-        .args([
-            "--config",
-            &cfg.arg(),
-            "--db",
-            db,
-            "order",
-            "list",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["system"] == "arkiv")
-        .map(|o| {
-            (
-                o["state"].as_str().unwrap().to_owned(),
-                o["last_error"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+/// One trial: the plugin built, its configuration in `mode`, a fresh SQLite database.
+struct Trial {
+    _lib_dir: tempfile::TempDir,
+    markers: tempfile::TempDir,
+    cfg: ConfigDir,
+    db: String,
 }
 
-fn markers(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
+impl Trial {
+    fn new(mode: &str) -> Self {
+        let lib_dir = tempfile::tempdir().unwrap();
+        let lib = build(lib_dir.path());
+        let markers = tempfile::tempdir().unwrap();
+        let cfg = config(&lib, mode, markers.path());
+        let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
+        Self {
+            _lib_dir: lib_dir,
+            markers,
+            cfg,
+            db,
+        }
+    }
+
+    /// `loggvakt tick` at `now`, which must end normally and soon.
+    fn tick(&self, now: &str) {
+        let started = Instant::now();
+        let tick = loggvakt()
+            .args([
+                "--config",
+                &self.cfg.arg(),
+                "--db",
+                &self.db,
+                "--now",
+                now,
+                "tick",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            tick.status.success(),
+            "the tick ends normally: {}",
+            String::from_utf8_lossy(&tick.stderr)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    /// The plugin's orders as `order list` gives them: state and last error.
+    fn orders(&self) -> Vec<(String, String)> {
+        let out = loggvakt()
+            .args(["--config", &self.cfg.arg(), "--db", &self.db])
+            .args(["order", "list", "--format", "json"])
+            .output()
+            .unwrap();
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["system"] == "arkiv")
+            .map(|o| {
+                (
+                    o["state"].as_str().unwrap().to_owned(),
+                    o["last_error"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The errors of the orders in `state`.
+    fn in_state(&self, state: &str) -> Vec<String> {
+        self.orders()
+            .into_iter()
+            .filter(|(s, _)| s == state)
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    /// How many orders the plugin placed (it writes a file for each).
+    fn placed(&self) -> usize {
+        std::fs::read_dir(self.markers.path()).unwrap().count()
+    }
+
+    async fn manual_tasks(&self) -> i64 {
+        let store = loggvakt::store::Store::open(&self.db).await.unwrap();
+        count(
+            &store,
+            "SELECT COUNT(*) FROM review_tasks WHERE system_id = 'papper'",
+        )
+        .await
+    }
 }
 
 const NOW: &str = "2027-05-07T12:00:00+02:00";
@@ -85,90 +148,49 @@ const NEXT_MORNING: &str = "2027-05-08T08:00:00+02:00";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_that_crashes_or_hangs_in_any_call_does_not_stop_loggvakt() {
-    let dir = tempfile::tempdir().unwrap();
-    let lib = build(dir.path());
     for what in ["abort", "segv", "hang"] {
         for method in ["order", "poll", "import"] {
             let mode = format!("{what}_{method}");
-            let markers_dir = tempfile::tempdir().unwrap();
-            let cfg = config(&lib, &mode, markers_dir.path());
-            let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
+            let trial = Trial::new(&mode);
             // The draw day's tick sends the orders; the next morning's polls them.
-            for now in [NOW, NEXT_MORNING] {
-                let started = Instant::now();
-                let tick = loggvakt()
-                    .args(["--config", &cfg.arg(), "--db", &db, "--now", now, "tick"])
-                    .stdin(Stdio::null())
-                    .output()
-                    .unwrap();
-                assert!(
-                    tick.status.success(),
-                    "[{mode}] the tick ends normally: {}",
-                    String::from_utf8_lossy(&tick.stderr)
-                );
-                assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "[{mode}] took {:?}",
-                    started.elapsed()
-                );
-            }
-            let store = loggvakt::store::Store::open(&db).await.unwrap();
+            trial.tick(NOW);
+            trial.tick(NEXT_MORNING);
             assert_eq!(
-                count(
-                    &store,
-                    "SELECT COUNT(*) FROM review_tasks WHERE system_id = 'papper'"
-                )
-                .await,
+                trial.manual_tasks().await,
                 4,
                 "[{mode}] the manual system's tasks are made all the same"
             );
-            let orders = orders(&cfg, &db);
+            let orders = trial.orders();
             assert_eq!(orders.len(), 4, "[{mode}] {orders:?}");
-            match method {
-                "order" => {
-                    // Cut off in order: maybe placed, so in doubt, never retried by itself;
-                    // the third failure in a row quarantines the plugin, and the fourth
-                    // order is not even tried.
-                    let with = |state: &str| -> Vec<&String> {
-                        orders
-                            .iter()
-                            .filter(|(s, _)| s == state)
-                            .map(|(_, e)| e)
-                            .collect()
-                    };
-                    let (doubt, failed) = (with("in_doubt"), with("failed"));
-                    assert_eq!((doubt.len(), failed.len()), (3, 1), "[{mode}] {orders:?}");
-                    let how = match what {
-                        "abort" => "SIGABRT",
-                        "segv" => "SIGSEGV",
-                        _ => "did not answer within",
-                    };
-                    assert!(
-                        doubt
-                            .iter()
-                            .all(|e| e.contains("cut off") && e.contains(how)),
-                        "[{mode}] {doubt:?}"
-                    );
-                    assert!(failed[0].contains("quarantined"), "[{mode}] {}", failed[0]);
-                    assert_eq!(markers(markers_dir.path()), 0, "[{mode}] nothing placed");
-                }
-                _ => {
-                    // The orders went out once each; the failing poll or import is asked
-                    // again later.
-                    assert!(
-                        orders.iter().all(|(s, _)| s == "awaiting_delivery"),
-                        "[{mode}] {orders:?}"
-                    );
-                    assert!(
-                        orders.iter().any(|(_, e)| e.contains("cut off")),
-                        "[{mode}] {orders:?}"
-                    );
-                    assert_eq!(
-                        markers(markers_dir.path()),
-                        4,
-                        "[{mode}] each order placed once"
-                    );
-                }
+            if method == "order" {
+                // Cut off in order: maybe placed, so in doubt, never retried by itself; the
+                // third failure in a row quarantines the plugin, and the fourth order is not
+                // even tried.
+                let (doubt, failed) = (trial.in_state("in_doubt"), trial.in_state("failed"));
+                assert_eq!((doubt.len(), failed.len()), (3, 1), "[{mode}] {orders:?}");
+                let how = match what {
+                    "abort" => "SIGABRT",
+                    "segv" => "SIGSEGV",
+                    _ => "did not answer within",
+                };
+                assert!(
+                    doubt
+                        .iter()
+                        .all(|e| e.contains("cut off") && e.contains(how)),
+                    "[{mode}] {doubt:?}"
+                );
+                assert!(failed[0].contains("quarantined"), "[{mode}] {}", failed[0]);
+                assert_eq!(trial.placed(), 0, "[{mode}] nothing placed");
+            } else {
+                // The orders went out once each; the failing poll or import is asked again
+                // later.
+                let waiting = trial.in_state("awaiting_delivery");
+                assert_eq!(waiting.len(), 4, "[{mode}] {orders:?}");
+                assert!(
+                    waiting.iter().any(|e| e.contains("cut off")),
+                    "[{mode}] {orders:?}"
+                );
+                assert_eq!(trial.placed(), 4, "[{mode}] each order placed once");
             }
         }
     }
@@ -176,42 +198,21 @@ async fn a_plugin_that_crashes_or_hangs_in_any_call_does_not_stop_loggvakt() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_that_overruns_its_timeout_can_never_be_placed_afterwards() {
-    let dir = tempfile::tempdir().unwrap();
-    let lib = build(dir.path());
-    let markers_dir = tempfile::tempdir().unwrap();
-    let cfg = config(&lib, "late_order", markers_dir.path());
-    let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
-    let tick = loggvakt()
-        .args(["--config", &cfg.arg(), "--db", &db, "--now", NOW, "tick"])
-        .output()
-        .unwrap();
-    assert!(tick.status.success());
-    let orders = orders(&cfg, &db);
-    let doubt = orders.iter().filter(|(s, _)| s == "in_doubt").count();
-    assert_eq!(doubt, 3, "three cut off, then quarantined: {orders:?}");
+    let trial = Trial::new("late_order");
+    trial.tick(NOW);
+    let doubt = trial.in_state("in_doubt");
+    assert_eq!(doubt.len(), 3, "three cut off, then quarantined: {doubt:?}");
     // The plugin would have written its order 3 s into the call; its process was ended at
     // the 1 s timeout. Wait past the 3 s to see that nothing comes.
     std::thread::sleep(Duration::from_millis(3500));
-    assert_eq!(
-        markers(markers_dir.path()),
-        0,
-        "a timed-out order acted later"
-    );
+    assert_eq!(trial.placed(), 0, "a timed-out order acted later");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_answered_with_garbage_is_in_doubt_not_failed() {
-    let dir = tempfile::tempdir().unwrap();
-    let lib = build(dir.path());
-    let markers_dir = tempfile::tempdir().unwrap();
-    let cfg = config(&lib, "garbage_order", markers_dir.path());
-    let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
-    let tick = loggvakt()
-        .args(["--config", &cfg.arg(), "--db", &db, "--now", NOW, "tick"])
-        .output()
-        .unwrap();
-    assert!(tick.status.success());
-    let orders = orders(&cfg, &db);
+    let trial = Trial::new("garbage_order");
+    trial.tick(NOW);
+    let orders = trial.orders();
     assert!(
         orders
             .iter()
@@ -222,14 +223,18 @@ async fn an_order_answered_with_garbage_is_in_doubt_not_failed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_keeps_answering_while_its_plugin_segfaults_at_every_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let lib = build(dir.path());
-    let markers_dir = tempfile::tempdir().unwrap();
-    let cfg = config(&lib, "segv_order", markers_dir.path());
-    let db = format!("sqlite://{}", cfg.path().join("lv.db").display());
+    let trial = Trial::new("segv_order");
     let mut serve = KillOnDrop(
         loggvakt()
-            .args(["--config", &cfg.arg(), "--db", &db, "--now", NOW, "serve"])
+            .args([
+                "--config",
+                &trial.cfg.arg(),
+                "--db",
+                &trial.db,
+                "--now",
+                NOW,
+            ])
+            .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--tick-every", "1"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -238,7 +243,7 @@ async fn serve_keeps_answering_while_its_plugin_segfaults_at_every_order() {
     );
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let url = crate::support::app::listen_url_keeping(&mut serve.0, log.clone());
-    let store = loggvakt::store::Store::open(&db).await.unwrap();
+    let store = loggvakt::store::Store::open(&trial.db).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let settled = count(
@@ -262,14 +267,7 @@ async fn serve_keeps_answering_while_its_plugin_segfaults_at_every_order() {
         serve.0.try_wait().unwrap().is_none(),
         "serve is still running"
     );
-    assert_eq!(
-        count(
-            &store,
-            "SELECT COUNT(*) FROM review_tasks WHERE system_id = 'papper'"
-        )
-        .await,
-        4
-    );
+    assert_eq!(trial.manual_tasks().await, 4);
 }
 
 /// A `serve` that ends with the test, also when an assertion fails first.
