@@ -27,6 +27,7 @@ mod report;
 mod request;
 mod review;
 mod serve;
+mod staff;
 mod users;
 
 pub use common::{Format, cli_actor};
@@ -153,6 +154,12 @@ pub enum Command {
     User {
         #[command(subcommand)]
         action: users::UserAction,
+    },
+    /// The staff register from the directory or an HR export, and systems' user lists
+    /// held against it.
+    Staff {
+        #[command(subcommand)]
+        action: staff::StaffAction,
     },
     /// Patients' requests for the log of who read their record.
     Request {
@@ -338,6 +345,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Case { action } => case::run(ctx, action).await,
         Command::Check { action } => check::run(ctx, action).await,
         Command::User { action } => users::run(ctx, action).await,
+        Command::Staff { action } => staff::run(ctx, action).await,
         Command::Request { action } => request::run(ctx, action).await,
         Command::Report { action } => report::run(ctx, action).await,
         Command::Audit { action } => audit::run(ctx, action).await,

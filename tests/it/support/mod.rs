@@ -16,6 +16,7 @@ pub mod fixture;
 pub mod login;
 #[path = "../../../connectors/sdk/tests/data/personnummer_meta.rs"]
 mod meta;
+pub mod slapd;
 pub mod state;
 pub mod webdriver;
 
