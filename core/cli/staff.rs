@@ -81,7 +81,13 @@ async fn sync(ctx: &Globals, file: Option<PathBuf>, options: Options) -> Result<
     )
     .await?;
     print_outcome(&outcome, options);
-    Ok(ExitCode::SUCCESS)
+    Ok(match &outcome.refused {
+        Some(refused) => {
+            eprintln!("error: {refused}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    })
 }
 
 fn print_outcome(outcome: &Outcome, options: Options) {

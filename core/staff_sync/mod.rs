@@ -84,6 +84,9 @@ pub struct Outcome {
     pub entries: usize,
     /// Whether the register was rewritten.
     pub written: bool,
+    /// A dry run that the guard would refuse: the changes are shown, and why they would not
+    /// be made without `--force`.
+    pub refused: Option<TooManyLeavers>,
     pub register: PathBuf,
 }
 
@@ -132,10 +135,14 @@ pub async fn sync(
         problems,
         entries: entries.len(),
         written: false,
+        refused: None,
         register: path,
     };
     if !options.force {
-        diff::guard(&outcome.plan, settings.max_deactivate_share)?;
+        match diff::guard(&outcome.plan, settings.max_deactivate_share) {
+            Err(refused) if options.dry_run => outcome.refused = Some(refused),
+            refused => refused?,
+        }
     }
     if options.dry_run || outcome.plan.changes.is_empty() {
         return Ok(outcome);

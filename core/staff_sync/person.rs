@@ -85,7 +85,7 @@ pub fn person(
     };
     let email = mapping.email.as_ref().and_then(|p| p.render(value));
     if let Some(e) = &email
-        && !(e.contains('@') && !e.contains(char::is_whitespace))
+        && (!e.contains('@') || e.contains(char::is_whitespace))
     {
         return Err(fail(some_id(), "email is not an e-mail address".into()));
     }

@@ -287,13 +287,7 @@ mod tests {
             usernames: [(treserva, "evalind".to_owned())].into(),
         };
         let today: NaiveDate = "2027-05-20".parse().unwrap();
-        let plan = diff(
-            &listed,
-            &[eva.clone()],
-            &Default::default(),
-            &provided,
-            today,
-        );
+        let plan = diff(&listed, &[eva], &Default::default(), &provided, today);
         register.apply(&plan, &provided, today);
         register.write(&register.render().unwrap()).unwrap();
         assert_eq!(

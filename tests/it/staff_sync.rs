@@ -177,10 +177,15 @@ async fn directory_sync_adds_joiners_deactivates_leavers_and_refuses_a_purge(db:
     refused.says("--force");
     assert_eq!(std::fs::read(&register).unwrap(), before);
     assert_eq!(audit_count(&store, "staff.deactivated").await, 1);
-    let dry = sync("2027-05-25T09:00:00+02:00", &["--force", "--dry-run"]);
-    assert_eq!(dry.code, 0, "[{be}] {}", dry.stderr);
+    // A dry run shows who would go, and that it would be refused.
+    let dry = sync("2027-05-25T09:00:00+02:00", &["--dry-run"]);
+    assert_ne!(dry.code, 0, "[{be}] the dry run says it would be refused");
+    dry.prints("- s1006 leaves (last day 2027-05-24)");
     dry.prints("5 deactivated");
     dry.prints("dry run");
+    dry.says("--force");
+    let dry = sync("2027-05-25T09:00:00+02:00", &["--force", "--dry-run"]);
+    assert_eq!(dry.code, 0, "[{be}] {}", dry.stderr);
     assert_eq!(std::fs::read(&register).unwrap(), before);
     let forced = sync("2027-05-25T09:00:00+02:00", &["--force"]);
     assert_eq!(forced.code, 0, "[{be}] {}", forced.stderr);
@@ -382,4 +387,46 @@ async fn the_admin_page_shows_both_lists() {
         !reviewer.page("/admin").await.contains("OKAND9"),
         "admins only"
     );
+}
+
+#[test]
+fn staff_sync_settings_and_dates_are_checked_at_load() {
+    let toml = format!(
+        r#"{SMALL_ORG}
+[staff_sync]
+max_deactivate_share = 2
+
+[staff_sync.ldap]
+url = "http://ldap.example"
+bind_dn = "cn=loggvakt,dc=example,dc=se"
+base_dn = "dc=example,dc=se"
+
+[staff_sync.attributes]
+id = "s{{employeeNumber"
+name = "cn"
+unit = "ou"
+usernames = {{ nosuch = "uid" }}
+"#
+    );
+    let register = "id,name,unit,email,personnummer,cosmic,active_from,active_to\n\
+                    s1,A,hemtjanst,,,C1,2027-05-01,2027-04-30\n\
+                    s2,B,hemtjanst,,,C2,,2027-13-01\n";
+    let cfg = ConfigDir::new(&toml, Some(register));
+    let r = crate::support::run(&["--config", &cfg.arg(), "config", "check"]);
+    assert_ne!(r.code, 0);
+    r.says("field `max_deactivate_share`: 2 is not a share between 0 and 1");
+    r.says("field `ldap.url`: 'http://ldap.example' is not an ldap:// or ldaps:// URL");
+    r.says("a bind_dn needs its password in password_file or password_env (never inline)");
+    r.says("field `attributes.id`: 's{employeeNumber' has a '{' without its '}'");
+    r.says("field `attributes.usernames.nosuch`: unknown system 'nosuch'");
+    r.says(
+        "staff.csv:2: staff 's1': field `active_to`: 2027-04-30 is before active_from 2027-05-01",
+    );
+    r.says("staff.csv:3: staff 's2': field `active_to`: '2027-13-01' is not a date");
+
+    let plain = ConfigDir::new(SMALL_ORG, Some(EMPTY_REGISTER));
+    let db = TestDb::sqlite();
+    let r = run_on(&plain.arg(), &db.url, None, &["staff", "sync"]);
+    assert_ne!(r.code, 0);
+    r.says("the configuration has no [staff_sync] table");
 }
