@@ -22,7 +22,7 @@ pub struct StaffSyncSettings {
 /// `[staff_sync.ldap]`.
 #[derive(Debug, Clone)]
 pub struct LdapSettings {
-    /// `ldap://host:port` or `ldaps://host:port`.
+    /// `ldap://host:port` (`ldaps://` needs ldap3's TLS features, not built in yet).
     pub url: String,
     /// `None`: an anonymous bind.
     pub bind_dn: Option<String>,

@@ -415,7 +415,7 @@ usernames = {{ nosuch = "uid" }}
     let r = crate::support::run(&["--config", &cfg.arg(), "config", "check"]);
     assert_ne!(r.code, 0);
     r.says("field `max_deactivate_share`: 2 is not a share between 0 and 1");
-    r.says("field `ldap.url`: 'http://ldap.example' is not an ldap:// or ldaps:// URL");
+    r.says("field `ldap.url`: 'http://ldap.example' is not an ldap:// URL");
     r.says("a bind_dn needs its password in password_file or password_env (never inline)");
     r.says("field `attributes.id`: 's{employeeNumber' has a '{' without its '}'");
     r.says("field `attributes.usernames.nosuch`: unknown system 'nosuch'");
