@@ -313,6 +313,30 @@ fn reconciliation_reports_unknown_and_stale_usernames(db: TestDb) {
     );
     table.prints("In the system but not on the staff, so never drawn (1):\n  OKAND9");
     table.prints("s0003        C800003");
+    // The same list as a workbook (one sheet, inline strings, as a spreadsheet saves it).
+    let workbook = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/data/cosmic-anvandare.xlsx"
+    );
+    let xlsx = run_on(
+        &cfg.arg(),
+        &db.url,
+        None,
+        &[
+            "staff",
+            "reconcile",
+            "--system",
+            "cosmic",
+            workbook,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(xlsx.code, 0, "[{}] {}", db.backend, xlsx.stderr);
+    let from_xlsx: serde_json::Value = serde_json::from_str(&xlsx.stdout).unwrap();
+    assert_eq!(from_xlsx["unknown"], json["unknown"]);
+    assert_eq!(from_xlsx["stale"], json["stale"]);
+    assert_eq!(from_xlsx["file"], "cosmic-anvandare.xlsx");
 
     let missing = run_on(
         &cfg.arg(),
@@ -342,10 +366,11 @@ fn reconciliation_reports_unknown_and_stale_usernames(db: TestDb) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = db.open().await;
-        assert_eq!(audit_count(&store, "staff.reconciled").await, 2);
+        assert_eq!(audit_count(&store, "staff.reconciled").await, 3);
         let stored = store.reconciliations().await.unwrap();
         assert_eq!(stored.len(), 1, "the latest per system");
         assert_eq!(stored[0].result.unknown, ["OKAND9"]);
+        assert_eq!(stored[0].result.file, "cosmic-anvandare.xlsx", "the latest");
     });
 }
 
