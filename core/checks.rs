@@ -90,11 +90,16 @@ pub async fn create(
             if username.is_empty() {
                 return Err(CheckError::Empty("the username"));
             }
-            let staff = org.staff.iter().find(|s| {
-                s.usernames
-                    .get(new.system.as_str())
-                    .is_some_and(|u| u.eq_ignore_ascii_case(username))
-            });
+            // Someone on the staff now before a leaver who once had the same username.
+            let staff = org
+                .staff
+                .iter()
+                .filter(|s| {
+                    s.usernames
+                        .get(new.system.as_str())
+                        .is_some_and(|u| u.eq_ignore_ascii_case(username))
+                })
+                .min_by_key(|s| s.active_to.is_some());
             let unit = match (&new.unit, staff) {
                 (Some(u), _) => u.clone(),
                 (None, Some(s)) => s.unit.to_string(),

@@ -38,6 +38,7 @@ pub mod review;
 pub mod rules;
 pub mod server;
 pub mod simulation;
+pub mod staff_sync;
 pub mod stage;
 pub mod store;
 pub mod tick;

@@ -28,6 +28,7 @@ mod report;
 mod request;
 mod review;
 mod serve;
+mod staff;
 mod tokens;
 mod users;
 
@@ -179,6 +180,12 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         action: tokens::TokenAction,
+    },
+    /// The staff register from the directory or an HR export, and systems' user lists
+    /// held against it.
+    Staff {
+        #[command(subcommand)]
+        action: staff::StaffAction,
     },
     /// Patients' requests for the log of who read their record.
     Request {
@@ -382,6 +389,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { action } => check::run(ctx, action).await,
         Command::User { action } => users::run(ctx, action).await,
         Command::Token { action } => tokens::run(ctx, action).await,
+        Command::Staff { action } => staff::run(ctx, action).await,
         Command::Request { action } => request::run(ctx, action).await,
         Command::Report { action } => report::run(ctx, action).await,
         Command::Audit { action } => audit::run(ctx, action).await,

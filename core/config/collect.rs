@@ -8,7 +8,8 @@ use toml::Spanned;
 
 use super::ConfigError;
 use super::raw::{
-    RawAuth, RawFile, RawNotify, RawOrganisation, RawRoutine, RawStaff, RawSystem, RawUnit,
+    RawAuth, RawFile, RawNotify, RawOrganisation, RawRoutine, RawStaff, RawStaffSync, RawSystem,
+    RawUnit,
 };
 use super::rules::RawRules;
 
@@ -38,6 +39,7 @@ pub(super) struct Collected {
     pub(super) rules: Option<Located<RawRules>>,
     pub(super) notify: Option<Located<RawNotify>>,
     pub(super) auth: Option<Located<RawAuth>>,
+    pub(super) staff_sync: Option<Located<RawStaffSync>>,
 }
 
 /// The file itself, or every `*.toml` in the folder in name order.
@@ -83,6 +85,12 @@ pub(super) fn read_toml(file: &Path, into: &mut Collected, errors: &mut Vec<Conf
         return;
     };
     let (organisation, notify, rules) = (raw.organisation, raw.notify, raw.rules);
+    single(
+        "[staff_sync]",
+        &mut into.staff_sync,
+        raw.staff_sync.map(|t| (file, &lines, t)),
+        errors,
+    );
     single(
         "[auth]",
         &mut into.auth,

@@ -24,6 +24,9 @@ pub use watch::{ConfigWatch, DiskState, LoadedState, RefusedReload};
 pub use rules::read_personnummer_csv;
 pub use secrets::read_secret_file;
 
+/// The staff CSV's columns that are not systems' usernames.
+pub const STAFF_CSV_FIXED_COLUMNS: [&str; 9] = staff_csv::FIXED;
+
 /// The only time zone the Swedish calendar rules are defined for.
 pub const TIMEZONE: &str = "Europe/Stockholm";
 
@@ -126,9 +129,14 @@ pub fn load(path: &Path) -> Result<Organisation, ConfigErrors> {
         sources.extend(lists.into_iter().flatten().map(|csv| base.join(csv)));
     }
     let rules = rules::settings(&collected, &mut errors);
+    let staff_csv = collected.organisation.as_ref().and_then(|org| {
+        let base = org.file.parent().unwrap_or(Path::new("."));
+        org.raw.staff_csv.as_ref().map(|csv| base.join(csv))
+    });
     let org = validate::organisation(collected, &mut errors).map(|mut org| {
         org.rules = rules;
         org.sources = sources;
+        org.staff_csv = staff_csv;
         org
     });
     if errors.is_empty() {

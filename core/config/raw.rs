@@ -23,6 +23,58 @@ pub(super) struct RawFile {
     pub(super) rules: Option<Spanned<RawRules>>,
     pub(super) notify: Option<Spanned<RawNotify>>,
     pub(super) auth: Option<Spanned<RawAuth>>,
+    pub(super) staff_sync: Option<Spanned<RawStaffSync>>,
+}
+
+/// `[staff_sync]`: the staff register from a directory or an HR export.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStaffSync {
+    pub(super) max_deactivate_share: Option<f64>,
+    pub(super) ldap: Option<RawLdap>,
+    pub(super) attributes: RawAttributes,
+    #[serde(default)]
+    pub(super) unit_map: BTreeMap<String, String>,
+}
+
+/// `[staff_sync.ldap]`; the password only from a file or the environment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLdap {
+    pub(super) url: String,
+    pub(super) bind_dn: Option<String>,
+    pub(super) password_file: Option<String>,
+    pub(super) password_env: Option<String>,
+    pub(super) base_dn: String,
+    #[serde(default = "default_ldap_filter")]
+    pub(super) filter: String,
+    #[serde(default = "default_ldap_timeout")]
+    pub(super) timeout_secs: i64,
+    #[serde(default = "default_ldap_max_entries")]
+    pub(super) max_entries: i64,
+}
+
+fn default_ldap_filter() -> String {
+    "(objectClass=person)".into()
+}
+fn default_ldap_timeout() -> i64 {
+    30
+}
+fn default_ldap_max_entries() -> i64 {
+    200_000
+}
+
+/// `[staff_sync.attributes]`: attribute (or export column) names, or patterns of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAttributes {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) unit: String,
+    pub(super) email: Option<String>,
+    pub(super) personnummer: Option<String>,
+    #[serde(default)]
+    pub(super) usernames: BTreeMap<String, String>,
 }
 
 /// `[auth]`: whether local passwords work, and the trusted-header sign-on.
@@ -167,6 +219,9 @@ pub(super) struct RawStaff {
     #[serde(default)]
     pub(super) usernames: BTreeMap<String, String>,
     pub(super) active: Option<bool>,
+    /// First and last day of employment, `YYYY-MM-DD`.
+    pub(super) active_from: Option<String>,
+    pub(super) active_to: Option<String>,
     pub(super) working_hours: Option<String>,
 }
 

@@ -1,5 +1,5 @@
 //! The one reader of staff lists: `id,name,unit,email,personnummer,<system ids…>[,active]
-//! [,working_hours]`, for the configuration's `staff_csv` and for `analyze --staff`. It reads
+//! [,active_from][,active_to][,working_hours]`, for the configuration's `staff_csv` and for `analyze --staff`. It reads
 //! rows as they stand; what they say is checked with the TOML staff in `validate::staff`.
 
 use std::collections::{HashMap, HashSet};
@@ -13,13 +13,15 @@ use super::raw::RawStaff;
 use crate::ident::SystemId;
 
 /// The columns that are not systems.
-const FIXED: [&str; 7] = [
+pub(crate) const FIXED: [&str; 9] = [
     "id",
     "name",
     "unit",
     "email",
     "personnummer",
     "active",
+    "active_from",
+    "active_to",
     "working_hours",
 ];
 
@@ -139,7 +141,7 @@ fn system_column(name: &str, systems: &SystemColumns) -> Result<(), String> {
             let mut ids: Vec<&str> = ids.iter().copied().collect();
             ids.sort_unstable();
             Err(format!(
-                "unknown column '{name}': expected id, name, unit, email, personnummer, active, working_hours or a system id ({})",
+                "unknown column '{name}': expected id, name, unit, email, personnummer, active, active_from, active_to, working_hours or a system id ({})",
                 ids.join(", ")
             ))
         }
@@ -192,6 +194,8 @@ fn row(
             personnummer: get("personnummer"),
             usernames,
             active: Some(active),
+            active_from: get("active_from"),
+            active_to: get("active_to"),
             working_hours: get("working_hours"),
         },
         file: file.to_path_buf(),

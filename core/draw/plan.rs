@@ -135,7 +135,8 @@ fn new_draws(
                 report.existing += 1;
                 continue;
             }
-            let population = org.population(&unit.id, &routine.system);
+            // Who is on the staff when the month begins: leavers drop out, joiners wait.
+            let population = org.population_on(&unit.id, &routine.system, month.first_day());
             // Joiners are due; leavers are not in the population and drop out of the cycle.
             let checked: Vec<StaffId> = match cycles.get(&key) {
                 Some(cycle) => {

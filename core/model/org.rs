@@ -280,8 +280,22 @@ pub struct Staff {
     pub personnummer: Option<Personnummer>,
     pub usernames: BTreeMap<SystemId, String>,
     pub active: bool,
+    /// The first day of employment, when known; a joiner is not drawn before it.
+    pub active_from: Option<chrono::NaiveDate>,
+    /// The last day of employment, when the person has left (or will): a leaver is not drawn
+    /// after it but stays in the register, and in the snapshots of earlier draws.
+    pub active_to: Option<chrono::NaiveDate>,
     /// For the off_hours rule; else the unit's (or its parents'), else `[rules]`'s.
     pub working_hours: Option<super::working_hours::WorkingHours>,
+}
+
+impl Staff {
+    /// Whether the person is on the staff on `day`: marked active, and within their dates.
+    pub fn active_on(&self, day: chrono::NaiveDate) -> bool {
+        self.active
+            && self.active_from.is_none_or(|from| from <= day)
+            && self.active_to.is_none_or(|to| day <= to)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,6 +401,10 @@ pub struct Organisation {
     pub sources: Vec<std::path::PathBuf>,
     /// `[auth]`: local passwords and the trusted-header sign-on; set by `config::load`.
     pub auth: AuthSettings,
+    /// `[organisation] staff_csv`, resolved: the staff register `staff sync` rewrites.
+    pub staff_csv: Option<std::path::PathBuf>,
+    /// `[staff_sync]`: where `staff sync` reads the staff from; set by `config::load`.
+    pub staff_sync: Option<super::staff_sync::StaffSyncSettings>,
     unit_index: HashMap<UnitId, usize>,
     children: HashMap<UnitId, Vec<UnitId>>,
     staff_by_unit: HashMap<UnitId, Vec<usize>>,
@@ -434,6 +452,8 @@ impl Organisation {
             sources: Vec::new(),
             rules: super::rules::RulesSettings::default(),
             auth: AuthSettings::default(),
+            staff_csv: None,
+            staff_sync: None,
             unit_index,
             children,
             staff_by_unit,
@@ -562,15 +582,37 @@ impl Organisation {
     }
 
     /// The unit's active staff with an account in `system`, sorted by staff id: the canonical
-    /// order the draw's snapshot is stored in.
+    /// order the draw's snapshot is stored in. Dates of employment are not looked at: see
+    /// [`Organisation::population_on`] for a given day.
     pub fn population(&self, unit: &UnitId, system: &SystemId) -> Vec<Member> {
+        self.members(unit, system, |s| s.active)
+    }
+
+    /// [`Organisation::population`] of those on the staff on `day` (a draw asks on its
+    /// month's first day): a leaver whose last day came before it, or a joiner whose first
+    /// day comes after it, is not drawn.
+    pub fn population_on(
+        &self,
+        unit: &UnitId,
+        system: &SystemId,
+        day: chrono::NaiveDate,
+    ) -> Vec<Member> {
+        self.members(unit, system, |s| s.active_on(day))
+    }
+
+    fn members(
+        &self,
+        unit: &UnitId,
+        system: &SystemId,
+        keep: impl Fn(&Staff) -> bool,
+    ) -> Vec<Member> {
         let mut members: Vec<Member> = self
             .staff_by_unit
             .get(unit)
             .into_iter()
             .flatten()
             .map(|&i| &self.staff[i])
-            .filter(|s| s.active)
+            .filter(|s| keep(s))
             .filter_map(|s| {
                 s.usernames.get(system).map(|username| Member {
                     staff_id: s.id.clone(),

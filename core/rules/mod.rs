@@ -159,10 +159,12 @@ impl Rules {
             });
             by_id.insert(s.id.clone(), i);
             for (system, username) in &s.usernames {
-                by_account
-                    .entry(system.as_str().to_owned())
-                    .or_default()
-                    .insert(username.clone(), i);
+                let accounts = by_account.entry(system.as_str().to_owned()).or_default();
+                // A leaver's username may have been given to someone on the staff now, who
+                // is the one it means.
+                if s.active_to.is_none() || !accounts.contains_key(username) {
+                    accounts.insert(username.clone(), i);
+                }
             }
             if let Some(pnr) = pnr {
                 by_pnr.entry(pnr).or_insert(i);

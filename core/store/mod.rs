@@ -15,6 +15,7 @@ pub mod orders;
 mod outside;
 mod report;
 pub mod review;
+mod staff;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -21,6 +21,7 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
     session.require(&[Role::Admin])?;
     let org = &state.org;
     let problems = state.connectors.problems();
+    let today = local_date(state.clock.now());
     let units: Vec<_> = org
         .units
         .iter()
@@ -28,7 +29,7 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
             let staff = org
                 .staff
                 .iter()
-                .filter(|s| s.unit == u.id && s.active)
+                .filter(|s| s.unit == u.id && s.active_on(today))
                 .count();
             json!({
                 "id": u.id, "name": u.name, "parent": u.parent, "manager": u.manager.name,
@@ -73,7 +74,7 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
         })
         .collect();
     let staff_total = org.staff.len();
-    let staff_active = org.staff.iter().filter(|s| s.active).count();
+    let staff_active = org.staff.iter().filter(|s| s.active_on(today)).count();
     let config = loaded_config(&state).await;
     // Work a removed or renamed unit or system left: no draws are made until it is resolved.
     let orphans: Vec<_> = crate::draw::orphans(&state.store, org)
@@ -88,6 +89,7 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
         .iter()
         .map(|u| json!({"username": u.username, "name": u.name, "role": u.role.label_sv(), "disabled": u.disabled}))
         .collect();
+    let reconciliations = reconciliations(&state).await?;
     Ok(state.page(
         Some(&session),
         "Konfiguration",
@@ -96,9 +98,39 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
             "organisation": org.name, "units": units, "systems": systems, "routines": routines,
             "staff_total": staff_total, "staff_active": staff_active, "users": users,
             "valid": problems.is_empty(), "disk_changed": config["changed"] == true, "config": config,
-            "orphans": orphans,
+            "orphans": orphans, "reconciliations": reconciliations,
         }),
     ))
+}
+
+/// Usernames shown per list; a list of thousands says what it needs to in its count.
+const RECONCILE_SHOWN: usize = 200;
+
+/// Each system's latest `staff reconcile`: users in the system whom nobody on the staff
+/// holds, and staff whose username the system lacks.
+async fn reconciliations(state: &Shared) -> Result<Vec<Value>, StoreError> {
+    Ok(state
+        .store
+        .reconciliations()
+        .await?
+        .iter()
+        .map(|r| {
+            let (unknown, stale) = (&r.result.unknown, &r.result.stale);
+            json!({
+                "system": r.result.system, "file": r.result.file, "listed": r.result.listed,
+                "made_at": local(r.made_at), "made_by": r.made_by,
+                "unknown_count": unknown.len(),
+                "unknown": unknown.iter().take(RECONCILE_SHOWN).collect::<Vec<_>>(),
+                "unknown_more": unknown.len().saturating_sub(RECONCILE_SHOWN),
+                "stale_count": stale.len(),
+                "stale": stale.iter().take(RECONCILE_SHOWN).map(|s| json!({
+                    "staff_id": s.staff_id, "username": s.username,
+                    "name": state.org.staff_member(s.staff_id.as_str()).map(|m| m.name.clone()),
+                })).collect::<Vec<_>>(),
+                "stale_more": stale.len().saturating_sub(RECONCILE_SHOWN),
+            })
+        })
+        .collect())
 }
 
 /// The loaded configuration against the files on disk (read, and checked when changed, off

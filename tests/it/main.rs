@@ -25,4 +25,5 @@ mod report;
 mod review;
 mod scheduler;
 mod sso_header;
+mod staff_sync;
 mod web;

@@ -14,6 +14,6 @@ mod table;
 pub mod wire;
 
 pub use table::{
-    Column, Layout, MAX_XLSX_COLUMNS, MAX_XLSX_ROWS, Row, TimeColumns, action_by_prefix, import,
-    parse_time,
+    Column, Layout, MAX_XLSX_COLUMNS, MAX_XLSX_ROWS, Row, Table, TimeColumns, action_by_prefix,
+    import, parse_time, read_table,
 };

@@ -268,6 +268,41 @@ pub fn import(
     columns: &[Column],
     map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
 ) -> Result<ImportOutcome, ConnectorError> {
+    let table = read_table(input, limits, columns, map)?;
+    Ok(ImportOutcome {
+        events: table.items,
+        rejected: table.rejected,
+        lines: table.lines,
+    })
+}
+
+/// The rows of a table that [`read_table`] read: what `map` made of each, the line each
+/// came from (parallel to `items`), and the rows that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table<T> {
+    pub items: Vec<T>,
+    pub lines: Vec<u64>,
+    pub rejected: Vec<RowError>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            lines: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// [`import`] for any kind of row, not only access events (a system's exported user list,
+/// an HR export): the same limits, separator detection, line numbers and XLSX caps.
+pub fn read_table<T>(
+    input: &mut dyn Read,
+    limits: &ImportLimits,
+    columns: &[Column],
+    map: impl FnMut(&Row) -> Result<T, RowError>,
+) -> Result<Table<T>, ConnectorError> {
     let mut head = Vec::with_capacity(4);
     (&mut *input)
         .take(4)
@@ -380,11 +415,11 @@ fn detect_delimiter(header_line: &[u8]) -> u8 {
     }
 }
 
-fn import_csv(
+fn import_csv<T>(
     mut input: impl Read,
     columns: &[Column],
-    map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
-) -> Result<ImportOutcome, ConnectorError> {
+    map: impl FnMut(&Row) -> Result<T, RowError>,
+) -> Result<Table<T>, ConnectorError> {
     // The header line is read ahead to choose the separator, then handed to csv again.
     let mut first = Vec::new();
     let mut byte = [0u8; 1];
@@ -487,22 +522,22 @@ fn import_csv(
 
 /// The data rows of a file whose header is located: each is mapped, and the outcome
 /// collects the events with their lines and the rejections.
-struct Rows<'a, F> {
+struct Rows<'a, F, T> {
     positions: Vec<Option<usize>>,
     columns: &'a [Column],
     delimiter: u8,
     map: F,
-    outcome: ImportOutcome,
+    outcome: Table<T>,
 }
 
-impl<'a, F: FnMut(&Row) -> Result<AccessEvent, RowError>> Rows<'a, F> {
+impl<'a, T, F: FnMut(&Row) -> Result<T, RowError>> Rows<'a, F, T> {
     fn new(positions: Vec<Option<usize>>, columns: &'a [Column], delimiter: u8, map: F) -> Self {
         Self {
             positions,
             columns,
             delimiter,
             map,
-            outcome: ImportOutcome::default(),
+            outcome: Table::default(),
         }
     }
 
@@ -516,7 +551,7 @@ impl<'a, F: FnMut(&Row) -> Result<AccessEvent, RowError>> Rows<'a, F> {
         };
         match (self.map)(&row) {
             Ok(e) => {
-                self.outcome.events.push(e);
+                self.outcome.items.push(e);
                 self.outcome.lines.push(line);
             }
             Err(e) => self.outcome.rejected.push(e),
@@ -699,11 +734,11 @@ pub const MAX_XLSX_ROWS: u32 = 1_048_576;
 /// Reads the first sheet cell by cell (never the whole sheet as a rectangle, which a single
 /// cell at `XFD1048576` would make 17 billion cells large), one row at a time, refusing a
 /// cell beyond the column or row cap with one line that names the cap.
-fn import_xlsx(
+fn import_xlsx<T>(
     bytes: &[u8],
     columns: &[Column],
-    map: impl FnMut(&Row) -> Result<AccessEvent, RowError>,
-) -> Result<ImportOutcome, ConnectorError> {
+    map: impl FnMut(&Row) -> Result<T, RowError>,
+) -> Result<Table<T>, ConnectorError> {
     // calamine's errors describe the workbook's structure, never cell values.
     let unreadable = |e: calamine::XlsxError| {
         ConnectorError::malformed(format!(
@@ -756,13 +791,13 @@ fn import_xlsx(
 
 /// The rows of a sheet as they come: the first non-empty one is the header, the rest are
 /// mapped; empty rows are skipped, as csv skips blank lines.
-struct SheetRows<'c, F> {
+struct SheetRows<'c, F, T> {
     columns: &'c [Column],
     map: Option<F>,
-    rows: Option<Rows<'c, F>>,
+    rows: Option<Rows<'c, F, T>>,
 }
 
-impl<'c, F: FnMut(&Row) -> Result<AccessEvent, RowError>> SheetRows<'c, F> {
+impl<'c, T, F: FnMut(&Row) -> Result<T, RowError>> SheetRows<'c, F, T> {
     fn new(columns: &'c [Column], map: F) -> Self {
         Self {
             columns,
@@ -788,7 +823,7 @@ impl<'c, F: FnMut(&Row) -> Result<AccessEvent, RowError>> SheetRows<'c, F> {
         Ok(())
     }
 
-    fn finish(self) -> Result<ImportOutcome, ConnectorError> {
+    fn finish(self) -> Result<Table<T>, ConnectorError> {
         self.rows.map(|r| r.outcome).ok_or_else(empty_file)
     }
 }

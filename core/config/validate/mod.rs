@@ -13,6 +13,7 @@ mod auth;
 mod notify;
 mod routines;
 pub(super) mod staff;
+mod staff_sync;
 mod systems;
 mod units;
 
@@ -96,6 +97,10 @@ pub(super) fn organisation(c: Collected, errors: &mut Vec<ConfigError>) -> Optio
     let routines = routines::validate(&c.routines, &unit_ids, &system_ids, errors);
     let notify = c.notify.as_ref().map(|n| notify::validate(n, errors));
     let auth = c.auth.as_ref().map(|a| auth::validate(a, errors));
+    let staff_sync = c
+        .staff_sync
+        .as_ref()
+        .and_then(|s| staff_sync::validate(s, &unit_ids, &system_ids, errors));
     if !errors.is_empty() {
         return None;
     }
@@ -106,6 +111,7 @@ pub(super) fn organisation(c: Collected, errors: &mut Vec<ConfigError>) -> Optio
     if let Some(auth) = auth {
         organisation.auth = auth;
     }
+    organisation.staff_sync = staff_sync;
     Some(organisation)
 }
 

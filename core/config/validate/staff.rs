@@ -74,7 +74,16 @@ fn validate_with(
             .map_err(|e| p.fail("personnummer", e.to_string()))
             .ok()
             .flatten();
-        let names = accounts(s, systems, &mut usernames, &mut p);
+        let active_from = date(r.active_from.as_deref(), "active_from", &mut p);
+        let active_to = date(r.active_to.as_deref(), "active_to", &mut p);
+        if let (Some(from), Some(to)) = (active_from, active_to)
+            && to < from
+        {
+            p.fail("active_to", format!("{to} is before active_from {from}"));
+        }
+        // A leaver's usernames may be given to someone else later: only the current staff's
+        // must name one person each.
+        let names = accounts(s, systems, &mut usernames, active_to.is_none(), &mut p);
         if let (true, Some(id), Ok(unit)) = (p.count() == before, id, UnitId::new(&r.unit)) {
             staff.push(Staff {
                 id,
@@ -84,11 +93,21 @@ fn validate_with(
                 personnummer,
                 usernames: names,
                 active: r.active.unwrap_or(true),
+                active_from,
+                active_to,
                 working_hours: rules::working_hours(r.working_hours.as_deref(), &mut p),
             });
         }
     }
     staff
+}
+
+/// A `YYYY-MM-DD` date field, when given.
+fn date(raw: Option<&str>, field: &str, p: &mut Problems) -> Option<chrono::NaiveDate> {
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
+    raw.parse()
+        .map_err(|_| p.fail(field, format!("'{raw}' is not a date like 2027-05-01")))
+        .ok()
 }
 
 fn check_unit(unit: &str, units: &Known, p: &mut Problems) {
@@ -110,6 +129,7 @@ fn accounts<'a>(
     s: &'a StaffSource,
     systems: &Known,
     taken: &mut Usernames<'a>,
+    current: bool,
     p: &mut Problems,
 ) -> BTreeMap<SystemId, String> {
     let r: &RawStaff = &s.raw;
@@ -130,7 +150,7 @@ fn accounts<'a>(
         if username.is_empty() {
             continue;
         }
-        if let Some(other) = taken.insert((system.as_str(), username), r.id.as_str()) {
+        if current && let Some(other) = taken.insert((system.as_str(), username), r.id.as_str()) {
             p.fail(
                 &field,
                 format!("username '{username}' is also used by staff '{other}' in {system}"),

@@ -17,6 +17,7 @@ pub mod login;
 #[path = "../../../connectors/sdk/tests/data/personnummer_meta.rs"]
 mod meta;
 pub mod proxy;
+pub mod slapd;
 pub mod state;
 pub mod tls;
 pub mod webdriver;
