@@ -14,6 +14,7 @@ pub mod orders;
 mod outside;
 mod report;
 pub mod review;
+pub mod sso;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -21,4 +21,5 @@ mod report;
 mod review;
 mod scheduler;
 mod sso_header;
+mod sso_oidc;
 mod web;
