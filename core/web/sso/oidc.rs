@@ -39,7 +39,7 @@ use crate::store::sso::{PendingOidcLogin, SsoIdentity};
 /// How long a sign-on may take between leaving for the provider and coming back.
 const LOGIN_TTL: TimeDelta = TimeDelta::minutes(10);
 /// How long the provider's discovery document and keys are used before they are fetched
-/// again (a rotated signing key is picked up within this time).
+/// again (sooner after a refused ID token: its key may be newer than ours).
 const METADATA_TTL: Duration = Duration::from_secs(10 * 60);
 /// Ties a sign-on to the browser that started it (SameSite=Lax: it must come along on the
 /// provider's cross-site redirect back).
@@ -124,6 +124,11 @@ impl OidcState {
             .map_err(|e| format!("discovery: {}", error_chain(&e)))?;
         *cached = Some((Instant::now(), issuer.to_owned(), metadata.clone()));
         Ok(metadata)
+    }
+
+    /// Drops the cached metadata, so that the next sign-on fetches it again.
+    async fn forget(&self) {
+        *self.metadata.lock().await = None;
     }
 
     async fn client(&self, config: &OidcAuth, redirect: &str) -> Result<OidcClient, String> {
@@ -287,6 +292,9 @@ pub async fn callback(
         Ok(who) => who,
         Err(reason) => {
             tracing::warn!("OpenID sign-on refused: {reason}");
+            // Perhaps signed with a key the provider rotated in since: the next sign-on
+            // fetches the metadata and keys again.
+            state.oidc.forget().await;
             return Ok(refused(&state, StatusCode::FORBIDDEN, NOT_ACCEPTED));
         }
     };
