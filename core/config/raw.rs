@@ -77,12 +77,41 @@ pub(super) struct RawAttributes {
     pub(super) usernames: BTreeMap<String, String>,
 }
 
-/// `[auth]`: whether local passwords work, and the trusted-header sign-on.
+/// `[auth]`: whether local passwords work, the trusted-header and OpenID Connect sign-on,
+/// and the groups that give signed-on users their role.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAuth {
     pub(super) local_passwords: Option<bool>,
     pub(super) header: Option<RawHeaderAuth>,
+    pub(super) oidc: Option<RawOidcAuth>,
+    #[serde(default)]
+    pub(super) map: Vec<RawGroupRule>,
+}
+
+/// `[auth.oidc]`: an OpenID Connect provider. The secret is never inline: a file (relative
+/// to this file) or an environment variable names it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOidcAuth {
+    pub(super) issuer: String,
+    pub(super) client_id: String,
+    pub(super) client_secret_file: Option<String>,
+    pub(super) client_secret_env: Option<String>,
+    pub(super) scopes: Option<Vec<String>>,
+    pub(super) username_claim: Option<String>,
+    pub(super) groups_claim: Option<String>,
+    pub(super) redirect_url: Option<String>,
+}
+
+/// `[[auth.map]]`: a group of the organisation's directory and what it gives.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroupRule {
+    pub(super) group: String,
+    pub(super) role: String,
+    #[serde(default)]
+    pub(super) units: Vec<String>,
 }
 
 /// `[auth.header]`: a reverse proxy (a SAML/SITHS service provider) names the user.

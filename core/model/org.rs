@@ -93,6 +93,10 @@ pub struct AuthSettings {
     /// `[auth] local_passwords`: whether the password form works (default yes).
     pub local_passwords: bool,
     pub header: Option<HeaderAuth>,
+    /// `[auth.oidc]`: OpenID Connect sign-on.
+    pub oidc: Option<super::sso::OidcAuth>,
+    /// `[[auth.map]]`: the role and units each group gives a signed-on user.
+    pub map: Vec<super::sso::GroupRule>,
 }
 
 impl Default for AuthSettings {
@@ -100,6 +104,8 @@ impl Default for AuthSettings {
         Self {
             local_passwords: true,
             header: None,
+            oidc: None,
+            map: Vec::new(),
         }
     }
 }

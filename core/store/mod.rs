@@ -15,6 +15,7 @@ pub mod orders;
 mod outside;
 mod report;
 pub mod review;
+pub mod sso;
 mod staff;
 pub mod users;
 

@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use super::{Result, Store, StoreError, parse_ts, ts};
 use crate::model::user::{Role, User};
 
-const USER_COLUMNS: &str = "id, username, name, email, role, units, password_hash, disabled";
+pub(super) const USER_COLUMNS: &str =
+    "id, username, name, email, role, units, password_hash, disabled";
 
 pub(super) fn user_from_row(row: &AnyRow) -> Result<(User, String)> {
     let id: i64 = row.try_get("id")?;

@@ -43,6 +43,7 @@ fn login_page(state: &Shared, error: Option<&str>) -> Response {
             "error": error,
             "local_passwords": state.org.auth.local_passwords,
             "header_login": state.org.auth.header.is_some(),
+            "oidc_login": state.org.auth.oidc.is_some(),
         }),
     );
     if let Ok(v) = set_cookie(state, LOGIN_COOKIE, &token, 3600).parse() {

@@ -58,6 +58,8 @@ pub struct AppState {
     pub login_secret: String,
     /// Where `serve` loaded the configuration from, to show whether the disk still holds it.
     pub config_watch: Option<Arc<crate::config::ConfigWatch>>,
+    /// The OpenID provider's cached metadata and the HTTP client that talks to it.
+    oidc: sso::oidc::OidcState,
 }
 
 pub type Shared = Arc<AppState>;
@@ -88,6 +90,7 @@ impl AppState {
             session_idle: DEFAULT_SESSION_IDLE,
             login_secret: crate::auth::random_token(),
             config_watch: None,
+            oidc: sso::oidc::OidcState::default(),
         }
     }
 
@@ -365,6 +368,8 @@ pub fn router(state: Shared) -> Router {
         .route("/", get(session::home))
         .route("/login", get(login::form).post(login::submit))
         .route("/login/sso", get(sso::header::login))
+        .route("/login/oidc", get(sso::oidc::start))
+        .route("/login/oidc/callback", get(sso::oidc::callback))
         .route("/logout", post(login::logout))
         .route("/granskningar", get(reviewer::tasks))
         .route("/granskningar/{id}", get(reviewer::task))

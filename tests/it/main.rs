@@ -25,5 +25,6 @@ mod report;
 mod review;
 mod scheduler;
 mod sso_header;
+mod sso_oidc;
 mod staff_sync;
 mod web;

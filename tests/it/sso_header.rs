@@ -146,3 +146,55 @@ trusted_proxies = ["10.1.2.0/24"]
         .unwrap();
     assert!(text.contains("id=\"password\""));
 }
+
+#[tokio::test]
+async fn the_groups_header_maps_to_a_role_and_provisions_the_user() {
+    let app = app(r#"
+[auth.header]
+user_header = "X-Remote-User"
+groups_header = "X-Remote-Groups"
+trusted_proxies = ["127.0.0.1/32", "::1"]
+
+[[auth.map]]
+group = "lv-ledning"
+role = "executive"
+"#)
+    .await;
+    let client = no_redirects();
+    let sign_on = |user: &'static str, groups: &'static str| {
+        client
+            .get(format!("{}/login/sso", app.url))
+            .header("X-Remote-User", user)
+            .header("X-Remote-Groups", groups)
+            .send()
+    };
+    let r = sign_on("Nyledare", "alla; lv-ledning").await.unwrap();
+    assert_eq!(r.status(), 303, "{}", app.log_so_far());
+    let cookie = session_cookie(&r).expect("a session cookie");
+    let report = client
+        .get(format!("{}/rapport", app.url))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 200, "an executive sees the report");
+
+    let r = sign_on("olle", "alla").await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(session_cookie(&r).is_none());
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("ger ingen behörighet i loggvakt")
+    );
+
+    let store = app.store().await;
+    let (user, _) = store.user_by_name("nyledare").await.unwrap().unwrap();
+    assert_eq!(user.role.as_str(), "executive");
+    assert!(store.user_by_name("olle").await.unwrap().is_none());
+    assert_eq!(
+        crate::support::audit_count(&store, "user.provisioned").await,
+        1
+    );
+}

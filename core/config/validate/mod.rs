@@ -96,7 +96,10 @@ pub(super) fn organisation(c: Collected, errors: &mut Vec<ConfigError>) -> Optio
     let staff = staff::validate(&c.staff, &unit_ids, &system_ids, errors);
     let routines = routines::validate(&c.routines, &unit_ids, &system_ids, errors);
     let notify = c.notify.as_ref().map(|n| notify::validate(n, errors));
-    let auth = c.auth.as_ref().map(|a| auth::validate(a, errors));
+    let auth = c
+        .auth
+        .as_ref()
+        .map(|a| auth::validate(a, &unit_ids, errors));
     let staff_sync = c
         .staff_sync
         .as_ref()

@@ -8,14 +8,16 @@ use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
 
-use super::super::login::start_session;
 use super::super::{Shared, WebError};
+use super::sign_on::sign_on;
 use crate::model::org::HeaderAuth;
+use crate::store::sso::SsoIdentity;
 
 /// The longest username a header may carry.
 const MAX_USERNAME: usize = 200;
+/// The most groups read from the groups header.
+const MAX_GROUPS: usize = 1000;
 
 /// The username the proxy set, when the peer is trusted; `None` otherwise.
 pub(in crate::web) fn trusted_user(
@@ -38,6 +40,24 @@ pub(in crate::web) fn trusted_user(
     (!name.is_empty() && name.len() <= MAX_USERNAME).then(|| name.to_lowercase())
 }
 
+/// The groups the proxy names in `groups_header` (comma or semicolon separated), when that
+/// header is configured and present.
+fn groups(config: &HeaderAuth, headers: &HeaderMap) -> Option<Vec<String>> {
+    let value = headers
+        .get(config.groups_header.as_deref()?)?
+        .to_str()
+        .ok()?;
+    Some(
+        value
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .take(MAX_GROUPS)
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
 pub async fn login(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -48,24 +68,11 @@ pub async fn login(
     };
     let peer = peer.map(|Extension(ConnectInfo(a))| a);
     let username = trusted_user(config, &headers, peer).ok_or(WebError::Unauthorized)?;
-    let user = match state.store.user_by_name(&username).await? {
-        Some((user, _)) if !user.disabled => user,
-        _ => {
-            tracing::info!("sign-on by header for an unknown or disabled user");
-            return Err(WebError::Forbidden);
-        }
+    let who = SsoIdentity {
+        name: username.clone(),
+        email: String::new(),
+        username,
     };
-    let now = state.clock.now();
-    state
-        .store
-        .begin_write(now, &format!("user:{}", user.id))
-        .await?
-        .commit_audited(
-            "user.sso_login",
-            &format!("user:{}", user.id),
-            json!({"username": user.username, "via": "header"}),
-        )
-        .await?;
-    tracing::info!(user = user.id, "login by trusted header");
-    start_session(&state, user.id).await
+    let groups = groups(config, &headers);
+    sign_on(&state, who, groups.as_deref(), "header").await
 }
