@@ -63,11 +63,7 @@ impl Provider {
     /// callback at `app_url` as the registered redirect, and waits until it answers.
     async fn start(port: u16, app_url: &str) -> Provider {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
-        assert!(
-            dir.join("node_modules/oidc-provider").is_dir(),
-            "the test OpenID provider is not installed: run \
-             `(cd tests/oidc && npm ci --no-audit --no-fund)` (.ci/run does)"
-        );
+        install_provider(&dir);
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
         let child = Command::new(&node)
             .arg("provider.mjs")
@@ -451,5 +447,31 @@ role = "boss"
         "unknown role 'boss'",
     ] {
         r.says(needle);
+    }
+}
+
+/// Installs the provider's packages (pinned by its package-lock.json) the first time a test
+/// needs them, once per test process, so that `cargo test` alone works where npm is.
+fn install_provider(dir: &std::path::Path) {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        if dir.join("node_modules/oidc-provider").is_dir() {
+            return Ok(());
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir)
+            .output()
+            .map_err(|e| format!("npm: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = installed {
+        panic!(
+            "the test OpenID provider cannot be installed (`(cd tests/oidc && npm ci --no-audit --no-fund)`; .ci/run does it): {e}"
+        );
     }
 }
