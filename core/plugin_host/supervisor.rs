@@ -262,7 +262,11 @@ impl Inner {
             stdout: process.stdout.take().expect("piped"),
             process,
         };
-        let answer = exchange(&mut running, self.timeout, std::slice::from_ref(&self.create));
+        let answer = exchange(
+            &mut running,
+            self.timeout,
+            std::slice::from_ref(&self.create),
+        );
         match answer {
             Ok(Ok(manifest)) => Ok((running, manifest)),
             Ok(Err(e)) => {
