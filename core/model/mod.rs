@@ -13,6 +13,7 @@ pub mod order;
 pub mod org;
 pub mod report;
 pub mod rules;
+pub mod secret;
 pub mod sso;
 pub mod staff_sync;
 pub mod task;

@@ -44,7 +44,7 @@ pub struct SmtpServer {
     pub port: u16,
     pub security: SmtpSecurity,
     /// AUTH, when the server wants it: the username and the password.
-    pub login: Option<(String, SecretText)>,
+    pub login: Option<(String, super::secret::Secret)>,
 }
 
 impl std::fmt::Debug for SmtpServer {
@@ -65,26 +65,6 @@ pub enum SmtpSecurity {
     None,
     Starttls,
     Tls,
-}
-
-/// A password or token from the configuration: never in `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretText(String);
-
-impl SecretText {
-    pub fn new(text: String) -> Self {
-        Self(text)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SecretText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<hidden>")
-    }
 }
 
 /// How users log in, besides the session cookie that every way ends in.

@@ -21,25 +21,7 @@ pub struct OidcAuth {
     pub redirect_url: Option<String>,
 }
 
-/// A secret read from a file or the environment at load; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
+pub use super::secret::Secret;
 
 /// `[[auth.map]]`: members of `group` get `role`, and (reviewers) see `units`.
 #[derive(Debug, Clone, PartialEq, Eq)]

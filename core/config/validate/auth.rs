@@ -15,7 +15,6 @@ use crate::model::user::Role;
 
 /// The longest client secret read from a file: a secret is tens of bytes; a larger file is
 /// the wrong file.
-const MAX_SECRET: u64 = 4096;
 
 pub(super) fn validate(
     a: &Located<RawAuth>,
@@ -118,12 +117,18 @@ fn oidc(o: &RawOidcAuth, dir: &Path, p: &mut Problems) -> Option<OidcAuth> {
         (None, None) => {
             p.fail(
                 "oidc.client_secret_file",
-                "is missing: name a file (or client_secret_env a variable) holding the client                  secret; it is never written in the configuration itself"
+                "is missing: name a file (or client_secret_env a variable) holding the client secret; it is never written in the configuration itself"
                     .into(),
             );
             None
         }
-        (Some(file), None) => read_secret_file(&dir.join(file), p),
+        (Some(file), None) => match crate::config::read_secret_file(&dir.join(file)) {
+            Ok(secret) => Some(Secret::new(secret.trim().to_owned())),
+            Err(e) => {
+                p.fail("oidc.client_secret_file", e);
+                None
+            }
+        },
         (None, Some(var)) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim().to_owned())),
             _ => {
@@ -176,35 +181,6 @@ fn oidc(o: &RawOidcAuth, dir: &Path, p: &mut Problems) -> Option<OidcAuth> {
         groups_claim,
         redirect_url,
     })
-}
-
-fn read_secret_file(path: &Path, p: &mut Problems) -> Option<Secret> {
-    let field = "oidc.client_secret_file";
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > MAX_SECRET => {
-            p.fail(
-                field,
-                format!("{} is larger than {MAX_SECRET} bytes", path.display()),
-            );
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            p.fail(field, format!("cannot read {}: {e}", path.display()));
-            return None;
-        }
-    }
-    match std::fs::read_to_string(path) {
-        Ok(s) if !s.trim().is_empty() => Some(Secret::new(s.trim().to_owned())),
-        Ok(_) => {
-            p.fail(field, format!("{} is empty", path.display()));
-            None
-        }
-        Err(e) => {
-            p.fail(field, format!("cannot read {}: {e}", path.display()));
-            None
-        }
-    }
 }
 
 fn group_rule(

@@ -8,7 +8,8 @@ use crate::config::ConfigError;
 use crate::config::collect::Located;
 use crate::config::raw::{RawNotify, RawSmtp};
 use crate::config::read_secret_file;
-use crate::model::org::{NotifySettings, NotifyTransport, SecretText, SmtpSecurity, SmtpServer};
+use crate::model::org::{NotifySettings, NotifyTransport, SmtpSecurity, SmtpServer};
+use crate::model::secret::Secret;
 
 pub(super) fn validate(n: &Located<RawNotify>, errors: &mut Vec<ConfigError>) -> NotifySettings {
     let file = n.file.as_path();
@@ -103,7 +104,7 @@ fn smtp_transport(file: &Path, smtp: &RawSmtp, p: &mut Problems) -> Option<Notif
 }
 
 /// The AUTH username and password, the password given inline, in a file or in a variable.
-fn login(file: &Path, smtp: &RawSmtp, p: &mut Problems) -> Option<(String, SecretText)> {
+fn login(file: &Path, smtp: &RawSmtp, p: &mut Problems) -> Option<(String, Secret)> {
     let sources = [
         smtp.password.as_ref().map(|pw| Ok(pw.clone())),
         smtp.password_file
@@ -144,7 +145,7 @@ fn login(file: &Path, smtp: &RawSmtp, p: &mut Problems) -> Option<(String, Secre
             None
         }
         (Some(user), _) => match given.into_iter().next()? {
-            Ok(pw) => Some((user.to_owned(), SecretText::new(pw))),
+            Ok(pw) => Some((user.to_owned(), Secret::new(pw))),
             Err(message) => {
                 p.fail("smtp.password_file", message);
                 None
