@@ -20,6 +20,7 @@ use super::frame;
 const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 pub fn run(library: &Path) -> ExitCode {
+    end_with_parent();
     let Some(mut out) = frame_output() else {
         eprintln!("plugin-host: cannot set up the frame pipe");
         return ExitCode::FAILURE;
@@ -86,4 +87,22 @@ fn frame_output() -> Option<File> {
         }
         Some(File::from_raw_fd(frames))
     }
+}
+
+/// A parent killed outright (SIGKILL, the OOM killer) cannot end this process, and a plugin
+/// hung in a call would then run on alone. A watcher thread ends the process once it has been
+/// handed to another parent. (`PR_SET_PDEATHSIG` would fire when the parent's *thread* that
+/// started this process ends, and the parent starts plugins from pooled threads that do.)
+fn end_with_parent() {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != parent {
+                std::process::exit(1);
+            }
+        }
+    });
 }
