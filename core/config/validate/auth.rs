@@ -13,9 +13,6 @@ use crate::model::org::{AuthSettings, HeaderAuth, Network};
 use crate::model::sso::{GroupRule, OidcAuth, Secret};
 use crate::model::user::Role;
 
-/// The longest client secret read from a file: a secret is tens of bytes; a larger file is
-/// the wrong file.
-
 pub(super) fn validate(
     a: &Located<RawAuth>,
     unit_ids: &HashSet<&str>,
