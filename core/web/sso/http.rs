@@ -30,13 +30,31 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
+    /// Trusts the OS store and the extra CAs of `--extra-ca`: an organisation's identity
+    /// provider often has a certificate from its own CA.
     pub fn new() -> Self {
-        let inner = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TIMEOUT)
-            .build()
-            .expect("a client with rustls and no custom roots builds");
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(TIMEOUT)
+        };
+        let with_extra = loggvakt_connector::tls::extra_roots().map(|pem| {
+            reqwest::Certificate::from_pem_bundle(pem)
+                .and_then(|certs| builder().tls_certs_merge(certs).build())
+        });
+        let inner = match with_extra {
+            Some(Ok(client)) => client,
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "the extra CA bundle cannot be used for the identity provider");
+                builder()
+                    .build()
+                    .expect("a client with rustls and no custom roots builds")
+            }
+            None => builder()
+                .build()
+                .expect("a client with rustls and no custom roots builds"),
+        };
         Self { inner }
     }
 
