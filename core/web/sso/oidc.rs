@@ -188,18 +188,28 @@ fn browser_cookie(state: &Shared, value: &str, max_age: i64) -> String {
     )
 }
 
+/// The provider's client for this request's callback address, or the page saying the
+/// provider cannot be reached.
+async fn provider_client(
+    state: &Shared,
+    config: &OidcAuth,
+    headers: &HeaderMap,
+) -> Result<OidcClient, Response> {
+    let redirect = redirect_url(config, &state.org.notify.base_url, headers);
+    state.oidc.client(config, &redirect).await.map_err(|e| {
+        tracing::warn!("OpenID provider unavailable: {e}");
+        refused(state, StatusCode::BAD_GATEWAY, UNAVAILABLE)
+    })
+}
+
 /// `GET /login/oidc`: off to the provider, with a fresh state, nonce and PKCE challenge.
 pub async fn start(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, WebError> {
     let Some(config) = &state.org.auth.oidc else {
         return Err(WebError::NotFound);
     };
-    let redirect = redirect_url(config, &state.org.notify.base_url, &headers);
-    let client = match state.oidc.client(config, &redirect).await {
+    let client = match provider_client(&state, config, &headers).await {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("OpenID provider unavailable: {e}");
-            return Ok(refused(&state, StatusCode::BAD_GATEWAY, UNAVAILABLE));
-        }
+        Err(page) => return Ok(page),
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
@@ -280,13 +290,9 @@ pub async fn callback(
         tracing::info!("OpenID callback from another browser than the one that started it");
         return Ok(refused(&state, StatusCode::FORBIDDEN, STALE));
     }
-    let redirect = redirect_url(config, &state.org.notify.base_url, &headers);
-    let client = match state.oidc.client(config, &redirect).await {
+    let client = match provider_client(&state, config, &headers).await {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("OpenID provider unavailable: {e}");
-            return Ok(refused(&state, StatusCode::BAD_GATEWAY, UNAVAILABLE));
-        }
+        Err(page) => return Ok(page),
     };
     let who = match verified_identity(&state, config, &client, code, pending).await {
         Ok(who) => who,
