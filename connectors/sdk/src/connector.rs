@@ -60,6 +60,25 @@ pub trait Connector: Send + Sync {
         Err(ConnectorError::unsupported("import"))
     }
 
+    /// [`Connector::import`] handed over in chunks as the file is read, so that memory stays
+    /// flat whatever the file's size. Each chunk is an [`ImportOutcome`] of at most about
+    /// [`crate::IMPORT_CHUNK_EVENTS`] events and the rows refused among them, in file order;
+    /// `sink` returning an error stops the import with that error. Read through
+    /// [`ImportLimits::reader`].
+    ///
+    /// The default reads the whole answer through `import` and hands it over in chunks:
+    /// correct for every connector, flat only for those that override it (formats that can
+    /// be read row by row).
+    fn import_stream(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        let whole = self.import(input, limits)?;
+        crate::protocol::hand_over_in_chunks(whole, sink)
+    }
+
     /// Records a closed review's outcome in the source system.
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
         let _ = wb;

@@ -363,6 +363,36 @@ pub fn read_all<R: io::Read>(input: R) -> Result<ImportOutcome, RowError> {
     Ok(outcome)
 }
 
+/// [`read_all`] handed to `sink` in chunks as the rows are read (see
+/// [`crate::Connector::import_stream`]): memory stays that of one chunk whatever the size of
+/// the file, which is read through `limits` (its size is refused when passed, not up front).
+pub fn import_stream(
+    input: &mut dyn io::Read,
+    limits: &ImportLimits,
+    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    let mut reader = Reader::new(io::BufReader::with_capacity(1 << 16, limits.reader(input)))?;
+    let mut chunk = ImportOutcome::default();
+    while let Some(row) = reader.next() {
+        match row {
+            Ok((line, e)) => {
+                chunk.events.push(e);
+                chunk.lines.push(line);
+                if chunk.events.len() == crate::IMPORT_CHUNK_EVENTS {
+                    sink(std::mem::take(&mut chunk))?;
+                }
+            }
+            // Past the limit, or the file could not be read on: no row after this one is
+            // known, so the import fails rather than ending short.
+            Err(e) if reader.done => {
+                return Err(ConnectorError::permanent(e.reason));
+            }
+            Err(e) => chunk.rejected.push(e),
+        }
+    }
+    sink(chunk)
+}
+
 /// [`read_all`] within `limits`: the whole [`crate::Connector::import`] of a connector whose
 /// extracts come in this form. The file is read in full first, so an oversized one is
 /// refused before any row is parsed.

@@ -33,9 +33,9 @@ pub use error::{ConnectorError, ErrorKind};
 pub use event::{AccessEvent, Action};
 pub use ident::{IdKind, InvalidPersonnummer, Personnummer};
 pub use protocol::{
-    Capabilities, Capability, Extract, FetchQuery, ImportLimits, ImportOutcome, Manifest,
-    OrderReceipt, OrderRequest, Orderer, OrdererSetting, Period, PollOutcome, ReviewOutcome,
-    Subject, UserRef, WriteBack,
+    Capabilities, Capability, Extract, FetchQuery, IMPORT_CHUNK_EVENTS, ImportLimits,
+    ImportOutcome, LimitedReader, Manifest, OrderReceipt, OrderRequest, Orderer, OrdererSetting,
+    Period, PollOutcome, ReviewOutcome, Subject, UserRef, WriteBack,
 };
 
 /// Re-exported so that connector crates name the same `async_trait` the trait was made with.

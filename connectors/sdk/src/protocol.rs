@@ -281,7 +281,48 @@ impl ImportLimits {
         }
         Ok(bytes)
     }
+
+    /// `input` as a reader that fails once more than `max_bytes` have come through it: what a
+    /// streamed import reads through, since it never holds the whole file.
+    pub fn reader<'r>(&self, input: &'r mut dyn Read) -> LimitedReader<'r> {
+        LimitedReader {
+            inner: input,
+            left: self.max_bytes,
+            max_bytes: self.max_bytes,
+        }
+    }
 }
+
+/// See [`ImportLimits::reader`].
+pub struct LimitedReader<'r> {
+    inner: &'r mut dyn Read,
+    left: u64,
+    max_bytes: u64,
+}
+
+impl Read for LimitedReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte past the limit is asked for, so that a file of exactly the limit passes
+        // and one byte more is told apart from the end.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "the file is larger than the import limit of {} bytes",
+                self.max_bytes
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// How many events a streamed import hands over at a time: large enough that the per-chunk
+/// work (a channel hand-over, a database batch) is noise, small enough that a chunk is a few
+/// megabytes.
+pub const IMPORT_CHUNK_EVENTS: usize = 8192;
 
 /// The events of an import and the rows that could not be read. Rejected rows do not fail
 /// the import: the reviewer sees them, and a whole extract is not lost for one bad line.
@@ -303,12 +344,127 @@ impl ImportOutcome {
     }
 }
 
+/// Hands a whole import to `sink` in chunks of [`IMPORT_CHUNK_EVENTS`] events, each with the
+/// refused rows that come before its last event's line (all of them with the first chunk when
+/// the source has no lines), so that a sink sees rows in file order either way.
+pub(crate) fn hand_over_in_chunks(
+    whole: ImportOutcome,
+    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    let ImportOutcome {
+        events,
+        mut rejected,
+        lines,
+    } = whole;
+    rejected.sort_by_key(|r| r.line);
+    let mut rejected = rejected.into_iter().peekable();
+    let mut events = events.into_iter();
+    let mut lines = lines.into_iter();
+    let has_lines = lines.len() > 0;
+    loop {
+        let chunk_events: Vec<AccessEvent> = events.by_ref().take(IMPORT_CHUNK_EVENTS).collect();
+        let chunk_lines: Vec<u64> = lines.by_ref().take(chunk_events.len()).collect();
+        let last = events.len() == 0;
+        let upto = if last || !has_lines {
+            u64::MAX
+        } else {
+            chunk_lines.last().copied().unwrap_or(u64::MAX)
+        };
+        let mut chunk_rejected = Vec::new();
+        while let Some(r) = rejected.next_if(|r| r.line <= upto) {
+            chunk_rejected.push(r);
+        }
+        sink(ImportOutcome {
+            events: chunk_events,
+            rejected: chunk_rejected,
+            lines: chunk_lines,
+        })?;
+        if last {
+            return Ok(());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(s: &str) -> NaiveDateTime {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_whole_import_is_handed_over_in_chunks_in_file_order() {
+        let event = |n: u32| {
+            crate::AccessEvent::new(
+                "s",
+                &format!("u{n}"),
+                at("2027-01-01T00:00:00"),
+                crate::Personnummer::parse("19121212-1212").unwrap(),
+                crate::Action::Read,
+                "x",
+            )
+        };
+        let n = IMPORT_CHUNK_EVENTS as u64 + 10;
+        let whole = ImportOutcome {
+            events: (0..n).map(|i| event(i as u32)).collect(),
+            // The header is line 1; every 1000th row is refused.
+            lines: (0..n).map(|i| i + 2 + i / 1000).collect(),
+            rejected: (0..=n / 1000)
+                .rev()
+                .map(|k| crate::RowError {
+                    line: 2 + k * 1001 + 1000,
+                    field: None,
+                    reason: "bad".into(),
+                })
+                .collect(),
+        };
+        let mut chunks = Vec::new();
+        hand_over_in_chunks(whole.clone(), &mut |c| {
+            chunks.push(c);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].events.len(), IMPORT_CHUNK_EVENTS);
+        let mut seen_lines: Vec<u64> = chunks
+            .iter()
+            .flat_map(|c| {
+                c.lines
+                    .iter()
+                    .copied()
+                    .chain(c.rejected.iter().map(|r| r.line))
+            })
+            .collect();
+        let in_order = seen_lines.clone();
+        seen_lines.sort_unstable();
+        assert_eq!(in_order.len(), whole.events.len() + whole.rejected.len());
+        // Each chunk's refused rows come before the next chunk's events.
+        let first_max = chunks[0].lines.last().copied().unwrap();
+        assert!(chunks[0].rejected.iter().all(|r| r.line < first_max));
+        assert!(chunks[1].rejected.iter().all(|r| r.line > first_max));
+        let mut stopped = 0;
+        let err = hand_over_in_chunks(whole, &mut |_| {
+            stopped += 1;
+            Err(ConnectorError::permanent("enough"))
+        })
+        .unwrap_err();
+        assert_eq!((stopped, err.message.as_str()), (1, "enough"));
+    }
+
+    #[test]
+    fn the_limited_reader_passes_the_limit_and_fails_one_byte_past_it() {
+        let limits = ImportLimits { max_bytes: 4 };
+        let mut exact = &b"abcd"[..];
+        let mut out = Vec::new();
+        limits.reader(&mut exact).read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abcd");
+        let mut over = &b"abcde"[..];
+        let err = limits
+            .reader(&mut over)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(err.to_string().contains("4 bytes"), "{err}");
     }
 
     #[test]
