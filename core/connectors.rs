@@ -97,6 +97,21 @@ pub fn import_delivery(
     }
 }
 
+/// [`import_delivery`] handed over in chunks as the file is read (see
+/// [`Connector::import_stream`]).
+pub fn import_delivery_stream(
+    connector: &dyn Connector,
+    input: &mut dyn std::io::Read,
+    limits: &ImportLimits,
+    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    if connector.manifest().capabilities.import {
+        connector.import_stream(input, limits, sink)
+    } else {
+        loggvakt_connector::csv_form::import_stream(input, limits, sink)
+    }
+}
+
 fn settings_json(system: &System) -> serde_json::Value {
     serde_json::to_value(&system.settings).unwrap_or(serde_json::Value::Null)
 }

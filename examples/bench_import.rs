@@ -2,11 +2,15 @@
 //! order, parsed, checked against the order (ordered users, their periods) and stored.
 //!
 //! ```sh
-//! cargo build --release --example bench_import
-//! /usr/bin/time -f "%e s, %M KB" ./target/release/examples/bench_import --rows 1000000
+//! cargo build --release --bin loggvakt --example bench_import
+//! ./target/release/examples/bench_import --rows 1000000 [--db URL] [--web]
 //! ```
-//! Uses the normalised CSV form (DESIGN.md §6) through an in-process connector, a fresh SQLite
-//! database in a temporary folder (or `--db URL`), and prints rows per second for the import.
+//! Uses the normalised CSV form (DESIGN.md §6) through an in-process connector that streams
+//! (as every connector of a line-based format does), a fresh SQLite database in a temporary
+//! folder (or `--db URL`, an empty database), and prints rows per second and the process's
+//! peak RSS. With `--web`, a `loggvakt serve` on the same database (the binary beside this
+//! example) is asked for a page and a login every 50 ms during the import, and the latencies
+//! are printed: the import must not hold up the rest of the installation.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -50,9 +54,158 @@ impl Connector for NormalisedCsv {
         input: &mut dyn std::io::Read,
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
-        let bytes = limits.read_all(input)?;
-        Ok(csv_form::read_all(bytes.as_slice())?)
+        csv_form::import(input, limits)
     }
+    fn import_stream(
+        &self,
+        input: &mut dyn std::io::Read,
+        limits: &ImportLimits,
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        csv_form::import_stream(input, limits, sink)
+    }
+}
+
+/// The login form as the web tests post it.
+#[path = "../tests/it/support/login.rs"]
+mod web_login;
+
+/// Peak resident memory of this process so far, in MB (Linux).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A `loggvakt serve` on the bench's database, with a user to log in as; killed on drop.
+struct Server {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const WEB_PASSWORD: &str = "lösenord-för-mätning-9";
+
+async fn start_server(db: &str, config: &std::path::Path, now: &str) -> anyhow::Result<Server> {
+    let bin = std::env::current_exe()?
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("loggvakt"))
+        .ok_or_else(|| anyhow::anyhow!("no loggvakt binary beside the example"))?;
+    let cli = |args: &[&str]| {
+        let mut c = std::process::Command::new(&bin);
+        c.args(["--db", db, "--config"]).arg(config);
+        c.args(["--now", now]).args(args);
+        c
+    };
+    let added = cli(&[
+        "user",
+        "add",
+        "bench",
+        "--role",
+        "admin",
+        "--name",
+        "Bench",
+        "--email",
+        "bench@example.se",
+    ])
+    .env("LOGGVAKT_PASSWORD", WEB_PASSWORD)
+    .output()?;
+    anyhow::ensure!(
+        added.status.success(),
+        "user add: {}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    // Its log goes to a file in the bench's folder, named when it does not start.
+    let log = std::fs::File::create(config.join("serve.log"))?;
+    let child = cli(&["serve", "--listen", &listen])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()?;
+    let server = Server {
+        child,
+        url: format!("http://{listen}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .get(format!("{}/health/ready", server.url))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return Ok(server);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let log = std::fs::read_to_string(config.join("serve.log")).unwrap_or_default();
+    anyhow::bail!("loggvakt serve did not become ready:\n{log}")
+}
+
+/// Every 50 ms until told to stop: a page that reads the database (the orders list), and a login (which
+/// writes a session and an audit record). Returns the latencies of each, in ms.
+async fn probe(url: String, stop: Arc<std::sync::atomic::AtomicBool>) -> (Vec<f64>, Vec<f64>) {
+    let (mut pages, mut logins) = (Vec::new(), Vec::new());
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let t = Instant::now();
+        let res = web_login::post_login(&client, &url, "bench", WEB_PASSWORD).await;
+        let ok = res.status().is_success();
+        let _ = res.text().await;
+        logins.push(t.elapsed().as_secs_f64() * 1e3);
+        if ok {
+            let t = Instant::now();
+            let res = client
+                .get(format!("{url}/admin/bestallningar"))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                res.status().is_success(),
+                "the orders page: {}",
+                res.status()
+            );
+            let _ = res.text().await;
+            pages.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (pages, logins)
+}
+
+fn summary(name: &str, mut ms: Vec<f64>) {
+    if ms.is_empty() {
+        println!("{name}: no requests");
+        return;
+    }
+    ms.sort_by(f64::total_cmp);
+    let p = |q: f64| ms[((ms.len() - 1) as f64 * q) as usize];
+    println!(
+        "{name}: {} requests during the import, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms.len(),
+        p(0.5),
+        p(0.99),
+        ms[ms.len() - 1]
+    );
 }
 
 fn arg(name: &str) -> Option<String> {
@@ -83,6 +236,7 @@ escalate_to = { name = "E", email = "e@example.se" }
 id = "bench"
 connector = "cosmic"
 max_extract_mb = 4096
+settings = { smtp_port = 1, from = "lk@example.se", order_to = "journal@region.example", recipient_name = "Loggkontroll", recipient_phone = "070-000 00 00", recipient_email = "lk@example.se" }
 [[routine]]
 id = "r"
 kind = "stickprov"
@@ -142,6 +296,15 @@ sample = { fraction = 1.0, min = 1 }
         t0.elapsed().as_secs_f64()
     );
 
+    let web = if std::env::args().any(|a| a == "--web") {
+        let server = start_server(&db, dir.path(), "2027-05-07T08:00:00+02:00").await?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let probing = tokio::spawn(probe(server.url.clone(), stop.clone()));
+        Some((server, stop, probing))
+    } else {
+        None
+    };
+    let before = peak_rss_mb();
     let t1 = Instant::now();
     let clock = Clock::starting_at(now);
     let n = Pipeline::new(Stage::new(&store, &org, &clock, "bench"), &connectors)
@@ -150,10 +313,20 @@ sample = { fraction = 1.0, min = 1 }
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let secs = t1.elapsed().as_secs_f64();
     println!(
-        "imported {n} rows ({:.1} MB) in {secs:.2} s: {:.0} rows/s ({})",
+        "imported {n} rows ({:.1} MB) in {secs:.2} s: {:.0} rows/s ({}); peak RSS {:.0} MB \
+         ({:.0} MB before the import)",
         size as f64 / 1e6,
         n as f64 / secs,
-        loggvakt::store::redact(&db)
+        loggvakt::store::redact(&db),
+        peak_rss_mb(),
+        before
     );
+    if let Some((server, stop, probing)) = web {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (pages, logins) = probing.await?;
+        summary("web page /admin/bestallningar", pages);
+        summary("web login (writes)", logins);
+        drop(server);
+    }
     Ok(())
 }

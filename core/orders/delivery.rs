@@ -4,9 +4,8 @@
 //! delivery, and the refusal names line and column.
 
 use std::collections::HashMap;
-use std::io::Read;
 
-use loggvakt_connector::{ImportLimits, ImportOutcome, Subject};
+use loggvakt_connector::{ConnectorError, ImportLimits, ImportOutcome, Subject};
 use serde_json::json;
 
 use super::Pipeline;
@@ -14,6 +13,7 @@ use crate::blocking;
 use crate::model::order::{DeliveryVia, Order, OrderState, order_object};
 use crate::model::org::Organisation;
 use crate::store::orders::OrderUpdate;
+use crate::store::streamed_import::{BatchError, Claim, ImportClaim};
 use crate::store::{Store, StoreError, WriteTx};
 
 /// What became of a delivery offered to [`Pipeline::accept`].
@@ -48,13 +48,14 @@ impl Pipeline<'_> {
         if !problems.is_empty() {
             return Ok(Accepted::Refused(problems));
         }
-        let now = clock.now();
-        let mut u = OrderUpdate::to(OrderState::Imported);
-        u.delivered_at = Some(now);
-        if from == OrderState::Sending {
-            u.sent_at = Some(now);
+        // A streamed import of the same delivery is under way: it stores it.
+        if tx.import_claimed(order.id).await? {
+            return Ok(Accepted::Taken);
         }
-        if !tx.transition(order.id, from, &u).await? {
+        if !tx
+            .transition(order.id, from, &imported_update(from, clock.now()))
+            .await?
+        {
             return Ok(Accepted::Taken);
         }
         if from == OrderState::Manual {
@@ -77,7 +78,7 @@ impl Pipeline<'_> {
         order_id: i64,
         path: &std::path::Path,
     ) -> Result<usize, ImportError> {
-        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let (store, clock) = (self.cx.store, self.cx.clock);
         let file = path.display().to_string();
         let io = |source| ImportError::Io {
             file: file.clone(),
@@ -110,34 +111,202 @@ impl Pipeline<'_> {
                     system: order.system.clone(),
                     reason,
                 })?;
-        let reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
-        let outcome = blocking::run(move || {
-            // The limit again, on what is actually read: the file may grow after the size
-            // check.
-            let mut limited = reader.take(limit.saturating_add(1));
-            let limits = ImportLimits { max_bytes: limit };
-            crate::connectors::import_delivery(connector.as_ref(), &mut limited, &limits)
-        })
-        .await
-        .map_err(|e| ImportError::Unreadable {
-            file: file.clone(),
-            reason: e.to_string(),
-        })?;
-        // A header with no rows is a valid answer: the person opened no record that day.
-        // An empty file has no header, and the connector refuses it above.
-        let mut tx = store.begin_write(clock.now(), actor).await?;
-        match self
-            .accept(&mut tx, &order, order.state, &outcome, "file")
+        // First pass: every row read and checked against the order, nothing kept but a
+        // count and the first problems, so a bad row refuses the file with nothing stored.
+        let mut checked = {
+            let (connector, path, order) = (connector.clone(), path.to_owned(), order.clone());
+            blocking::run(move || {
+                let mut checked = Checked::default();
+                read_file(connector.as_ref(), &path, limit, &mut |chunk| {
+                    checked.add(&order, &chunk);
+                    Ok(())
+                })
+                .map(|()| checked)
+            })
+            .await
+            .map_err(|e| ImportError::Unreadable {
+                file: file.clone(),
+                reason: e.to_string(),
+            })?
+        };
+        let (problems, total) = checked.problems();
+        if total > 0 {
+            return Err(ImportError::Refused {
+                file,
+                problems,
+                total,
+            });
+        }
+        let claim = match store
+            .claim_import(order.id, order.state, clock.now())
             .await?
         {
-            Accepted::Stored(n) => {
-                tx.commit().await?;
-                Ok(n)
+            Claim::Held(claim) => claim,
+            Claim::Gone => return Err(ImportError::AlreadyTaken { id: order.id }),
+            Claim::Busy => return Err(ImportError::InProgress { id: order.id }),
+        };
+        let stored = self
+            .store_file(&order, &claim, connector, path, limit, checked.events)
+            .await;
+        match stored {
+            Ok(()) => {}
+            Err(e) => {
+                if let Err(cleanup) = store.release_import(claim, clock.now()).await {
+                    // The claim expires; the next import of the order removes the rows.
+                    tracing::error!(order = order.id, error = %cleanup, "cannot remove the rows of a failed import");
+                }
+                return Err(e);
             }
-            Accepted::Refused(problems) => Err(ImportError::Refused { file, problems }),
-            Accepted::Taken => Err(ImportError::AlreadyTaken { id: order.id }),
+        }
+        Ok(checked.events)
+    }
+
+    /// The second pass: the file read again and stored in batches as the chunks come, the
+    /// reading on the blocking pool and the writing here, side by side; then the order is
+    /// marked imported, the claim ended and the import audited in one write transaction.
+    async fn store_file(
+        &self,
+        order: &Order,
+        claim: &ImportClaim,
+        connector: std::sync::Arc<dyn loggvakt_connector::Connector>,
+        path: &std::path::Path,
+        limit: u64,
+        expected: usize,
+    ) -> Result<(), ImportError> {
+        let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
+        let file = path.display().to_string();
+        let staff_of = staff_by_username(self.cx.org, store, order).await?;
+        // Two chunks in flight: the reader stays ahead of the writer without memory growing.
+        let (send, mut chunks) = tokio::sync::mpsc::channel::<ImportOutcome>(2);
+        let reader = {
+            let path = path.to_owned();
+            tokio::spawn(blocking::run(move || {
+                read_file(connector.as_ref(), &path, limit, &mut |chunk| {
+                    send.blocking_send(chunk)
+                        .map_err(|_| ConnectorError::permanent("the import was stopped"))
+                })
+            }))
+        };
+        let changed = || ImportError::Changed { file: file.clone() };
+        let mut writer = store.event_writer(claim).await?;
+        let mut stored = 0usize;
+        while let Some(chunk) = chunks.recv().await {
+            if !check_delivery(order, &chunk).is_empty() {
+                return Err(changed());
+            }
+            let staff: Vec<Option<String>> = chunk
+                .events
+                .iter()
+                .map(|e| staff_of.get(&e.user_id.to_lowercase()).cloned())
+                .collect();
+            let lines: Vec<i64> = (0..chunk.events.len())
+                .map(|i| {
+                    chunk
+                        .line_of(i)
+                        .map_or((stored + i) as i64 + 1, |l| l as i64)
+                })
+                .collect();
+            writer
+                .write(order, &chunk.events, &staff, &lines, clock.now())
+                .await
+                .map_err(|e| match e {
+                    BatchError::ClaimLost => ImportError::ClaimLost { id: order.id },
+                    BatchError::Store(e) => ImportError::Store(e),
+                })?;
+            stored += chunk.events.len();
+        }
+        drop(writer);
+        match reader.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(ImportError::Unreadable {
+                    file,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+        if stored != expected {
+            return Err(changed());
+        }
+        let now = clock.now();
+        let mut tx = store.begin_write(now, actor).await?;
+        if !tx.end_import_claim(claim).await? {
+            return Err(ImportError::ClaimLost { id: order.id });
+        }
+        if !tx
+            .transition(order.id, order.state, &imported_update(order.state, now))
+            .await?
+        {
+            return Err(ImportError::AlreadyTaken { id: order.id });
+        }
+        if order.state == OrderState::Manual {
+            tx.set_delivered_via(order.id, DeliveryVia::File).await?;
+        }
+        tx.audit(
+            "order.imported",
+            &order_object(order.id),
+            json!({"events": stored, "via": "file"}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Reads a delivered file through the connector in chunks, within the system's limit.
+fn read_file(
+    connector: &dyn loggvakt_connector::Connector,
+    path: &std::path::Path,
+    limit: u64,
+    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ConnectorError::permanent(format!("cannot read the file: {e}")))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let limits = ImportLimits { max_bytes: limit };
+    crate::connectors::import_delivery_stream(connector, &mut reader, &limits, sink)
+}
+
+/// The first pass's findings: how many events, and the first problems by line with their
+/// total, so a file of a million bad rows costs no more memory than a good one.
+#[derive(Default)]
+struct Checked {
+    events: usize,
+    first: Vec<Refusal>,
+    total: usize,
+}
+
+impl Checked {
+    fn add(&mut self, order: &Order, chunk: &ImportOutcome) {
+        self.events += chunk.events.len();
+        let problems = check_delivery(order, chunk);
+        self.total += problems.len();
+        self.first.extend(problems);
+        if self.first.len() > 4 * REFUSALS_LISTED {
+            self.keep_first();
         }
     }
+
+    fn keep_first(&mut self) {
+        self.first.sort_by_key(|p| p.line);
+        self.first.truncate(REFUSALS_LISTED);
+    }
+
+    fn problems(&mut self) -> (Vec<Refusal>, usize) {
+        self.keep_first();
+        (std::mem::take(&mut self.first), self.total)
+    }
+}
+
+/// An order moving to `imported` from `from` at `now`.
+fn imported_update(from: OrderState, now: chrono::DateTime<chrono::Utc>) -> OrderUpdate {
+    let mut u = OrderUpdate::to(OrderState::Imported);
+    u.delivered_at = Some(now);
+    if from == OrderState::Sending {
+        u.sent_at = Some(now);
+    }
+    u
 }
 
 /// One refused row of a delivery: where and why.
@@ -166,14 +335,15 @@ impl std::fmt::Display for Refusal {
 pub const REFUSALS_LISTED: usize = 50;
 
 /// The first [`REFUSALS_LISTED`] problems, one per line prefixed with `file:`, and a last line
-/// `… <more>` with `more` formatted with the number left out (e.g. `"and {} more"`).
-pub fn listed(file: &str, problems: &[Refusal], more: &str) -> String {
+/// `… <more>` with `more` formatted with the number left out of `total` (e.g.
+/// `"and {} more"`).
+pub fn listed(file: &str, problems: &[Refusal], total: usize, more: &str) -> String {
     let mut text: Vec<String> = problems
         .iter()
         .take(REFUSALS_LISTED)
         .map(|p| format!("{file}:{p}"))
         .collect();
-    let left = problems.len().saturating_sub(REFUSALS_LISTED);
+    let left = total.saturating_sub(problems.len().min(REFUSALS_LISTED));
     if left > 0 {
         text.push(format!("… {}", more.replace("{}", &left.to_string())));
     }
@@ -259,7 +429,27 @@ async fn store_events(
     outcome: &ImportOutcome,
 ) -> Result<(), StoreError> {
     let events = &outcome.events;
-    let by_username: HashMap<String, String> = match order.draw_id {
+    let by_username = staff_by_username(org, store, order).await?;
+    let staff: Vec<Option<String>> = events
+        .iter()
+        .map(|e| by_username.get(&e.user_id.to_lowercase()).cloned())
+        .collect();
+    // The event's line in the delivered file, or its position where the source has no lines
+    // (a fetch): with the unique (order, line) key a delivery cannot be stored twice.
+    let lines: Vec<i64> = (0..events.len())
+        .map(|i| outcome.line_of(i).map_or(i as i64 + 1, |l| l as i64))
+        .collect();
+    tx.insert_events(order, events, &staff, &lines).await
+}
+
+/// The staff id behind each username of the order's system (lower case): the draw's sampled
+/// people, or for a targeted check the organisation's staff.
+async fn staff_by_username(
+    org: &Organisation,
+    store: &Store,
+    order: &Order,
+) -> Result<HashMap<String, String>, StoreError> {
+    Ok(match order.draw_id {
         Some(draw_id) => store
             .draw(draw_id)
             .await?
@@ -280,17 +470,7 @@ async fn store_events(
                     .map(|(_, u)| (u.to_lowercase(), s.id.to_string()))
             })
             .collect(),
-    };
-    let staff: Vec<Option<String>> = events
-        .iter()
-        .map(|e| by_username.get(&e.user_id.to_lowercase()).cloned())
-        .collect();
-    // The event's line in the delivered file, or its position where the source has no lines
-    // (a fetch): with the unique (order, line) key a delivery cannot be stored twice.
-    let lines: Vec<i64> = (0..events.len())
-        .map(|i| outcome.line_of(i).map_or(i as i64 + 1, |l| l as i64))
-        .collect();
-    tx.insert_events(order, events, &staff, &lines).await
+    })
 }
 
 /// Why `extract import` refused a file; the order keeps its state.
@@ -306,6 +486,18 @@ pub enum ImportError {
         "order {id} was imported by another import meanwhile (the delivery is already stored); nothing was stored"
     )]
     AlreadyTaken { id: i64 },
+    #[error(
+        "order {id} is being imported by another import right now; nothing was stored by this one (see `order list` when it has finished)"
+    )]
+    InProgress { id: i64 },
+    #[error(
+        "the import of order {id} stalled so long that another import took the order over; nothing of this one was kept"
+    )]
+    ClaimLost { id: i64 },
+    #[error(
+        "{file}: the file changed while it was being imported (it no longer reads as it did when it was checked); nothing was stored"
+    )]
+    Changed { file: String },
     #[error(
         "{file}: {size} bytes is over system {system}'s limit of {limit} bytes (max_extract_mb); the file was not read"
     )]
@@ -324,10 +516,12 @@ pub enum ImportError {
     Connector { system: String, reason: String },
     #[error("{file}: {reason}; nothing was stored")]
     Unreadable { file: String, reason: String },
-    #[error("{file}: {} row(s) refused, nothing was stored:\n{}", .problems.len(), listed(.file, .problems, "and {} more"))]
+    #[error("{file}: {total} row(s) refused, nothing was stored:\n{}", listed(.file, .problems, *.total, "and {} more"))]
     Refused {
         file: String,
+        /// The first [`REFUSALS_LISTED`] problems, by line.
         problems: Vec<Refusal>,
+        total: usize,
     },
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -7,6 +7,7 @@
 pub mod api_tokens;
 pub mod audit;
 mod cases;
+mod copy;
 mod draws;
 mod lease;
 pub mod metrics;
@@ -17,6 +18,7 @@ mod report;
 pub mod review;
 pub mod sso;
 mod staff;
+pub mod streamed_import;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -98,6 +100,9 @@ pub struct Store {
     /// database serialises writers anyway, and a writer waiting for its lock while holding a
     /// pooled connection could starve the holder of the connection it reads with.
     write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// PostgreSQL's connection URL, for the native connection a streamed import copies
+    /// through (the pool speaks sqlx's `Any`, which has no COPY).
+    pg_url: Option<String>,
 }
 
 /// A SQLite file that cannot be written (a read-only copy or mount) is said to be so at once:
@@ -250,6 +255,7 @@ impl Store {
             backend,
             notice_dir,
             write_gate: Default::default(),
+            pg_url: (backend == Backend::Postgres).then_some(connect_url),
         })
     }
 

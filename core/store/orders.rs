@@ -227,47 +227,59 @@ impl WriteTx {
         staff_ids: &[Option<String>],
         lines: &[i64],
     ) -> Result<()> {
-        type Row<'r> = (&'r AccessEvent, &'r Option<String>, &'r i64);
-        let rows: Vec<Row<'_>> = events
-            .iter()
-            .zip(staff_ids)
-            .zip(lines)
-            .map(|((e, s), l)| (e, s, l))
-            .collect();
-        let size =
-            |(e, _, _): &Row<'_>| 230 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len);
-        for batch in self.batching.batches(&rows, 17, size) {
-            let sql = format!(
-                "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
-                 user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw, \
-                 protected_identity, source_line, reference_number) VALUES {}",
-                self.batching.placeholders(batch.len(), 17)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (e, staff, line) in batch {
-                q = q
-                    .bind(order.id)
-                    .bind(order.draw_id)
-                    .bind(staff.as_deref())
-                    .bind(e.system.as_str())
-                    .bind(e.time.format("%Y-%m-%dT%H:%M:%S").to_string())
-                    .bind(e.user_id.as_str())
-                    .bind(e.user_name.as_deref())
-                    .bind(e.patient_id.digits())
-                    .bind(e.patient_name.as_deref())
-                    .bind(e.care_unit.as_deref())
-                    .bind(e.action.as_str())
-                    .bind(e.event_text.as_str())
-                    .bind(e.system_part.as_deref())
-                    .bind(e.raw.as_deref())
-                    .bind(i64::from(e.protected_identity))
-                    .bind(**line)
-                    .bind(e.reference_number.as_deref());
-            }
-            q.execute(&mut *self.tx).await?;
-        }
-        Ok(())
+        insert_event_rows(&mut self.tx, self.batching, order, events, staff_ids, lines).await
     }
+}
+
+/// See [`WriteTx::insert_events`]; also the SQLite path of a streamed import's batches.
+pub(super) async fn insert_event_rows(
+    conn: &mut sqlx::AnyConnection,
+    batching: super::Batching,
+    order: &Order,
+    events: &[AccessEvent],
+    staff_ids: &[Option<String>],
+    lines: &[i64],
+) -> Result<()> {
+    type Row<'r> = (&'r AccessEvent, &'r Option<String>, &'r i64);
+    let rows: Vec<Row<'_>> = events
+        .iter()
+        .zip(staff_ids)
+        .zip(lines)
+        .map(|((e, s), l)| (e, s, l))
+        .collect();
+    let size =
+        |(e, _, _): &Row<'_>| 230 + e.event_text.len() + e.raw.as_ref().map_or(0, String::len);
+    for batch in batching.batches(&rows, 17, size) {
+        let sql = format!(
+            "INSERT INTO access_events (order_id, draw_id, staff_id, system_id, time, user_id, \
+             user_name, patient_id, patient_name, care_unit, action, event_text, system_part, raw, \
+             protected_identity, source_line, reference_number) VALUES {}",
+            batching.placeholders(batch.len(), 17)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (e, staff, line) in batch {
+            q = q
+                .bind(order.id)
+                .bind(order.draw_id)
+                .bind(staff.as_deref())
+                .bind(e.system.as_str())
+                .bind(e.time.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .bind(e.user_id.as_str())
+                .bind(e.user_name.as_deref())
+                .bind(e.patient_id.digits())
+                .bind(e.patient_name.as_deref())
+                .bind(e.care_unit.as_deref())
+                .bind(e.action.as_str())
+                .bind(e.event_text.as_str())
+                .bind(e.system_part.as_deref())
+                .bind(e.raw.as_deref())
+                .bind(i64::from(e.protected_identity))
+                .bind(**line)
+                .bind(e.reference_number.as_deref());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The new state of an order and what changes with it; `None` leaves a column as it is

@@ -466,8 +466,9 @@ impl Store {
     /// `(staff id, rows)` of the staff whose stored rows show them opening a patient's record.
     pub async fn staff_accessing(&self, patient_digits: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
-            "SELECT staff_id, COUNT(*) FROM access_events \
-             WHERE patient_id = $1 AND staff_id IS NOT NULL GROUP BY staff_id",
+            "SELECT e.staff_id, COUNT(*) FROM access_events e JOIN orders o ON o.id = e.order_id \
+             WHERE e.patient_id = $1 AND e.staff_id IS NOT NULL AND o.state = 'imported' \
+             GROUP BY e.staff_id",
         )
         .bind(patient_digits)
         .fetch_all(self.pool())
@@ -594,7 +595,8 @@ impl Store {
         let sql = format!(
             "SELECT e.id, e.staff_id, e.time, e.user_id, e.user_name, e.patient_id, e.patient_name, \
              e.care_unit, e.action, e.event_text, e.system_part, e.system_id, e.protected_identity, \
-             e.reference_number FROM access_events e JOIN orders o ON o.id = e.order_id WHERE o.{col} = $1 \
+             e.reference_number FROM access_events e JOIN orders o ON o.id = e.order_id \
+             WHERE o.{col} = $1 AND o.state = 'imported' \
              ORDER BY e.user_id, e.time, e.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -630,7 +632,7 @@ impl Store {
         let flag_sql = format!(
             "SELECT f.event_id, f.code, f.reason FROM event_flags f \
              JOIN access_events e ON e.id = f.event_id JOIN orders o ON o.id = e.order_id \
-             WHERE o.{col} = $1"
+             WHERE o.{col} = $1 AND o.state = 'imported'"
         );
         let flags = sqlx::query(sqlx::AssertSqlSafe(flag_sql))
             .bind(key)

@@ -103,8 +103,10 @@ pub async fn upload(
         Ok(n) => format!(
             "Utdraget för beställning {id} är inläst: {n} loggrader. Granskningen visar dem efter nästa körning (inom en minut)."
         ),
-        Err(orders::ImportError::Refused { problems, .. }) => {
-            let text = orders::listed(&name, &problems, "och {} till");
+        Err(orders::ImportError::Refused {
+            problems, total, ..
+        }) => {
+            let text = orders::listed(&name, &problems, total, "och {} till");
             return Err(WebError::BadRequest(format!(
                 "Utdraget kunde inte läsas in; inget sparades. {} rader avvisades:\n{text}",
                 problems.len()

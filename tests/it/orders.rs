@@ -35,6 +35,16 @@ struct Fake {
     /// Errors to answer the next orders with, first first.
     errors: Mutex<Vec<ConnectorError>>,
     delivery: Mutex<Option<Vec<u8>>>,
+    /// Streamed imports so far (a file import reads the file twice: check, then store).
+    streams: std::sync::atomic::AtomicUsize,
+    /// Where the store pass of the next file import stops after its first chunk.
+    pause: Mutex<Option<Pause>>,
+}
+
+/// A store pass held after its first chunk: `reached` is told, `resume` is waited for.
+struct Pause {
+    reached: std::sync::mpsc::Sender<()>,
+    resume: std::sync::mpsc::Receiver<()>,
 }
 
 #[async_trait]
@@ -89,6 +99,31 @@ impl Connector for Fake {
         limits: &ImportLimits,
     ) -> Result<ImportOutcome, ConnectorError> {
         Ok(csv_form::read_all(limits.read_all(input)?.as_slice())?)
+    }
+    fn import_stream(
+        &self,
+        input: &mut dyn std::io::Read,
+        limits: &ImportLimits,
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        let call = self
+            .streams
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let pause = if call % 2 == 1 {
+            self.pause.lock().unwrap().take()
+        } else {
+            None
+        };
+        let mut chunks = 0;
+        csv_form::import_stream(input, limits, &mut |chunk| {
+            sink(chunk)?;
+            chunks += 1;
+            if let (1, Some(p)) = (chunks, &pause) {
+                p.reached.send(()).unwrap();
+                p.resume.recv().unwrap();
+            }
+            Ok(())
+        })
     }
 }
 
@@ -695,7 +730,9 @@ async fn two_concurrent_imports_of_one_delivery_store_it_once(db: TestDb) {
     assert!(
         matches!(
             err,
-            ImportError::AlreadyTaken { .. } | ImportError::WrongState { .. }
+            ImportError::AlreadyTaken { .. }
+                | ImportError::WrongState { .. }
+                | ImportError::InProgress { .. }
         ),
         "[{}] {err}",
         db.backend
@@ -1077,4 +1114,199 @@ async fn a_hung_system_does_not_hold_up_the_others() {
         "cosmic's order went out"
     );
     assert_eq!(orders_in(&store, "imported").await, 1, "sesam2 was queried");
+}
+
+/// `rows` rows spread over the order's users, each inside its user's period: more than two
+/// chunks of a streamed import.
+fn many_rows(order: &loggvakt::model::order::Order, rows: usize) -> Vec<AccessEvent> {
+    let users = ordered_users(order);
+    (0..rows)
+        .map(|i| {
+            let u = &users[i % users.len()];
+            let from = u.period.unwrap().from;
+            event(
+                &u.username,
+                from + chrono::TimeDelta::seconds((i / users.len()) as i64 * 3),
+            )
+        })
+        .collect()
+}
+
+async fn order_state(store: &Store, id: i64) -> &'static str {
+    store.order(id).await.unwrap().unwrap().state.as_str()
+}
+
+async fn import_at(
+    s: &Setup,
+    store: &Store,
+    order: i64,
+    path: &Path,
+    when: &str,
+) -> Result<usize, ImportError> {
+    let clock = at(when);
+    Pipeline::new(Stage::new(store, &s.org, &clock, "test"), &s.connectors)
+        .import_file(order, path)
+        .await
+}
+
+/// Issue 14: a large import is stored in short batches, so other writes go on meanwhile,
+/// and what is stored before the end is seen by no reader until the order is imported.
+per_backend!(async fn other_writes_go_on_while_a_large_import_is_stored);
+async fn other_writes_go_on_while_a_large_import_is_stored(db: TestDb) {
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
+    let events = many_rows(&order, 20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.csv");
+    std::fs::write(&path, csv_of(&events)).unwrap();
+    let (reached_tx, reached) = std::sync::mpsc::channel();
+    let (resume, resume_rx) = std::sync::mpsc::channel();
+    *s.fake.pause.lock().unwrap() = Some(Pause {
+        reached: reached_tx,
+        resume: resume_rx,
+    });
+    let importing = {
+        let (store, path) = (store.clone(), path.clone());
+        let s = Arc::new(s);
+        let s2 = s.clone();
+        (
+            tokio::spawn(async move { s2.import(&store, order.id, &path).await }),
+            s,
+        )
+    };
+    let (importing, s) = importing;
+    tokio::task::spawn_blocking(move || reached.recv().unwrap())
+        .await
+        .unwrap();
+    // The first chunk reaches the database while the reader is held.
+    let first = loggvakt_connector::IMPORT_CHUNK_EVENTS as i64;
+    for _ in 0..500 {
+        if store.event_count(Some(order.id)).await.unwrap() >= first {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        store.event_count(Some(order.id)).await.unwrap(),
+        first,
+        "[{}] one batch stored",
+        db.backend
+    );
+    // Another writer (a tick, a web login) gets the write lock now, not after the import.
+    let write = async {
+        let mut tx = store
+            .begin_write(chrono::Utc::now(), "other")
+            .await
+            .unwrap();
+        tx.audit("test.meanwhile", "x", serde_json::json!({}))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), write)
+        .await
+        .unwrap_or_else(|_| panic!("[{}] a write waited for the import", db.backend));
+    // Readers do not see the half-stored delivery.
+    assert!(
+        store
+            .events_of(order.draw_id, None)
+            .await
+            .unwrap()
+            .is_empty(),
+        "[{}]",
+        db.backend
+    );
+    assert_eq!(
+        order_state(&store, order.id).await,
+        "awaiting_delivery",
+        "[{}]",
+        db.backend
+    );
+    resume.send(()).unwrap();
+    assert_eq!(importing.await.unwrap().unwrap(), events.len());
+    assert_eq!(
+        store.event_count(Some(order.id)).await.unwrap(),
+        events.len() as i64
+    );
+    assert_eq!(
+        store.events_of(order.draw_id, None).await.unwrap().len(),
+        events.len()
+    );
+    assert_eq!(audit_count(&store, "order.imported").await, 1);
+    drop(s);
+}
+
+/// An import that died half-way leaves rows behind and its hold on the order; while the hold
+/// lives another import is told so, and once it has expired the next import removes the
+/// leftovers and stores the delivery exactly once.
+per_backend!(async fn the_leftovers_of_an_import_that_died_are_replaced_once_its_hold_expires);
+async fn the_leftovers_of_an_import_that_died_are_replaced_once_its_hold_expires(db: TestDb) {
+    use loggvakt::store::streamed_import::Claim;
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
+    let events = many_rows(&order, 10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.csv");
+    std::fs::write(&path, csv_of(&events)).unwrap();
+    // The dead import: a claim and one batch of rows, never finished.
+    let died_at: chrono::DateTime<chrono::Utc> = "2027-05-10T06:55:00Z".parse().unwrap();
+    let Claim::Held(claim) = store
+        .claim_import(order.id, order.state, died_at)
+        .await
+        .unwrap()
+    else {
+        panic!("the order can be claimed")
+    };
+    let mut writer = store.event_writer(&claim).await.unwrap();
+    let part = &events[..100];
+    let staff = vec![None; part.len()];
+    let lines: Vec<i64> = (2..102).collect();
+    writer
+        .write(&order, part, &staff, &lines, died_at)
+        .await
+        .unwrap();
+    drop(writer);
+    // 09:00 local is 07:00 UTC: the hold (ten minutes) still lives.
+    let err = import_at(&s, &store, order.id, &path, "2027-05-10T09:00:00+02:00")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ImportError::InProgress { .. }), "{err}");
+    assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 100);
+    let n = import_at(&s, &store, order.id, &path, "2027-05-10T09:06:00+02:00")
+        .await
+        .unwrap();
+    assert_eq!(n, events.len(), "[{}]", db.backend);
+    assert_eq!(
+        store.event_count(Some(order.id)).await.unwrap(),
+        events.len() as i64,
+        "[{}] the leftovers went, the delivery is there once",
+        db.backend
+    );
+    assert_eq!(order_state(&store, order.id).await, "imported");
+    // The old holder cannot write into the order any more.
+    let mut late = store.event_writer(&claim).await.unwrap();
+    let err = late
+        .write(&order, part, &staff, &lines, died_at)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("took it over"), "{err}");
+}
+
+/// A poll that finds the delivery while a file import of it is under way leaves it to that
+/// import: nothing is stored twice and the order keeps waiting for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_leaves_a_delivery_to_the_import_that_holds_it() {
+    use loggvakt::store::streamed_import::Claim;
+    let db = TestDb::sqlite();
+    let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
+    let now: chrono::DateTime<chrono::Utc> = "2027-05-10T07:00:00Z".parse().unwrap();
+    let Claim::Held(_claim) = store
+        .claim_import(order.id, order.state, now)
+        .await
+        .unwrap()
+    else {
+        panic!("the order can be claimed")
+    };
+    *s.fake.delivery.lock().unwrap() = Some(csv_of(&two_good_rows(&order)));
+    s.process(&store, "2027-05-10T09:01:00+02:00").await;
+    assert_eq!(order_state(&store, order.id).await, "awaiting_delivery");
+    assert_eq!(store.event_count(Some(order.id)).await.unwrap(), 0);
 }

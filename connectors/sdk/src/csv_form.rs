@@ -258,14 +258,13 @@ impl<R: io::Read> Reader<R> {
             Ok((!t.is_empty()).then(|| t.to_owned()))
         };
 
-        let time =
-            NaiveDateTime::parse_from_str(required(TIME)?.trim(), TIME_FORMAT).map_err(|_| {
-                RowError::new(
-                    line,
-                    Some("time"),
-                    "is not a local time of the form YYYY-MM-DDTHH:MM:SS",
-                )
-            })?;
+        let time = parse_time(required(TIME)?.trim()).map_err(|_| {
+            RowError::new(
+                line,
+                Some("time"),
+                "is not a local time of the form YYYY-MM-DDTHH:MM:SS",
+            )
+        })?;
         let patient_id = Personnummer::parse(required(PATIENT_ID)?)
             .map_err(|_| RowError::new(line, Some("patient_id"), "is not a valid personnummer"))?;
         let action = Action::parse(required(ACTION)?.trim()).ok_or_else(|| {
@@ -337,6 +336,41 @@ impl<R: io::Read> Iterator for Reader<R> {
     }
 }
 
+/// [`TIME_FORMAT`], read by hand when the text has exactly its shape (a third of the cost of
+/// a row went to chrono's format interpreter), else by chrono, so that what is accepted and
+/// refused stays chrono's.
+fn parse_time(text: &str) -> chrono::ParseResult<NaiveDateTime> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+    {
+        if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+            digits(0..4),
+            digits(5..7),
+            digits(8..10),
+            digits(11..13),
+            digits(14..16),
+            digits(17..19),
+        ) {
+            let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo, d);
+            let time = chrono::NaiveTime::from_hms_opt(h, mi, sec);
+            if let (Some(date), Some(time)) = (date, time) {
+                return Ok(date.and_time(time));
+            }
+        }
+    }
+    NaiveDateTime::parse_from_str(text, TIME_FORMAT)
+}
+
 /// csv's own messages are fine to show (they carry positions, not cell values), but ours are
 /// shorter and say what to do.
 fn csv_reason(e: &csv::Error) -> String {
@@ -402,4 +436,33 @@ pub fn import(
 ) -> Result<ImportOutcome, ConnectorError> {
     let bytes = limits.read_all(input)?;
     Ok(read_all(bytes.as_slice())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hand_read_time_agrees_with_chrono() {
+        for text in [
+            "2027-03-28T02:30:00",
+            "2027-12-31T23:59:59",
+            "2024-02-29T00:00:00",
+            "2027-02-29T00:00:00",
+            "2027-13-01T00:00:00",
+            "2027-01-01T24:00:00",
+            "2027-06-30T23:59:60",
+            "2027-1-01T00:00:00Z",
+            "2027-01-01 00:00:00",
+            "2027-01-01T00:00",
+            "+2027-01-01T00:00:0",
+            "２０２７-01-01T00:00:00",
+        ] {
+            assert_eq!(
+                parse_time(text).ok(),
+                NaiveDateTime::parse_from_str(text, TIME_FORMAT).ok(),
+                "{text}"
+            );
+        }
+    }
 }
