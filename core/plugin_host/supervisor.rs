@@ -21,7 +21,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use loggvakt_connector::plugin::{CreateInput, ImportInput, MAX_CHUNK_BYTES, PollInput, StreamHost};
+use loggvakt_connector::plugin::{
+    CreateInput, ImportInput, MAX_CHUNK_BYTES, PollInput, StreamHost,
+};
 use loggvakt_connector::{
     AccessEvent, Connector, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest,
     OrderReceipt, OrderRequest, PollOutcome, WriteBack,
@@ -347,7 +349,9 @@ impl Watchdog {
                 let mut deadline = Some(first);
                 loop {
                     let next = match deadline {
-                        Some(at) => moved.recv_timeout(at.saturating_duration_since(Instant::now())),
+                        Some(at) => {
+                            moved.recv_timeout(at.saturating_duration_since(Instant::now()))
+                        }
                         None => moved.recv().map_err(|_| RecvTimeoutError::Disconnected),
                     };
                     match next {
@@ -396,7 +400,10 @@ fn stream_exchange(
     sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
     stream: &mut StreamHost,
 ) -> Result<Result<(), ConnectorError>, Broken> {
-    let watchdog = Watchdog::start(running.process.id() as libc::pid_t, Instant::now() + timeout);
+    let watchdog = Watchdog::start(
+        running.process.id() as libc::pid_t,
+        Instant::now() + timeout,
+    );
     let result = converse(running, timeout, limits, input, sink, stream, &watchdog);
     match (result, watchdog.finish()) {
         (_, true) => Err(Broken::TimedOut),
@@ -430,12 +437,10 @@ fn converse(
     loop {
         // A chunk's JSON and its status byte; anything longer is not a chunk.
         let max = MAX_CHUNK_BYTES as u64 + 1;
-        let asked = frame::read_max(&mut running.stdout, max)?
-            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        let asked =
+            frame::read_max(&mut running.stdout, max)?.ok_or(std::io::ErrorKind::UnexpectedEof)?;
         watchdog.until(None);
-        let (status, body) = asked
-            .split_first()
-            .ok_or(std::io::ErrorKind::InvalidData)?;
+        let (status, body) = asked.split_first().ok_or(std::io::ErrorKind::InvalidData)?;
         let (reply, bytes): (u8, Vec<u8>) = match *status {
             frame::READ => {
                 let want =
@@ -578,7 +583,14 @@ impl Connector for IsolatedPlugin {
         let mut stream = StreamHost::default();
         let mut input = limits.reader(input);
         let result = self.inner.with_child(frame::IMPORT_STREAM, |running| {
-            stream_exchange(running, timeout, &limits_json, &mut input, sink, &mut stream)
+            stream_exchange(
+                running,
+                timeout,
+                &limits_json,
+                &mut input,
+                sink,
+                &mut stream,
+            )
         });
         // The host's own reason (the sink's error, a malformed chunk, the file) comes first.
         stream.end(match result {

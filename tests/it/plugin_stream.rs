@@ -142,7 +142,11 @@ fn c_library(dir: &Path, v1: bool) -> PathBuf {
         .arg(root.join("tests/it/plugins/misbehaving.c"))
         .output()
         .expect("a C compiler (cc) is installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     lib
 }
 
@@ -166,12 +170,22 @@ fn a_rust_plugin_streams_a_large_import_in_chunks_through_both_hosts() {
     ] {
         let s = stream(c, &file, LIMITS, usize::MAX);
         s.result.unwrap();
-        assert_eq!(s.chunks.len(), 4, "[{name}] 29 994 events in chunks of 8192");
+        assert_eq!(
+            s.chunks.len(),
+            4,
+            "[{name}] 29 994 events in chunks of 8192"
+        );
         assert!(
-            s.chunks.iter().all(|c| c.events.len() <= IMPORT_CHUNK_EVENTS),
+            s.chunks
+                .iter()
+                .all(|c| c.events.len() <= IMPORT_CHUNK_EVENTS),
             "[{name}]"
         );
-        assert_eq!(merged(&s.chunks), whole, "[{name}] equal to the whole import");
+        assert_eq!(
+            merged(&s.chunks),
+            whole,
+            "[{name}] equal to the whole import"
+        );
         // The host passed the file on a piece at a time, and the first chunk came back
         // before the whole file had been read: neither side held it whole.
         assert!(s.largest_ask <= READ_MAX, "[{name}] {}", s.largest_ask);
@@ -183,7 +197,11 @@ fn a_rust_plugin_streams_a_large_import_in_chunks_through_both_hosts() {
         );
         assert_eq!(s.read_in_all, file.len(), "[{name}]");
         // The whole-file call of version 1 answers the same.
-        assert_eq!(c.import(&mut file.as_slice(), &LIMITS).unwrap(), whole, "[{name}]");
+        assert_eq!(
+            c.import(&mut file.as_slice(), &LIMITS).unwrap(),
+            whole,
+            "[{name}]"
+        );
     }
 }
 
@@ -199,11 +217,18 @@ fn a_consumer_that_stops_stops_the_plugin_and_the_next_import_runs() {
         let started = Instant::now();
         let s = stream(c, &file, LIMITS, 1);
         let err = s.result.unwrap_err();
-        assert_eq!(err.message, "the store is full", "[{name}] the sink's own error");
+        assert_eq!(
+            err.message, "the store is full",
+            "[{name}] the sink's own error"
+        );
         assert_eq!(s.chunks.len(), 1, "[{name}]");
         // The plugin returned at once rather than be cut off by the timeout, and did not
         // read the file on.
-        assert!(started.elapsed() < timeout / 3, "[{name}] {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < timeout / 3,
+            "[{name}] {:?}",
+            started.elapsed()
+        );
         assert!(s.read_in_all < file.len(), "[{name}] {}", s.read_in_all);
         let again = stream(c, &file, LIMITS, usize::MAX);
         again.result.unwrap();
@@ -254,7 +279,11 @@ fn a_c_plugin_streams_and_a_version_1_c_plugin_still_imports_in_both_hosts() {
         let c = c_connector(&v1, "", isolated, timeout);
         let s = stream(c.as_ref(), &file, LIMITS, usize::MAX);
         s.result.unwrap();
-        assert_eq!(s.chunks, vec![ImportOutcome::default()], "[isolated {isolated}]");
+        assert_eq!(
+            s.chunks,
+            vec![ImportOutcome::default()],
+            "[isolated {isolated}]"
+        );
         assert_eq!(s.read_in_all, file.len());
     }
 }
@@ -298,8 +327,15 @@ fn a_plugin_that_crashes_hangs_or_garbles_mid_stream_ends_the_import_clearly() {
         let c = c_connector(&lib, "garbage_stream", isolated, second);
         let s = stream(c.as_ref(), &file, LIMITS, usize::MAX);
         let err = s.result.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Malformed, "[isolated {isolated}] {err}");
-        assert!(err.message.contains("not JSON"), "[isolated {isolated}] {err}");
+        assert_eq!(
+            err.kind,
+            ErrorKind::Malformed,
+            "[isolated {isolated}] {err}"
+        );
+        assert!(
+            err.message.contains("not JSON"),
+            "[isolated {isolated}] {err}"
+        );
         assert_eq!(s.chunks.len(), 1, "[isolated {isolated}]");
         health(c.as_ref()).unwrap();
 

@@ -591,7 +591,8 @@ fn streamed(c: &dyn Connector, file: &[u8]) -> (Result<(), ConnectorError>, Vec<
 
 #[test]
 fn a_streaming_import_crosses_the_table_and_a_version_1_table_imports_whole() {
-    let whole = csv_form::import(&mut CSV.as_bytes(), &ImportLimits { max_bytes: 1 << 20 }).unwrap();
+    let whole =
+        csv_form::import(&mut CSV.as_bytes(), &ImportLimits { max_bytes: 1 << 20 }).unwrap();
     assert_eq!((whole.events.len(), whole.rejected.len()), (1, 1));
     let v2 = host(serde_json::json!({}), Duration::from_secs(5)).unwrap();
     let mut v1_table = *exported_vtable();
@@ -615,7 +616,11 @@ fn a_streaming_import_crosses_the_table_and_a_version_1_table_imports_whole() {
     // Only the version 2 table reaches the connector's own `import_stream`.
     let (v2_result, _) = streamed(&v2, b"panic and more");
     let err = v2_result.unwrap_err();
-    assert!(err.message.contains("plugin panicked: asked to panic mid-stream"), "{err}");
+    assert!(
+        err.message
+            .contains("plugin panicked: asked to panic mid-stream"),
+        "{err}"
+    );
     let (v1_result, _) = streamed(&v1, b"panic and more");
     assert_eq!(v1_result.unwrap_err().kind, ErrorKind::Malformed);
 }

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use super::{ABI_VERSION, Buffer, ChunkFn, CreateInput, ImportInput, PluginVTable, PollInput};
 use super::{ReadFn, STATUS_ERROR, STATUS_OK};
 use crate::{
-    Connector, ConnectorError, FetchQuery, FromSettings, ImportLimits, ImportOutcome,
-    OrderRequest, WriteBack,
+    Connector, ConnectorError, FetchQuery, FromSettings, ImportLimits, ImportOutcome, OrderRequest,
+    WriteBack,
 };
 
 /// Returned when even reporting an error failed; the host treats any status other than
@@ -318,7 +318,9 @@ unsafe extern "C" fn import_stream<C: Connector + FromSettings + 'static>(
     catch_unwind(AssertUnwindSafe(|| {
         let result = guarded(|| {
             if instance.is_null() {
-                return Err(ConnectorError::permanent("import_stream on a null instance"));
+                return Err(ConnectorError::permanent(
+                    "import_stream on a null instance",
+                ));
             }
             // SAFETY: as in `invoke`.
             let instance = unsafe { &*instance.cast::<Instance<C>>() };

@@ -3,8 +3,8 @@
 use std::ffi::c_void;
 use std::fmt;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -569,7 +569,10 @@ fn run_import_stream(
         to_host: to_host.clone(),
         from_host,
     };
-    let instance = inner.instance.lock().unwrap_or_else(PoisonError::into_inner);
+    let instance = inner
+        .instance
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     let mut out = Buffer::EMPTY;
     // SAFETY: as in `Inner::invoke`; `bridge` outlives the call, and the callbacks only use
     // it through a shared reference.
@@ -660,7 +663,9 @@ fn serve_import_stream(
             }
         };
         let reply = match message {
-            FromPlugin::Read(cap) => stream.read(input, cap).map_or(ToPlugin::Fail, ToPlugin::Data),
+            FromPlugin::Read(cap) => stream
+                .read(input, cap)
+                .map_or(ToPlugin::Fail, ToPlugin::Data),
             FromPlugin::Chunk(bytes) => match stream.chunk(&bytes, sink) {
                 true => ToPlugin::Go,
                 false => ToPlugin::Stop,
