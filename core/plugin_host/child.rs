@@ -3,15 +3,16 @@
 //! plugin does to this process (abort, a segfault, a hang) ends only this process; the
 //! parent sees the pipe close or its timeout pass.
 
+use std::cell::RefCell;
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::os::fd::FromRawFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use loggvakt_connector::ConnectorError;
 use loggvakt_connector::plugin::{CreateInput, PluginConnector};
+use loggvakt_connector::{Connector, ConnectorError, ImportLimits, ImportOutcome};
 
 use super::frame;
 
@@ -55,11 +56,89 @@ pub fn run(library: &Path) -> ExitCode {
             Err(_) => return ExitCode::FAILURE,
         };
         let result = match frame::split_call(&call) {
+            Some((frame::IMPORT_STREAM, limits)) => {
+                import_stream(&connector, limits, &mut input, &mut out)
+            }
             Some((method, input)) => connector.invoke_raw(method, input),
             None => Err(ConnectorError::permanent("plugin-host: a malformed call")),
         };
         if answer(&mut out, result).is_err() {
             return ExitCode::FAILURE;
+        }
+    }
+}
+
+/// A streaming import: the plugin's reads become `READ` frames answered by the parent, its
+/// chunks `CHUNK` frames. Through the in-process host, so that a plugin of version 1 (no
+/// `import_stream` of its own) is served here as well, and chunks are checked before they
+/// cross.
+fn import_stream(
+    connector: &PluginConnector,
+    limits: &[u8],
+    input: &mut impl Read,
+    out: &mut impl Write,
+) -> Result<Vec<u8>, ConnectorError> {
+    let limits: ImportLimits = serde_json::from_slice(limits)
+        .map_err(|_| ConnectorError::malformed("plugin-host: limits that are not ImportLimits"))?;
+    let pipe = RefCell::new(Pipe { input, out });
+    let mut reader = ParentReader { pipe: &pipe };
+    let mut sink = |chunk: ImportOutcome| -> Result<(), ConnectorError> {
+        let json = serde_json::to_vec(&chunk).map_err(|e| {
+            ConnectorError::permanent(format!("plugin-host: cannot encode a chunk: {e}"))
+        })?;
+        let answer = pipe
+            .borrow_mut()
+            .ask(&[&[frame::CHUNK], &json])
+            .map_err(|e| ConnectorError::permanent(format!("plugin-host: the pipe broke: {e}")))?;
+        match answer.first() {
+            Some(&frame::GO) => Ok(()),
+            // The parent knows why and reports it; this only ends the import.
+            Some(&frame::STOP) => Err(ConnectorError::permanent("the host stopped the import")),
+            _ => Err(ConnectorError::permanent(
+                "plugin-host: the parent answered a chunk out of protocol",
+            )),
+        }
+    };
+    Connector::import_stream(connector, &mut reader, &limits, &mut sink)?;
+    Ok(b"null".to_vec())
+}
+
+struct Pipe<'a, R, W> {
+    input: &'a mut R,
+    out: &'a mut W,
+}
+
+impl<R: Read, W: Write> Pipe<'_, R, W> {
+    /// Sends one frame to the parent and reads its answer.
+    fn ask(&mut self, parts: &[&[u8]]) -> io::Result<Vec<u8>> {
+        frame::write(&mut *self.out, parts)?;
+        frame::read(&mut *self.input)?.ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
+    }
+}
+
+/// The file, as the parent reads it out on request.
+struct ParentReader<'p, 'a, R, W> {
+    pipe: &'p RefCell<Pipe<'a, R, W>>,
+}
+
+impl<R: Read, W: Write> Read for ParentReader<'_, '_, R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let want = (buf.len() as u64).to_le_bytes();
+        let answer = self.pipe.borrow_mut().ask(&[&[frame::READ], &want])?;
+        match answer.split_first() {
+            Some((&frame::DATA, bytes)) if bytes.len() <= buf.len() => {
+                buf[..bytes.len()].copy_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            // The parent knows why and reports it; this only ends the plugin's reading.
+            Some((&frame::FAIL, _)) => Err(io::Error::other("the host could not read the file on")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the parent answered a read out of protocol",
+            )),
         }
     }
 }

@@ -12,6 +12,23 @@ pub const MAX_FRAME: u64 = 4 << 30;
 pub const OK: u8 = 0;
 pub const ERROR: u8 = 1;
 
+/// The method of a streaming import. Its call frame carries the limits; then, until the
+/// answer (`OK` or `ERROR`), the child asks and the parent answers one frame at a time, so
+/// that neither side writes while the other is not reading and the pipes cannot fill up
+/// both ways (no writer thread needed), and the parent holds one piece of the file at most.
+pub const IMPORT_STREAM: &str = "import_stream";
+/// From the child: a `u64` (little-endian), the most bytes it wants.
+pub const READ: u8 = 2;
+/// From the child: a chunk's JSON.
+pub const CHUNK: u8 = 3;
+/// From the parent, the answer to `READ`: the next bytes of the file, none at its end.
+pub const DATA: u8 = 4;
+/// From the parent, the answer to `READ`: the file cannot be read on.
+pub const FAIL: u8 = 5;
+/// From the parent, the answers to `CHUNK`: go on, or stop.
+pub const GO: u8 = 6;
+pub const STOP: u8 = 7;
+
 pub fn write(out: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     out.write_all(&(len as u64).to_le_bytes())?;
@@ -23,6 +40,11 @@ pub fn write(out: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
 
 /// The next frame; `None` at a clean end of the stream (the other side closed it).
 pub fn read(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+    read_max(input, MAX_FRAME)
+}
+
+/// As [`read`], refusing a frame over `max` bytes before reading it.
+pub fn read_max(input: &mut impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 8];
     match input.read_exact(&mut len) {
         Ok(()) => {}
@@ -30,7 +52,7 @@ pub fn read(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
         Err(e) => return Err(e),
     }
     let len = u64::from_le_bytes(len);
-    if len > MAX_FRAME {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("a frame of {len} bytes is over the limit"),

@@ -21,7 +21,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use loggvakt_connector::plugin::{CreateInput, ImportInput, PollInput};
+use loggvakt_connector::plugin::{
+    CreateInput, ImportInput, MAX_CHUNK_BYTES, PollInput, StreamHost,
+};
 use loggvakt_connector::{
     AccessEvent, Connector, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest,
     OrderReceipt, OrderRequest, PollOutcome, WriteBack,
@@ -184,6 +186,18 @@ impl Inner {
     }
 
     fn call(&self, method: &str, input: &[u8]) -> Result<Result<Vec<u8>, ConnectorError>, Broken> {
+        self.with_child(method, |running| {
+            exchange(running, self.timeout, &frame::call(method, input))
+        })
+    }
+
+    /// Runs `f` with the child, started first when there is none; a `Broken` from `f` ends
+    /// the child and counts towards the quarantine.
+    fn with_child<T>(
+        &self,
+        method: &str,
+        f: impl FnOnce(&mut Running) -> Result<T, Broken>,
+    ) -> Result<T, Broken> {
         let mut state = self.lock();
         if let Some(why) = &state.quarantined {
             return Err(Broken::NotRunning(ConnectorError::config(why.clone())));
@@ -199,7 +213,7 @@ impl Inner {
             }
         }
         let running = state.child.as_mut().expect("started above");
-        match exchange(running, self.timeout, &frame::call(method, input)) {
+        match f(running) {
             Ok(answer) => {
                 state.failures = 0;
                 Ok(answer)
@@ -316,6 +330,144 @@ fn exchange(
     }
 }
 
+/// Ends the child when its deadline passes without a word from it. Unlike [`exchange`]'s,
+/// the deadline moves: a streaming import makes progress with every read and chunk, and the
+/// host's own work in between (reading the file, storing a chunk) is not the plugin's time.
+struct Watchdog {
+    deadlines: mpsc::Sender<Option<Instant>>,
+    fired: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watchdog {
+    fn start(pid: libc::pid_t, first: Instant) -> Watchdog {
+        let (deadlines, moved) = mpsc::channel::<Option<Instant>>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let fired = Arc::clone(&fired);
+            std::thread::spawn(move || {
+                let mut deadline = Some(first);
+                loop {
+                    let next = match deadline {
+                        Some(at) => {
+                            moved.recv_timeout(at.saturating_duration_since(Instant::now()))
+                        }
+                        None => moved.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    };
+                    match next {
+                        Ok(next) => deadline = next,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                        Err(RecvTimeoutError::Timeout) => {
+                            fired.store(true, Ordering::SeqCst);
+                            // SAFETY: the child is not reaped before this thread is joined, so
+                            // `pid` is still ours (a zombie at worst).
+                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                            return;
+                        }
+                    }
+                }
+            })
+        };
+        Watchdog {
+            deadlines,
+            fired,
+            thread,
+        }
+    }
+
+    /// The child may take until `at`; `None`: the host is busy, no deadline.
+    fn until(&self, at: Option<Instant>) {
+        let _ = self.deadlines.send(at);
+    }
+
+    /// Whether it ended the child.
+    fn finish(self) -> bool {
+        drop(self.deadlines);
+        let _ = self.thread.join();
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+/// A streaming import with the child: the call frame, then the child's reads answered from
+/// `input` and its chunks handed to `sink` through `stream`, until its answer. The watchdog
+/// allows `timeout` of silence from the child between frames; once the import is stopped,
+/// one `timeout` in all to return.
+fn stream_exchange(
+    running: &mut Running,
+    timeout: Duration,
+    limits: &[u8],
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    stream: &mut StreamHost,
+) -> Result<Result<(), ConnectorError>, Broken> {
+    let watchdog = Watchdog::start(
+        running.process.id() as libc::pid_t,
+        Instant::now() + timeout,
+    );
+    let result = converse(running, timeout, limits, input, sink, stream, &watchdog);
+    match (result, watchdog.finish()) {
+        (_, true) => Err(Broken::TimedOut),
+        (Ok(answer), false) => Ok(answer),
+        // A child that speaks out of protocol is alive: it is ended before it is waited for.
+        (Err(e), false) if e.kind() == std::io::ErrorKind::InvalidData => {
+            let _ = running.process.kill();
+            let _ = running.process.wait();
+            Err(Broken::Crashed(format!(
+                "the plugin host broke the streaming protocol ({e})"
+            )))
+        }
+        (Err(_), false) => Err(Broken::Crashed(ended(&mut running.process))),
+    }
+}
+
+/// The frames of [`stream_exchange`], up to the child's answer.
+fn converse(
+    running: &mut Running,
+    timeout: Duration,
+    limits: &[u8],
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    stream: &mut StreamHost,
+    watchdog: &Watchdog,
+) -> std::io::Result<Result<(), ConnectorError>> {
+    let call = frame::call(frame::IMPORT_STREAM, limits);
+    let refs: Vec<&[u8]> = call.iter().map(Vec::as_slice).collect();
+    frame::write(&mut running.stdin, &refs)?;
+    let mut stopped_at = None;
+    loop {
+        // A chunk's JSON and its status byte; anything longer is not a chunk.
+        let max = MAX_CHUNK_BYTES as u64 + 1;
+        let asked =
+            frame::read_max(&mut running.stdout, max)?.ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        watchdog.until(None);
+        let (status, body) = asked.split_first().ok_or(std::io::ErrorKind::InvalidData)?;
+        let (reply, bytes): (u8, Vec<u8>) = match *status {
+            frame::READ => {
+                let want =
+                    <[u8; 8]>::try_from(body).map_err(|_| std::io::ErrorKind::InvalidData)?;
+                let want = usize::try_from(u64::from_le_bytes(want)).unwrap_or(usize::MAX);
+                match stream.read(input, want) {
+                    Some(bytes) => (frame::DATA, bytes),
+                    None => (frame::FAIL, Vec::new()),
+                }
+            }
+            frame::CHUNK => match stream.chunk(body, sink) {
+                true => (frame::GO, Vec::new()),
+                false => (frame::STOP, Vec::new()),
+            },
+            frame::OK | frame::ERROR => return Ok(parse_answer(&asked).map(drop)),
+            _ => return Err(std::io::ErrorKind::InvalidData.into()),
+        };
+        // Once stopped, the plugin has one timeout in all to return, however much it sends.
+        let deadline = match stream.is_stopped() {
+            true => *stopped_at.get_or_insert_with(|| Instant::now() + timeout),
+            false => Instant::now() + timeout,
+        };
+        watchdog.until(Some(deadline));
+        frame::write(&mut running.stdin, &[&[reply], &bytes])?;
+    }
+}
+
 fn parse_answer(answer: &[u8]) -> Result<Vec<u8>, ConnectorError> {
     match answer.split_first() {
         Some((&frame::OK, bytes)) => Ok(bytes.to_vec()),
@@ -412,6 +564,46 @@ impl Connector for IsolatedPlugin {
         })
         .map_err(|e| ConnectorError::permanent(format!("cannot encode the import: {e}")))?;
         decode("import", &self.call_blocking("import", &input)?)
+    }
+
+    /// The file goes to the child a piece at a time as the plugin reads it (at most
+    /// `READ_MAX` bytes a frame), and each chunk comes back to `sink` as the plugin hands it
+    /// over: memory stays flat on both sides. A plugin of ABI version 1 gets the file whole
+    /// in its process, through `import`. The timeout is the longest the plugin may go without
+    /// reading or handing over, so a large file is not cut off.
+    fn import_stream(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        let limits_json = serde_json::to_vec(limits)
+            .map_err(|e| ConnectorError::permanent(format!("cannot encode the limits: {e}")))?;
+        let timeout = self.inner.timeout;
+        let mut stream = StreamHost::default();
+        let mut input = limits.reader(input);
+        let result = self.inner.with_child(frame::IMPORT_STREAM, |running| {
+            stream_exchange(
+                running,
+                timeout,
+                &limits_json,
+                &mut input,
+                sink,
+                &mut stream,
+            )
+        });
+        // The host's own reason (the sink's error, a malformed chunk, the file) comes first.
+        stream.end(match result {
+            Ok(answer) => answer,
+            Err(Broken::NotRunning(e)) => Err(e),
+            Err(Broken::TimedOut) => Err(lost(
+                frame::IMPORT_STREAM,
+                &format!(
+                    "the plugin neither read nor handed over anything for {timeout:?} and was stopped"
+                ),
+            )),
+            Err(Broken::Crashed(how)) => Err(lost(frame::IMPORT_STREAM, &how)),
+        })
     }
 
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {

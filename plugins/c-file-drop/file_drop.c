@@ -234,8 +234,9 @@ static int32_t invoke(void *instance, const uint8_t *method, size_t method_len,
 static void release(LoggvaktBuffer buffer) { free(buffer.ptr); }
 static void destroy(void *instance) { free(instance); }
 
+/* No import_stream: this plugin imports nothing (capability import = false). */
 static const LoggvaktPluginVTable VTABLE = {
-    LOGGVAKT_PLUGIN_ABI_VERSION, create, invoke, release, destroy,
+    LOGGVAKT_PLUGIN_ABI_VERSION, create, invoke, release, destroy, NULL,
 };
 
 uint32_t loggvakt_plugin_abi_version(void) { return LOGGVAKT_PLUGIN_ABI_VERSION; }

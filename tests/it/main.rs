@@ -20,6 +20,7 @@ mod plan;
 mod plugin;
 mod plugin_isolation;
 mod plugin_schema;
+mod plugin_stream;
 mod reload;
 mod report;
 mod review;

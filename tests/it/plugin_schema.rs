@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use loggvakt_connector::plugin::{CreateInput, ImportInput, PollInput};
 use loggvakt_connector::{
-    AccessEvent, ConnectorError, FetchQuery, ImportOutcome, Manifest, OrderReceipt, OrderRequest,
-    PollOutcome, WriteBack,
+    AccessEvent, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
+    OrderRequest, PollOutcome, WriteBack,
 };
 use serde_json::Value;
 
@@ -30,6 +30,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("FetchQuery", of::<FetchQuery>()),
         ("AccessEvents", of::<Vec<AccessEvent>>()),
         ("ImportInput", of::<ImportInput>()),
+        ("ImportLimits", of::<ImportLimits>()),
         ("ImportOutcome", of::<ImportOutcome>()),
         ("WriteBack", of::<WriteBack>()),
         ("ConnectorError", of::<ConnectorError>()),

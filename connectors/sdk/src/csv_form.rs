@@ -412,9 +412,6 @@ pub fn import_stream(
             Ok((line, e)) => {
                 chunk.events.push(e);
                 chunk.lines.push(line);
-                if chunk.events.len() == crate::IMPORT_CHUNK_EVENTS {
-                    sink(std::mem::take(&mut chunk))?;
-                }
             }
             // Past the limit, or the file could not be read on: no row after this one is
             // known, so the import fails rather than ending short.
@@ -422,6 +419,11 @@ pub fn import_stream(
                 return Err(ConnectorError::permanent(e.reason));
             }
             Err(e) => chunk.rejected.push(e),
+        }
+        // Refused rows count too: a file of nothing but bad rows must not make one chunk of
+        // its whole size (the plugin ABI refuses chunks past a size).
+        if chunk.events.len() + chunk.rejected.len() == crate::IMPORT_CHUNK_EVENTS {
+            sink(std::mem::take(&mut chunk))?;
         }
     }
     sink(chunk)

@@ -144,7 +144,7 @@ fn a_version_mismatch_names_both_versions_and_the_path() {
             err,
             PluginLoadError::AbiMismatch {
                 plugin: 999,
-                host: 1,
+                host: 2,
                 ..
             }
         ),
@@ -152,7 +152,7 @@ fn a_version_mismatch_names_both_versions_and_the_path() {
     );
     let shown = err.to_string();
     assert!(shown.contains("version 999"), "{shown}");
-    assert!(shown.contains("version 1"), "{shown}");
+    assert!(shown.contains("versions 1 to 2"), "{shown}");
     assert!(
         shown.contains(&library("abi_mismatch").display().to_string()),
         "{shown}"

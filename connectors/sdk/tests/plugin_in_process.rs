@@ -97,6 +97,25 @@ impl Connector for Test {
         csv_form::import(input, limits)
     }
 
+    /// Row by row; a file that starts with `panic` panics after its first chunk.
+    fn import_stream(
+        &self,
+        input: &mut dyn std::io::Read,
+        limits: &ImportLimits,
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        let mut head = [0u8; 5];
+        input
+            .read_exact(&mut head)
+            .map_err(|e| ConnectorError::permanent(e.to_string()))?;
+        if &head == b"panic" {
+            sink(ImportOutcome::default())?;
+            panic!("asked to panic mid-stream");
+        }
+        let mut whole = std::io::Read::chain(&head[..], input);
+        csv_form::import_stream(&mut whole, limits, sink)
+    }
+
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
         match wb.outcome {
             ReviewOutcome::UtanAnmarkning => Ok(()),
@@ -499,8 +518,8 @@ fn a_table_of_another_version_is_refused() {
         matches!(
             err,
             PluginLoadError::AbiMismatch {
-                plugin: 2,
-                host: 1,
+                plugin: 3,
+                host: 2,
                 ..
             }
         ),
@@ -557,4 +576,51 @@ async fn default_methods_say_unsupported_directly_and_through_the_abi() {
             assert_eq!(e.message, format!("this connector does not offer {name}"));
         }
     }
+}
+
+/// Streams `file` through `c` and returns the chunks.
+fn streamed(c: &dyn Connector, file: &[u8]) -> (Result<(), ConnectorError>, Vec<ImportOutcome>) {
+    let mut chunks = Vec::new();
+    let limits = ImportLimits { max_bytes: 1 << 20 };
+    let result = c.import_stream(&mut &file[..], &limits, &mut |chunk| {
+        chunks.push(chunk);
+        Ok(())
+    });
+    (result, chunks)
+}
+
+#[test]
+fn a_streaming_import_crosses_the_table_and_a_version_1_table_imports_whole() {
+    let whole =
+        csv_form::import(&mut CSV.as_bytes(), &ImportLimits { max_bytes: 1 << 20 }).unwrap();
+    assert_eq!((whole.events.len(), whole.rejected.len()), (1, 1));
+    let v2 = host(serde_json::json!({}), Duration::from_secs(5)).unwrap();
+    let mut v1_table = *exported_vtable();
+    v1_table.abi_version = 1;
+    // SAFETY: the macro's table, told to be of version 1: its `import_stream` is not used.
+    let v1 = unsafe {
+        PluginConnector::from_vtable(
+            v1_table,
+            Path::new("in-process:Test v1"),
+            "test",
+            &serde_json::json!({}),
+            Duration::from_secs(5),
+        )
+    }
+    .unwrap();
+    for c in [&v2, &v1] {
+        let (result, chunks) = streamed(c, CSV.as_bytes());
+        result.unwrap();
+        assert_eq!(chunks, vec![whole.clone()], "{c:?}");
+    }
+    // Only the version 2 table reaches the connector's own `import_stream`.
+    let (v2_result, _) = streamed(&v2, b"panic and more");
+    let err = v2_result.unwrap_err();
+    assert!(
+        err.message
+            .contains("plugin panicked: asked to panic mid-stream"),
+        "{err}"
+    );
+    let (v1_result, _) = streamed(&v1, b"panic and more");
+    assert_eq!(v1_result.unwrap_err().kind, ErrorKind::Malformed);
 }

@@ -138,6 +138,17 @@ impl Connector for FileDrop {
     ) -> Result<ImportOutcome, ConnectorError> {
         csv_form::import(input, limits)
     }
+
+    /// Row by row: the plugin ABI's `import_stream` (version 2) calls this, so neither the
+    /// plugin nor loggvakt holds the whole file.
+    fn import_stream(
+        &self,
+        input: &mut dyn std::io::Read,
+        limits: &ImportLimits,
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        csv_form::import_stream(input, limits, sink)
+    }
 }
 
 loggvakt_connector::export_plugin!(FileDrop);

@@ -5,6 +5,12 @@
  * (answers bytes that are not JSON). Everything else behaves: orders are taken (and written
  * as marker files into "marker_dir"), polls deliver a small file, imports answer no events.
  * Built by the tests with `cc -shared -fPIC`, from the SDK's C header alone.
+ *
+ * Its import_stream (ABI version 2) makes one event per line after the header, user "u<line>",
+ * in chunks of CHUNK_EVENTS, reading the file a little at a time; modes "abort_stream",
+ * "hang_stream" and "garbage_stream" misbehave after the first chunk, "slow_stream" takes
+ * 600 ms before each full chunk. Built with -DMISBEHAVING_ABI_V1 it is a version 1 plugin,
+ * without import_stream.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -112,9 +118,116 @@ static int32_t invoke(void *instance, const uint8_t *method_bytes, size_t method
 static void release(LoggvaktBuffer buffer) { free(buffer.ptr); }
 static void destroy(void *instance) { free(instance); }
 
+#ifdef MISBEHAVING_ABI_V1
+
+#define VERSION 1u
+/* Designated, so that the version 2 field is left out (and never read by the host). */
 static const LoggvaktPluginVTable VTABLE = {
-    LOGGVAKT_PLUGIN_ABI_VERSION, create, invoke, release, destroy,
+    .abi_version = VERSION, .create = create, .invoke = invoke, .free = release, .destroy = destroy,
 };
 
-uint32_t loggvakt_plugin_abi_version(void) { return LOGGVAKT_PLUGIN_ABI_VERSION; }
+#else
+
+#define VERSION LOGGVAKT_PLUGIN_ABI_VERSION
+#define CHUNK_EVENTS 1000
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+} Json;
+
+static void json_add(Json *j, const char *s, size_t n) {
+    if (j->len + n + 1 > j->cap) {
+        j->cap = (j->len + n + 1) * 2;
+        j->text = realloc(j->text, j->cap);
+    }
+    memcpy(j->text + j->len, s, n);
+    j->len += n;
+    j->text[j->len] = 0;
+}
+
+static void json_adds(Json *j, const char *s) { json_add(j, s, strlen(s)); }
+
+/* Hands over the events of lines first..first+count-1; returns chunk's answer. */
+static int32_t hand_over(LoggvaktChunk chunk, void *ctx, unsigned long long first, size_t count) {
+    Json events = {0}, lines = {0};
+    char one[512];
+    json_adds(&events, "{\"events\":[");
+    json_adds(&lines, "],\"rejected\":[],\"lines\":[");
+    for (size_t i = 0; i < count; i++) {
+        snprintf(one, sizeof one,
+                 "%s{\"time\":\"2027-05-17T10:00:00\",\"system\":\"arkiv\",\"user_id\":\"u%llu\","
+                 "\"user_name\":null,\"patient_id\":\"191212121212\",\"patient_name\":null,"
+                 "\"care_unit\":null,\"action\":\"read\",\"event_text\":\"Läst\","
+                 "\"system_part\":null,\"raw\":null}",
+                 i ? "," : "", first + i);
+        json_adds(&events, one);
+        snprintf(one, sizeof one, "%s%llu", i ? "," : "", first + i);
+        json_adds(&lines, one);
+    }
+    json_add(&events, lines.text, lines.len);
+    json_adds(&events, "]}");
+    int32_t go = chunk(ctx, (const uint8_t *)events.text, events.len);
+    free(events.text);
+    free(lines.text);
+    return go;
+}
+
+static int32_t stream_error(LoggvaktBuffer *out, const char *message) {
+    char text[256];
+    snprintf(text, sizeof text, "{\"kind\":\"permanent\",\"message\":\"%s\"}", message);
+    put(out, text);
+    return LOGGVAKT_STATUS_ERROR;
+}
+
+static int32_t import_stream(void *instance, const uint8_t *limits, size_t limits_len,
+                             LoggvaktRead read, LoggvaktChunk chunk, void *ctx,
+                             LoggvaktBuffer *out) {
+    (void)limits; (void)limits_len;
+    Instance *self = instance;
+    /* Small reads on purpose: many round trips, and lines across reads. */
+    uint8_t buf[4096];
+    unsigned long long line = 1, first = 0; /* the line being read; the chunk's first line */
+    size_t pending = 0, chunks = 0;
+    int in_line = 0; /* bytes of the current line seen */
+    for (;;) {
+        intptr_t n = read(ctx, buf, sizeof buf);
+        if (n < 0) return stream_error(out, "the file could not be read on");
+        for (intptr_t i = 0; i <= n; i++) {
+            int ends = i < n ? buf[i] == '\n' : n == 0 && in_line;
+            if (i < n && !ends) in_line = 1;
+            if (!ends) continue;
+            if (line > 1) {
+                if (!pending) first = line;
+                pending++;
+            }
+            line++;
+            in_line = 0;
+            if (pending < CHUNK_EVENTS) continue;
+            if (!strcmp(self->mode, "slow_stream")) usleep(600 * 1000);
+            if (chunks == 1 && !strcmp(self->mode, "garbage_stream")) {
+                if (chunk(ctx, (const uint8_t *)"this is not JSON", 16))
+                    return stream_error(out, "stopped by the host");
+            } else if (hand_over(chunk, ctx, first, pending)) {
+                return stream_error(out, "stopped by the host");
+            }
+            pending = 0;
+            if (++chunks == 1) {
+                if (!strcmp(self->mode, "abort_stream")) abort();
+                if (!strcmp(self->mode, "hang_stream")) for (;;) pause();
+            }
+        }
+        if (n == 0) break;
+    }
+    if (hand_over(chunk, ctx, first, pending)) return stream_error(out, "stopped by the host");
+    return LOGGVAKT_STATUS_OK;
+}
+
+static const LoggvaktPluginVTable VTABLE = {
+    LOGGVAKT_PLUGIN_ABI_VERSION, create, invoke, release, destroy, import_stream,
+};
+
+#endif
+
+uint32_t loggvakt_plugin_abi_version(void) { return VERSION; }
 const LoggvaktPluginVTable *loggvakt_plugin_vtable(void) { return &VTABLE; }

@@ -7,9 +7,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{ABI_VERSION, Buffer, CreateInput, ImportInput, PluginVTable, PollInput};
-use super::{STATUS_ERROR, STATUS_OK};
-use crate::{Connector, ConnectorError, FetchQuery, FromSettings, OrderRequest, WriteBack};
+use super::{ABI_VERSION, Buffer, ChunkFn, CreateInput, ImportInput, PluginVTable, PollInput};
+use super::{ReadFn, STATUS_ERROR, STATUS_OK};
+use crate::{
+    Connector, ConnectorError, FetchQuery, FromSettings, ImportLimits, ImportOutcome, OrderRequest,
+    WriteBack,
+};
 
 /// Returned when even reporting an error failed; the host treats any status other than
 /// `STATUS_OK` and `STATUS_ERROR` as a broken plugin.
@@ -32,6 +35,7 @@ pub const fn vtable<C: Connector + FromSettings + 'static>() -> PluginVTable {
         invoke: invoke::<C>,
         free: free_buffer,
         destroy: destroy::<C>,
+        import_stream: Some(import_stream::<C>),
     }
 }
 
@@ -275,6 +279,74 @@ fn dispatch<C: Connector>(
             ))
         }
     }
+}
+
+/// The host's `read` callback as a `Read`.
+struct HostReader {
+    read: ReadFn,
+    ctx: *mut c_void,
+}
+
+impl std::io::Read for HostReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // SAFETY: `ctx` and `read` are the host's, valid during the `import_stream` call that
+        // made this reader; `buf` is valid for `buf.len()` bytes.
+        let n = unsafe { (self.read)(self.ctx, buf.as_mut_ptr(), buf.len()) };
+        match usize::try_from(n) {
+            Ok(n) if n <= buf.len() => Ok(n),
+            Ok(_) => Err(std::io::Error::other(
+                "the host's read callback broke the ABI (more bytes than asked for)",
+            )),
+            // The host knows and reports why; this only ends the plugin's reading.
+            Err(_) => Err(std::io::Error::other("the host could not read the file on")),
+        }
+    }
+}
+
+unsafe extern "C" fn import_stream<C: Connector + FromSettings + 'static>(
+    instance: *mut c_void,
+    limits_ptr: *const u8,
+    limits_len: usize,
+    read: ReadFn,
+    chunk: ChunkFn,
+    ctx: *mut c_void,
+    out: *mut Buffer,
+) -> i32 {
+    catch_unwind(AssertUnwindSafe(|| {
+        let result = guarded(|| {
+            if instance.is_null() {
+                return Err(ConnectorError::permanent(
+                    "import_stream on a null instance",
+                ));
+            }
+            // SAFETY: as in `invoke`.
+            let instance = unsafe { &*instance.cast::<Instance<C>>() };
+            // SAFETY: the host passes a buffer it owns for the duration of the call.
+            let limits: ImportLimits =
+                from_json("import_stream", unsafe { input(limits_ptr, limits_len) })?;
+            let mut reader = HostReader { read, ctx };
+            let mut sink = |outcome: ImportOutcome| -> Result<(), ConnectorError> {
+                let json = to_json("import_stream", &outcome)?;
+                // SAFETY: as for `read`; the host copies the bytes before it returns.
+                match unsafe { chunk(ctx, json.as_ptr(), json.len()) } {
+                    0 => Ok(()),
+                    // The host has its own reason and reports it; this only ends the import.
+                    _ => Err(ConnectorError::permanent("the host stopped the import")),
+                }
+            };
+            let _entered = instance.runtime.enter();
+            instance
+                .connector
+                .import_stream(&mut reader, &limits, &mut sink)?;
+            Ok(b"null".to_vec())
+        });
+        // SAFETY: `out` is null (checked inside) or valid, as the host promises.
+        unsafe { answer(out, result) }
+    }))
+    .unwrap_or(STATUS_BROKEN)
 }
 
 unsafe extern "C" fn free_buffer(buffer: Buffer) {

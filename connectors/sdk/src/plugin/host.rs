@@ -3,15 +3,17 @@
 use std::ffi::c_void;
 use std::fmt;
 use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ABI_VERSION, ABI_VERSION_SYMBOL, Buffer, CreateInput, ImportInput, PluginVTable};
+use super::{ImportStreamFn, MAX_CHUNK_BYTES, MIN_ABI_VERSION, PluginVTableV1, READ_MAX};
 use super::{PollInput, STATUS_ERROR, STATUS_OK, VTABLE_SYMBOL};
 use crate::{
     AccessEvent, Connector, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest,
@@ -37,7 +39,8 @@ pub enum PluginLoadError {
     },
     #[error(
         "plugin {path} was built for plugin ABI version {plugin}, but this loggvakt speaks \
-         version {host}; rebuild the plugin against loggvakt-connector of this release"
+         versions {MIN_ABI_VERSION} to {host}; rebuild the plugin against loggvakt-connector \
+         of this release"
     )]
     AbiMismatch {
         path: PathBuf,
@@ -276,7 +279,7 @@ impl PluginConnector {
                 .map_err(missing(ABI_VERSION_SYMBOL))?;
         // SAFETY: a plugin's version function takes nothing and only returns a constant.
         let plugin_version = unsafe { abi_version() };
-        if plugin_version != ABI_VERSION {
+        if !(MIN_ABI_VERSION..=ABI_VERSION).contains(&plugin_version) {
             return Err(PluginLoadError::AbiMismatch {
                 path: owned_path(),
                 plugin: plugin_version,
@@ -288,10 +291,19 @@ impl PluginConnector {
             library.get::<unsafe extern "C" fn() -> *const PluginVTable>(VTABLE_SYMBOL.as_bytes())
         }
         .map_err(missing(VTABLE_SYMBOL))?;
-        // SAFETY: a plugin of our ABI version returns null or a table valid for the process.
-        let vtable = unsafe { vtable_fn().as_ref() }
-            .copied()
-            .ok_or_else(|| PluginLoadError::NullVTable { path: owned_path() })?;
+        // SAFETY: a plugin of a version we speak returns null or a table valid for the
+        // process, as long as that version's table: a version 1 table is read as one.
+        let table = unsafe { vtable_fn() };
+        if table.is_null() {
+            return Err(PluginLoadError::NullVTable { path: owned_path() });
+        }
+        let vtable = if plugin_version == 1 {
+            // SAFETY: as above; non-null, and at least a version 1 table long.
+            PluginVTable::from(unsafe { table.cast::<PluginVTableV1>().read() })
+        } else {
+            // SAFETY: as above; version 2 tables have every field of `PluginVTable`.
+            unsafe { table.read() }
+        };
         // SAFETY: the version handshake passed and the library is never unloaded, so the
         // table's functions follow this ABI and stay valid for the process.
         unsafe { Self::from_vtable(vtable, path, system_id, settings, timeout) }
@@ -312,12 +324,17 @@ impl PluginConnector {
         timeout: Duration,
     ) -> Result<PluginConnector, PluginLoadError> {
         let path = label.to_path_buf();
-        if vtable.abi_version != ABI_VERSION {
+        if !(MIN_ABI_VERSION..=ABI_VERSION).contains(&vtable.abi_version) {
             return Err(PluginLoadError::AbiMismatch {
                 path,
                 plugin: vtable.abi_version,
                 host: ABI_VERSION,
             });
+        }
+        let mut vtable = vtable;
+        if vtable.abi_version < 2 {
+            // Not part of a version 1 table, whatever the caller's copy holds there.
+            vtable.import_stream = None;
         }
         let input = serde_json::to_vec(&CreateInput {
             system_id: system_id.to_owned(),
@@ -465,7 +482,316 @@ impl Connector for PluginConnector {
         }
     }
 
+    /// Through the plugin's `import_stream` when it has one (version 2), else through
+    /// `import` handed over in chunks. The plugin runs on a thread of its own; this thread
+    /// serves its reads and chunks, so `input` and `sink` stay here. The timeout bounds the
+    /// wait for the plugin's next read, chunk or end (not the whole call, so a large file is
+    /// not cut off), and time spent reading `input` or in `sink` does not count.
+    fn import_stream(
+        &self,
+        input: &mut dyn Read,
+        limits: &ImportLimits,
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        let Some(stream) = self.inner.vtable.import_stream else {
+            let whole = self.import(input, limits)?;
+            return crate::protocol::hand_over_in_chunks(whole, sink);
+        };
+        let limits_json = encode("import_stream", limits)?;
+        let (to_host, from_plugin) = mpsc::sync_channel::<FromPlugin>(1);
+        let (to_plugin, from_host) = mpsc::sync_channel::<ToPlugin>(1);
+        let inner = Arc::clone(&self.inner);
+        std::thread::Builder::new()
+            .name("loggvakt-plugin-call".into())
+            .spawn(move || run_import_stream(&inner, stream, &limits_json, to_host, from_host))
+            .map_err(|e| {
+                ConnectorError::retryable(format!(
+                    "cannot start a thread for plugin call import_stream: {e}"
+                ))
+            })?;
+        serve_import_stream(
+            &from_plugin,
+            &to_plugin,
+            &mut limits.reader(input),
+            sink,
+            self.inner.timeout,
+        )
+    }
+
     async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
         self.call("write_back", wb).await
     }
+}
+
+/// What the plugin's thread asks of the calling thread during `import_stream`.
+enum FromPlugin {
+    /// Up to this many bytes of the file.
+    Read(usize),
+    Chunk(Vec<u8>),
+    /// A chunk over [`MAX_CHUNK_BYTES`], not copied.
+    Oversized(usize),
+    /// The call returned: its status and `*out`.
+    Done(i32, Vec<u8>),
+}
+
+enum ToPlugin {
+    /// The next bytes; empty at the end of the file.
+    Data(Vec<u8>),
+    /// The file cannot be read on.
+    Fail,
+    Go,
+    Stop,
+}
+
+/// The callbacks' `ctx`: the plugin's thread's ends of the two channels.
+struct Bridge {
+    to_host: mpsc::SyncSender<FromPlugin>,
+    from_host: mpsc::Receiver<ToPlugin>,
+}
+
+impl Bridge {
+    fn ask(&self, what: FromPlugin) -> Option<ToPlugin> {
+        self.to_host.send(what).ok()?;
+        self.from_host.recv().ok()
+    }
+}
+
+/// The plugin's side of `import_stream`, on its own thread. Holds the instance for as long
+/// as the plugin runs, even past a timeout, so that no other call overlaps it.
+fn run_import_stream(
+    inner: &Inner,
+    stream: ImportStreamFn,
+    limits: &[u8],
+    to_host: mpsc::SyncSender<FromPlugin>,
+    from_host: mpsc::Receiver<ToPlugin>,
+) {
+    let bridge = Bridge {
+        to_host: to_host.clone(),
+        from_host,
+    };
+    let instance = inner
+        .instance
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut out = Buffer::EMPTY;
+    // SAFETY: as in `Inner::invoke`; `bridge` outlives the call, and the callbacks only use
+    // it through a shared reference.
+    let status = unsafe {
+        stream(
+            instance.0,
+            limits.as_ptr(),
+            limits.len(),
+            bridge_read,
+            bridge_chunk,
+            std::ptr::from_ref(&bridge).cast_mut().cast::<c_void>(),
+            &mut out,
+        )
+    };
+    drop(instance);
+    // SAFETY: `out` was written by this plugin (or is still EMPTY) and is taken once.
+    let bytes = unsafe { take(&inner.vtable, out) };
+    // The caller may have given up (a timeout); nobody is left to tell then.
+    let _ = to_host.send(FromPlugin::Done(status, bytes));
+}
+
+/// The `read` callback given to plugins: asks the calling thread for the next bytes.
+unsafe extern "C" fn bridge_read(ctx: *mut c_void, buf: *mut u8, cap: usize) -> isize {
+    catch_unwind(AssertUnwindSafe(|| {
+        if ctx.is_null() || buf.is_null() || cap == 0 {
+            return -1;
+        }
+        // SAFETY: `ctx` is the `Bridge` of the running `import_stream` call (ABI contract:
+        // callbacks are called only during it).
+        let bridge = unsafe { &*ctx.cast::<Bridge>() };
+        match bridge.ask(FromPlugin::Read(cap.min(READ_MAX))) {
+            Some(ToPlugin::Data(bytes)) => {
+                let n = bytes.len().min(cap);
+                // SAFETY: the plugin passes `buf` valid for `cap` bytes; `n <= cap`.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, n) };
+                isize::try_from(n).unwrap_or(-1)
+            }
+            _ => -1,
+        }
+    }))
+    .unwrap_or(-1)
+}
+
+/// The `chunk` callback given to plugins: copies the chunk to the calling thread.
+unsafe extern "C" fn bridge_chunk(ctx: *mut c_void, json: *const u8, len: usize) -> i32 {
+    catch_unwind(AssertUnwindSafe(|| {
+        if ctx.is_null() || (json.is_null() && len > 0) {
+            return 1;
+        }
+        // SAFETY: as in `bridge_read`.
+        let bridge = unsafe { &*ctx.cast::<Bridge>() };
+        let what = if len > MAX_CHUNK_BYTES {
+            FromPlugin::Oversized(len)
+        } else if len == 0 {
+            FromPlugin::Chunk(Vec::new())
+        } else {
+            // SAFETY: the plugin passes `json` valid for `len` bytes for this call.
+            FromPlugin::Chunk(unsafe { std::slice::from_raw_parts(json, len) }.to_vec())
+        };
+        match bridge.ask(what) {
+            Some(ToPlugin::Go) => 0,
+            _ => 1,
+        }
+    }))
+    .unwrap_or(1)
+}
+
+/// The calling thread's side of `import_stream`: answers the plugin's reads from `input` and
+/// hands its chunks to `sink` until the plugin returns or goes quiet for `timeout`.
+fn serve_import_stream(
+    from_plugin: &mpsc::Receiver<FromPlugin>,
+    to_plugin: &mpsc::SyncSender<ToPlugin>,
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    timeout: Duration,
+) -> Result<(), ConnectorError> {
+    let mut stream = StreamHost::default();
+    let mut deadline = Instant::now() + timeout;
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let message = match from_plugin.recv_timeout(wait) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => return Err(stream.timed_out(timeout)),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(ConnectorError::permanent(
+                    "plugin call import_stream panicked in the host",
+                ));
+            }
+        };
+        let reply = match message {
+            FromPlugin::Read(cap) => stream
+                .read(input, cap)
+                .map_or(ToPlugin::Fail, ToPlugin::Data),
+            FromPlugin::Chunk(bytes) => match stream.chunk(&bytes, sink) {
+                true => ToPlugin::Go,
+                false => ToPlugin::Stop,
+            },
+            FromPlugin::Oversized(len) => {
+                stream.oversized(len as u64);
+                ToPlugin::Stop
+            }
+            FromPlugin::Done(status, bytes) => {
+                let plugin = match status {
+                    STATUS_OK => Ok(()),
+                    STATUS_ERROR => Err(plugin_error("import_stream", &bytes)),
+                    other => Err(ConnectorError::permanent(format!(
+                        "plugin call import_stream broke the ABI: status {other}"
+                    ))),
+                };
+                return stream.end(plugin);
+            }
+        };
+        // A plugin that was stopped gets one timeout to return, however much it still sends.
+        if !stream.is_stopped() {
+            deadline = Instant::now() + timeout;
+        }
+        let _ = to_plugin.send(reply);
+    }
+}
+
+/// How a streaming import is going on the host's side: the bookkeeping shared by the
+/// in-process host and the parent of a plugin host process, so that both answer a plugin's
+/// reads and chunks, stop it and report why alike.
+#[derive(Debug, Default)]
+pub struct StreamHost {
+    /// Why the host stopped the import: the sink's error, or a malformed chunk.
+    stopped: Option<ConnectorError>,
+    /// Why the file could not be read on.
+    read_failed: Option<ConnectorError>,
+}
+
+impl StreamHost {
+    /// Whether the host stopped the import; the plugin then gets one timeout to return.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.is_some()
+    }
+
+    /// The answer to a read of up to `cap` bytes (at most [`READ_MAX`]): the next bytes of
+    /// `input`, empty at its end; `None` when it cannot be read on (the plugin is told so).
+    pub fn read(&mut self, input: &mut dyn Read, cap: usize) -> Option<Vec<u8>> {
+        if self.stopped.is_some() || self.read_failed.is_some() {
+            return None;
+        }
+        let mut buf = vec![0; cap.clamp(1, READ_MAX)];
+        loop {
+            match input.read(&mut buf) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Some(buf);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.read_failed = Some(ConnectorError::permanent(format!(
+                        "cannot read the file: {e}"
+                    )));
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Hands a chunk's JSON to `sink`; `false`: the plugin is to stop.
+    pub fn chunk(
+        &mut self,
+        bytes: &[u8],
+        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    ) -> bool {
+        if self.stopped.is_some() {
+            return false;
+        }
+        match decode_chunk(bytes).and_then(&mut *sink) {
+            Ok(()) => true,
+            Err(e) => {
+                self.stop(e);
+                false
+            }
+        }
+    }
+
+    /// A chunk too large to take: the plugin is to stop.
+    pub fn oversized(&mut self, len: u64) {
+        self.stop(ConnectorError::malformed(format!(
+            "the plugin handed over a chunk of {len} bytes in import_stream, over the limit of \
+             {MAX_CHUNK_BYTES}; a chunk holds at most {} events",
+            crate::IMPORT_CHUNK_EVENTS
+        )));
+    }
+
+    fn stop(&mut self, why: ConnectorError) {
+        self.stopped.get_or_insert(why);
+    }
+
+    /// The import's result once the plugin returned `plugin`: the host's own reason first,
+    /// since the plugin's error then only echoes it.
+    pub fn end(self, plugin: Result<(), ConnectorError>) -> Result<(), ConnectorError> {
+        match self.stopped.or(self.read_failed) {
+            Some(e) => Err(e),
+            None => plugin,
+        }
+    }
+
+    /// The import's result when the plugin went quiet for `timeout`: a stopped import keeps
+    /// the reason it was stopped for.
+    pub fn timed_out(self, timeout: Duration) -> ConnectorError {
+        self.stopped
+            .unwrap_or_else(|| timed_out("import_stream", timeout))
+    }
+}
+
+/// One chunk of a streaming import, from its JSON.
+pub fn decode_chunk(bytes: &[u8]) -> Result<ImportOutcome, ConnectorError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        // The place only: chunks carry personnummer, and serde quotes values.
+        ConnectorError::malformed(format!(
+            "a chunk the plugin handed over in import_stream is not JSON of the expected \
+             shape ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
 }

@@ -9,8 +9,9 @@
 //!
 //! A plugin exports two C functions:
 //!
-//! * `uint32_t loggvakt_plugin_abi_version(void)` returns [`ABI_VERSION`]. The host calls it
-//!   before anything else and refuses a plugin of another version.
+//! * `uint32_t loggvakt_plugin_abi_version(void)` returns [`ABI_VERSION`] (or an older
+//!   version down to [`MIN_ABI_VERSION`]). The host calls it before anything else and refuses
+//!   a plugin of a version it does not speak.
 //! * `const PluginVTable *loggvakt_plugin_vtable(void)` returns a table that lives as long as
 //!   the process.
 //!
@@ -25,6 +26,10 @@
 //!   by the plugin and released only by the plugin, because host and plugin may not share an
 //!   allocator. The host calls `free` exactly once for every buffer with a non-null `ptr`.
 //! * `destroy(instance)` drops an instance; the host calls it once, after the last `invoke`.
+//! * `import_stream(instance, limits, limits_len, read, chunk, ctx, out)` (version 2, may be
+//!   null): the `import` method as a stream, see [`ImportStreamFn`]. A version 1 table ends
+//!   before this field, so the host reads it only from plugins of version 2 or later, and
+//!   falls back to the `import` method when it is absent or null.
 //!
 //! An instance is used by one call at a time (the host serialises calls), but not always
 //! from the same thread, so instances must not depend on thread-local state between calls.
@@ -56,10 +61,64 @@ mod export;
 mod host;
 
 pub use export::vtable;
-pub use host::{PluginConnector, PluginLoadError};
+pub use host::{PluginConnector, PluginLoadError, StreamHost, decode_chunk};
 
 /// Raised whenever a change to this module changes what crosses the boundary.
-pub const ABI_VERSION: u32 = 1;
+///
+/// * 1: `create`, `invoke`, `free`, `destroy`.
+/// * 2: `import_stream` added at the end of the table.
+pub const ABI_VERSION: u32 = 2;
+
+/// The oldest version the host still loads: version 2 only added to the end of the table,
+/// so a version 1 plugin is used through the part it has.
+pub const MIN_ABI_VERSION: u32 = 1;
+
+/// The most the host hands over in one `read` callback, and so the most of the file a host
+/// holds at a time on behalf of a streaming import.
+pub const READ_MAX: usize = 64 * 1024;
+
+/// The largest chunk of a streaming import, as JSON. [`crate::IMPORT_CHUNK_EVENTS`] events
+/// with their raw rows stay far below it; a bigger chunk means a plugin that does not chunk.
+pub const MAX_CHUNK_BYTES: usize = 64 << 20;
+
+/// The host's `read` callback of [`ImportStreamFn`]: fills up to `cap` bytes of `buf` with
+/// the next bytes of the file and returns how many (> 0), 0 at the end of the file (and on
+/// every call after it), or a negative number when the file cannot be read on (an I/O error,
+/// or the file is over the import limit): the plugin then returns promptly, with any status;
+/// the host reports its own error.
+pub type ReadFn = unsafe extern "C" fn(ctx: *mut c_void, buf: *mut u8, cap: usize) -> isize;
+
+/// The host's `chunk` callback of [`ImportStreamFn`]: hands over one chunk, an
+/// [`crate::ImportOutcome`] as JSON that the host copies before it returns (the plugin keeps
+/// and frees its bytes). Returns 0 to go on; anything else means the host stops the import
+/// (its consumer failed, or the chunk is malformed): the plugin reads no more, hands over no
+/// more and returns promptly, with any status.
+pub type ChunkFn = unsafe extern "C" fn(ctx: *mut c_void, json: *const u8, len: usize) -> i32;
+
+/// `import_stream(instance, limits, limits_len, read, chunk, ctx, out)`: the `import` method
+/// with the file read through `read` as the plugin goes and the outcome handed to `chunk` in
+/// pieces, so that neither side holds the whole file or the whole list of events.
+///
+/// * `limits` is [`crate::ImportLimits`] as JSON. The host's `read` fails once the file
+///   passes `max_bytes`, so a plugin need not count.
+/// * Chunks come in file order (each chunk's events and refused rows after those of the chunk
+///   before), each at most [`crate::IMPORT_CHUNK_EVENTS`] events and the rows refused among
+///   them, and at most [`MAX_CHUNK_BYTES`] of JSON. A chunk may be empty.
+/// * `read` and `chunk` are called with `ctx`, on the thread that called `import_stream` and
+///   only until it returns.
+/// * Returns [`STATUS_OK`] once the last chunk is handed over (`*out` left empty or `null`),
+///   or [`STATUS_ERROR`] with a `ConnectorError` as JSON in `*out`. `*out` is freed by the
+///   plugin's `free`, as for `invoke`. What was handed over before an error is not a whole
+///   import; the host treats the import as failed.
+pub type ImportStreamFn = unsafe extern "C" fn(
+    instance: *mut c_void,
+    limits: *const u8,
+    limits_len: usize,
+    read: ReadFn,
+    chunk: ChunkFn,
+    ctx: *mut c_void,
+    out: *mut Buffer,
+) -> i32;
 
 /// `extern "C" fn() -> u32`
 pub const ABI_VERSION_SYMBOL: &str = "loggvakt_plugin_abi_version";
@@ -122,6 +181,41 @@ pub struct PluginVTable {
     ) -> i32,
     pub free: unsafe extern "C" fn(buffer: Buffer),
     pub destroy: unsafe extern "C" fn(instance: *mut c_void),
+    /// Version 2; `None` (null) when the plugin imports whole files only.
+    pub import_stream: Option<ImportStreamFn>,
+}
+
+/// The table of version 1: what the host may read of a plugin that says it is version 1
+/// (its table ends there; reading a [`PluginVTable`] would read past it).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PluginVTableV1 {
+    pub abi_version: u32,
+    pub create:
+        unsafe extern "C" fn(input: *const u8, input_len: usize, out: *mut Buffer) -> *mut c_void,
+    pub invoke: unsafe extern "C" fn(
+        instance: *mut c_void,
+        method: *const u8,
+        method_len: usize,
+        input: *const u8,
+        input_len: usize,
+        out: *mut Buffer,
+    ) -> i32,
+    pub free: unsafe extern "C" fn(buffer: Buffer),
+    pub destroy: unsafe extern "C" fn(instance: *mut c_void),
+}
+
+impl From<PluginVTableV1> for PluginVTable {
+    fn from(v1: PluginVTableV1) -> PluginVTable {
+        PluginVTable {
+            abi_version: v1.abi_version,
+            create: v1.create,
+            invoke: v1.invoke,
+            free: v1.free,
+            destroy: v1.destroy,
+            import_stream: None,
+        }
+    }
 }
 
 /// The JSON input of `create`: the arguments of [`crate::FromSettings::from_settings`].
