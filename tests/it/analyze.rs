@@ -726,7 +726,7 @@ fn summary_counts_are_those_of_the_flagged_lines() {
     let header = reader.headers().unwrap().clone();
     assert_eq!(&header[1], "user_id");
     assert_eq!(&header[5], "flagged_rows");
-    assert_eq!(header.iter().last(), Some("volume_spike"));
+    assert_eq!(header.iter().next_back(), Some("volume_spike"));
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), summary["users"].as_u64().unwrap() as usize);
     let mut previous = u64::MAX;
