@@ -10,6 +10,8 @@
 Reads DIR/extract.csv, staff.csv, protected.csv and watchlist.csv; writes OUT/flags.csv (one
 row per flagged line: line, time, user_id, patient_id, codes, reasons) and OUT/users.csv
 (distinct patients per user and the volume_spike verdict against the unit's median).
+Both of gen_extract's profiles are covered: `--profile region` changes the data (shifts
+around the clock, reads across units, about 45 % of the rows flagged), not the rules.
 
 The SQL covers what the generated data needs and no more: the default hours (Mon–Fri
 07:00–18:00, holidays off) and the night teams' `mon-sun 21:00-07:30 holidays`, unit ids

@@ -29,14 +29,13 @@ pub(super) struct Normalised {
     pub(super) rejected: Vec<RowError>,
 }
 
-impl Normalised {
-    /// The original line of line `n` of `csv` (the header is line 1).
-    pub(super) fn source_line(&self, n: u64) -> u64 {
-        n.checked_sub(2)
-            .and_then(|i| self.lines.get(i as usize))
-            .copied()
-            .unwrap_or(n)
-    }
+/// The original line of line `n` of the normalised form (the header is line 1), from the
+/// original line of each data row ([`Normalised::lines`]).
+pub(super) fn source_line(lines: &[u64], n: u64) -> u64 {
+    n.checked_sub(2)
+        .and_then(|i| lines.get(i as usize))
+        .copied()
+        .unwrap_or(n)
 }
 
 /// The file read as one of [`EXPORTS`], or `None` when it is none of them.

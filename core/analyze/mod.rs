@@ -11,6 +11,15 @@
 //!   stream. `line` is the file line (the header is line 1).
 //! * `--format csv`: `line,time,user_id,patient_id,codes,reasons`, one row per flagged line,
 //!   codes separated by `;`, reasons by `; `; the summary goes to stderr.
+//! * [`Detail::Codes`] (`--codes-only`): the same without `reasons`.
+//! * [`Detail::None`] (`--summary`): no rows; JSON `{"summary":{…},"top_users":[…],
+//!   "user_flags":[…]}` with the [`TOP_USERS`] users with most flagged rows; CSV one row per
+//!   user (`system,user_id,staff_id,unit,rows,flagged_rows,distinct_patients`, a count per
+//!   row code, `volume_spike` with its reason), most flagged rows first, the totals on stderr.
+//!
+//! Workers write each chunk's flagged rows whole, line numbers included (the reading thread
+//! counts the lines of each chunk it hands out), so the output is written in file order one
+//! chunk at a time.
 //!
 //! Malformed rows are reported on stderr with their line and column (at most
 //! [`MAX_MESSAGES`]), the rest of the file is analysed, and the exit code is 1.
@@ -35,8 +44,8 @@ use crate::ident::UnitId;
 use crate::model::org::{Contact, Organisation, Unit};
 use crate::model::rules::Code;
 use crate::rules::{Rules, median};
-pub use scan::Format;
 use scan::{ChunkOut, Layout, UserState, Worker};
+pub use scan::{Detail, Format};
 
 /// Bytes per chunk handed to a worker.
 const CHUNK: usize = 4 << 20;
@@ -45,6 +54,8 @@ pub const MAX_MESSAGES: usize = 20;
 /// Unit peers are the comparison group for volume_spike when the unit has at least this
 /// many other active users in the file; else all users are.
 const MIN_PEERS: usize = 4;
+/// Users listed by `--summary` as those with most flagged rows.
+pub const TOP_USERS: usize = 20;
 
 pub struct Options {
     pub file: PathBuf,
@@ -52,6 +63,7 @@ pub struct Options {
     pub protected: Option<PathBuf>,
     pub watchlist: Option<PathBuf>,
     pub format: Format,
+    pub detail: Detail,
     /// An explicitly given configuration: its units, staff and rule settings are used.
     pub config: Option<PathBuf>,
 }
@@ -172,26 +184,33 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 16);
-    let mut writer = Output::new(opts.format, out, path.display().to_string());
-    if let Some(export) = export {
+    let source_lines = export.as_ref().map(|e| e.lines.as_slice());
+    let mut writer = Output::new(
+        opts.format,
+        opts.detail,
+        out,
+        path.display().to_string(),
+        source_lines,
+    );
+    if let Some(export) = &export {
         writer.refused(&export.rejected);
-        writer.export = Some(export);
     }
     writer.start()?;
 
-    let (work_tx, work_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
+    let (work_tx, work_rx) = sync_channel::<(u64, u64, Vec<u8>)>(workers);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<u8>, ChunkOut)>();
     let users: Vec<Vec<UserState>> = std::thread::scope(|scope| -> Result<_> {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let (rx, tx) = (Arc::clone(&work_rx), done_tx.clone());
-                let (rules, layout, format) = (&rules, layout.clone(), opts.format);
+                let (rules, layout) = (&rules, layout.clone());
+                let (format, detail) = (opts.format, opts.detail);
                 scope.spawn(move || {
-                    let mut worker = Worker::new(rules, layout, format);
-                    while let Some((seq, data)) = next(&rx) {
+                    let mut worker = Worker::new(rules, layout, format, detail, source_lines);
+                    while let Some((seq, first_line, data)) = next(&rx) {
                         let mut result = ChunkOut::default();
-                        worker.process(&data, &mut result);
+                        worker.process(&data, first_line, &mut result);
                         if tx.send((seq, data, result)).is_err() {
                             break;
                         }
@@ -206,6 +225,8 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
         let mut carry = Vec::new();
         let mut buf = first;
         let mut seq = 0u64;
+        // File line of the next chunk's first line: the header is line 1.
+        let mut line = 2u64;
         let mut read_error = None;
         let mut want = CHUNK;
         loop {
@@ -232,9 +253,11 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
             if let Some(bar) = &progress {
                 bar.inc((buf.len() + if seq == 0 { header_end + 1 } else { 0 }) as u64);
             }
-            if work_tx.send((seq, buf)).is_err() {
+            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+            if work_tx.send((seq, line, buf)).is_err() {
                 break;
             }
+            line += lines;
             seq += 1;
             while let Ok((s, data, result)) = done_rx.try_recv() {
                 writer.finished(s, result)?;
@@ -268,7 +291,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<ExitCode> {
     writer.finish(&rules, users)
 }
 
-fn next(rx: &Mutex<Receiver<(u64, Vec<u8>)>>) -> Option<(u64, Vec<u8>)> {
+fn next(rx: &Mutex<Receiver<(u64, u64, Vec<u8>)>>) -> Option<(u64, u64, Vec<u8>)> {
     rx.lock().ok()?.recv().ok()
 }
 
@@ -308,6 +331,7 @@ fn merge(per_worker: Vec<Vec<UserState>>) -> Vec<UserState> {
 /// Writes finished chunks in file order, and the summary at the end.
 struct Output<'w> {
     format: Format,
+    detail: Detail,
     out: &'w mut dyn Write,
     file: String,
     pending: BTreeMap<u64, ChunkOut>,
@@ -318,36 +342,21 @@ struct Output<'w> {
     flagged: u64,
     malformed: u64,
     messages: usize,
-    line_buf: itoa_buf::Buf,
-    /// When the file was a system's export: its lines, for the normalised form's.
-    export: Option<export::Normalised>,
-}
-
-mod itoa_buf {
-    /// Formats line numbers without going through `fmt` for every flagged row.
-    #[derive(Default)]
-    pub struct Buf([u8; 20]);
-
-    impl Buf {
-        pub fn format(&mut self, mut n: u64) -> &[u8] {
-            let mut i = self.0.len();
-            loop {
-                i -= 1;
-                self.0[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            &self.0[i..]
-        }
-    }
+    /// When the file was a system's export: the file's line of each normalised data row.
+    source_lines: Option<&'w [u64]>,
 }
 
 impl<'w> Output<'w> {
-    fn new(format: Format, out: &'w mut dyn Write, file: String) -> Self {
+    fn new(
+        format: Format,
+        detail: Detail,
+        out: &'w mut dyn Write,
+        file: String,
+        source_lines: Option<&'w [u64]>,
+    ) -> Self {
         Self {
             format,
+            detail,
             out,
             file,
             pending: BTreeMap::new(),
@@ -357,14 +366,14 @@ impl<'w> Output<'w> {
             flagged: 0,
             malformed: 0,
             messages: 0,
-            line_buf: itoa_buf::Buf::default(),
-            export: None,
+            source_lines,
         }
     }
 
     /// The file's own line of line `n` of what the scan reads.
     fn source_line(&self, n: u64) -> u64 {
-        self.export.as_ref().map_or(n, |e| e.source_line(n))
+        self.source_lines
+            .map_or(n, |lines| export::source_line(lines, n))
     }
 
     /// Rows a system's connector could not read, reported as the scan reports its own.
@@ -379,12 +388,14 @@ impl<'w> Output<'w> {
     }
 
     fn start(&mut self) -> Result<()> {
-        match self.format {
-            Format::Json => self.out.write_all(b"{\"flags\":[")?,
-            Format::Csv => self
-                .out
-                .write_all(b"line,time,user_id,patient_id,codes,reasons\n")?,
-        }
+        let head: &[u8] = match (self.format, self.detail) {
+            (Format::Json, Detail::None) => b"{",
+            (Format::Json, _) => b"{\"flags\":[",
+            (Format::Csv, Detail::Reasons) => b"line,time,user_id,patient_id,codes,reasons\n",
+            (Format::Csv, Detail::Codes) => b"line,time,user_id,patient_id,codes\n",
+            (Format::Csv, Detail::None) => b"",
+        };
+        self.out.write_all(head)?;
         Ok(())
     }
 
@@ -398,23 +409,13 @@ impl<'w> Output<'w> {
     }
 
     fn write_chunk(&mut self, r: &ChunkOut) -> Result<()> {
-        let mut start = 0;
-        for &(line, end) in &r.marks {
-            let source = self.source_line(self.line + line);
-            let number = self.line_buf.format(source);
-            match self.format {
-                Format::Json => {
-                    let sep: &[u8] = if self.flagged == 0 { b"\n" } else { b",\n" };
-                    self.out.write_all(sep)?;
-                    self.out.write_all(b"{\"line\":")?;
-                    self.out.write_all(number)?;
-                }
-                Format::Csv => self.out.write_all(number)?,
-            }
-            self.out.write_all(&r.out[start..end])?;
-            self.flagged += 1;
-            start = end;
-        }
+        let text = match self.format {
+            // The file's first flag has no comma before it.
+            Format::Json if self.flagged == 0 => r.out.get(1..).unwrap_or_default(),
+            _ => &r.out,
+        };
+        self.out.write_all(text)?;
+        self.flagged += r.flagged;
         for e in &r.errors {
             if self.messages < MAX_MESSAGES {
                 let place = match e.field {
@@ -492,8 +493,26 @@ impl<'w> Output<'w> {
             "by_code": by_code,
             "per_user": summary_users,
         });
-        match self.format {
-            Format::Json => {
+        // Most flagged rows first; users are already in (system, user id) order for ties.
+        let mut by_flags: Vec<usize> = (0..users.len()).collect();
+        by_flags.sort_by_key(|&i| std::cmp::Reverse(users[i].flagged));
+        match (self.format, self.detail) {
+            (Format::Json, Detail::None) => {
+                let top: Vec<&serde_json::Value> = by_flags
+                    .iter()
+                    .filter(|&&i| users[i].flagged > 0)
+                    .take(TOP_USERS)
+                    .map(|&i| &summary["per_user"][i])
+                    .collect();
+                self.out.write_all(b"\"summary\":")?;
+                serde_json::to_writer(&mut *self.out, &summary)?;
+                self.out.write_all(b",\n\"top_users\":")?;
+                serde_json::to_writer(&mut *self.out, &top)?;
+                self.out.write_all(b",\n\"user_flags\":")?;
+                serde_json::to_writer(&mut *self.out, &user_flags)?;
+                self.out.write_all(b"}\n")?;
+            }
+            (Format::Json, _) => {
                 let tail = if self.flagged == 0 { "" } else { "\n" };
                 write!(self.out, "{tail}],\n\"summary\":")?;
                 serde_json::to_writer(&mut *self.out, &summary)?;
@@ -501,7 +520,11 @@ impl<'w> Output<'w> {
                 serde_json::to_writer(&mut *self.out, &user_flags)?;
                 self.out.write_all(b"}\n")?;
             }
-            Format::Csv => {
+            (Format::Csv, detail) => {
+                if detail == Detail::None {
+                    let table = per_user_csv(rules, &users, &by_flags, &spikes);
+                    self.out.write_all(&table)?;
+                }
                 let counts: Vec<String> = by_code
                     .iter()
                     .filter(|(_, n)| **n > 0)
@@ -540,6 +563,50 @@ impl<'w> Output<'w> {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// `--summary --format csv`: one row per user in the order of `order`, with a count per row
+/// code and the volume_spike reason.
+fn per_user_csv(
+    rules: &Rules,
+    users: &[UserState],
+    order: &[usize],
+    spikes: &BTreeMap<usize, String>,
+) -> Vec<u8> {
+    let row_codes = || Code::ALL.into_iter().filter(|&c| c != Code::VolumeSpike);
+    let mut out = b"system,user_id,staff_id,unit,rows,flagged_rows,distinct_patients".to_vec();
+    for code in row_codes() {
+        out.push(b',');
+        out.extend_from_slice(code.as_str().as_bytes());
+    }
+    out.extend_from_slice(b",volume_spike\n");
+    for &i in order {
+        let u = &users[i];
+        let (staff_id, unit) = u
+            .staff
+            .map(|s| rules.staff_ids(s))
+            .map_or(("", ""), |(id, unit)| (id.as_str(), unit));
+        for (k, text) in [&*u.system, &*u.user_id, staff_id, unit].iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            scan::csv_field(&mut out, text.as_bytes());
+        }
+        let numbers = [u.rows, u.flagged, u.distinct.count() as u64]
+            .into_iter()
+            .chain(row_codes().map(|c| u.codes[c as usize]));
+        for n in numbers {
+            out.push(b',');
+            out.extend_from_slice(n.to_string().as_bytes());
+        }
+        out.push(b',');
+        scan::csv_field(
+            &mut out,
+            spikes.get(&i).map_or("", String::as_str).as_bytes(),
+        );
+        out.push(b'\n');
+    }
+    out
 }
 
 /// volume_spike per user: distinct patients against the median of the unit's other users

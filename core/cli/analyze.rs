@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 
 use super::common::Globals;
-use crate::analyze::{self, Options};
+use crate::analyze::{self, Detail, Options};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnalyzeFormat {
@@ -22,6 +22,7 @@ pub(super) fn run(
     protected: Option<PathBuf>,
     watchlist: Option<PathBuf>,
     format: AnalyzeFormat,
+    detail: Detail,
 ) -> Result<ExitCode> {
     analyze::run_to_stdout(&Options {
         file,
@@ -32,6 +33,7 @@ pub(super) fn run(
             AnalyzeFormat::Json => analyze::Format::Json,
             AnalyzeFormat::Csv => analyze::Format::Csv,
         },
+        detail,
         // Only an explicit configuration counts: analyze must not depend on the default.
         config: analyze::config_given().then(|| ctx.config.clone()),
     })

@@ -233,6 +233,16 @@ pub enum Command {
         /// summary on stderr.
         #[arg(long, value_enum, default_value_t = analyze::AnalyzeFormat::Json)]
         format: analyze::AnalyzeFormat,
+        /// Each flagged line with its codes but without the reasons text: the same lines,
+        /// a third of the size, for a first look at an extract with millions of flags.
+        #[arg(long, conflicts_with = "summary")]
+        codes_only: bool,
+        /// No flagged lines, only the counts: per user (rows, flagged rows, distinct
+        /// patients, rows per code, volume spike) and per code, and the 20 users with most
+        /// flagged rows. json: {"summary","top_users","user_flags"}; csv: one row per user,
+        /// most flagged rows first, the totals on stderr.
+        #[arg(long)]
+        summary: bool,
     },
     /// Run the example organisation through two months on an accelerated clock, in a fresh
     /// SQLite database, and summarise what happened.
@@ -400,7 +410,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             protected,
             watchlist,
             format,
-        } => analyze::run(ctx, file, staff, protected, watchlist, format),
+            codes_only,
+            summary,
+        } => {
+            let detail = match (codes_only, summary) {
+                (_, true) => crate::analyze::Detail::None,
+                (true, false) => crate::analyze::Detail::Codes,
+                (false, false) => crate::analyze::Detail::Reasons,
+            };
+            analyze::run(ctx, file, staff, protected, watchlist, format, detail)
+        }
         Command::Demo { dir, seed, start } => serve::demo(ctx, dir, seed, start).await,
     }
 }

@@ -7,8 +7,10 @@
 //! surname, unit and working hours, and the care unit of the event.
 //!
 //! [`Rules::for_org`] prepares everything once (staff by account, personnummer as integers,
-//! folded unit and surname strings), so checking a row allocates nothing unless it is
-//! flagged; `analyze` relies on that for its ten million rows.
+//! folded unit and surname strings, working hours as text), so checking a row allocates
+//! nothing; `analyze` relies on that for its ten million rows. Reasons are written by
+//! [`Rules::write_reason`] into a buffer the caller reuses, with the text of a day
+//! ([`DayText`]) worked out once per date, so even a flagged row allocates nothing there.
 
 mod names;
 
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use loggvakt_connector::AccessEvent;
 
 use crate::ident::StaffId;
@@ -70,12 +72,47 @@ pub struct RowFacts<'a> {
     pub protected_flag: bool,
 }
 
+/// What reasons say about a date: the same for every row of that day, so a caller with
+/// many rows keeps one per date instead of formatting it per row.
+#[derive(Debug, Clone)]
+pub struct DayText {
+    /// ` (juldagen)` on a holiday, else empty.
+    holiday: String,
+    /// `YYYY-MM-DD`.
+    date: String,
+}
+
+impl DayText {
+    pub fn of(date: NaiveDate) -> DayText {
+        DayText {
+            holiday: crate::calendar::holiday_name(date)
+                .map(|h| format!(" ({})", h.to_lowercase()))
+                .unwrap_or_default(),
+            date: date.to_string(),
+        }
+    }
+}
+
+/// `HH:MM` of a minute of the day.
+fn push_hh_mm(out: &mut String, minute: u16) {
+    let (h, m) = (minute / 60, minute % 60);
+    for d in [h / 10, h % 10] {
+        out.push(char::from(b'0' + d as u8));
+    }
+    out.push(':');
+    for d in [m / 10, m % 10] {
+        out.push(char::from(b'0' + d as u8));
+    }
+}
+
 /// The rules, prepared for one organisation. Cheap to share between threads.
 #[derive(Debug, Clone)]
 pub struct Rules {
     enabled: CodeSet,
     /// `hours[0]` is the organisation's default.
     hours: Vec<WorkingHours>,
+    /// `hours` as the off-hours reason shows them.
+    hours_text: Vec<String>,
     volume: VolumeSpikeSettings,
     protected: FxHashSet<u64>,
     watchlist: FxHashSet<u64>,
@@ -181,6 +218,7 @@ impl Rules {
         Rules {
             enabled,
             staff_hot,
+            hours_text: hours.iter().map(ToString::to_string).collect(),
             hours,
             volume: settings.volume_spike,
             protected: settings.protected.clone(),
@@ -295,57 +333,75 @@ impl Rules {
         time: NaiveDateTime,
         set: CodeSet,
     ) -> Vec<Flag> {
-        let person = staff.map(|i| &self.staff[i as usize]);
+        let day = DayText::of(time.date());
         codes_of(set)
             .map(|code| {
-                let reason = match code {
-                    Code::OffHours => {
-                        let hours = &self.hours[person.map_or(0, |p| p.hours)];
-                        let holiday = crate::calendar::holiday_name(time.date())
-                            .map(|h| format!(" ({})", h.to_lowercase()))
-                            .unwrap_or_default();
-                        format!(
-                            "Öppnad {} {}{holiday}, utanför arbetstiden {hours}",
-                            WEEKDAYS_SV[row.today.weekday as usize],
-                            time.format("%H:%M"),
-                        )
-                    }
-                    Code::SelfAccess => "Användaren har öppnat sin egen journal".into(),
-                    Code::SameSurname => {
-                        let shown = person
-                            .zip(row.patient_name)
-                            .and_then(|(p, name)| {
-                                shared_surname(&p.surname_folded, name)
-                                    .map(|i| p.surname_shown[i].as_str())
-                            })
-                            .unwrap_or_default();
-                        format!("Samma efternamn som användaren ({shown})")
-                    }
-                    Code::Coworker => {
-                        let unit = self
-                            .by_pnr
-                            .get(&row.patient)
-                            .map_or("", |&i| self.staff[i as usize].unit_name.as_str());
-                        format!("Patienten är anställd ({unit})")
-                    }
-                    Code::ProtectedIdentity if row.protected_flag => {
-                        "Patienten har skyddad identitet (markerad i källsystemet)".into()
-                    }
-                    Code::ProtectedIdentity => {
-                        "Patienten har skyddad identitet (finns på listan)".into()
-                    }
-                    Code::Watchlist => "Patienten finns på bevakningslistan".into(),
-                    Code::NoCareRelation => format!(
-                        "Vårdenheten {} hör inte till användarens enhet ({})",
-                        row.care_unit.unwrap_or_default().trim(),
-                        person.map_or("", |p| p.unit_name.as_str())
-                    ),
-                    Code::VolumeSpike => String::new(),
-                    Code::ClockChange => clock_change_reason(row, time),
-                };
+                let mut reason = String::new();
+                self.write_reason(&mut reason, code, staff, row, &day);
                 Flag { code, reason }
             })
             .collect()
+    }
+
+    /// Appends the reason for `code` (one of [`Rules::row_codes`] on the same row) to `out`;
+    /// `day` is the row's date's text. [`Rules::row_flags`] is this, one string per code.
+    pub fn write_reason(
+        &self,
+        out: &mut String,
+        code: Code,
+        staff: Option<u32>,
+        row: &RowFacts,
+        day: &DayText,
+    ) {
+        let person = staff.map(|i| &self.staff[i as usize]);
+        match code {
+            Code::OffHours => {
+                out.push_str("Öppnad ");
+                out.push_str(WEEKDAYS_SV[row.today.weekday as usize]);
+                out.push(' ');
+                push_hh_mm(out, row.minute);
+                out.push_str(&day.holiday);
+                out.push_str(", utanför arbetstiden ");
+                out.push_str(&self.hours_text[person.map_or(0, |p| p.hours)]);
+            }
+            Code::SelfAccess => out.push_str("Användaren har öppnat sin egen journal"),
+            Code::SameSurname => {
+                let shown = person
+                    .zip(row.patient_name)
+                    .and_then(|(p, name)| {
+                        shared_surname(&p.surname_folded, name).map(|i| p.surname_shown[i].as_str())
+                    })
+                    .unwrap_or_default();
+                out.push_str("Samma efternamn som användaren (");
+                out.push_str(shown);
+                out.push(')');
+            }
+            Code::Coworker => {
+                let unit = self
+                    .by_pnr
+                    .get(&row.patient)
+                    .map_or("", |&i| self.staff[i as usize].unit_name.as_str());
+                out.push_str("Patienten är anställd (");
+                out.push_str(unit);
+                out.push(')');
+            }
+            Code::ProtectedIdentity if row.protected_flag => {
+                out.push_str("Patienten har skyddad identitet (markerad i källsystemet)")
+            }
+            Code::ProtectedIdentity => {
+                out.push_str("Patienten har skyddad identitet (finns på listan)")
+            }
+            Code::Watchlist => out.push_str("Patienten finns på bevakningslistan"),
+            Code::NoCareRelation => {
+                out.push_str("Vårdenheten ");
+                out.push_str(row.care_unit.unwrap_or_default().trim());
+                out.push_str(" hör inte till användarens enhet (");
+                out.push_str(person.map_or("", |p| p.unit_name.as_str()));
+                out.push(')');
+            }
+            Code::VolumeSpike => {}
+            Code::ClockChange => clock_change_reason(out, row, day),
+        }
     }
 
     /// volume_spike: a user's distinct patients in the reviewed period against a baseline
@@ -375,24 +431,27 @@ impl Rules {
     }
 }
 
-/// The median of sorted values; None for none.
 /// Why a time in the changed hour cannot be taken at its word: the system may log in UTC or
 /// in standard time all year, or the order of two accesses in the repeated hour is unknown.
-fn clock_change_reason(row: &RowFacts, time: NaiveDateTime) -> String {
+fn clock_change_reason(out: &mut String, row: &RowFacts, day: &DayText) {
     use crate::calendar::ClockChange;
-    let at = time.format("%H:%M");
+    out.push_str("Tiden ");
+    push_hh_mm(out, row.minute);
     match row.today.clock_change {
-        Some(ClockChange::Forward) => format!(
-            "Tiden {at} fanns inte den {} (klockan ställdes fram från 02:00 till 03:00); systemet kan logga i en annan tid än svensk",
-            time.date()
-        ),
-        _ => format!(
-            "Tiden {at} inträffade två gånger den {} (klockan ställdes tillbaka från 03:00 till 02:00); ordningen mellan åtkomsterna kan vara osäker",
-            time.date()
-        ),
+        Some(ClockChange::Forward) => {
+            out.push_str(" fanns inte den ");
+            out.push_str(&day.date);
+            out.push_str(" (klockan ställdes fram från 02:00 till 03:00); systemet kan logga i en annan tid än svensk");
+        }
+        _ => {
+            out.push_str(" inträffade två gånger den ");
+            out.push_str(&day.date);
+            out.push_str(" (klockan ställdes tillbaka från 03:00 till 02:00); ordningen mellan åtkomsterna kan vara osäker");
+        }
     }
 }
 
+/// The median of sorted values; None for none.
 pub fn median(sorted: &[usize]) -> Option<f64> {
     let n = sorted.len();
     match n {

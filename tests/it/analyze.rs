@@ -497,3 +497,252 @@ fn an_interim_number_is_a_patient_of_its_own() {
         r.stdout
     );
 }
+
+/// A month of round-the-clock work by 30 staff in three units (one a night team) and two
+/// unknown users, with reads of other units, of coworkers, of the user's own record, of
+/// patients sharing the user's surname and of listed patients, and a care unit with a comma
+/// and quotes in its name: most rules fire, on many users. Two chunks' worth of rows; the
+/// same every run.
+fn busy_month() -> Fixture {
+    const UNITS: [(&str, &str); 3] = [
+        ("hemtjanst-a", "Hemtjänst A"),
+        ("hemtjanst-b", "Hemtjänst B"),
+        ("nattpatrull", "Nattpatrull"),
+    ];
+    const SURNAMES: [&str; 6] = ["Lind", "Berg", "Ek", "Holm", "Sjö", "Ström"];
+    let mut staff = String::from("id,name,unit,email,personnummer,cosmic,working_hours\n");
+    let staff_pnr = |i: u32| personnummer("700101", i + 1);
+    for i in 0..30u32 {
+        let unit = (i % 3) as usize;
+        let hours = if unit == 2 {
+            "mon-sun 21:00-07:30 holidays"
+        } else {
+            ""
+        };
+        staff.push_str(&format!(
+            "s{i:02},Anna {},{},,{},C{i:02},{hours}\n",
+            SURNAMES[i as usize % SURNAMES.len()],
+            UNITS[unit].0,
+            staff_pnr(i),
+        ));
+    }
+    let mut seed = 2027u64;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let mut rows = Vec::new();
+    for _ in 0..60_000 {
+        let u = next(32) as u32;
+        let (user, own_unit) = if u < 30 {
+            (format!("C{u:02}"), (u % 3) as usize)
+        } else {
+            (format!("EXT{}", u - 29), 0)
+        };
+        let mut patient = pnr(next(400) as u32);
+        let mut name = format!("Olle {}son", SURNAMES[next(6) as usize]);
+        match next(100) {
+            0 => patient = staff_pnr(u % 30),
+            1 => patient = staff_pnr(next(30) as u32),
+            2 => name = format!("Olle {}", SURNAMES[u as usize % SURNAMES.len()]),
+            _ => {}
+        }
+        let care_unit = match next(20) {
+            0..14 => UNITS[own_unit].1.to_owned(),
+            14..17 => UNITS[next(3) as usize].1.to_owned(),
+            17 => String::new(),
+            18 => "Ej tillämplig på enhet".to_owned(),
+            _ => "\"Avd 3, \"\"Solsidan\"\"\"".to_owned(),
+        };
+        rows.push(format!(
+            "2027-03-{:02}T{:02}:{:02}:{:02},cosmic,{user},Anna,{patient},{name},{care_unit},read,Läst,",
+            1 + next(31),
+            next(24),
+            next(60),
+            next(60),
+        ));
+    }
+    let f = Fixture::with_staff(&rows.iter().map(String::as_str).collect::<Vec<_>>(), &staff);
+    let listed = |every: usize, offset: usize| {
+        let mut list = String::from("personnummer\n");
+        for k in (offset..400).step_by(every) {
+            list.push_str(&pnr(k as u32));
+            list.push('\n');
+        }
+        list
+    };
+    std::fs::write(f.path("protected.csv"), listed(50, 3)).unwrap();
+    std::fs::write(f.path("watchlist.csv"), listed(40, 11)).unwrap();
+    assert!(
+        std::fs::metadata(f.path("extract.csv")).unwrap().len() > 4 << 20,
+        "more than one chunk"
+    );
+    f
+}
+
+/// The CSV output's rows as string records (header excluded).
+fn csv_rows(r: &Run) -> Vec<csv::StringRecord> {
+    csv::Reader::from_reader(r.stdout.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn codes_only_has_the_same_lines_and_codes_without_reasons() {
+    let f = busy_month();
+    let full = f.analyze(&[]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let full = json(&full);
+    let flags = full["flags"].as_array().unwrap();
+    assert!(flags.len() > 10_000, "a busy month: {}", flags.len());
+    let reasons: usize = flags
+        .iter()
+        .map(|f| f["reasons"].as_array().unwrap().len())
+        .sum();
+    assert!(reasons > flags.len(), "rows with several codes");
+
+    let codes = f.analyze(&["--codes-only"]);
+    assert_eq!(codes.code, 0, "{}", codes.stderr);
+    let codes = json(&codes);
+    let without_reasons: Vec<Value> = flags
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.as_object_mut().unwrap().remove("reasons");
+            f
+        })
+        .collect();
+    assert_eq!(codes["flags"].as_array().unwrap(), &without_reasons);
+    assert_eq!(codes["summary"], full["summary"]);
+    assert_eq!(codes["user_flags"], full["user_flags"]);
+
+    let full_csv = f.analyze(&["--format", "csv"]);
+    let codes_csv = f.analyze(&["--format", "csv", "--codes-only"]);
+    assert_eq!(codes_csv.code, 0, "{}", codes_csv.stderr);
+    assert_eq!(
+        codes_csv.stdout.lines().next(),
+        Some("line,time,user_id,patient_id,codes")
+    );
+    let (full_csv, codes_csv) = (csv_rows(&full_csv), csv_rows(&codes_csv));
+    assert_eq!(full_csv.len(), flags.len());
+    assert_eq!(codes_csv.len(), flags.len());
+    for ((a, b), flag) in full_csv.iter().zip(&codes_csv).zip(flags) {
+        assert_eq!(b.len(), 5, "{b:?}");
+        assert_eq!(
+            a.iter().take(5).collect::<Vec<_>>(),
+            b.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(b[0], flag["line"].to_string());
+        let joined: Vec<&str> = flag["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(&b[4], joined.join(";"));
+    }
+}
+
+#[test]
+fn summary_counts_are_those_of_the_flagged_lines() {
+    let f = busy_month();
+    let full = json(&f.analyze(&[]));
+    let flags = full["flags"].as_array().unwrap();
+    // Counted from the flagged lines, as a reviewer would count them.
+    let mut per_user: std::collections::BTreeMap<(String, String), (u64, Vec<String>)> =
+        Default::default();
+    let mut by_code: std::collections::BTreeMap<String, u64> = Default::default();
+    for flag in flags {
+        let key = (
+            flag["system"].as_str().unwrap().to_owned(),
+            flag["user_id"].as_str().unwrap().to_owned(),
+        );
+        let entry = per_user.entry(key).or_default();
+        entry.0 += 1;
+        for code in flag["codes"].as_array().unwrap() {
+            let code = code.as_str().unwrap().to_owned();
+            *by_code.entry(code.clone()).or_default() += 1;
+            entry.1.push(code);
+        }
+    }
+    assert!(per_user.len() > 20, "more flagged users than the top list");
+
+    let r = f.analyze(&["--summary"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+    let out = json(&r);
+    assert!(out.get("flags").is_none(), "no rows: {}", r.stdout);
+    let summary = &out["summary"];
+    assert_eq!(
+        summary, &full["summary"],
+        "the same summary as with every row"
+    );
+    assert_eq!(summary["flagged_rows"], flags.len());
+    for (code, n) in &by_code {
+        assert_eq!(summary["by_code"][code], *n, "{code}");
+    }
+    for u in summary["per_user"].as_array().unwrap() {
+        let key = (
+            u["system"].as_str().unwrap().to_owned(),
+            u["user_id"].as_str().unwrap().to_owned(),
+        );
+        let (n, codes) = per_user.get(&key).cloned().unwrap_or_default();
+        assert_eq!(u["flagged_rows"], n, "{key:?}");
+        for (code, count) in u["codes"].as_object().unwrap() {
+            let counted = codes.iter().filter(|c| *c == code).count();
+            assert_eq!(count, counted, "{key:?} {code}");
+        }
+    }
+    // The top list: most flagged rows first, ties in user order, as many as it holds.
+    let mut ranked: Vec<(&(String, String), u64)> =
+        per_user.iter().map(|(k, (n, _))| (k, *n)).collect();
+    ranked.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let top: Vec<(String, u64)> = out["top_users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["user_id"].as_str().unwrap().to_owned(),
+                u["flagged_rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = ranked
+        .iter()
+        .take(20)
+        .map(|((_, user), n)| (user.clone(), *n))
+        .collect();
+    assert_eq!(top, expected);
+    assert_eq!(out["user_flags"], full["user_flags"]);
+
+    let r = f.analyze(&["--summary", "--format", "csv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.says(&format!("{} flagged", flags.len()));
+    let mut reader = csv::Reader::from_reader(r.stdout.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!(&header[1], "user_id");
+    assert_eq!(&header[5], "flagged_rows");
+    assert_eq!(header.iter().next_back(), Some("volume_spike"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), summary["users"].as_u64().unwrap() as usize);
+    let mut previous = u64::MAX;
+    for row in &rows {
+        let key = (row[0].to_owned(), row[1].to_owned());
+        let (n, codes) = per_user.get(&key).cloned().unwrap_or_default();
+        let flagged: u64 = row[5].parse().unwrap();
+        assert_eq!(flagged, n, "{key:?}");
+        assert!(flagged <= previous, "most flagged rows first");
+        previous = flagged;
+        for (i, name) in header.iter().enumerate().skip(7) {
+            if name == "volume_spike" {
+                continue;
+            }
+            let counted = codes.iter().filter(|c| *c == name).count();
+            assert_eq!(row[i], counted.to_string(), "{key:?} {name}");
+        }
+    }
+}
