@@ -147,10 +147,9 @@ async fn start_server(db: &str, config: &std::path::Path, now: &str) -> anyhow::
             .get(format!("{}/health/ready", server.url))
             .send()
             .await
+            && r.status().is_success()
         {
-            if r.status().is_success() {
-                return Ok(server);
-            }
+            return Ok(server);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

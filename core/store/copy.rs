@@ -67,11 +67,11 @@ pub(super) async fn copy_events(
             buf.clear();
         }
     }
-    if !buf.is_empty() {
-        if let Err(e) = copy.send(buf.as_slice()).await {
-            let _ = copy.abort("the import stopped").await;
-            return Err(StoreError::from(e));
-        }
+    if !buf.is_empty()
+        && let Err(e) = copy.send(buf.as_slice()).await
+    {
+        let _ = copy.abort("the import stopped").await;
+        return Err(StoreError::from(e));
     }
     copy.finish().await?;
     Ok(())

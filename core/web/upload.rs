@@ -108,8 +108,7 @@ pub async fn upload(
         }) => {
             let text = orders::listed(&name, &problems, total, "och {} till");
             return Err(WebError::BadRequest(format!(
-                "Utdraget kunde inte läsas in; inget sparades. {} rader avvisades:\n{text}",
-                problems.len()
+                "Utdraget kunde inte läsas in; inget sparades. {total} rader avvisades:\n{text}"
             )));
         }
         Err(e) => {

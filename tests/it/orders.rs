@@ -1149,8 +1149,8 @@ async fn import_at(
         .await
 }
 
-/// Issue 14: a large import is stored in short batches, so other writes go on meanwhile,
-/// and what is stored before the end is seen by no reader until the order is imported.
+// Issue 14: a large import is stored in short batches, so other writes go on meanwhile,
+// and what is stored before the end is seen by no reader until the order is imported.
 per_backend!(async fn other_writes_go_on_while_a_large_import_is_stored);
 async fn other_writes_go_on_while_a_large_import_is_stored(db: TestDb) {
     let (s, store, order) = first_week_awaiting(&db, setup(ordering(3))).await;
@@ -1235,9 +1235,9 @@ async fn other_writes_go_on_while_a_large_import_is_stored(db: TestDb) {
     drop(s);
 }
 
-/// An import that died half-way leaves rows behind and its hold on the order; while the hold
-/// lives another import is told so, and once it has expired the next import removes the
-/// leftovers and stores the delivery exactly once.
+// An import that died half-way leaves rows behind and its hold on the order; while the hold
+// lives another import is told so, and once it has expired the next import removes the
+// leftovers and stores the delivery exactly once.
 per_backend!(async fn the_leftovers_of_an_import_that_died_are_replaced_once_its_hold_expires);
 async fn the_leftovers_of_an_import_that_died_are_replaced_once_its_hold_expires(db: TestDb) {
     use loggvakt::store::streamed_import::Claim;

@@ -352,21 +352,20 @@ fn parse_time(text: &str) -> chrono::ParseResult<NaiveDateTime> {
         && b[10] == b'T'
         && b[13] == b':'
         && b[16] == b':'
-    {
-        if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+        && let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
             digits(0..4),
             digits(5..7),
             digits(8..10),
             digits(11..13),
             digits(14..16),
             digits(17..19),
-        ) {
-            let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo, d);
-            let time = chrono::NaiveTime::from_hms_opt(h, mi, sec);
-            if let (Some(date), Some(time)) = (date, time) {
-                return Ok(date.and_time(time));
-            }
-        }
+        )
+        && let (Some(date), Some(time)) = (
+            chrono::NaiveDate::from_ymd_opt(y as i32, mo, d),
+            chrono::NaiveTime::from_hms_opt(h, mi, sec),
+        )
+    {
+        return Ok(date.and_time(time));
     }
     NaiveDateTime::parse_from_str(text, TIME_FORMAT)
 }
