@@ -44,6 +44,9 @@ pub struct ServeOptions {
     pub session_idle: chrono::TimeDelta,
     /// `/metrics` wants this bearer token; without one it answers only to loopback peers.
     pub metrics_token: Option<metrics::MetricsToken>,
+    /// Ends the service like SIGTERM when it fires: for a program that runs `serve` inside
+    /// itself (the tick benchmark). `None`: only the signals do.
+    pub stop: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 #[derive(Clone, Default, Serialize)]
@@ -99,7 +102,10 @@ impl Shared {
 }
 
 async fn run_tick(shared: &Shared) {
+    // A tick longer than the interval (a month's first draw day at a region's scale) must
+    // not be joined by a second one: the timer's tick is skipped and counted instead.
     let Ok(mut last) = shared.ticking.try_lock() else {
+        shared.stats.skipped();
         tracing::warn!("previous tick still running; skipping this one");
         return;
     };
@@ -256,8 +262,12 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let bound = listener.local_addr()?;
 
-    // Catch up at once after downtime rather than waiting for the first timer.
-    run_tick(&shared).await;
+    // Catch up at once after downtime rather than waiting for the first timer, beside the
+    // listener: a long first tick must not keep `/health/ready` and the pages from answering.
+    let first_tick = {
+        let shared = shared.clone();
+        tokio::spawn(async move { run_tick(&shared).await })
+    };
 
     let scheduler = JobScheduler::new()
         .await
@@ -287,9 +297,11 @@ pub async fn serve(
     reload::on_hangup(shared.clone(), web, app.clone());
     tracing::info!(%bound, instance = %shared.instance, "serving");
     eprintln!("loggvakt serving on http://{bound} (tick every {secs} s); Ctrl-C stops");
-    http::serve(listener, app, &options, shutdown_signal()).await;
+    let stop = options.stop.take();
+    http::serve(listener, app, &options, shutdown_signal(stop)).await;
     let mut scheduler = scheduler;
     scheduler.shutdown().await.ok();
+    drop(first_tick);
     // Let a tick in progress finish its transaction before the process ends.
     let _ = tokio::time::timeout(Duration::from_secs(30), shared.ticking.lock()).await;
     Ok(())
@@ -309,7 +321,15 @@ fn app(shared: &Arc<Shared>, web: &reload::WebBase) -> Router {
         ))
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(stop: Option<tokio::sync::oneshot::Receiver<()>>) {
+    let stopped = async {
+        match stop {
+            Some(rx) => {
+                let _ = rx.await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -325,6 +345,7 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+        () = stopped => {},
     }
 }
 

@@ -6,8 +6,9 @@
 //!     --user bench --password '…' --path '/granskningar/{task}' --path /rapport \
 //!     --clients 50 --seconds 20
 //! ```
-//! `{task}` is replaced by the visible task with the most stored rows (from `/api/tasks`).
-//! See BENCHMARKS.md for the setup on the demo data.
+//! `{task}` is replaced by the visible task with the most stored rows (from `/api/tasks`), or
+//! with `--task-rows N` by the one whose row count is nearest N (a 500-row task of the
+//! region's database that `examples/bench_tick.rs` leaves). See BENCHMARKS.md for the setups.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ struct Args {
     paths: Vec<String>,
     clients: usize,
     seconds: u64,
+    task_rows: Option<i64>,
 }
 
 fn args() -> Args {
@@ -33,6 +35,7 @@ fn args() -> Args {
         paths: Vec::new(),
         clients: 50,
         seconds: 20,
+        task_rows: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -44,6 +47,7 @@ fn args() -> Args {
             "--path" => a.paths.push(value()),
             "--clients" => a.clients = value().parse().expect("--clients N"),
             "--seconds" => a.seconds = value().parse().expect("--seconds N"),
+            "--task-rows" => a.task_rows = Some(value().parse().expect("--task-rows N")),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -87,13 +91,17 @@ async fn main() {
             .json()
             .await
             .unwrap();
-        let task = tasks
+        let rows = |t: &serde_json::Value| t["events"].as_i64().unwrap_or(0);
+        let stored = tasks
             .as_array()
             .unwrap()
             .iter()
-            .filter(|t| t["rows_purged_at"].is_null())
-            .max_by_key(|t| t["events"].as_i64().unwrap_or(0))
-            .expect("a task with stored rows");
+            .filter(|t| t["rows_purged_at"].is_null());
+        let task = match a.task_rows {
+            Some(n) => stored.min_by_key(|t| ((rows(t) - n).abs(), t["id"].as_i64())),
+            None => stored.max_by_key(|t| rows(t)),
+        }
+        .expect("a task with stored rows");
         eprintln!("task {} with {} rows", task["id"], task["events"]);
         for p in &mut paths {
             *p = p.replace("{task}", &task["id"].to_string());

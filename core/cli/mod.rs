@@ -387,6 +387,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 session_idle: chrono::TimeDelta::seconds(session_idle_secs as i64),
                 anchor: ctx.anchor()?,
                 metrics_token,
+                stop: None,
             };
             serve::serve(ctx, options).await
         }

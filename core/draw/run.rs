@@ -2,7 +2,7 @@
 //! its window it is late (its planned day kept), after the window it is missed and stays
 //! visible as such. A draw that runs creates its extract orders in the same transaction.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{NaiveDate, TimeDelta};
 use serde_json::json;
 
 use super::PlanError;
@@ -13,10 +13,15 @@ use crate::crashpoint;
 use crate::model::draw::{DrawStatus, draw_object};
 use crate::model::org::Organisation;
 use crate::orders;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriteTx};
 
 /// How long a claimed draw stays with the instance running it before another may take it.
 const CLAIM_TTL: TimeDelta = TimeDelta::minutes(10);
+/// Draws run in one write transaction: a month's first draw day at a region's scale runs
+/// thousands, and a transaction each made the database's commit, not the draw, the cost.
+/// A crash loses at most this many draws' work, which their claims give back to the next
+/// tick.
+const DRAWS_PER_TX: usize = 50;
 
 /// What running the due draws did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,29 +51,38 @@ pub async fn run_due(
         if claimed.is_empty() {
             return Ok(report);
         }
-        for id in claimed {
-            crashpoint::pass("tick.after_claim");
-            let (status, orders) = run_draw(store, org, connectors, id, today, now, actor).await?;
-            report.orders_created += orders;
-            match status {
-                DrawStatus::Done => report.done.push(id),
-                DrawStatus::Late => report.late.push(id),
-                DrawStatus::Missed => report.missed.push(id),
-                DrawStatus::Planned | DrawStatus::Running => {}
+        for batch in claimed.chunks(DRAWS_PER_TX) {
+            let mut tx = store.begin_write(now, actor).await?;
+            let mut ran = Vec::with_capacity(batch.len());
+            for &id in batch {
+                crashpoint::pass("tick.after_claim");
+                ran.push((
+                    id,
+                    run_draw(&mut tx, store, org, connectors, id, today).await?,
+                ));
+            }
+            tx.commit().await?;
+            for (id, (status, orders)) in ran {
+                report.orders_created += orders;
+                match status {
+                    DrawStatus::Done => report.done.push(id),
+                    DrawStatus::Late => report.late.push(id),
+                    DrawStatus::Missed => report.missed.push(id),
+                    DrawStatus::Planned | DrawStatus::Running => {}
+                }
             }
         }
     }
 }
 
-/// Runs one claimed draw.
+/// Runs one claimed draw in the batch's transaction.
 async fn run_draw(
+    tx: &mut WriteTx,
     store: &Store,
     org: &Organisation,
     connectors: &Connectors,
     id: i64,
     today: NaiveDate,
-    now: DateTime<Utc>,
-    actor: &str,
 ) -> Result<(DrawStatus, usize), PlanError> {
     let draw = store
         .draw(id)
@@ -81,19 +95,18 @@ async fn run_draw(
     } else {
         DrawStatus::Done
     };
-    let mut tx = store.begin_write(now, actor).await?;
     tx.finish_draw(id, status).await?;
     let orders = if status == DrawStatus::Missed {
         0
     } else {
-        orders::create_for_draw(&mut tx, org, connectors, &draw).await?
+        orders::create_for_draw(tx, org, connectors, &draw).await?
     };
     let action = if status == DrawStatus::Missed {
         "draw.missed"
     } else {
         "draw.executed"
     };
-    tx.commit_audited(
+    tx.audit(
         action,
         &draw_object(id),
         json!({

@@ -24,16 +24,32 @@ enum Polled {
 }
 
 impl Pipeline<'_> {
-    pub(super) async fn poll(
+    /// Polls a group of one system's orders side by side and records what came in one
+    /// transaction (see `send_group` for the size of a group).
+    pub(super) async fn poll_group(
         &self,
-        order: &Order,
+        orders: &[Order],
         report: &mut OrderReport,
     ) -> Result<(), StoreError> {
         let (store, clock, actor) = (self.cx.store, self.cx.clock, self.cx.actor);
-        let now = clock.now();
+        let polled = futures_util::future::join_all(orders.iter().map(|o| self.collect(o))).await;
+        let mut tx = store.begin_write(clock.now(), actor).await?;
+        for (order, polled) in orders.iter().zip(polled) {
+            self.record_poll(&mut tx, order, polled, report).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Records what one poll brought.
+    async fn record_poll(
+        &self,
+        tx: &mut WriteTx,
+        order: &Order,
+        polled: Polled,
+        report: &mut OrderReport,
+    ) -> Result<(), StoreError> {
+        let now = self.cx.clock.now();
         let overdue = order.deliver_by.is_some_and(|by| now > by) && order.reminded_at.is_none();
-        let polled = self.collect(order).await;
-        let mut tx = store.begin_write(now, actor).await?;
         let mut wait = OrderUpdate::to(OrderState::AwaitingDelivery);
         // Polling is cheap for us but not for the peer: at most every 15 minutes.
         wait.next_attempt_at = Some(now + TimeDelta::minutes(15));
@@ -57,13 +73,7 @@ impl Pipeline<'_> {
             }
             Polled::Delivered(Ok(outcome)) => {
                 match self
-                    .accept(
-                        &mut tx,
-                        order,
-                        OrderState::AwaitingDelivery,
-                        &outcome,
-                        "poll",
-                    )
+                    .accept(tx, order, OrderState::AwaitingDelivery, &outcome, "poll")
                     .await?
                 {
                     Accepted::Stored(rows) => {
@@ -93,9 +103,7 @@ impl Pipeline<'_> {
                 .await?;
             report.refused += 1;
         }
-        self.still_waiting(&mut tx, order, &wait, overdue, report)
-            .await?;
-        tx.commit().await
+        self.still_waiting(tx, order, &wait, overdue, report).await
     }
 
     /// Asks the connector, and parses a delivery on the blocking pool before the write lock

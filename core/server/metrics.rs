@@ -27,11 +27,17 @@ pub(super) struct TickStats {
     last_micros: AtomicU64,
     /// Access-log rows this process's ticks stored.
     rows_imported: AtomicU64,
+    /// Timer ticks not started because this process's previous tick was still running.
+    skipped: AtomicU64,
 }
 
 impl TickStats {
     pub(super) fn imported(&self, rows: usize) {
         self.rows_imported.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn skipped(&self) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn record(&self, took: Duration, failed: bool) {
@@ -182,6 +188,12 @@ pub(super) async fn metrics(
         "loggvakt_tick_failures_total",
         "Scheduler ticks of this process that failed.",
         stats.failures.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "loggvakt_ticks_skipped_total",
+        "Timer ticks this process skipped because its previous tick was still running.",
+        stats.skipped.load(Ordering::Relaxed),
     );
     counter(
         &mut out,

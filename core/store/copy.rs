@@ -26,9 +26,14 @@ pub(super) async fn copy_events(
     let mut buf: Vec<u8> = Vec::with_capacity(SEND_AT + 4096);
     let draw = order.draw_id.map(|d| d.to_string());
     let order_id = order.id.to_string();
+    let (mut time, mut line_text) = (String::with_capacity(19), String::with_capacity(12));
     for ((e, staff), line) in events.iter().zip(staff_ids).zip(lines) {
-        let time = e.time.format("%Y-%m-%dT%H:%M:%S").to_string();
-        let line = line.to_string();
+        super::event_time(&mut time, e.time);
+        line_text.clear();
+        {
+            use std::fmt::Write;
+            let _ = write!(line_text, "{line}");
+        }
         let fields: [Option<&str>; 17] = [
             Some(&order_id),
             draw.as_deref(),
@@ -45,7 +50,7 @@ pub(super) async fn copy_events(
             e.system_part.as_deref(),
             e.raw.as_deref(),
             Some(if e.protected_identity { "1" } else { "0" }),
-            Some(&line),
+            Some(&line_text),
             e.reference_number.as_deref(),
         ];
         for (i, field) in fields.iter().enumerate() {

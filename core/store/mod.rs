@@ -16,6 +16,7 @@ pub mod orders;
 mod outside;
 mod report;
 pub mod review;
+mod sqlite_bulk;
 pub mod sso;
 mod staff;
 pub mod streamed_import;
@@ -53,6 +54,9 @@ pub enum StoreError {
     Query(sqlx::Error),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// An error of SQLite's C API on the bulk insert path (`sqlite_bulk`).
+    #[error("database error: {0}")]
+    Native(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -100,9 +104,10 @@ pub struct Store {
     /// database serialises writers anyway, and a writer waiting for its lock while holding a
     /// pooled connection could starve the holder of the connection it reads with.
     write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// PostgreSQL's connection URL, for the native connection a streamed import copies
-    /// through (the pool speaks sqlx's `Any`, which has no COPY).
-    pg_url: Option<String>,
+    /// The connection URL, for the native connection a streamed import writes through (the
+    /// pool speaks sqlx's `Any`, which has neither PostgreSQL's COPY nor SQLite's handle);
+    /// none for an in-memory SQLite database, which another connection would not see.
+    native_url: Option<String>,
 }
 
 /// A SQLite file that cannot be written (a read-only copy or mount) is said to be so at once:
@@ -255,7 +260,7 @@ impl Store {
             backend,
             notice_dir,
             write_gate: Default::default(),
-            pg_url: (backend == Backend::Postgres).then_some(connect_url),
+            native_url: (!connect_url.contains(":memory:")).then_some(connect_url),
         })
     }
 
@@ -639,6 +644,35 @@ pub fn ts(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// The stored form of an event's local time, `YYYY-MM-DDTHH:MM:SS`, written into `buf`
+/// without chrono's formatting machinery: a streamed import writes a million of them.
+pub(crate) fn event_time(buf: &mut String, t: chrono::NaiveDateTime) {
+    use chrono::{Datelike, Timelike};
+    buf.clear();
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        use std::fmt::Write;
+        let _ = write!(buf, "{}", t.format("%Y-%m-%dT%H:%M:%S"));
+        return;
+    }
+    let digits = |buf: &mut String, value: u32, width: u32| {
+        for i in (0..width).rev() {
+            buf.push(char::from(b'0' + (value / 10u32.pow(i) % 10) as u8));
+        }
+    };
+    digits(buf, year as u32, 4);
+    buf.push('-');
+    digits(buf, t.month(), 2);
+    buf.push('-');
+    digits(buf, t.day(), 2);
+    buf.push('T');
+    digits(buf, t.hour(), 2);
+    buf.push(':');
+    digits(buf, t.minute(), 2);
+    buf.push(':');
+    digits(buf, t.second(), 2);
+}
+
 pub fn parse_ts(raw: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
@@ -683,6 +717,28 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_time_is_written_as_chrono_would() {
+        let mut buf = String::new();
+        for raw in [
+            "2026-01-05T00:00:00",
+            "2026-12-31T23:59:59",
+            "0001-02-03T04:05:06",
+            "9999-12-31T23:59:59",
+            "2024-02-29T12:07:09",
+        ] {
+            let t = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S").unwrap();
+            event_time(&mut buf, t);
+            assert_eq!(buf, raw);
+        }
+        let odd = chrono::NaiveDate::from_ymd_opt(12_345, 6, 7)
+            .unwrap()
+            .and_hms_opt(8, 9, 10)
+            .unwrap();
+        event_time(&mut buf, odd);
+        assert_eq!(buf, odd.format("%Y-%m-%dT%H:%M:%S").to_string());
+    }
 
     #[test]
     fn batches_respect_rows_and_bytes() {

@@ -131,22 +131,35 @@ impl Store {
         tx.commit().await
     }
 
-    /// A writer of the claimed order's events in batches; on PostgreSQL through `COPY` on a
-    /// connection of its own.
+    /// A writer of the claimed order's events in batches, on a connection of its own: through
+    /// `COPY` on PostgreSQL, through SQLite's C API on SQLite.
     pub async fn event_writer(&self, claim: &ImportClaim) -> Result<EventWriter<'_>> {
-        let pg = match (&self.pg_url, self.backend) {
-            (Some(url), Backend::Postgres) => Some(
+        let native = match (&self.native_url, self.backend) {
+            (Some(url), Backend::Postgres) => Native::Postgres(
                 sqlx::PgConnection::connect(url)
                     .await
                     .map_err(StoreError::Query)?,
             ),
-            _ => None,
+            (Some(url), Backend::Sqlite) => {
+                let mut conn = sqlx::SqliteConnection::connect(url)
+                    .await
+                    .map_err(StoreError::Query)?;
+                // As the pool's connections (Store::open): wait for the lock, keep the keys.
+                sqlx::raw_sql(
+                    "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = NORMAL;",
+                )
+                .execute(&mut conn)
+                .await?;
+                Native::Sqlite(conn)
+            }
+            (None, _) => Native::Pool,
         };
         Ok(EventWriter {
             store: self,
             order_id: claim.order_id,
             holder: claim.holder.clone(),
-            pg,
+            native,
         })
     }
 }
@@ -180,7 +193,15 @@ pub struct EventWriter<'s> {
     store: &'s Store,
     order_id: i64,
     holder: String,
-    pg: Option<sqlx::PgConnection>,
+    native: Native,
+}
+
+/// The connection an [`EventWriter`] writes through.
+enum Native {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+    /// An in-memory SQLite database: only the pool's connections see it.
+    Pool,
 }
 
 /// Why a batch could not be stored.
@@ -207,21 +228,35 @@ impl EventWriter<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), BatchError> {
         debug_assert_eq!(order.id, self.order_id);
-        const RENEW: &str =
-            "UPDATE import_claims SET expires_at = $1 WHERE order_id = $2 AND holder = $3";
-        let (expires, holder) = (ts(now + CLAIM_TTL), self.holder.clone());
-        if let Some(pg) = &mut self.pg {
-            let mut tx = pg.begin().await.map_err(StoreError::from)?;
-            let renewed = sqlx::query(RENEW)
+        let expires = ts(now + CLAIM_TTL);
+        // The claim renewed in the batch's transaction, on whichever connection it runs.
+        macro_rules! renew {
+            ($conn:expr) => {{
+                let done = sqlx::query(
+                    "UPDATE import_claims SET expires_at = $1 WHERE order_id = $2 AND holder = $3",
+                )
                 .bind(expires.as_str())
                 .bind(order.id)
-                .bind(holder.as_str())
+                .bind(self.holder.as_str())
+                .execute($conn)
+                .await
+                .map_err(StoreError::from)?;
+                if done.rows_affected() != 1 {
+                    return Err(BatchError::ClaimLost);
+                }
+            }};
+        }
+        if let Native::Postgres(pg) = &mut self.native {
+            let mut tx = pg.begin().await.map_err(StoreError::from)?;
+            // A batch need not wait for its WAL to reach the disk: the final transaction
+            // that marks the order imported commits synchronously, which flushes every
+            // batch before it, and a crash before that leaves a claim whose rows are
+            // removed anyway.
+            sqlx::query("SET LOCAL synchronous_commit = off")
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
-            if renewed.rows_affected() != 1 {
-                return Err(BatchError::ClaimLost);
-            }
+            renew!(&mut *tx);
             super::copy::copy_events(&mut tx, order, events, staff_ids, lines).await?;
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(());
@@ -230,22 +265,30 @@ impl EventWriter<'_> {
         // database's lock for one short transaction, and other writers get their turn between
         // batches.
         let _gate = self.store.write_gate.clone().lock_owned().await;
+        if let Native::Sqlite(conn) = &mut self.native {
+            let mut tx = conn
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(StoreError::from)?;
+            renew!(&mut *tx);
+            {
+                let mut handle = tx.lock_handle().await.map_err(StoreError::from)?;
+                let db = handle.as_raw_handle();
+                // SAFETY: the handle is locked for this block and nothing else steps on it.
+                off_the_workers(|| unsafe {
+                    super::sqlite_bulk::insert_events(db, order, events, staff_ids, lines)
+                })?;
+            }
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(());
+        }
         let mut tx = self
             .store
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::from)?;
-        let renewed = sqlx::query(RENEW)
-            .bind(expires.as_str())
-            .bind(order.id)
-            .bind(holder.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        if renewed.rows_affected() != 1 {
-            return Err(BatchError::ClaimLost);
-        }
+        renew!(&mut *tx);
         insert_event_rows(
             &mut tx,
             Batching::for_backend(Backend::Sqlite),
@@ -257,5 +300,15 @@ impl EventWriter<'_> {
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
+    }
+}
+
+/// Runs a batch's CPU-bound insert where it does not hold up the runtime's other tasks (a
+/// web request waiting on the same worker thread): on a multi-threaded runtime the worker
+/// hands its queue to another thread first.
+fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }

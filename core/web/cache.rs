@@ -22,6 +22,31 @@ pub struct TaskData {
     pub coverage: Vec<UserCoverage>,
     /// The work instruction for parts a person takes out by hand.
     pub instruction: Option<String>,
+    /// The rows' HTML per filter `(user, flag)`, with how many rows it shows: valid exactly
+    /// as long as this data, so it lives here.
+    pub rows_html: Mutex<HashMap<RowsFilter, (Arc<String>, usize)>>,
+}
+
+/// A task page's filter: the user and the flag asked for.
+pub type RowsFilter = (Option<String>, Option<String>);
+
+/// Filters kept per task; the query string is the visitor's, so the map is bounded.
+const MAX_FILTERS: usize = 64;
+
+impl TaskData {
+    pub fn rows_html(&self, filter: &RowsFilter) -> Option<(Arc<String>, usize)> {
+        let map = self.rows_html.lock().ok()?;
+        map.get(filter).cloned()
+    }
+
+    pub fn keep_rows_html(&self, filter: RowsFilter, html: Arc<String>, shown: usize) {
+        if let Ok(mut map) = self.rows_html.lock() {
+            if map.len() >= MAX_FILTERS {
+                map.clear();
+            }
+            map.insert(filter, (html, shown));
+        }
+    }
 }
 
 /// A year's report and its page; the clock's minute is part of the key because overdue

@@ -120,6 +120,7 @@ impl AppState {
             case,
             coverage,
             instruction,
+            rows_html: Default::default(),
         });
         self.cache.tasks.put(id, version, data.clone());
         Ok(data)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use loggvakt_connector::{IdKind, ReviewOutcome};
+use loggvakt_connector::ReviewOutcome;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -144,59 +144,9 @@ pub async fn task(
 ) -> Result<Response, WebError> {
     session.require(&[Role::Reviewer, Role::Admin])?;
     let data = reviewable(&state, &session, id).await?;
-    let (task, users, events) = (&data.task, &data.users, &data.events);
-    record_shown(&state, &session, id, events.len()).await?;
-    let shown: Vec<&TaskEvent> = events
-        .iter()
-        .filter(|e| {
-            filter
-                .user
-                .as_deref()
-                .is_none_or(|u| u.is_empty() || e.event.user_id.eq_ignore_ascii_case(u))
-        })
-        .filter(|e| match filter.flagga.as_deref() {
-            None | Some("") => true,
-            Some("alla") => !e.flags.is_empty(),
-            Some(code) => e.flags.iter().any(|f| f.code.as_str() == code),
-        })
-        .collect();
-    let mut by_user: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-    for e in &shown {
-        by_user.entry(e.event.user_id.clone()).or_default().push(json!({
-            "time": e.event.time.format("%Y-%m-%d %H:%M:%S").to_string(),
-            "patient_id": e.event.patient_id,
-            "reserve_number": e.event.patient_id.kind() == IdKind::Interim,
-            "patient_name": e.event.patient_name,
-            "care_unit": e.event.care_unit,
-            "care_unit_na": e.event.care_unit.as_deref().is_some_and(crate::rules::is_unknown_unit),
-            "action": e.event.action,
-            "event_text": e.event.event_text,
-            "system_part": e.event.system_part,
-            "reference_number": e.event.reference_number,
-            "flagged": !e.flags.is_empty(),
-            "flags": e.flags.iter().map(|f| json!({"code": f.code.as_str(), "label": f.code.label_sv(), "reason": f.reason})).collect::<Vec<_>>(),
-        }));
-    }
-    let sections: Vec<_> = users
-        .iter()
-        .filter(|u| filter.user.as_deref().is_none_or(|f| f.is_empty() || u.username.eq_ignore_ascii_case(f)))
-        .map(|u| {
-            let name = u
-                .staff_id
-                .as_deref()
-                .and_then(|s| state.org.staff_member(s))
-                .map(|s| s.name.clone());
-            json!({
-                "username": u.username,
-                "name": name,
-                "period": period_of(&data.periods, &u.username).map(ReviewedPeriod::describe_sv),
-                "events": u.events,
-                "distinct_patients": u.distinct_patients,
-                "flags": u.flags.iter().map(|f| json!({"code": f.code.as_str(), "label": f.code.label_sv(), "reason": f.reason})).collect::<Vec<_>>(),
-                "rows": by_user.remove(&u.username).or_else(|| by_user.remove(&u.username.to_lowercase())).unwrap_or_default(),
-            })
-        })
-        .collect();
+    let (task, users) = (&data.task, &data.users);
+    record_shown(&state, &session, id, data.events.len()).await?;
+    let (sections, shown) = rows_html(&state, &data, &filter);
     let codes: Vec<_> = crate::model::rules::Code::ALL
         .iter()
         .map(|c| json!({"code": c.as_str(), "label": c.label_sv(), "selected": filter.flagga.as_deref() == Some(c.as_str())}))
@@ -216,8 +166,8 @@ pub async fn task(
             "closed_at": task.closed_at.map(local),
             "purged": task.rows_purged_at.is_some(),
             "case": case,
-            "sections": sections,
-            "shown": shown.len(),
+            "sections_html": sections.as_str(),
+            "shown": shown,
             "codes": codes,
             "filter_user": filter.user,
             "only_flagged": filter.flagga.as_deref() == Some("alla"),
@@ -227,6 +177,226 @@ pub async fn task(
             "csrf": session.csrf,
         }),
     ))
+}
+
+/// The rows of a task as the filter selects them, per sampled user, and how many rows that
+/// is. Written straight into HTML rather than through a template: a task of 500 rows took
+/// most of its page's time building and rendering a JSON value per row. The HTML is kept
+/// with the task's cached data (same version of the store) per filter, so a reviewer paging
+/// through a large task costs the session lookup and one small query.
+fn rows_html(
+    state: &Shared,
+    data: &super::cache::TaskData,
+    filter: &TaskFilter,
+) -> (std::sync::Arc<String>, usize) {
+    let key = (filter.user.clone(), filter.flagga.clone());
+    if let Some(hit) = data.rows_html(&key) {
+        return hit;
+    }
+    let shown: Vec<&TaskEvent> = data
+        .events
+        .iter()
+        .filter(|e| {
+            filter
+                .user
+                .as_deref()
+                .is_none_or(|u| u.is_empty() || e.event.user_id.eq_ignore_ascii_case(u))
+        })
+        .filter(|e| match filter.flagga.as_deref() {
+            None | Some("") => true,
+            Some("alla") => !e.flags.is_empty(),
+            Some(code) => e.flags.iter().any(|f| f.code.as_str() == code),
+        })
+        .collect();
+    let mut by_user: BTreeMap<&str, Vec<&TaskEvent>> = BTreeMap::new();
+    for e in &shown {
+        by_user.entry(e.event.user_id.as_str()).or_default().push(e);
+    }
+    let only_flagged = filter.flagga.as_deref() == Some("alla");
+    let mut out = String::with_capacity(400 * shown.len() + 1024);
+    for u in data.users.iter().filter(|u| {
+        filter
+            .user
+            .as_deref()
+            .is_none_or(|f| f.is_empty() || u.username.eq_ignore_ascii_case(f))
+    }) {
+        let name = u
+            .staff_id
+            .as_deref()
+            .and_then(|s| state.org.staff_member(s))
+            .map(|s| s.name.as_str());
+        let rows = by_user
+            .remove(u.username.as_str())
+            .or_else(|| by_user.remove(u.username.to_lowercase().as_str()))
+            .unwrap_or_default();
+        html::section(
+            &mut out,
+            &html::Section {
+                username: &u.username,
+                name,
+                period: period_of(&data.periods, &u.username).map(ReviewedPeriod::describe_sv),
+                events: u.events,
+                distinct_patients: u.distinct_patients,
+                flags: &u.flags,
+            },
+            &rows,
+            only_flagged,
+        );
+    }
+    let html = std::sync::Arc::new(out);
+    data.keep_rows_html(key, html.clone(), shown.len());
+    (html, shown.len())
+}
+
+/// The task page's rows in the markup its template had (`templates/web/task.hbs` keeps the
+/// rest of the page), escaped as handlebars escapes.
+mod html {
+    use std::fmt::Write;
+
+    use loggvakt_connector::IdKind;
+
+    use crate::model::task::{StoredFlag, TaskEvent};
+
+    pub(super) struct Section<'a> {
+        pub username: &'a str,
+        pub name: Option<&'a str>,
+        pub period: Option<String>,
+        pub events: i64,
+        pub distinct_patients: i64,
+        pub flags: &'a [StoredFlag],
+    }
+
+    /// Handlebars' own escaping (`handlebars::html_escape`), without a string per value.
+    pub(super) fn esc(out: &mut String, s: &str) {
+        let mut last = 0;
+        for (i, c) in s.char_indices() {
+            let rep = match c {
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '&' => "&amp;",
+                '\'' => "&#x27;",
+                '`' => "&#x60;",
+                '=' => "&#x3D;",
+                _ => continue,
+            };
+            out.push_str(&s[last..i]);
+            out.push_str(rep);
+            last = i + c.len_utf8();
+        }
+        out.push_str(&s[last..]);
+    }
+
+    /// A value as the template showed it: a string as is, nothing for none.
+    fn value(out: &mut String, v: &impl serde::Serialize) {
+        match serde_json::to_value(v) {
+            Ok(serde_json::Value::String(s)) => esc(out, &s),
+            Ok(serde_json::Value::Null) | Err(_) => {}
+            Ok(other) => esc(out, &other.to_string()),
+        }
+    }
+
+    pub(super) fn section(out: &mut String, s: &Section, rows: &[&TaskEvent], only_flagged: bool) {
+        out.push_str("<h2>");
+        esc(out, s.username);
+        if let Some(name) = s.name.filter(|n| !n.is_empty()) {
+            out.push_str(" – ");
+            esc(out, name);
+        }
+        out.push_str("</h2>\n<p>");
+        if let Some(period) = s.period.as_deref().filter(|p| !p.is_empty()) {
+            out.push_str("Granskad period: <strong class=\"period\">");
+            esc(out, period);
+            out.push_str("</strong>. ");
+        }
+        let _ = write!(
+            out,
+            "{} loggrader, {} olika patienter.\n  ",
+            s.events, s.distinct_patients
+        );
+        for f in s.flags {
+            out.push_str("<span class=\"flag\" title=\"");
+            esc(out, &f.reason);
+            out.push_str("\">");
+            esc(out, f.code.label_sv());
+            out.push_str("</span><span class=\"reason\">");
+            esc(out, &f.reason);
+            out.push_str("</span>");
+        }
+        out.push_str("</p>\n");
+        if rows.is_empty() {
+            out.push_str(if only_flagged {
+                "<p>Inga rader med flaggor.</p>\n"
+            } else {
+                "<p>Inga rader.</p>\n"
+            });
+            return;
+        }
+        out.push_str(
+            "<table class=\"rows\">\n  <tr><th>Tid</th><th>Patient</th><th>Namn</th><th>Vårdenhet</th>\
+             <th>Händelse</th><th>Del</th><th>Referensnummer</th><th>Flaggor</th></tr>\n",
+        );
+        for e in rows {
+            let ev = &e.event;
+            out.push_str(if e.flags.is_empty() {
+                "  <tr class=\"\"><td>"
+            } else {
+                "  <tr class=\"flagged\"><td>"
+            });
+            let _ = write!(out, "{}", ev.time.format("%Y-%m-%d %H:%M:%S"));
+            out.push_str("</td><td>");
+            value(out, &ev.patient_id);
+            if ev.patient_id.kind() == IdKind::Interim {
+                out.push_str(" <small>(reservnummer)</small>");
+            }
+            out.push_str("</td><td>");
+            esc(out, ev.patient_name.as_deref().unwrap_or_default());
+            out.push_str("</td><td>");
+            let unit = ev.care_unit.as_deref().unwrap_or_default();
+            if ev
+                .care_unit
+                .as_deref()
+                .is_some_and(crate::rules::is_unknown_unit)
+            {
+                out.push_str("<em title=\"Källsystemet anger ingen enhet för raden\">");
+                esc(out, unit);
+                out.push_str("</em>");
+            } else {
+                esc(out, unit);
+            }
+            out.push_str("</td><td>");
+            esc(out, &ev.event_text);
+            out.push_str(" (");
+            value(out, &ev.action);
+            out.push_str(")</td><td>");
+            esc(out, ev.system_part.as_deref().unwrap_or_default());
+            out.push_str("</td><td class=\"reference\">");
+            esc(out, ev.reference_number.as_deref().unwrap_or_default());
+            out.push_str("</td>\n    <td>");
+            for f in &e.flags {
+                out.push_str("<span class=\"flag\" data-code=\"");
+                esc(out, f.code.as_str());
+                out.push_str("\">");
+                esc(out, f.code.label_sv());
+                out.push_str("</span> <span class=\"reason\">");
+                esc(out, &f.reason);
+                out.push_str("</span><br>");
+            }
+            out.push_str("</td></tr>\n");
+        }
+        out.push_str("</table>\n");
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn escapes_as_handlebars_does() {
+            let raw = "a<b>\"c\"&'d'`e`=f åäö";
+            let mut out = String::new();
+            super::esc(&mut out, raw);
+            assert_eq!(out, handlebars::html_escape(raw));
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -476,3 +476,92 @@ async fn two_serve_processes_send_and_import_everything_once(db: TestDb) {
     assert_eq!(files, sent, "[{}] each notice written once", db.backend);
     assert_eq!(db.run(&["audit", "verify"]).code, 0);
 }
+
+/// A tick longer than the timer's interval (one system answers only after 3 s) is not joined
+/// by the next timer's tick: that one is skipped, logged and counted on `/metrics`, while
+/// `/health/ready` and the login page answer at once (issue 14).
+#[tokio::test]
+async fn a_slow_tick_is_not_overlapped_and_the_service_answers_meanwhile() {
+    let db = TestDb::sqlite();
+    let example = support::example_config();
+    let org = loggvakt::config::load(&example).unwrap();
+    let sim = loggvakt::simulation::start(&org, 3, loggvakt_simulator::Ports::any())
+        .await
+        .unwrap();
+    sim.set_faults(
+        "lifecare",
+        loggvakt_simulator::SystemFaults {
+            latency: Duration::from_secs(3),
+            ..Default::default()
+        },
+    );
+    let toml = std::fs::read_to_string(example.join("example.toml"))
+        .unwrap()
+        .replace(
+            "smtp_port = 2525",
+            &format!("smtp_port = {}", sim.smtp_addr().port()),
+        )
+        .replace("http://127.0.0.1:8481", &sim.treserva_url())
+        .replace("http://127.0.0.1:8482", &sim.sesam2_url())
+        .replace("http://127.0.0.1:8483", &sim.lifecare_url())
+        .replace("# outbox = \"outbox\"", "outbox = \"outbox\"");
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(cfg.path().join("example.toml"), toml).unwrap();
+    std::fs::copy(example.join("staff.csv"), cfg.path().join("staff.csv")).unwrap();
+    let log = cfg.path().join("serve.log");
+    let mut serve = loggvakt()
+        .args(["--config", cfg.path().to_str().unwrap(), "--db", &db.url])
+        .args(["--now", "2027-05-07T12:00:00+02:00", "serve"])
+        .args(["--listen", "127.0.0.1:0", "--tick-every", "1"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let url = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(rest) = text.split("serving on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "serve did not start: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{url}{path}")).send();
+    // While the first tick waits for Lifecare, the timer's ticks are skipped and counted.
+    let mut answered_while_ticking = false;
+    let skipped = loop {
+        let health: Value = get("/health").await.unwrap().json().await.unwrap();
+        if health["last_tick"] == "running" {
+            let started = Instant::now();
+            let ready = get("/health/ready").await.unwrap();
+            let login = get("/login").await.unwrap();
+            assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+            assert_eq!(login.status(), 200);
+            assert!(started.elapsed() < Duration::from_secs(2));
+            answered_while_ticking = true;
+        }
+        let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+        let skipped: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("loggvakt_ticks_skipped_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        if skipped > 0 && answered_while_ticking {
+            break skipped;
+        }
+        assert!(Instant::now() < deadline, "no tick was skipped: {metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(skipped >= 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("previous tick still running; skipping this one"),
+        "{text}"
+    );
+    // Skipped, not queued behind: every order went out once.
+    assert_eq!(sim.stats().total_duplicates(), 0);
+}
