@@ -492,6 +492,13 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Runs a guarded change: true when it changed exactly one row, false when its guard
+    /// did not hold (the row had moved on, or another instance was first).
+    pub(crate) async fn exec_one(&mut self, query: AnyQuery<'_>) -> Result<bool> {
+        let done = query.execute(&mut *self.tx).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Appends an audit record (who, what, when) in this transaction.
     pub async fn audit(
         &mut self,

@@ -180,20 +180,21 @@ impl WriteTx {
         write_back: Option<&str>,
         retain_until: Option<DateTime<Utc>>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE review_tasks SET state = 'closed', outcome = $1, comment = $2, closed_by = $3, \
-             closed_at = $4, write_back = $5, retain_until = $6 WHERE id = $7 AND state = 'open'",
+        self.exec_one(
+            sqlx::query(
+                "UPDATE review_tasks SET state = 'closed', outcome = $1, comment = $2, \
+                 closed_by = $3, closed_at = $4, write_back = $5, retain_until = $6 \
+                 WHERE id = $7 AND state = 'open'",
+            )
+            .bind(outcome_str(outcome))
+            .bind(comment)
+            .bind(by)
+            .bind(ts(at))
+            .bind(write_back)
+            .bind(retain_until.map(ts))
+            .bind(id),
         )
-        .bind(outcome_str(outcome))
-        .bind(comment)
-        .bind(by)
-        .bind(ts(at))
-        .bind(write_back)
-        .bind(retain_until.map(ts))
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     pub async fn set_write_back(&mut self, id: i64, state: &str) -> Result<()> {
@@ -229,16 +230,11 @@ impl WriteTx {
                 "UPDATE review_tasks SET escalated_at = $1 WHERE id = $2 AND escalated_at IS NULL AND state = 'open'"
             }
         };
-        let done = sqlx::query(sql)
-            .bind(ts(at))
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.exec_one(sqlx::query(sql).bind(ts(at)).bind(id)).await
     }
 
-    /// Queues a notice about a task or an order; `None` when it already has this notice for
-    /// this recipient.
+    /// Queues a notice about a task or an order, made at the transaction's time; false when
+    /// it already has this notice for this recipient.
     pub async fn insert_notice(
         &mut self,
         about: NoticeAbout,
@@ -246,8 +242,7 @@ impl WriteTx {
         recipient: &str,
         subject: &str,
         body: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
+    ) -> Result<bool> {
         let (task, order) = match about {
             NoticeAbout::Task(id) => (Some(id), None),
             NoticeAbout::Order(id) => (None, Some(id)),
@@ -263,11 +258,10 @@ impl WriteTx {
         .bind(recipient)
         .bind(subject)
         .bind(body)
-        .bind(ts(at))
+        .bind(ts(self.at))
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(|r| r.try_get("id").map_err(StoreError::from))
-            .transpose()
+        Ok(row.is_some())
     }
 
     /// Records a notice's delivery attempt.
