@@ -74,23 +74,23 @@ fn order_from_row(row: &AnyRow) -> Result<Order> {
 impl WriteTx {
     /// Stores an order unless one exists for the same draw and part; returns its id.
     pub async fn insert_order(&mut self, o: &NewOrder<'_>) -> Result<Option<i64>> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO orders (draw_id, check_id, part, system_id, idempotency_key, reference, \
-             request, state, attempts, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8) \
-             ON CONFLICT DO NOTHING RETURNING id",
+        self.insert_id(
+            sqlx::query(
+                "INSERT INTO orders (draw_id, check_id, part, system_id, idempotency_key, \
+                 reference, request, state, attempts, next_attempt_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(o.draw_id)
+            .bind(o.check_id)
+            .bind(o.part)
+            .bind(o.system_id)
+            .bind(o.request.idempotency_key.as_str())
+            .bind(o.request.reference.as_str())
+            .bind(serde_json::to_string(o.request).expect("requests serialise"))
+            .bind(ts(self.at)),
         )
-        .bind(o.draw_id)
-        .bind(o.check_id)
-        .bind(o.part)
-        .bind(o.system_id)
-        .bind(o.request.idempotency_key.as_str())
-        .bind(o.request.reference.as_str())
-        .bind(serde_json::to_string(o.request).expect("requests serialise"))
-        .bind(ts(self.at))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(row.map(|(id,)| id))
+        .await
     }
 
     /// Moves an order from one state to another, only if it is still in `from`; false when

@@ -87,27 +87,28 @@ impl WriteTx {
     /// Stores a new task with its users and row flags; `None` when the draw or check already
     /// has one (another instance made it first).
     pub async fn insert_task(&mut self, t: &NewTask) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "INSERT INTO review_tasks (kind, draw_id, check_id, unit_id, system_id, month, \
-             reviewer_name, reviewer_email, state, created_at, remind_at, deadline) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(t.kind.as_str())
-        .bind(t.draw_id)
-        .bind(t.check_id)
-        .bind(t.unit.as_str())
-        .bind(t.system.as_str())
-        .bind(t.month.map(|m| m.to_string()))
-        .bind(t.reviewer.name.as_str())
-        .bind(t.reviewer.email.as_str())
-        .bind(ts(t.created_at))
-        .bind(ts(t.remind_at))
-        .bind(ts(t.deadline))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let id: i64 = row.try_get("id")?;
+        let inserted = self
+            .insert_id(
+                sqlx::query(
+                    "INSERT INTO review_tasks (kind, draw_id, check_id, unit_id, system_id, \
+                     month, reviewer_name, reviewer_email, state, created_at, remind_at, \
+                     deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) \
+                     ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(t.kind.as_str())
+                .bind(t.draw_id)
+                .bind(t.check_id)
+                .bind(t.unit.as_str())
+                .bind(t.system.as_str())
+                .bind(t.month.map(|m| m.to_string()))
+                .bind(t.reviewer.name.as_str())
+                .bind(t.reviewer.email.as_str())
+                .bind(ts(t.created_at))
+                .bind(ts(t.remind_at))
+                .bind(ts(t.deadline)),
+            )
+            .await?;
+        let Some(id) = inserted else { return Ok(None) };
         self.store_task_rows(id, &t.rows).await?;
         Ok(Some(id))
     }
