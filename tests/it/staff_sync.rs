@@ -275,21 +275,14 @@ fn reconciliation_reports_unknown_and_stale_usernames(db: TestDb) {
     let list = cfg.path().join("cosmic-users.csv");
     std::fs::write(&list, USER_LIST).unwrap();
     let list_arg = list.to_str().unwrap();
+    // `staff reconcile <args…>`.
+    let reconcile = |args: &[&str]| {
+        let mut all = vec!["staff", "reconcile"];
+        all.extend_from_slice(args);
+        run_on(&cfg.arg(), &db.url, None, &all)
+    };
     let reconcile_json = |list: &str| -> serde_json::Value {
-        let r = run_on(
-            &cfg.arg(),
-            &db.url,
-            None,
-            &[
-                "staff",
-                "reconcile",
-                "--system",
-                "cosmic",
-                list,
-                "--format",
-                "json",
-            ],
-        );
+        let r = reconcile(&["--system", "cosmic", list, "--format", "json"]);
         assert_eq!(r.code, 0, "[{}] {}", db.backend, r.stderr);
         serde_json::from_str(&r.stdout).unwrap()
     };
@@ -300,12 +293,7 @@ fn reconciliation_reports_unknown_and_stale_usernames(db: TestDb) {
         json["stale"],
         serde_json::json!([{"staff_id": "s0003", "username": "C800003"}])
     );
-    let table = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &["staff", "reconcile", "--system", "cosmic", list_arg],
-    );
+    let table = reconcile(&["--system", "cosmic", list_arg]);
     table.prints("In the system but not on the staff, so never drawn (1):\n  OKAND9");
     table.prints("s0003        C800003");
     // The same list as a workbook (one sheet, inline strings, as a spreadsheet saves it).
@@ -318,28 +306,10 @@ fn reconciliation_reports_unknown_and_stale_usernames(db: TestDb) {
     assert_eq!(from_xlsx["stale"], json["stale"]);
     assert_eq!(from_xlsx["file"], "cosmic-anvandare.xlsx");
 
-    let missing = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &[
-            "staff",
-            "reconcile",
-            "--system",
-            "cosmic",
-            list_arg,
-            "--column",
-            "Login",
-        ],
-    );
+    let missing = reconcile(&["--system", "cosmic", list_arg, "--column", "Login"]);
     assert_ne!(missing.code, 0);
     missing.says("cosmic-users.csv: line 1: the header lacks the required column Login");
-    let unknown_system = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &["staff", "reconcile", "--system", "nosuch", list_arg],
-    );
+    let unknown_system = reconcile(&["--system", "nosuch", list_arg]);
     assert_ne!(unknown_system.code, 0);
     unknown_system.says("no system 'nosuch'");
 
