@@ -5,8 +5,8 @@
 #![allow(dead_code)]
 
 use loggvakt_connector::{
-    Connector, ConnectorError, ErrorKind, ImportLimits, OrderReceipt, OrderRequest, Period,
-    PollOutcome, UserRef,
+    Connector, ConnectorError, ErrorKind, ImportLimits, ImportOutcome, OrderReceipt, OrderRequest,
+    Period, PollOutcome, UserRef,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::method;
@@ -114,6 +114,15 @@ pub async fn assert_pending(c: &impl Connector, req: &OrderRequest, refs: &[&str
         let outcome = c.poll(req, &receipt(r)).await.unwrap();
         assert_eq!(outcome, PollOutcome::Pending, "{r}");
     }
+}
+
+/// The refused rows of an import: each one's line and the field named as wrong.
+pub fn rejected_fields(outcome: &ImportOutcome) -> Vec<(u64, Option<&str>)> {
+    outcome
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.field.as_deref()))
+        .collect()
 }
 
 pub fn assert_error(err: &ConnectorError, kind: ErrorKind, words: &str) {

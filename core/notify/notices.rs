@@ -45,10 +45,8 @@ impl Notices<'_> {
                     &to.email,
                     &subject,
                     &body,
-                    now,
                 )
                 .await?
-                .is_some()
             {
                 queued += 1;
             }
@@ -146,20 +144,12 @@ impl Notices<'_> {
             };
             let subject = format!("Försenat loggutdrag: {}", order.reference);
             let mut tx = store.begin_write(now, actor).await?;
+            let (about, kind) = (NoticeAbout::Order(order.id), NoticeKind::DeliveryOverdue);
             for c in &to {
                 let body = render(DELIVERY_OVERDUE, &data(&c.name));
-                let kind = NoticeKind::DeliveryOverdue;
                 if tx
-                    .insert_notice(
-                        NoticeAbout::Order(order.id),
-                        kind,
-                        &c.email,
-                        &subject,
-                        &body,
-                        now,
-                    )
+                    .insert_notice(about, kind, &c.email, &subject, &body)
                     .await?
-                    .is_some()
                 {
                     queued += 1;
                 }
@@ -197,15 +187,8 @@ impl Notices<'_> {
             return Ok(false);
         }
         let (subject, body) = self.render(task, kind, to, None);
-        tx.insert_notice(
-            NoticeAbout::Task(task.id),
-            kind,
-            &to.email,
-            &subject,
-            &body,
-            now,
-        )
-        .await?;
+        tx.insert_notice(NoticeAbout::Task(task.id), kind, &to.email, &subject, &body)
+            .await?;
         tx.commit_audited(
             action,
             &task_object(task.id),

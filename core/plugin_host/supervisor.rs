@@ -21,13 +21,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use loggvakt_connector::plugin::{
-    CreateInput, ImportInput, MAX_CHUNK_BYTES, PollInput, StreamHost,
-};
-use loggvakt_connector::{
-    AccessEvent, Connector, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest,
-    OrderReceipt, OrderRequest, PollOutcome, WriteBack,
-};
+use loggvakt_connector::plugin::{CreateInput, ImportInput, MAX_CHUNK_BYTES, StreamHost};
+use loggvakt_connector::{ConnectorError, ImportLimits, ImportOutcome, Manifest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -388,23 +383,29 @@ impl Watchdog {
     }
 }
 
+/// The host's side of one streaming import: the limits sent with the call, the file the
+/// child's reads are answered from, where its chunks go, and what happened between them.
+struct StreamImport<'a> {
+    limits: &'a [u8],
+    input: &'a mut dyn Read,
+    sink: &'a mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+    stream: &'a mut StreamHost,
+}
+
 /// A streaming import with the child: the call frame, then the child's reads answered from
-/// `input` and its chunks handed to `sink` through `stream`, until its answer. The watchdog
-/// allows `timeout` of silence from the child between frames; once the import is stopped,
-/// one `timeout` in all to return.
+/// `import.input` and its chunks handed to `import.sink` through `import.stream`, until its
+/// answer. The watchdog allows `timeout` of silence from the child between frames; once the
+/// import is stopped, one `timeout` in all to return.
 fn stream_exchange(
     running: &mut Running,
     timeout: Duration,
-    limits: &[u8],
-    input: &mut dyn Read,
-    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
-    stream: &mut StreamHost,
+    import: &mut StreamImport<'_>,
 ) -> Result<Result<(), ConnectorError>, Broken> {
     let watchdog = Watchdog::start(
         running.process.id() as libc::pid_t,
         Instant::now() + timeout,
     );
-    let result = converse(running, timeout, limits, input, sink, stream, &watchdog);
+    let result = converse(running, timeout, import, &watchdog);
     match (result, watchdog.finish()) {
         (_, true) => Err(Broken::TimedOut),
         (Ok(answer), false) => Ok(answer),
@@ -424,12 +425,15 @@ fn stream_exchange(
 fn converse(
     running: &mut Running,
     timeout: Duration,
-    limits: &[u8],
-    input: &mut dyn Read,
-    sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
-    stream: &mut StreamHost,
+    import: &mut StreamImport<'_>,
     watchdog: &Watchdog,
 ) -> std::io::Result<Result<(), ConnectorError>> {
+    let StreamImport {
+        limits,
+        input,
+        sink,
+        stream,
+    } = import;
     let call = frame::call(frame::IMPORT_STREAM, limits);
     let refs: Vec<&[u8]> = call.iter().map(Vec::as_slice).collect();
     frame::write(&mut running.stdin, &refs)?;
@@ -520,94 +524,62 @@ impl Drop for Inner {
     }
 }
 
-#[async_trait::async_trait]
-impl Connector for IsolatedPlugin {
-    fn manifest(&self) -> Manifest {
-        self.manifest.clone()
-    }
+loggvakt_connector::forward_plugin_calls! {
+    impl Connector for IsolatedPlugin {
+        /// Called on a blocking thread by the core: the file is read within the limits here,
+        /// so an oversized one is refused before it is sent across.
+        fn import(
+            &self,
+            input: &mut dyn Read,
+            limits: &ImportLimits,
+        ) -> Result<ImportOutcome, ConnectorError> {
+            let bytes = limits.read_all(input)?;
+            let input = serde_json::to_vec(&ImportInput {
+                bytes,
+                limits: *limits,
+            })
+            .map_err(|e| ConnectorError::permanent(format!("cannot encode the import: {e}")))?;
+            decode("import", &self.call_blocking("import", &input)?)
+        }
 
-    async fn health(&self) -> Result<(), ConnectorError> {
-        self.call("health", &()).await
-    }
-
-    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
-        self.call("order", req).await
-    }
-
-    async fn poll(
-        &self,
-        req: &OrderRequest,
-        receipt: &OrderReceipt,
-    ) -> Result<PollOutcome, ConnectorError> {
-        let input = PollInput {
-            request: req.clone(),
-            receipt: receipt.clone(),
-        };
-        self.call("poll", &input).await
-    }
-
-    async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
-        self.call("fetch", q).await
-    }
-
-    /// Called on a blocking thread by the core: the file is read within the limits here, so
-    /// an oversized one is refused before it is sent across.
-    fn import(
-        &self,
-        input: &mut dyn Read,
-        limits: &ImportLimits,
-    ) -> Result<ImportOutcome, ConnectorError> {
-        let bytes = limits.read_all(input)?;
-        let input = serde_json::to_vec(&ImportInput {
-            bytes,
-            limits: *limits,
-        })
-        .map_err(|e| ConnectorError::permanent(format!("cannot encode the import: {e}")))?;
-        decode("import", &self.call_blocking("import", &input)?)
-    }
-
-    /// The file goes to the child a piece at a time as the plugin reads it (at most
-    /// `READ_MAX` bytes a frame), and each chunk comes back to `sink` as the plugin hands it
-    /// over: memory stays flat on both sides. A plugin of ABI version 1 gets the file whole
-    /// in its process, through `import`. The timeout is the longest the plugin may go without
-    /// reading or handing over, so a large file is not cut off.
-    fn import_stream(
-        &self,
-        input: &mut dyn Read,
-        limits: &ImportLimits,
-        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
-    ) -> Result<(), ConnectorError> {
-        let limits_json = serde_json::to_vec(limits)
-            .map_err(|e| ConnectorError::permanent(format!("cannot encode the limits: {e}")))?;
-        let timeout = self.inner.timeout;
-        let mut stream = StreamHost::default();
-        let mut input = limits.reader(input);
-        let result = self.inner.with_child(frame::IMPORT_STREAM, |running| {
-            stream_exchange(
-                running,
-                timeout,
-                &limits_json,
-                &mut input,
-                sink,
-                &mut stream,
-            )
-        });
-        // The host's own reason (the sink's error, a malformed chunk, the file) comes first.
-        stream.end(match result {
-            Ok(answer) => answer,
-            Err(Broken::NotRunning(e)) => Err(e),
-            Err(Broken::TimedOut) => Err(lost(
-                frame::IMPORT_STREAM,
-                &format!(
-                    "the plugin neither read nor handed over anything for {timeout:?} and was stopped"
-                ),
-            )),
-            Err(Broken::Crashed(how)) => Err(lost(frame::IMPORT_STREAM, &how)),
-        })
-    }
-
-    async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
-        self.call("write_back", wb).await
+        /// The file goes to the child a piece at a time as the plugin reads it (at most
+        /// `READ_MAX` bytes a frame), and each chunk comes back to `sink` as the plugin hands it
+        /// over: memory stays flat on both sides. A plugin of ABI version 1 gets the file whole
+        /// in its process, through `import`. The timeout is the longest the plugin may go without
+        /// reading or handing over, so a large file is not cut off.
+        fn import_stream(
+            &self,
+            input: &mut dyn Read,
+            limits: &ImportLimits,
+            sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+        ) -> Result<(), ConnectorError> {
+            let limits_json = serde_json::to_vec(limits)
+                .map_err(|e| ConnectorError::permanent(format!("cannot encode the limits: {e}")))?;
+            let timeout = self.inner.timeout;
+            let mut stream = StreamHost::default();
+            let mut input = limits.reader(input);
+            let result = self.inner.with_child(frame::IMPORT_STREAM, |running| {
+                let mut import = StreamImport {
+                    limits: &limits_json,
+                    input: &mut input,
+                    sink,
+                    stream: &mut stream,
+                };
+                stream_exchange(running, timeout, &mut import)
+            });
+            // The host's own reason (the sink's error, a malformed chunk, the file) comes first.
+            stream.end(match result {
+                Ok(answer) => answer,
+                Err(Broken::NotRunning(e)) => Err(e),
+                Err(Broken::TimedOut) => Err(lost(
+                    frame::IMPORT_STREAM,
+                    &format!(
+                        "the plugin neither read nor handed over anything for {timeout:?} and was stopped"
+                    ),
+                )),
+                Err(Broken::Crashed(how)) => Err(lost(frame::IMPORT_STREAM, &how)),
+            })
+        }
     }
 }
 

@@ -1,23 +1,18 @@
 //! What a sync changes in the register, worked out without touching anything: joiners,
 //! changed fields, leavers; and the guard that refuses a sync deactivating too many.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
 use super::person::Person;
-use crate::ident::{Personnummer, StaffId, SystemId, UnitId};
+use crate::ident::{StaffId, SystemId};
 
 /// A register row as the diff sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
-    pub id: StaffId,
-    pub name: String,
-    pub unit: UnitId,
-    pub email: Option<String>,
-    pub personnummer: Option<Personnummer>,
-    /// Every system's username, mapped or not.
-    pub usernames: BTreeMap<SystemId, String>,
+    /// The person as the register has them, with every system's username, mapped or not.
+    pub person: Person,
     /// The register's own `active` column (set by hand; the sync leaves it).
     pub active: bool,
     pub active_from: Option<NaiveDate>,
@@ -90,7 +85,7 @@ pub fn diff(
     provided: &Provided,
     today: NaiveDate,
 ) -> Plan {
-    let listed: HashMap<&StaffId, &Listed> = register.iter().map(|r| (&r.id, r)).collect();
+    let listed: HashMap<&StaffId, &Listed> = register.iter().map(|r| (&r.person.id, r)).collect();
     let present: HashSet<&StaffId> = source.iter().map(|p| &p.id).collect();
     let mut plan = Plan {
         active_before: register.iter().filter(|r| r.current(today)).count(),
@@ -101,7 +96,7 @@ pub fn diff(
             plan.changes.push(Change::Added(person.clone()));
             continue;
         };
-        let fields = changed_fields(row, person, provided);
+        let fields = changed_fields(&row.person, person, provided);
         // A leaver back in the source, whose last day has passed, joins again.
         let reactivated = row.active_to.is_some_and(|to| to < today);
         if fields.is_empty() && !reactivated {
@@ -121,7 +116,8 @@ pub fn diff(
     // The last day of a leaver is the day before the source first lacked them.
     let yesterday = today.pred_opt().unwrap_or(today);
     for row in register {
-        if present.contains(&row.id) || keep.contains(&row.id) || !row.current(today) {
+        if present.contains(&row.person.id) || keep.contains(&row.person.id) || !row.current(today)
+        {
             continue;
         }
         let active_to = match (row.active_from, row.active_to) {
@@ -131,29 +127,29 @@ pub fn diff(
             _ => yesterday,
         };
         plan.changes.push(Change::Deactivated {
-            id: row.id.clone(),
+            id: row.person.id.clone(),
             active_to,
         });
     }
     plan
 }
 
-fn changed_fields(row: &Listed, person: &Person, provided: &Provided) -> Vec<String> {
+fn changed_fields(listed: &Person, person: &Person, provided: &Provided) -> Vec<String> {
     let mut fields = Vec::new();
-    if row.name != person.name {
+    if listed.name != person.name {
         fields.push("name".to_owned());
     }
-    if row.unit != person.unit {
+    if listed.unit != person.unit {
         fields.push("unit".to_owned());
     }
-    if provided.email && row.email != person.email {
+    if provided.email && listed.email != person.email {
         fields.push("email".to_owned());
     }
-    if provided.personnummer && row.personnummer != person.personnummer {
+    if provided.personnummer && listed.personnummer != person.personnummer {
         fields.push("personnummer".to_owned());
     }
     for system in &provided.systems {
-        if row.usernames.get(system) != person.usernames.get(system) {
+        if listed.usernames.get(system) != person.usernames.get(system) {
             fields.push(format!("usernames.{system}"));
         }
     }
@@ -190,6 +186,7 @@ pub fn guard(plan: &Plan, share: f64) -> Result<(), TooManyLeavers> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ident::{Personnummer, UnitId};
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -212,12 +209,7 @@ mod tests {
 
     fn listed(p: &Person) -> Listed {
         Listed {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            unit: p.unit.clone(),
-            email: p.email.clone(),
-            personnummer: p.personnummer.clone(),
-            usernames: p.usernames.clone(),
+            person: p.clone(),
             active: true,
             active_from: None,
             active_to: None,
@@ -232,6 +224,17 @@ mod tests {
         }
     }
 
+    /// The plan of a sync on 2027-05-20 with every entry readable.
+    fn sync(register: &[Listed], source: &[Person]) -> Plan {
+        diff(
+            register,
+            source,
+            &HashSet::new(),
+            &provided(),
+            day("2027-05-20"),
+        )
+    }
+
     fn staff(n: usize) -> Vec<Person> {
         (0..n)
             .map(|i| person(&format!("s{i:02}"), &format!("u{i:02}")))
@@ -244,13 +247,7 @@ mod tests {
         let register: Vec<Listed> = people.iter().map(listed).collect();
         let mut source = vec![people[0].clone(), person("s01", "renamed")];
         source.push(person("s09", "new"));
-        let plan = diff(
-            &register,
-            &source,
-            &HashSet::new(),
-            &provided(),
-            day("2027-05-20"),
-        );
+        let plan = sync(&register, &source);
         assert_eq!(plan.active_before, 3);
         assert_eq!(plan.unchanged, 1);
         assert_eq!(
@@ -274,15 +271,9 @@ mod tests {
     fn fields_the_source_does_not_provide_are_left_alone() {
         let p = person("s01", "u1");
         let mut row = listed(&p);
-        row.personnummer = Some(Personnummer::parse("19121212-1212").unwrap());
-        row.usernames.insert(system("cosmic"), "C1".into());
-        let plan = diff(
-            &[row],
-            &[p],
-            &HashSet::new(),
-            &provided(),
-            day("2027-05-20"),
-        );
+        row.person.personnummer = Some(Personnummer::parse("19121212-1212").unwrap());
+        row.person.usernames.insert(system("cosmic"), "C1".into());
+        let plan = sync(&[row], &[p]);
         assert!(plan.changes.is_empty(), "{plan:?}");
     }
 
@@ -291,22 +282,10 @@ mod tests {
         let p = person("s01", "u1");
         let mut row = listed(&p);
         row.active_to = Some(day("2027-04-30"));
-        let none = diff(
-            &[row.clone()],
-            &[],
-            &HashSet::new(),
-            &provided(),
-            day("2027-05-20"),
-        );
+        let none = sync(&[row.clone()], &[]);
         assert!(none.changes.is_empty(), "a leaver is not deactivated again");
         assert_eq!(none.active_before, 0);
-        let back = diff(
-            &[row],
-            &[p],
-            &HashSet::new(),
-            &provided(),
-            day("2027-05-20"),
-        );
+        let back = sync(&[row], &[p]);
         assert!(matches!(
             &back.changes[..],
             [Change::Changed { reactivated: true, fields, .. }] if fields == &["active_to"]
@@ -332,25 +311,13 @@ mod tests {
     fn the_guard_refuses_more_than_the_share() {
         let people = staff(10);
         let register: Vec<Listed> = people.iter().map(listed).collect();
-        let one_left = diff(
-            &register,
-            &people[1..],
-            &HashSet::new(),
-            &provided(),
-            day("2027-05-20"),
-        );
+        let one_left = sync(&register, &people[1..]);
         assert_eq!(guard(&one_left, 0.10), Ok(()), "one in ten is 10 %");
-        let half = diff(
-            &register,
-            &people[5..],
-            &HashSet::new(),
-            &provided(),
-            day("2027-05-20"),
-        );
+        let half = sync(&register, &people[5..]);
         let refused = guard(&half, 0.10).unwrap_err();
         assert_eq!((refused.deactivated, refused.active), (5, 10));
         assert!(refused.to_string().contains("--force"));
-        let empty = diff(&[], &[], &HashSet::new(), &provided(), day("2027-05-20"));
+        let empty = sync(&[], &[]);
         assert_eq!(guard(&empty, 0.0), Ok(()));
     }
 }

@@ -117,17 +117,19 @@ impl Register {
                     .filter_map(|(h, v)| SystemId::new(h).ok().map(|s| (s, v.clone())))
                     .collect::<BTreeMap<_, _>>();
                 Ok(Listed {
-                    id: StaffId::new(self.cell(row, "id").unwrap_or_default())
-                        .map_err(|_| fail("id"))?,
-                    name: self.cell(row, "name").unwrap_or_default().to_owned(),
-                    unit: UnitId::new(self.cell(row, "unit").unwrap_or_default())
-                        .map_err(|_| fail("unit"))?,
-                    email: self.cell(row, "email").map(str::to_owned),
-                    personnummer: self
-                        .cell(row, "personnummer")
-                        .map(|p| Personnummer::parse(p).map_err(|_| fail("personnummer")))
-                        .transpose()?,
-                    usernames,
+                    person: Person {
+                        id: StaffId::new(self.cell(row, "id").unwrap_or_default())
+                            .map_err(|_| fail("id"))?,
+                        name: self.cell(row, "name").unwrap_or_default().to_owned(),
+                        unit: UnitId::new(self.cell(row, "unit").unwrap_or_default())
+                            .map_err(|_| fail("unit"))?,
+                        email: self.cell(row, "email").map(str::to_owned),
+                        personnummer: self
+                            .cell(row, "personnummer")
+                            .map(|p| Personnummer::parse(p).map_err(|_| fail("personnummer")))
+                            .transpose()?,
+                        usernames,
+                    },
                     active: !matches!(self.cell(row, "active"), Some("false" | "no" | "nej" | "0")),
                     active_from: date("active_from")?,
                     active_to: date("active_to")?,
@@ -279,9 +281,9 @@ mod tests {
             systems: vec![treserva.clone()],
         };
         let eva = Person {
-            id: listed[0].id.clone(),
+            id: listed[0].person.id.clone(),
             name: "Eva Lind".into(),
-            unit: listed[0].unit.clone(),
+            unit: listed[0].person.unit.clone(),
             email: None,
             personnummer: None,
             usernames: [(treserva, "evalind".to_owned())].into(),

@@ -89,28 +89,25 @@ impl Store {
     }
 
     pub async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT t.id, u.username, u.role, t.name, t.created_at, t.created_by, t.expires_at, \
              t.revoked_at, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
              ORDER BY t.id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ApiToken {
-                    id: row.try_get("id")?,
-                    username: row.try_get("username")?,
-                    role: row.try_get("role")?,
-                    name: row.try_get("name")?,
-                    created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
-                    created_by: row.try_get("created_by")?,
-                    expires_at: optional_ts(row, "expires_at")?,
-                    revoked_at: optional_ts(row, "revoked_at")?,
-                    last_used_at: optional_ts(row, "last_used_at")?,
-                })
+        );
+        self.fetch_vec(query, |row| {
+            Ok(ApiToken {
+                id: row.try_get("id")?,
+                username: row.try_get("username")?,
+                role: row.try_get("role")?,
+                name: row.try_get("name")?,
+                created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+                created_by: row.try_get("created_by")?,
+                expires_at: optional_ts(row, "expires_at")?,
+                revoked_at: optional_ts(row, "revoked_at")?,
+                last_used_at: optional_ts(row, "last_used_at")?,
             })
-            .collect()
+        })
+        .await
     }
 
     /// The user a live token acts for, and the token's id: not revoked, not expired, the user not disabled. Its

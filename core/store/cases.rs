@@ -140,25 +140,26 @@ impl WriteTx {
         requested_by: &str,
     ) -> Result<Option<i64>> {
         let fmt = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-        let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO checks (kind, routine_id, month, system_id, unit_id, subject, period_from, \
-             period_to, reason, requested_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id",
+        self.insert_id(
+            sqlx::query(
+                "INSERT INTO checks (kind, routine_id, month, system_id, unit_id, subject, \
+                 period_from, period_to, reason, requested_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(kind.as_str())
+            .bind(routine)
+            .bind(month)
+            .bind(system)
+            .bind(unit)
+            .bind(subject)
+            .bind(fmt(period.from))
+            .bind(fmt(period.to))
+            .bind(reason)
+            .bind(requested_by)
+            .bind(ts(self.at)),
         )
-        .bind(kind.as_str())
-        .bind(routine)
-        .bind(month)
-        .bind(system)
-        .bind(unit)
-        .bind(subject)
-        .bind(fmt(period.from))
-        .bind(fmt(period.to))
-        .bind(reason)
-        .bind(requested_by)
-        .bind(ts(self.at))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(row.map(|(id,)| id))
+        .await
     }
 
     pub async fn insert_patient_request(

@@ -497,6 +497,20 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Runs an `INSERT … ON CONFLICT DO NOTHING RETURNING id`: the new row's id, `None` when
+    /// the row was there already.
+    pub(crate) async fn insert_id(&mut self, query: AnyQuery<'_>) -> Result<Option<i64>> {
+        let row = query.fetch_optional(&mut *self.tx).await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
+    /// Runs a guarded change: true when it changed exactly one row, false when its guard
+    /// did not hold (the row had moved on, or another instance was first).
+    pub(crate) async fn exec_one(&mut self, query: AnyQuery<'_>) -> Result<bool> {
+        let done = query.execute(&mut *self.tx).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Appends an audit record (who, what, when) in this transaction.
     pub async fn audit(
         &mut self,

@@ -74,23 +74,23 @@ fn order_from_row(row: &AnyRow) -> Result<Order> {
 impl WriteTx {
     /// Stores an order unless one exists for the same draw and part; returns its id.
     pub async fn insert_order(&mut self, o: &NewOrder<'_>) -> Result<Option<i64>> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO orders (draw_id, check_id, part, system_id, idempotency_key, reference, \
-             request, state, attempts, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8) \
-             ON CONFLICT DO NOTHING RETURNING id",
+        self.insert_id(
+            sqlx::query(
+                "INSERT INTO orders (draw_id, check_id, part, system_id, idempotency_key, \
+                 reference, request, state, attempts, next_attempt_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(o.draw_id)
+            .bind(o.check_id)
+            .bind(o.part)
+            .bind(o.system_id)
+            .bind(o.request.idempotency_key.as_str())
+            .bind(o.request.reference.as_str())
+            .bind(serde_json::to_string(o.request).expect("requests serialise"))
+            .bind(ts(self.at)),
         )
-        .bind(o.draw_id)
-        .bind(o.check_id)
-        .bind(o.part)
-        .bind(o.system_id)
-        .bind(o.request.idempotency_key.as_str())
-        .bind(o.request.reference.as_str())
-        .bind(serde_json::to_string(o.request).expect("requests serialise"))
-        .bind(ts(self.at))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(row.map(|(id,)| id))
+        .await
     }
 
     /// Moves an order from one state to another, only if it is still in `from`; false when
@@ -101,40 +101,40 @@ impl WriteTx {
         from: OrderState,
         to: &OrderUpdate,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE orders SET state = $1, updated_at = $2, \
-               attempts = CASE WHEN $14 = 1 THEN 0 ELSE attempts END + $3, \
-               next_attempt_at = COALESCE($4, next_attempt_at), \
-               last_error = $5, \
-               receipt = COALESCE($6, receipt), \
-               external_ref = COALESCE($7, external_ref), \
-               sent_at = COALESCE($8, sent_at), \
-               delivered_at = COALESCE($9, delivered_at), \
-               deliver_by = COALESCE($10, deliver_by), \
-               claim_expires = $11 \
-             WHERE id = $12 AND state = $13",
+        self.exec_one(
+            sqlx::query(
+                "UPDATE orders SET state = $1, updated_at = $2, \
+                   attempts = CASE WHEN $14 = 1 THEN 0 ELSE attempts END + $3, \
+                   next_attempt_at = COALESCE($4, next_attempt_at), \
+                   last_error = $5, \
+                   receipt = COALESCE($6, receipt), \
+                   external_ref = COALESCE($7, external_ref), \
+                   sent_at = COALESCE($8, sent_at), \
+                   delivered_at = COALESCE($9, delivered_at), \
+                   deliver_by = COALESCE($10, deliver_by), \
+                   claim_expires = $11 \
+                 WHERE id = $12 AND state = $13",
+            )
+            .bind(to.state.as_str())
+            .bind(ts(self.at))
+            .bind(i64::from(to.count_attempt))
+            .bind(to.next_attempt_at.map(ts))
+            .bind(to.last_error.as_deref())
+            .bind(
+                to.receipt
+                    .as_ref()
+                    .map(|r| serde_json::to_string(r).expect("receipts serialise")),
+            )
+            .bind(to.receipt.as_ref().and_then(|r| r.external_ref.clone()))
+            .bind(to.sent_at.map(ts))
+            .bind(to.delivered_at.map(ts))
+            .bind(to.deliver_by.map(ts))
+            .bind(to.claim_expires.map(ts))
+            .bind(id)
+            .bind(from.as_str())
+            .bind(i64::from(to.reset_attempts)),
         )
-        .bind(to.state.as_str())
-        .bind(ts(self.at))
-        .bind(i64::from(to.count_attempt))
-        .bind(to.next_attempt_at.map(ts))
-        .bind(to.last_error.as_deref())
-        .bind(
-            to.receipt
-                .as_ref()
-                .map(|r| serde_json::to_string(r).expect("receipts serialise")),
-        )
-        .bind(to.receipt.as_ref().and_then(|r| r.external_ref.clone()))
-        .bind(to.sent_at.map(ts))
-        .bind(to.delivered_at.map(ts))
-        .bind(to.deliver_by.map(ts))
-        .bind(to.claim_expires.map(ts))
-        .bind(id)
-        .bind(from.as_str())
-        .bind(i64::from(to.reset_attempts))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     /// Records one attempt at an action on an order (send, poll, import), whatever its outcome.
@@ -170,17 +170,17 @@ impl WriteTx {
         from: OrderState,
         via: DeliveryVia,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE orders SET state = 'delivered', delivered_via = $1, delivered_at = $2, \
-             updated_at = $2 WHERE id = $3 AND state = $4",
+        self.exec_one(
+            sqlx::query(
+                "UPDATE orders SET state = 'delivered', delivered_via = $1, delivered_at = $2, \
+                 updated_at = $2 WHERE id = $3 AND state = $4",
+            )
+            .bind(via.as_str())
+            .bind(ts(self.at))
+            .bind(id)
+            .bind(from.as_str()),
         )
-        .bind(via.as_str())
-        .bind(ts(self.at))
-        .bind(id)
-        .bind(from.as_str())
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     /// Records how a part came by hand, unless that is known already.
@@ -197,15 +197,15 @@ impl WriteTx {
 
     /// Notes that the password of an encrypted delivery came (by phone, seed 000).
     pub async fn mark_password_received(&mut self, id: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE orders SET password_at = $1, updated_at = $1 \
-             WHERE id = $2 AND password_at IS NULL",
+        self.exec_one(
+            sqlx::query(
+                "UPDATE orders SET password_at = $1, updated_at = $1 \
+                 WHERE id = $2 AND password_at IS NULL",
+            )
+            .bind(ts(self.at))
+            .bind(id),
         )
-        .bind(ts(self.at))
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     pub async fn mark_reminded(&mut self, order_id: i64) -> Result<()> {

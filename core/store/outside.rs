@@ -26,22 +26,22 @@ impl WriteTx {
     /// Records a user's outside review; false when one is recorded already (a record is
     /// evidence and is not overwritten).
     pub async fn insert_outside_review(&mut self, task: i64, r: &OutsideReview) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO outside_reviews (task_id, username, via, rows_seen, remark, note, \
-             recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT DO NOTHING",
+        self.exec_one(
+            sqlx::query(
+                "INSERT INTO outside_reviews (task_id, username, via, rows_seen, remark, note, \
+                 recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(task)
+            .bind(r.username.as_str())
+            .bind(r.via.as_str())
+            .bind(r.rows_seen)
+            .bind(i64::from(r.remark))
+            .bind(r.note.as_str())
+            .bind(r.recorded_by.as_str())
+            .bind(ts(r.recorded_at)),
         )
-        .bind(task)
-        .bind(r.username.as_str())
-        .bind(r.via.as_str())
-        .bind(r.rows_seen)
-        .bind(i64::from(r.remark))
-        .bind(r.note.as_str())
-        .bind(r.recorded_by.as_str())
-        .bind(ts(r.recorded_at))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 }
 

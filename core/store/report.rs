@@ -71,36 +71,33 @@ impl Store {
         last: Month,
         now: DateTime<Utc>,
     ) -> Result<Vec<CountsRow>> {
-        let rows = sqlx::query(COMPLIANCE_SQL)
+        let query = sqlx::query(COMPLIANCE_SQL)
             .bind(ts(now))
             .bind(first.to_string())
-            .bind(last.to_string())
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CountsRow {
-                    unit: row.try_get("unit_id")?,
-                    system: row.try_get("system_id")?,
-                    month: row.try_get("month")?,
-                    counts: Counts {
-                        planned: row.try_get("planned")?,
-                        empty: row.try_get("empty_draws")?,
-                        done_on_time: row.try_get("done_on_time")?,
-                        late: row.try_get("late")?,
-                        missed: row.try_get("missed")?,
-                        in_progress: row.try_get("in_progress")?,
-                        overdue: row.try_get("overdue")?,
-                        waiting: row.try_get("waiting")?,
-                        utan_anmarkning: row.try_get("utan_anmarkning")?,
-                        med_anmarkning: row.try_get("med_anmarkning")?,
-                        open_cases: row.try_get("open_cases")?,
-                        reviewed_outside: row.try_get("reviewed_outside")?,
-                        by_hand: row.try_get("by_hand")?,
-                    },
-                })
+            .bind(last.to_string());
+        self.fetch_vec(query, |row| {
+            Ok(CountsRow {
+                unit: row.try_get("unit_id")?,
+                system: row.try_get("system_id")?,
+                month: row.try_get("month")?,
+                counts: Counts {
+                    planned: row.try_get("planned")?,
+                    empty: row.try_get("empty_draws")?,
+                    done_on_time: row.try_get("done_on_time")?,
+                    late: row.try_get("late")?,
+                    missed: row.try_get("missed")?,
+                    in_progress: row.try_get("in_progress")?,
+                    overdue: row.try_get("overdue")?,
+                    waiting: row.try_get("waiting")?,
+                    utan_anmarkning: row.try_get("utan_anmarkning")?,
+                    med_anmarkning: row.try_get("med_anmarkning")?,
+                    open_cases: row.try_get("open_cases")?,
+                    reviewed_outside: row.try_get("reviewed_outside")?,
+                    by_hand: row.try_get("by_hand")?,
+                },
             })
-            .collect()
+        })
+        .await
     }
 
     /// `(system, staff id)` of everyone sampled by a draw that ran (on its day or late) with

@@ -87,27 +87,28 @@ impl WriteTx {
     /// Stores a new task with its users and row flags; `None` when the draw or check already
     /// has one (another instance made it first).
     pub async fn insert_task(&mut self, t: &NewTask) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "INSERT INTO review_tasks (kind, draw_id, check_id, unit_id, system_id, month, \
-             reviewer_name, reviewer_email, state, created_at, remind_at, deadline) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(t.kind.as_str())
-        .bind(t.draw_id)
-        .bind(t.check_id)
-        .bind(t.unit.as_str())
-        .bind(t.system.as_str())
-        .bind(t.month.map(|m| m.to_string()))
-        .bind(t.reviewer.name.as_str())
-        .bind(t.reviewer.email.as_str())
-        .bind(ts(t.created_at))
-        .bind(ts(t.remind_at))
-        .bind(ts(t.deadline))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let id: i64 = row.try_get("id")?;
+        let inserted = self
+            .insert_id(
+                sqlx::query(
+                    "INSERT INTO review_tasks (kind, draw_id, check_id, unit_id, system_id, \
+                     month, reviewer_name, reviewer_email, state, created_at, remind_at, \
+                     deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) \
+                     ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(t.kind.as_str())
+                .bind(t.draw_id)
+                .bind(t.check_id)
+                .bind(t.unit.as_str())
+                .bind(t.system.as_str())
+                .bind(t.month.map(|m| m.to_string()))
+                .bind(t.reviewer.name.as_str())
+                .bind(t.reviewer.email.as_str())
+                .bind(ts(t.created_at))
+                .bind(ts(t.remind_at))
+                .bind(ts(t.deadline)),
+            )
+            .await?;
+        let Some(id) = inserted else { return Ok(None) };
         self.store_task_rows(id, &t.rows).await?;
         Ok(Some(id))
     }
@@ -180,20 +181,21 @@ impl WriteTx {
         write_back: Option<&str>,
         retain_until: Option<DateTime<Utc>>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE review_tasks SET state = 'closed', outcome = $1, comment = $2, closed_by = $3, \
-             closed_at = $4, write_back = $5, retain_until = $6 WHERE id = $7 AND state = 'open'",
+        self.exec_one(
+            sqlx::query(
+                "UPDATE review_tasks SET state = 'closed', outcome = $1, comment = $2, \
+                 closed_by = $3, closed_at = $4, write_back = $5, retain_until = $6 \
+                 WHERE id = $7 AND state = 'open'",
+            )
+            .bind(outcome_str(outcome))
+            .bind(comment)
+            .bind(by)
+            .bind(ts(at))
+            .bind(write_back)
+            .bind(retain_until.map(ts))
+            .bind(id),
         )
-        .bind(outcome_str(outcome))
-        .bind(comment)
-        .bind(by)
-        .bind(ts(at))
-        .bind(write_back)
-        .bind(retain_until.map(ts))
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     pub async fn set_write_back(&mut self, id: i64, state: &str) -> Result<()> {
@@ -229,16 +231,11 @@ impl WriteTx {
                 "UPDATE review_tasks SET escalated_at = $1 WHERE id = $2 AND escalated_at IS NULL AND state = 'open'"
             }
         };
-        let done = sqlx::query(sql)
-            .bind(ts(at))
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.exec_one(sqlx::query(sql).bind(ts(at)).bind(id)).await
     }
 
-    /// Queues a notice about a task or an order; `None` when it already has this notice for
-    /// this recipient.
+    /// Queues a notice about a task or an order, made at the transaction's time; false when
+    /// it already has this notice for this recipient.
     pub async fn insert_notice(
         &mut self,
         about: NoticeAbout,
@@ -246,8 +243,7 @@ impl WriteTx {
         recipient: &str,
         subject: &str,
         body: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
+    ) -> Result<bool> {
         let (task, order) = match about {
             NoticeAbout::Task(id) => (Some(id), None),
             NoticeAbout::Order(id) => (None, Some(id)),
@@ -263,11 +259,10 @@ impl WriteTx {
         .bind(recipient)
         .bind(subject)
         .bind(body)
-        .bind(ts(at))
+        .bind(ts(self.at))
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(|r| r.try_get("id").map_err(StoreError::from))
-            .transpose()
+        Ok(row.is_some())
     }
 
     /// Records a notice's delivery attempt.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{ConfigDir, count, loggvakt};
+use crate::support::{ConfigDir, assert_ran, count, loggvakt};
 
 /// The misbehaving plugin, compiled into `dir`.
 fn build(dir: &Path) -> PathBuf {
@@ -86,11 +86,7 @@ impl Trial {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(
-            tick.status.success(),
-            "the tick ends normally: {}",
-            String::from_utf8_lossy(&tick.stderr)
-        );
+        assert_ran(&tick, "the tick ends normally");
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "took {:?}",

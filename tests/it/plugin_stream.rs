@@ -16,7 +16,7 @@ use loggvakt_connector::{
     csv_form,
 };
 
-use crate::support::{EXTRACT_HEADER, c_plugin, plugin_library};
+use crate::support::{EXTRACT_HEADER, c_plugin, c_plugin_as, plugin_library};
 
 const LIMITS: ImportLimits = ImportLimits {
     max_bytes: 100 << 20,
@@ -130,24 +130,11 @@ fn c_library(dir: &Path, v1: bool) -> PathBuf {
     if !v1 {
         return c_plugin("tests/it/plugins/misbehaving.c", dir);
     }
-    let lib = dir.join("libmisbehaving_v1.so");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new("cc")
-        .args(["-shared", "-fPIC", "-Wall", "-Wextra", "-Werror"])
-        .arg("-DMISBEHAVING_ABI_V1")
-        .arg("-I")
-        .arg(root.join("connectors/sdk/include"))
-        .arg("-o")
-        .arg(&lib)
-        .arg(root.join("tests/it/plugins/misbehaving.c"))
-        .output()
-        .expect("a C compiler (cc) is installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lib
+    c_plugin_as(
+        "tests/it/plugins/misbehaving.c",
+        &["-DMISBEHAVING_ABI_V1"],
+        dir.join("libmisbehaving_v1.so"),
+    )
 }
 
 fn health(c: &dyn Connector) -> Result<(), ConnectorError> {

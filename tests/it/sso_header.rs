@@ -3,6 +3,7 @@
 
 use crate::support::app::{PASSWORD, TestApp};
 use crate::support::fixture::setup;
+use crate::support::login::login_page;
 
 const NOW: &str = "2027-05-10T10:00:00+02:00";
 
@@ -28,6 +29,33 @@ fn session_cookie(r: &reqwest::Response) -> Option<String> {
         .map(|c| c.split(';').next().unwrap().to_owned())
 }
 
+/// `GET /login/sso` with the headers a proxy sets: the user, and their groups if given.
+async fn sign_on(app: &TestApp, user: &str, groups: Option<&str>) -> reqwest::Response {
+    let mut req = no_redirects()
+        .get(format!("{}/login/sso", app.url))
+        .header("X-Remote-User", user);
+    if let Some(groups) = groups {
+        req = req.header("X-Remote-Groups", groups);
+    }
+    req.send().await.unwrap()
+}
+
+/// `GET path` in the session that the sign-on answer `signed_on` started.
+async fn get_in_session(
+    app: &TestApp,
+    signed_on: &reqwest::Response,
+    path: &str,
+) -> reqwest::Response {
+    assert_eq!(signed_on.status(), 303, "{}", app.log_so_far());
+    let cookie = session_cookie(signed_on).expect("a session cookie");
+    no_redirects()
+        .get(format!("{}{path}", app.url))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn header_from_a_trusted_proxy_logs_in_and_passwords_are_off() {
     let app = app(r#"
@@ -38,13 +66,7 @@ user_header = "X-Remote-User"
 trusted_proxies = ["127.0.0.1/32", "::1"]
 "#)
     .await;
-    let client = no_redirects();
-    let page = client
-        .get(format!("{}/login", app.url))
-        .send()
-        .await
-        .unwrap();
-    let text = page.text().await.unwrap();
+    let text = login_page(&no_redirects(), &app.url).await;
     assert!(
         text.contains("Logga in med organisationens konto"),
         "{text}"
@@ -54,20 +76,8 @@ trusted_proxies = ["127.0.0.1/32", "::1"]
         "no password form: {text}"
     );
 
-    let r = client
-        .get(format!("{}/login/sso", app.url))
-        .header("X-Remote-User", "Hanna")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "{}", app.log_so_far());
-    let cookie = session_cookie(&r).expect("a session cookie");
-    let tasks = client
-        .get(format!("{}/granskningar", app.url))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = sign_on(&app, "Hanna", None).await;
+    let tasks = get_in_session(&app, &r, "/granskningar").await;
     assert_eq!(tasks.status(), 200);
     let text = tasks.text().await.unwrap();
     assert!(
@@ -91,12 +101,7 @@ trusted_proxies = ["127.0.0.1/32", "::1"]
     assert_eq!(r.status(), 403);
 
     // An unknown user named by the proxy gets no session.
-    let r = client
-        .get(format!("{}/login/sso", app.url))
-        .header("X-Remote-User", "okand")
-        .send()
-        .await
-        .unwrap();
+    let r = sign_on(&app, "okand", None).await;
     assert!(session_cookie(&r).is_none());
     assert_eq!(r.status(), 403);
 
@@ -115,12 +120,7 @@ user_header = "X-Remote-User"
 trusted_proxies = ["10.1.2.0/24"]
 "#)
     .await;
-    let r = no_redirects()
-        .get(format!("{}/login/sso", app.url))
-        .header("X-Remote-User", "admin")
-        .send()
-        .await
-        .unwrap();
+    let r = sign_on(&app, "admin", None).await;
     assert!(session_cookie(&r).is_none(), "no session from 127.0.0.1");
     assert!(
         r.status().is_redirection() || r.status() == 401,
@@ -136,14 +136,7 @@ trusted_proxies = ["10.1.2.0/24"]
         "never the header's value: {warned}"
     );
     // The password form still works beside it (local passwords default on).
-    let text = no_redirects()
-        .get(format!("{}/login", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = login_page(&no_redirects(), &app.url).await;
     assert!(text.contains("id=\"password\""));
 }
 
@@ -160,34 +153,13 @@ group = "lv-ledning"
 role = "executive"
 "#)
     .await;
-    let client = no_redirects();
-    let sign_on = |user: &'static str, groups: &'static str| {
-        client
-            .get(format!("{}/login/sso", app.url))
-            .header("X-Remote-User", user)
-            .header("X-Remote-Groups", groups)
-            .send()
-    };
-    let r = sign_on("Nyledare", "alla; lv-ledning").await.unwrap();
-    assert_eq!(r.status(), 303, "{}", app.log_so_far());
-    let cookie = session_cookie(&r).expect("a session cookie");
-    let report = client
-        .get(format!("{}/rapport", app.url))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = sign_on(&app, "Nyledare", Some("alla; lv-ledning")).await;
+    let report = get_in_session(&app, &r, "/rapport").await;
     assert_eq!(report.status(), 200, "an executive sees the report");
 
-    let r = sign_on("olle", "alla").await.unwrap();
-    assert_eq!(r.status(), 403);
+    let r = sign_on(&app, "olle", Some("alla")).await;
     assert!(session_cookie(&r).is_none());
-    assert!(
-        r.text()
-            .await
-            .unwrap()
-            .contains("ger ingen behörighet i loggvakt")
-    );
+    crate::support::assert_no_role(r).await;
 
     let store = app.store().await;
     let (user, _) = store.user_by_name("nyledare").await.unwrap().unwrap();

@@ -95,6 +95,10 @@ async fn directory_sync_adds_joiners_deactivates_leavers_and_refuses_a_purge(db:
         run_on(&cfg.arg(), &db.url, Some(now), &args)
     };
     let be = db.backend;
+    let plan_month = |now: &str, month: &str| {
+        let plan = run_on(&cfg.arg(), &db.url, Some(now), &["plan", "--month", month]);
+        assert_eq!(plan.code, 0, "[{be}] {}", plan.stderr);
+    };
 
     let first = sync("2027-04-20T09:00:00+02:00", &[]);
     assert_eq!(first.code, 0, "[{be}] {}", first.stderr);
@@ -105,13 +109,7 @@ async fn directory_sync_adds_joiners_deactivates_leavers_and_refuses_a_purge(db:
         "names stay out of the output"
     );
 
-    let may = run_on(
-        &cfg.arg(),
-        &db.url,
-        Some("2027-05-03T08:00:00+02:00"),
-        &["plan", "--month", "2027-05"],
-    );
-    assert_eq!(may.code, 0, "[{be}] {}", may.stderr);
+    plan_month("2027-05-03T08:00:00+02:00", "2027-05");
     let may_draw = draw_of(&db, "2027-05", "hemtjanst").await;
     assert!(members(&may_draw).contains(&("s1003".into(), "c1003".into())));
 
@@ -136,13 +134,7 @@ async fn directory_sync_adds_joiners_deactivates_leavers_and_refuses_a_purge(db:
     );
 
     // June: the leaver is not drawn, the joiner is, under the new login.
-    let june = run_on(
-        &cfg.arg(),
-        &db.url,
-        Some("2027-06-02T08:00:00+02:00"),
-        &["plan", "--month", "2027-06"],
-    );
-    assert_eq!(june.code, 0, "[{be}] {}", june.stderr);
+    plan_month("2027-06-02T08:00:00+02:00", "2027-06");
     let june_members = members(&draw_of(&db, "2027-06", "hemtjanst").await);
     assert!(
         !june_members.iter().any(|(id, _)| id == "s1003"),
@@ -283,34 +275,25 @@ fn reconciliation_reports_unknown_and_stale_usernames(db: TestDb) {
     let list = cfg.path().join("cosmic-users.csv");
     std::fs::write(&list, USER_LIST).unwrap();
     let list_arg = list.to_str().unwrap();
-    let r = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &[
-            "staff",
-            "reconcile",
-            "--system",
-            "cosmic",
-            list_arg,
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(r.code, 0, "[{}] {}", db.backend, r.stderr);
-    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    // `staff reconcile <args…>`.
+    let reconcile = |args: &[&str]| {
+        let mut all = vec!["staff", "reconcile"];
+        all.extend_from_slice(args);
+        run_on(&cfg.arg(), &db.url, None, &all)
+    };
+    let reconcile_json = |list: &str| -> serde_json::Value {
+        let r = reconcile(&["--system", "cosmic", list, "--format", "json"]);
+        assert_eq!(r.code, 0, "[{}] {}", db.backend, r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let json = reconcile_json(list_arg);
     assert_eq!(json["listed"], 3);
     assert_eq!(json["unknown"], serde_json::json!(["OKAND9"]));
     assert_eq!(
         json["stale"],
         serde_json::json!([{"staff_id": "s0003", "username": "C800003"}])
     );
-    let table = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &["staff", "reconcile", "--system", "cosmic", list_arg],
-    );
+    let table = reconcile(&["--system", "cosmic", list_arg]);
     table.prints("In the system but not on the staff, so never drawn (1):\n  OKAND9");
     table.prints("s0003        C800003");
     // The same list as a workbook (one sheet, inline strings, as a spreadsheet saves it).
@@ -318,48 +301,15 @@ fn reconciliation_reports_unknown_and_stale_usernames(db: TestDb) {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/it/data/cosmic-anvandare.xlsx"
     );
-    let xlsx = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &[
-            "staff",
-            "reconcile",
-            "--system",
-            "cosmic",
-            workbook,
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(xlsx.code, 0, "[{}] {}", db.backend, xlsx.stderr);
-    let from_xlsx: serde_json::Value = serde_json::from_str(&xlsx.stdout).unwrap();
+    let from_xlsx = reconcile_json(workbook);
     assert_eq!(from_xlsx["unknown"], json["unknown"]);
     assert_eq!(from_xlsx["stale"], json["stale"]);
     assert_eq!(from_xlsx["file"], "cosmic-anvandare.xlsx");
 
-    let missing = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &[
-            "staff",
-            "reconcile",
-            "--system",
-            "cosmic",
-            list_arg,
-            "--column",
-            "Login",
-        ],
-    );
+    let missing = reconcile(&["--system", "cosmic", list_arg, "--column", "Login"]);
     assert_ne!(missing.code, 0);
     missing.says("cosmic-users.csv: line 1: the header lacks the required column Login");
-    let unknown_system = run_on(
-        &cfg.arg(),
-        &db.url,
-        None,
-        &["staff", "reconcile", "--system", "nosuch", list_arg],
-    );
+    let unknown_system = reconcile(&["--system", "nosuch", list_arg]);
     assert_ne!(unknown_system.code, 0);
     unknown_system.says("no system 'nosuch'");
 

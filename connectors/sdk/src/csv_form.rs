@@ -428,6 +428,42 @@ pub fn import_stream(
     sink(chunk)
 }
 
+/// Inside an `impl Connector` block: `import` and `import_stream` of a connector whose
+/// extracts come in this form, through [`crate::csv_form::import`] and
+/// [`crate::csv_form::import_stream`] (row by row, so neither a plugin nor loggvakt holds the
+/// whole file).
+///
+/// ```ignore
+/// #[async_trait]
+/// impl Connector for MyConnector {
+///     // manifest, health, order, poll, …
+///     loggvakt_connector::csv_form_imports!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! csv_form_imports {
+    () => {
+        fn import(
+            &self,
+            input: &mut dyn ::std::io::Read,
+            limits: &$crate::ImportLimits,
+        ) -> ::std::result::Result<$crate::ImportOutcome, $crate::ConnectorError> {
+            $crate::csv_form::import(input, limits)
+        }
+
+        fn import_stream(
+            &self,
+            input: &mut dyn ::std::io::Read,
+            limits: &$crate::ImportLimits,
+            sink: &mut dyn FnMut(
+                $crate::ImportOutcome,
+            ) -> ::std::result::Result<(), $crate::ConnectorError>,
+        ) -> ::std::result::Result<(), $crate::ConnectorError> {
+            $crate::csv_form::import_stream(input, limits, sink)
+        }
+    };
+}
+
 /// [`read_all`] within `limits`: the whole [`crate::Connector::import`] of a connector whose
 /// extracts come in this form. The file is read in full first, so an oversized one is
 /// refused before any row is parsed.

@@ -1,7 +1,11 @@
 //! Sesam 2's Loggöversikt list as a reviewer exports it, CSV and XLSX (seed 004's columns).
 
+#[path = "../../test_support/http_peer.rs"]
+mod http_peer;
+
 use std::path::{Path, PathBuf};
 
+use http_peer::rejected_fields;
 use loggvakt_connector::{Action, Connector, FromSettings, IdKind, ImportLimits, ImportOutcome};
 use loggvakt_sesam2::Sesam2Connector;
 use serde_json::json;
@@ -91,12 +95,10 @@ fn malformed_rows_are_refused_with_line_and_field() {
                 189986,2023-10-13 08:25:00,Hjälper mottagare,R3,191212121213,Sesam\n";
     let outcome = import(file.as_bytes());
     assert_eq!(outcome.events.len(), 1);
-    let rejected: Vec<(u64, Option<&str>)> = outcome
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.field.as_deref()))
-        .collect();
-    assert_eq!(rejected, [(3, Some("Datum")), (4, Some("Mottagare"))]);
+    assert_eq!(
+        rejected_fields(&outcome),
+        [(3, Some("Datum")), (4, Some("Mottagare"))]
+    );
     for r in &outcome.rejected {
         assert!(!r.reason.contains("1912"), "no personnummer in {r:?}");
     }

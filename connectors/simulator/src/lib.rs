@@ -321,6 +321,21 @@ impl Shared {
         self.count(kind, |s| s.orders_accepted += 1);
     }
 
+    /// The answer to an order the peer already has under the same idempotency key: the
+    /// first order's id again, as `{"<field>": id}`; logged and counted.
+    pub(crate) fn repeat_order(
+        &self,
+        kind: Kind,
+        field: &str,
+        id: String,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        self.count(kind, |s| s.duplicates += 1);
+        tracing::info!(id, "{}: duplicate order", kind.name());
+        let body = serde_json::json!({ field: id });
+        (axum::http::StatusCode::OK, axum::Json(body)).into_response()
+    }
+
     pub(crate) fn count_mail(&self) {
         lock(&self.stats).mails_received += 1;
     }

@@ -109,9 +109,7 @@ async fn send(State(sys): State<Sys>, body: Bytes) -> Response {
     if let Some(existing) = state.messages.iter().find(|x| x.key == key) {
         let id = existing.id.clone();
         drop(state);
-        shared.count(Kind::Lifecare, |s| s.duplicates += 1);
-        tracing::info!(id, "lifecare: duplicate order message");
-        return (StatusCode::OK, axum::Json(json!({ "id": id }))).into_response();
+        return shared.repeat_order(Kind::Lifecare, "id", id);
     }
     let known = |t: &str| shared.world.staff_of_kind(Kind::Lifecare, t).is_some();
     let spec = parse_order_text(text, &known);

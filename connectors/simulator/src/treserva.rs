@@ -194,9 +194,7 @@ async fn order(
     if let Some(t) = state.tickets.iter().find(|t| t.key == key) {
         let arende = t.arende.clone();
         drop(state);
-        shared.count(Kind::Treserva, |s| s.duplicates += 1);
-        tracing::info!(arende, "treserva: duplicate order");
-        return (StatusCode::OK, axum::Json(json!({ "arende": arende }))).into_response();
+        return shared.repeat_order(Kind::Treserva, "arende", arende);
     }
     state.next += 1;
     let arende = format!("TS-{}-{:06}", chrono::Local::now().year(), 120 + state.next);

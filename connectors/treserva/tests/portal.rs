@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http_peer::{
     LIMITS, answering, assert_bad_settings_named, assert_error, assert_pending, assert_same_order,
-    assert_unreachable, at, impatient, ordered_by, period, receipt, user,
+    assert_unreachable, at, impatient, ordered_by, period, receipt, rejected_fields, user,
 };
 use loggvakt_connector::{
     Action, Connector, ErrorKind, FromSettings, ImportLimits, OrderReceipt, OrderRequest,
@@ -263,12 +263,10 @@ async fn poll_follows_the_ticket_to_the_delivered_file() {
             Action::Other
         ]
     );
-    let rejected: Vec<(u64, Option<&str>)> = out
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.field.as_deref()))
-        .collect();
-    assert_eq!(rejected, [(7, Some("Datum")), (8, Some("Personnummer"))]);
+    assert_eq!(
+        rejected_fields(&out),
+        [(7, Some("Datum")), (8, Some("Personnummer"))]
+    );
     assert!(!format!("{:?}", out.rejected).contains("1980"));
 }
 

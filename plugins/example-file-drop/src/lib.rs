@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use loggvakt_connector::{
-    Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, ImportLimits,
-    ImportOutcome, Manifest, OrderReceipt, OrderRequest, PollOutcome, async_trait, csv_form,
+    Capabilities, Capability, Connector, ConnectorError, Extract, FromSettings, Manifest,
+    OrderReceipt, OrderRequest, PollOutcome, async_trait,
 };
 use serde::Deserialize;
 
@@ -131,24 +131,9 @@ impl Connector for FileDrop {
         }
     }
 
-    fn import(
-        &self,
-        input: &mut dyn std::io::Read,
-        limits: &ImportLimits,
-    ) -> Result<ImportOutcome, ConnectorError> {
-        csv_form::import(input, limits)
-    }
-
-    /// Row by row: the plugin ABI's `import_stream` (version 2) calls this, so neither the
-    /// plugin nor loggvakt holds the whole file.
-    fn import_stream(
-        &self,
-        input: &mut dyn std::io::Read,
-        limits: &ImportLimits,
-        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
-    ) -> Result<(), ConnectorError> {
-        csv_form::import_stream(input, limits, sink)
-    }
+    // The normalised CSV form, row by row: the plugin ABI's `import_stream` (version 2)
+    // calls it, so neither the plugin nor loggvakt holds the whole file.
+    loggvakt_connector::csv_form_imports!();
 }
 
 loggvakt_connector::export_plugin!(FileDrop);
@@ -156,7 +141,7 @@ loggvakt_connector::export_plugin!(FileDrop);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use loggvakt_connector::{Period, Subject, UserRef};
+    use loggvakt_connector::{Period, Subject, UserRef, csv_form};
 
     fn request() -> OrderRequest {
         let t = |s: &str| s.parse::<chrono::NaiveDateTime>().unwrap();

@@ -160,11 +160,7 @@ impl TestApp {
                 .env("LOGGVAKT_PASSWORD", PASSWORD)
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            super::assert_ran(&out, "user add");
         }
         let mut child = loggvakt()
             .args([

@@ -2,16 +2,21 @@
 //! double-submit token, then the form. Shared by the web tests and `examples/load_web.rs`
 //! (through `#[path]`), so it uses nothing but `reqwest`.
 
-/// The login form's token (the client keeps the matching cookie).
-pub async fn login_token(client: &reqwest::Client, url: &str) -> String {
-    let page = client
+/// The login page's HTML.
+pub async fn login_page(client: &reqwest::Client, url: &str) -> String {
+    client
         .get(format!("{url}/login"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The login form's token (the client keeps the matching cookie).
+pub async fn login_token(client: &reqwest::Client, url: &str) -> String {
+    let page = login_page(client, url).await;
     page.split("name=\"login_token\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())

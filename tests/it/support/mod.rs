@@ -275,23 +275,53 @@ pub fn plugin_library() -> &'static PathBuf {
 /// A plugin in C compiled from `source` (relative to the repository) with `cc` into `dir`,
 /// against the SDK's header only.
 pub fn c_plugin(source: &str, dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let stem = Path::new(source).file_stem().unwrap().to_string_lossy();
     let lib = dir.join(format!("lib{stem}.so"));
+    c_plugin_as(source, &[], lib)
+}
+
+/// [`c_plugin`] with preprocessor definitions (`-DNAME`), into the library `lib`.
+pub fn c_plugin_as(source: &str, defines: &[&str], lib: PathBuf) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("cc")
-        .args(["-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-I"])
+        .args(["-shared", "-fPIC", "-Wall", "-Wextra", "-Werror"])
+        .args(defines)
+        .arg("-I")
         .arg(root.join("connectors/sdk/include"))
         .arg("-o")
         .arg(&lib)
         .arg(root.join(source))
         .output()
         .expect("a C compiler (cc) is installed");
+    assert_ran(&out, &format!("cc {source}"));
+    lib
+}
+
+/// Asserts that a finished command succeeded, showing what it said on stderr when not.
+#[track_caller]
+pub fn assert_ran(out: &Output, what: &str) {
     assert!(
         out.status.success(),
-        "cc {source}: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    lib
+}
+
+/// A loopback port free a moment ago: bound and let go, for a server started next.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Asserts that `r` refuses a sign-on whose groups give no role in loggvakt, with the page
+/// that says so.
+pub async fn assert_no_role(r: reqwest::Response) {
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("ger ingen behörighet i loggvakt"), "{page}");
 }
 
 /// Every written form of every case in the personnummer project's shared test data

@@ -80,11 +80,7 @@ impl Slapd {
             .arg(&seed)
             .output()
             .expect("slapadd runs (apt-get install slapd ldap-utils)");
-        assert!(
-            out.status.success(),
-            "slapadd: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::assert_ran(&out, "slapadd");
         // A free port: bound and let go; slapd takes it at once.
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -14,11 +14,8 @@ use serde::de::DeserializeOwned;
 
 use super::{ABI_VERSION, ABI_VERSION_SYMBOL, Buffer, CreateInput, ImportInput, PluginVTable};
 use super::{ImportStreamFn, MAX_CHUNK_BYTES, MIN_ABI_VERSION, PluginVTableV1, READ_MAX};
-use super::{PollInput, STATUS_ERROR, STATUS_OK, VTABLE_SYMBOL};
-use crate::{
-    AccessEvent, Connector, ConnectorError, FetchQuery, ImportLimits, ImportOutcome, Manifest,
-    OrderReceipt, OrderRequest, PollOutcome, WriteBack,
-};
+use super::{STATUS_ERROR, STATUS_OK, VTABLE_SYMBOL};
+use crate::{ConnectorError, ImportLimits, ImportOutcome, Manifest};
 
 /// Why a plugin could not be loaded. Each names the library, so an operator with several
 /// plugins configured knows which one to look at.
@@ -420,106 +417,74 @@ fn timed_out(method: &str, timeout: Duration) -> ConnectorError {
     ConnectorError::retryable(format!("plugin call {method} timed out after {timeout:?}"))
 }
 
-#[async_trait::async_trait]
-impl Connector for PluginConnector {
-    /// Read once at load: it cannot change, and `manifest` has no way to report an error.
-    fn manifest(&self) -> Manifest {
-        self.manifest.clone()
-    }
-
-    async fn health(&self) -> Result<(), ConnectorError> {
-        self.call("health", &()).await
-    }
-
-    async fn order(&self, req: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
-        self.call("order", req).await
-    }
-
-    async fn poll(
-        &self,
-        req: &OrderRequest,
-        receipt: &OrderReceipt,
-    ) -> Result<PollOutcome, ConnectorError> {
-        let input = PollInput {
-            request: req.clone(),
-            receipt: receipt.clone(),
-        };
-        self.call("poll", &input).await
-    }
-
-    async fn fetch(&self, q: &FetchQuery) -> Result<Vec<AccessEvent>, ConnectorError> {
-        self.call("fetch", q).await
-    }
-
-    /// Reads the input within the limits here, so an oversized file is refused before it
-    /// is copied across; then runs the plugin on a thread of its own with the timeout.
-    fn import(
-        &self,
-        input: &mut dyn Read,
-        limits: &ImportLimits,
-    ) -> Result<ImportOutcome, ConnectorError> {
-        let bytes = limits.read_all(input)?;
-        let input = encode(
-            "import",
-            &ImportInput {
-                bytes,
-                limits: *limits,
-            },
-        )?;
-        let inner = Arc::clone(&self.inner);
-        let timeout = self.inner.timeout;
-        match on_thread_with_timeout(timeout, move || {
-            inner.call::<ImportOutcome>("import", &input)
-        }) {
-            Ok(answer) => answer,
-            Err(ThreadCallError::TimedOut) => Err(timed_out("import", timeout)),
-            Err(ThreadCallError::Spawn(e)) => Err(ConnectorError::retryable(format!(
-                "cannot start a thread for plugin call import: {e}"
-            ))),
-            Err(ThreadCallError::Panicked) => Err(ConnectorError::permanent(
-                "plugin call import panicked in the host",
-            )),
+crate::forward_plugin_calls! {
+    impl Connector for PluginConnector {
+        /// Reads the input within the limits here, so an oversized file is refused before it
+        /// is copied across; then runs the plugin on a thread of its own with the timeout.
+        fn import(
+            &self,
+            input: &mut dyn Read,
+            limits: &ImportLimits,
+        ) -> Result<ImportOutcome, ConnectorError> {
+            let bytes = limits.read_all(input)?;
+            let input = encode(
+                "import",
+                &ImportInput {
+                    bytes,
+                    limits: *limits,
+                },
+            )?;
+            let inner = Arc::clone(&self.inner);
+            let timeout = self.inner.timeout;
+            match on_thread_with_timeout(timeout, move || {
+                inner.call::<ImportOutcome>("import", &input)
+            }) {
+                Ok(answer) => answer,
+                Err(ThreadCallError::TimedOut) => Err(timed_out("import", timeout)),
+                Err(ThreadCallError::Spawn(e)) => Err(ConnectorError::retryable(format!(
+                    "cannot start a thread for plugin call import: {e}"
+                ))),
+                Err(ThreadCallError::Panicked) => Err(ConnectorError::permanent(
+                    "plugin call import panicked in the host",
+                )),
+            }
         }
-    }
 
-    /// Through the plugin's `import_stream` when it has one (version 2), else through
-    /// `import` handed over in chunks. The plugin runs on a thread of its own; this thread
-    /// serves its reads and chunks, so `input` and `sink` stay here. The timeout bounds the
-    /// wait for the plugin's next read, chunk or end (not the whole call, so a large file is
-    /// not cut off), and time spent reading `input` or in `sink` does not count.
-    fn import_stream(
-        &self,
-        input: &mut dyn Read,
-        limits: &ImportLimits,
-        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
-    ) -> Result<(), ConnectorError> {
-        let Some(stream) = self.inner.vtable.import_stream else {
-            let whole = self.import(input, limits)?;
-            return crate::protocol::hand_over_in_chunks(whole, sink);
-        };
-        let limits_json = encode("import_stream", limits)?;
-        let (to_host, from_plugin) = mpsc::sync_channel::<FromPlugin>(1);
-        let (to_plugin, from_host) = mpsc::sync_channel::<ToPlugin>(1);
-        let inner = Arc::clone(&self.inner);
-        std::thread::Builder::new()
-            .name("loggvakt-plugin-call".into())
-            .spawn(move || run_import_stream(&inner, stream, &limits_json, to_host, from_host))
-            .map_err(|e| {
-                ConnectorError::retryable(format!(
-                    "cannot start a thread for plugin call import_stream: {e}"
-                ))
-            })?;
-        serve_import_stream(
-            &from_plugin,
-            &to_plugin,
-            &mut limits.reader(input),
-            sink,
-            self.inner.timeout,
-        )
-    }
-
-    async fn write_back(&self, wb: &WriteBack) -> Result<(), ConnectorError> {
-        self.call("write_back", wb).await
+        /// Through the plugin's `import_stream` when it has one (version 2), else through
+        /// `import` handed over in chunks. The plugin runs on a thread of its own; this thread
+        /// serves its reads and chunks, so `input` and `sink` stay here. The timeout bounds the
+        /// wait for the plugin's next read, chunk or end (not the whole call, so a large file is
+        /// not cut off), and time spent reading `input` or in `sink` does not count.
+        fn import_stream(
+            &self,
+            input: &mut dyn Read,
+            limits: &ImportLimits,
+            sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
+        ) -> Result<(), ConnectorError> {
+            let Some(stream) = self.inner.vtable.import_stream else {
+                let whole = self.import(input, limits)?;
+                return crate::protocol::hand_over_in_chunks(whole, sink);
+            };
+            let limits_json = encode("import_stream", limits)?;
+            let (to_host, from_plugin) = mpsc::sync_channel::<FromPlugin>(1);
+            let (to_plugin, from_host) = mpsc::sync_channel::<ToPlugin>(1);
+            let inner = Arc::clone(&self.inner);
+            std::thread::Builder::new()
+                .name("loggvakt-plugin-call".into())
+                .spawn(move || run_import_stream(&inner, stream, &limits_json, to_host, from_host))
+                .map_err(|e| {
+                    ConnectorError::retryable(format!(
+                        "cannot start a thread for plugin call import_stream: {e}"
+                    ))
+                })?;
+            serve_import_stream(
+                &from_plugin,
+                &to_plugin,
+                &mut limits.reader(input),
+                sink,
+                self.inner.timeout,
+            )
+        }
     }
 }
 

@@ -58,6 +58,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ImportLimits, OrderReceipt, OrderRequest};
 
 mod export;
+mod forward;
 mod host;
 
 pub use export::vtable;
@@ -161,6 +162,27 @@ impl Buffer {
     };
 }
 
+/// `create(input, input_len, out)`: a new instance, or null with an error in `*out`.
+pub type CreateFn =
+    unsafe extern "C" fn(input: *const u8, input_len: usize, out: *mut Buffer) -> *mut c_void;
+
+/// `invoke(instance, method, method_len, input, input_len, out)`: one call by method name,
+/// its answer in `*out`; returns [`STATUS_OK`] or [`STATUS_ERROR`].
+pub type InvokeFn = unsafe extern "C" fn(
+    instance: *mut c_void,
+    method: *const u8,
+    method_len: usize,
+    input: *const u8,
+    input_len: usize,
+    out: *mut Buffer,
+) -> i32;
+
+/// `free(buffer)`: gives back a buffer the plugin allocated.
+pub type FreeFn = unsafe extern "C" fn(buffer: Buffer);
+
+/// `destroy(instance)`: drops an instance.
+pub type DestroyFn = unsafe extern "C" fn(instance: *mut c_void);
+
 /// The function table a plugin exports. The functions are `unsafe` to call because they take
 /// raw pointers whose validity only the caller can promise.
 #[repr(C)]
@@ -169,18 +191,10 @@ pub struct PluginVTable {
     /// Must equal the version from `loggvakt_plugin_abi_version`; checked again so that a
     /// table from a mismatched build is not trusted on the strength of one symbol.
     pub abi_version: u32,
-    pub create:
-        unsafe extern "C" fn(input: *const u8, input_len: usize, out: *mut Buffer) -> *mut c_void,
-    pub invoke: unsafe extern "C" fn(
-        instance: *mut c_void,
-        method: *const u8,
-        method_len: usize,
-        input: *const u8,
-        input_len: usize,
-        out: *mut Buffer,
-    ) -> i32,
-    pub free: unsafe extern "C" fn(buffer: Buffer),
-    pub destroy: unsafe extern "C" fn(instance: *mut c_void),
+    pub create: CreateFn,
+    pub invoke: InvokeFn,
+    pub free: FreeFn,
+    pub destroy: DestroyFn,
     /// Version 2; `None` (null) when the plugin imports whole files only.
     pub import_stream: Option<ImportStreamFn>,
 }
@@ -191,18 +205,10 @@ pub struct PluginVTable {
 #[derive(Debug, Clone, Copy)]
 pub struct PluginVTableV1 {
     pub abi_version: u32,
-    pub create:
-        unsafe extern "C" fn(input: *const u8, input_len: usize, out: *mut Buffer) -> *mut c_void,
-    pub invoke: unsafe extern "C" fn(
-        instance: *mut c_void,
-        method: *const u8,
-        method_len: usize,
-        input: *const u8,
-        input_len: usize,
-        out: *mut Buffer,
-    ) -> i32,
-    pub free: unsafe extern "C" fn(buffer: Buffer),
-    pub destroy: unsafe extern "C" fn(instance: *mut c_void),
+    pub create: CreateFn,
+    pub invoke: InvokeFn,
+    pub free: FreeFn,
+    pub destroy: DestroyFn,
 }
 
 impl From<PluginVTableV1> for PluginVTable {
