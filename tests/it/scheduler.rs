@@ -399,19 +399,7 @@ async fn two_serve_processes_send_and_import_everything_once(db: TestDb) {
     let sim = loggvakt::simulation::start(&org, 3, loggvakt_simulator::Ports::any())
         .await
         .unwrap();
-    let toml = std::fs::read_to_string(example.join("example.toml"))
-        .unwrap()
-        .replace(
-            "smtp_port = 2525",
-            &format!("smtp_port = {}", sim.smtp_addr().port()),
-        )
-        .replace("http://127.0.0.1:8481", &sim.treserva_url())
-        .replace("http://127.0.0.1:8482", &sim.sesam2_url())
-        .replace("http://127.0.0.1:8483", &sim.lifecare_url())
-        .replace("# outbox = \"outbox\"", "outbox = \"outbox\"");
-    let cfg = tempfile::tempdir().unwrap();
-    std::fs::write(cfg.path().join("example.toml"), toml).unwrap();
-    std::fs::copy(example.join("staff.csv"), cfg.path().join("staff.csv")).unwrap();
+    let cfg = config_against(&example, &sim);
     let cfg_arg = cfg.path().to_str().unwrap();
     let store = db.open().await;
     let spawn = || {
@@ -495,19 +483,7 @@ async fn a_slow_tick_is_not_overlapped_and_the_service_answers_meanwhile() {
             ..Default::default()
         },
     );
-    let toml = std::fs::read_to_string(example.join("example.toml"))
-        .unwrap()
-        .replace(
-            "smtp_port = 2525",
-            &format!("smtp_port = {}", sim.smtp_addr().port()),
-        )
-        .replace("http://127.0.0.1:8481", &sim.treserva_url())
-        .replace("http://127.0.0.1:8482", &sim.sesam2_url())
-        .replace("http://127.0.0.1:8483", &sim.lifecare_url())
-        .replace("# outbox = \"outbox\"", "outbox = \"outbox\"");
-    let cfg = tempfile::tempdir().unwrap();
-    std::fs::write(cfg.path().join("example.toml"), toml).unwrap();
-    std::fs::copy(example.join("staff.csv"), cfg.path().join("staff.csv")).unwrap();
+    let cfg = config_against(&example, &sim);
     let log = cfg.path().join("serve.log");
     let mut serve = loggvakt()
         .args(["--config", cfg.path().to_str().unwrap(), "--db", &db.url])
@@ -564,4 +540,26 @@ async fn a_slow_tick_is_not_overlapped_and_the_service_answers_meanwhile() {
     );
     // Skipped, not queued behind: every order went out once.
     assert_eq!(sim.stats().total_duplicates(), 0);
+}
+
+/// The example configuration in a folder of its own, its systems pointed at `sim` and its
+/// notices written to an outbox there.
+fn config_against(
+    example: &std::path::Path,
+    sim: &loggvakt_simulator::Simulator,
+) -> tempfile::TempDir {
+    let toml = std::fs::read_to_string(example.join("example.toml"))
+        .unwrap()
+        .replace(
+            "smtp_port = 2525",
+            &format!("smtp_port = {}", sim.smtp_addr().port()),
+        )
+        .replace("http://127.0.0.1:8481", &sim.treserva_url())
+        .replace("http://127.0.0.1:8482", &sim.sesam2_url())
+        .replace("http://127.0.0.1:8483", &sim.lifecare_url())
+        .replace("# outbox = \"outbox\"", "outbox = \"outbox\"");
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(cfg.path().join("example.toml"), toml).unwrap();
+    std::fs::copy(example.join("staff.csv"), cfg.path().join("staff.csv")).unwrap();
+    cfg
 }

@@ -100,6 +100,9 @@ const SHIFT_SECS: u64 = 10 * 3600;
 pub(crate) struct World {
     seed: u64,
     staff: Vec<SimStaff>,
+    /// The first staff member per system kind and lower-cased username: a region's
+    /// register has 100 000 accounts, and every order names several of them.
+    by_kind: HashMap<(Kind, String), usize>,
     protected: Vec<Personnummer>,
     pools: HashMap<String, Vec<SimPatient>>,
 }
@@ -112,9 +115,18 @@ impl World {
                 .entry(s.unit.clone())
                 .or_insert_with(|| patient_pool(seed, &s.unit));
         }
+        let mut by_kind = HashMap::new();
+        for (i, s) in staff.iter().enumerate() {
+            if let Some(kind) = Kind::of(&s.system) {
+                by_kind
+                    .entry((kind, s.username.to_ascii_lowercase()))
+                    .or_insert(i);
+            }
+        }
         World {
             seed,
             staff,
+            by_kind,
             protected,
             pools,
         }
@@ -144,9 +156,9 @@ impl World {
 
     /// The staff member `username` of whichever configured system is of `kind`.
     pub(crate) fn staff_of_kind(&self, kind: Kind, username: &str) -> Option<&SimStaff> {
-        self.staff.iter().find(|s| {
-            Kind::of(&s.system) == Some(kind) && s.username.eq_ignore_ascii_case(username.trim())
-        })
+        self.by_kind
+            .get(&(kind, username.trim().to_ascii_lowercase()))
+            .map(|&i| &self.staff[i])
     }
 
     pub(crate) fn all_staff_of_kind(&self, kind: Kind) -> impl Iterator<Item = &SimStaff> {
