@@ -23,8 +23,8 @@ use loggvakt::model::order::OrderState;
 use loggvakt::orders::Pipeline;
 use loggvakt::stage::Stage;
 use loggvakt_connector::{
-    Capabilities, Connector, ConnectorError, ImportLimits, ImportOutcome, Manifest, OrderReceipt,
-    OrderRequest, Subject, async_trait, csv_form,
+    Capabilities, Connector, ConnectorError, Manifest, OrderReceipt, OrderRequest, Subject,
+    async_trait, csv_form,
 };
 
 struct NormalisedCsv;
@@ -49,21 +49,7 @@ impl Connector for NormalisedCsv {
     async fn order(&self, _: &OrderRequest) -> Result<OrderReceipt, ConnectorError> {
         Ok(OrderReceipt::default())
     }
-    fn import(
-        &self,
-        input: &mut dyn std::io::Read,
-        limits: &ImportLimits,
-    ) -> Result<ImportOutcome, ConnectorError> {
-        csv_form::import(input, limits)
-    }
-    fn import_stream(
-        &self,
-        input: &mut dyn std::io::Read,
-        limits: &ImportLimits,
-        sink: &mut dyn FnMut(ImportOutcome) -> Result<(), ConnectorError>,
-    ) -> Result<(), ConnectorError> {
-        csv_form::import_stream(input, limits, sink)
-    }
+    loggvakt_connector::csv_form_imports!();
 }
 
 /// The login form as the web tests post it.
