@@ -5,9 +5,12 @@
 use chrono::{DateTime, Months, Utc};
 use serde_json::json;
 
-use crate::clock::Clock;
-use crate::model::case::{Case, Decision, RETENTION_YEARS, Step, case_object};
+use crate::model::case::{Case, Decision, Deviation, RETENTION_YEARS, Step, case_object};
+use crate::model::notice::NoticeKind;
+use crate::model::org::Contact;
 use crate::model::task::{Task, task_object};
+use crate::stage::Stage;
+use crate::store::review::NoticeAbout;
 use crate::store::{Store, StoreError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,13 @@ pub enum CaseError {
     StepsMissing { id: i64, missing: String },
     #[error("a note is needed: say what was done or decided (--note \"...\")")]
     NoteRequired,
+    #[error(
+        "the note is longer than {} characters",
+        crate::model::case::MAX_FIELD_CHARS
+    )]
+    NoteTooLong,
+    #[error("the loggavvikelse is incomplete: {}", .0.join("; "))]
+    BadDeviation(Vec<String>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -56,6 +66,9 @@ async fn undecided<'n>(
     if note.is_empty() {
         return Err(CaseError::NoteRequired);
     }
+    if note.chars().count() > crate::model::case::MAX_FIELD_CHARS {
+        return Err(CaseError::NoteTooLong);
+    }
     let case = store.case(id).await?.ok_or(CaseError::NoSuchCase(id))?;
     if case.decision.is_some() {
         return Err(CaseError::Decided(id));
@@ -63,15 +76,10 @@ async fn undecided<'n>(
     Ok((case, note))
 }
 
-/// Records one follow-up step.
-pub async fn record_step(
-    store: &Store,
-    clock: &Clock,
-    actor: &str,
-    id: i64,
-    step: Step,
-    note: &str,
-) -> Result<(), CaseError> {
+/// Records one follow-up step. Informing the chief sends them a notice (the chiefs above the
+/// unit: verksamhetschef, förvaltningschef) in the same transaction.
+pub async fn record_step(cx: &Stage<'_>, id: i64, step: Step, note: &str) -> Result<(), CaseError> {
+    let (store, clock, actor) = (cx.store, cx.clock, cx.actor);
     let (case, note) = undecided(store, id, note).await?;
     if case.steps.iter().any(|s| s.step == step) {
         return Err(CaseError::StepDone {
@@ -82,25 +90,114 @@ pub async fn record_step(
     let now = clock.now();
     let mut tx = store.begin_write(now, actor).await?;
     tx.insert_case_step(id, step, note, now).await?;
+    let told = if step == Step::InformChief {
+        let what = "En granskning i loggkontrollen avslutades med anmärkning och följs upp i \
+                    ett ärende. Du informeras som chef ovanför enheten; beslut om \
+                    arbetsrättsliga åtgärder och polisanmälan fattas av dig eller den \
+                    förvaltningschef eller verksamhetschef som har ansvaret.";
+        notify(cx, &mut tx, &case, NoticeKind::CaseChiefInformed, what).await?
+    } else {
+        Vec::new()
+    };
     tx.commit_audited(
         "case.step",
         &case_object(id),
-        json!({"step": step.as_str()}),
+        json!({"step": step.as_str(), "notified": told}),
     )
     .await?;
     Ok(())
 }
 
+/// Saves the case's loggavvikelse (seed 003); a later save replaces what the case shows,
+/// and every save is kept.
+pub async fn record_deviation(
+    cx: &Stage<'_>,
+    id: i64,
+    deviation: Deviation,
+) -> Result<(), CaseError> {
+    let deviation = deviation.checked().map_err(CaseError::BadDeviation)?;
+    let case = cx.store.case(id).await?.ok_or(CaseError::NoSuchCase(id))?;
+    if case.decision.is_some() {
+        return Err(CaseError::Decided(id));
+    }
+    let mut tx = cx.store.begin_write(cx.clock.now(), cx.actor).await?;
+    tx.insert_case_deviation(id, &deviation).await?;
+    tx.commit_audited(
+        "case.deviation",
+        &case_object(id),
+        json!({"explanation_given": !deviation.explanation.is_empty()}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues a notice about `case` to each chief above its unit (a chief who decided gets it
+/// as a receipt); returns their addresses. Notices carry no patient data, only a link.
+async fn notify(
+    cx: &Stage<'_>,
+    tx: &mut WriteTx,
+    case: &Case,
+    kind: NoticeKind,
+    what: &str,
+) -> Result<Vec<String>, StoreError> {
+    let org = cx.org;
+    let unit = org.unit(case.unit.as_str());
+    let chiefs: Vec<&Contact> = match unit {
+        Some(_) => org.chiefs_above(case.unit.as_str()),
+        None => org.fallback_escalation().into_iter().collect(),
+    };
+    let reference = format!("Ä-{}", case.id);
+    let subject = match kind {
+        NoticeKind::CaseDecided => format!("Ärende {reference} i loggkontrollen är beslutat"),
+        _ => format!("Ärende {reference} i loggkontrollen: du informeras"),
+    };
+    let mut told = Vec::new();
+    for chief in chiefs {
+        if chief.email.is_empty() {
+            continue;
+        }
+        let body = crate::notify::render(
+            crate::notify::CASE,
+            &json!({
+                "recipient": chief.name,
+                "what": what,
+                "case_ref": reference,
+                "task_ref": format!("G-{}", case.task_id),
+                "unit": unit.map_or(case.unit.as_str(), |u| u.name.as_str()),
+                "system": case.system,
+                "by": cx.actor,
+                "link": format!("{}/arenden/{}", org.notify.base_url, case.id),
+                "organisation": org.name,
+            }),
+        );
+        if tx
+            .insert_notice(
+                NoticeAbout::Task(case.task_id),
+                kind,
+                &chief.email,
+                &subject,
+                &body,
+            )
+            .await?
+        {
+            told.push(chief.email.clone());
+        }
+    }
+    Ok(told)
+}
+
 /// Decides a case. Every step must be recorded first, except that a case found to be no
 /// breach after talking to the employee needs neither the targeted check nor the chief.
+///
+/// Who may decide is the caller's to check (`User::is_chief_above` for a breach): the web
+/// enforces the unit tree, the CLI is the operator's.
 pub async fn decide(
-    store: &Store,
-    clock: &Clock,
-    actor: &str,
+    cx: &Stage<'_>,
     id: i64,
     decision: Decision,
     note: &str,
 ) -> Result<DateTime<Utc>, CaseError> {
+    let (store, clock, actor) = (cx.store, cx.clock, cx.actor);
     let (case, note) = undecided(store, id, note).await?;
     let needed: &[Step] = match decision {
         Decision::NoBreach => &[Step::ContactEmployee],
@@ -122,10 +219,16 @@ pub async fn decide(
     let mut tx = store.begin_write(now, actor).await?;
     tx.decide_case(id, decision, note, now, until).await?;
     tx.set_retain_until(case.task_id, until).await?;
+    let told = if decision.needs_chief() {
+        let what = format!("Ärendet är beslutat: {}.", decision.label_sv());
+        notify(cx, &mut tx, &case, NoticeKind::CaseDecided, &what).await?
+    } else {
+        Vec::new()
+    };
     tx.audit(
         "case.decided",
         &case_object(id),
-        json!({"decision": decision.as_str(), "retain_until": crate::store::ts(until), "task": case.task_id}),
+        json!({"decision": decision.as_str(), "retain_until": crate::store::ts(until), "task": case.task_id, "notified": told}),
     )
     .await?;
     tx.commit_audited(

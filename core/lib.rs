@@ -25,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod crashpoint;
+pub mod delegation;
 pub mod demo;
 pub mod draw;
 pub mod ident;

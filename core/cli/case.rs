@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use super::common::{Format, Globals, cli_actor, local, open_store, parse_named};
+use super::common::{Format, Globals, cli_actor, load_config, local, open_store, parse_named};
 use crate::cases;
 use crate::model::case::{Case, Decision, Step};
+use crate::stage::Stage;
 use crate::store::Store;
 
 #[derive(Subcommand, Debug)]
@@ -68,11 +69,16 @@ pub(super) async fn run(ctx: &Globals, action: CaseAction) -> Result<ExitCode> {
             }
         }
         CaseAction::Step { id, step, note } => {
-            cases::record_step(&store, &ctx.clock, &actor, id, step, &note).await?;
+            // The configuration says whom informing the chief notifies.
+            let org = load_config(&ctx.config)?;
+            let cx = Stage::new(&store, &org, &ctx.clock, &actor);
+            cases::record_step(&cx, id, step, &note).await?;
             println!("case {id}: {} recorded", step.as_str());
         }
         CaseAction::Decide { id, decision, note } => {
-            let until = cases::decide(&store, &ctx.clock, &actor, id, decision, &note).await?;
+            let org = load_config(&ctx.config)?;
+            let cx = Stage::new(&store, &org, &ctx.clock, &actor);
+            let until = cases::decide(&cx, id, decision, &note).await?;
             println!(
                 "case {id} decided {}; it and its evidence are kept until {}",
                 decision.as_str(),
@@ -135,6 +141,13 @@ fn print_case(case: &Case) {
             ),
             None => println!("  [ ] {}", step.label_sv()),
         }
+    }
+    if let Some(d) = &case.deviation {
+        println!("  Loggavvikelse ({}, {}):", d.by, local(d.at));
+        println!("    Iakttaget:  {}", d.text.seen);
+        println!("    Åtkomster:  {}", d.text.accesses);
+        println!("    Förklaring: {}", d.text.explanation);
+        println!("    Bedömning:  {}", d.text.assessment);
     }
     match case.decision {
         Some(d) => println!(

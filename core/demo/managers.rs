@@ -11,6 +11,7 @@ use crate::model::case::{Decision, Step};
 use crate::model::order::{DeliveryVia, OrderState};
 use crate::model::task::{Coverage, Task, TaskState};
 use crate::review::{OutsideRecord, Review};
+use crate::stage::Stage;
 
 /// The unit managers of the demo, acting on a fixed pattern so that every part of the review
 /// flow shows: most review within two days; every fifth waits for the reminder; the first
@@ -139,12 +140,22 @@ async fn close_with_remark(
         ),
         (Step::InformChief, "Verksamhetschefen informerad."),
     ] {
-        record_step(review.cx.store, review.cx.clock, by, case, step, note).await?;
+        record_step(
+            &Stage {
+                actor: by,
+                ..review.cx
+            },
+            case,
+            step,
+            note,
+        )
+        .await?;
     }
     decide(
-        review.cx.store,
-        review.cx.clock,
-        "demo:verksamhetschef",
+        &Stage {
+            actor: "demo:verksamhetschef",
+            ..review.cx
+        },
         case,
         Decision::NoBreach,
         "Åtkomsten hade stöd i ett tillfälligt uppdrag; ingen överträdelse.",

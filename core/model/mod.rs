@@ -6,6 +6,7 @@ pub mod text;
 
 pub mod case;
 pub mod check;
+pub mod delegation;
 pub mod draw;
 pub mod notice;
 pub mod open_work;

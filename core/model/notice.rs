@@ -8,7 +8,8 @@ use serde::Serialize;
 crate::text_enum! {
     pub enum NoticeKind {
         Assigned = "assigned", Reminder = "reminder", Escalation = "escalation",
-        DeliveryOverdue = "delivery_overdue",
+        DeliveryOverdue = "delivery_overdue", CaseChiefInformed = "case_chief_informed",
+        CaseDecided = "case_decided",
     }
 }
 

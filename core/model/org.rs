@@ -463,6 +463,32 @@ impl Organisation {
         self.routines.iter().find(|r| r.id.as_str() == id)
     }
 
+    /// The units above `unit`, nearest first.
+    pub fn ancestors<'a>(&'a self, unit: &str) -> impl Iterator<Item = &'a Unit> + 'a {
+        let parent = |u: &Unit| u.parent.as_ref().and_then(|p| self.unit(p.as_str()));
+        std::iter::successors(self.unit(unit).and_then(parent), move |u| parent(u))
+    }
+
+    /// The chiefs above a unit (verksamhetschef, förvaltningschef): the managers of the
+    /// units above it, nearest first, then its escalation contact, each once. Empty for a
+    /// unit that is not configured.
+    pub fn chiefs_above(&self, unit: &str) -> Vec<&Contact> {
+        let Some(own) = self.unit(unit) else {
+            return Vec::new();
+        };
+        let mut chiefs: Vec<&Contact> = Vec::new();
+        let escalation = self.escalation_contact(&own.id);
+        for c in self.ancestors(unit).map(|u| &u.manager).chain(escalation) {
+            let known = chiefs
+                .iter()
+                .any(|k| k.email.eq_ignore_ascii_case(&c.email));
+            if !known && !c.email.eq_ignore_ascii_case(&own.manager.email) {
+                chiefs.push(c);
+            }
+        }
+        chiefs
+    }
+
     /// The person overdue work goes to: the unit's own `escalate_to`, else the nearest
     /// ancestor's. Validation guarantees every unit has one.
     /// Whom an overdue task goes to when its unit is no longer in the configuration (removed,

@@ -81,6 +81,7 @@ pub const ASSIGNED: &str = "notice_assigned";
 pub const REMINDER: &str = "notice_reminder";
 pub const ESCALATION: &str = "notice_escalation";
 pub const DELIVERY_OVERDUE: &str = "notice_delivery_overdue";
+pub const CASE: &str = "notice_case";
 
 /// The notice templates, built in so that a release binary needs no template folder, and
 /// registered once.
@@ -108,6 +109,7 @@ fn templates() -> Handlebars<'static> {
             DELIVERY_OVERDUE,
             include_str!("../../templates/notice_delivery_overdue.hbs"),
         ),
+        (CASE, include_str!("../../templates/notice_case.hbs")),
     ] {
         h.register_template_string(name, text)
             .expect("built-in templates parse (tested)");
@@ -147,5 +149,11 @@ mod tests {
             "organisation": "Exempelkommunen",
         });
         assert!(render(DELIVERY_OVERDUE, &order).contains("referensen LV-2027-05-3-1"));
+        let case = serde_json::json!({
+            "recipient": "Vera", "what": "Du informeras.", "case_ref": "Ä-3", "task_ref": "G-7",
+            "unit": "Hemtjänst Norr", "system": "cosmic", "by": "web:hanna",
+            "link": "http://x/arenden/3", "organisation": "Exempelkommunen",
+        });
+        assert!(render(CASE, &case).contains("Ärende:  Ä-3 (loggkontroll G-7)"));
     }
 }

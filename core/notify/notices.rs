@@ -178,8 +178,11 @@ impl Notices<'_> {
         let (mark, action) = match kind {
             NoticeKind::Reminder => (TaskMark::Reminded, "review.reminded"),
             NoticeKind::Escalation => (TaskMark::Escalated, "review.escalated"),
-            NoticeKind::Assigned | NoticeKind::DeliveryOverdue => {
-                unreachable!("made with the task, or about an order")
+            NoticeKind::Assigned
+            | NoticeKind::DeliveryOverdue
+            | NoticeKind::CaseChiefInformed
+            | NoticeKind::CaseDecided => {
+                unreachable!("made with the task or the case's step, or about an order")
             }
         };
         let mut tx = store.begin_write(now, actor).await?;
@@ -309,7 +312,9 @@ impl Notices<'_> {
                 ESCALATION,
                 format!("Försenad loggkontroll: {unit}, {}", task.about()),
             ),
-            NoticeKind::DeliveryOverdue => unreachable!("about an order, not a task"),
+            NoticeKind::DeliveryOverdue
+            | NoticeKind::CaseChiefInformed
+            | NoticeKind::CaseDecided => unreachable!("about an order or a case"),
         };
         (subject, render(template, &data))
     }

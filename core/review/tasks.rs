@@ -117,12 +117,19 @@ impl Review<'_> {
     /// from the configuration (the task waits) or another instance made it first.
     async fn make_task(&self, source: TaskSource) -> Result<bool, StoreError> {
         let (store, org, clock, actor) = (self.cx.store, self.cx.org, self.cx.clock, self.cx.actor);
-        let Some(reviewer) = org.unit(source.unit.as_str()).map(|u| u.manager.clone()) else {
+        let Some(manager) = org.unit(source.unit.as_str()).map(|u| u.manager.clone()) else {
             tracing::warn!(unit = %source.unit, "no such unit in the configuration; its task waits");
             return Ok(false);
         };
-        let rows = self.count_rows(&source, None).await?;
         let now = clock.now();
+        // A unit whose loggkontroll is delegated for today has its new tasks go to the chef
+        // it is delegated to (seed 004).
+        let day = crate::calendar::local_date(now);
+        let reviewer = match store.unit_delegate(source.unit.as_str(), day).await? {
+            Some(delegate) => delegate,
+            None => manager,
+        };
+        let rows = self.count_rows(&source, None).await?;
         let deadline = now + TimeDelta::days(source.deadline_days);
         let remind_at =
             (deadline - TimeDelta::days(i64::from(org.notify.remind_days_before))).max(now);

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{
     Result, Store, StoreError, WriteTx, opt_text_col, opt_ts, parse_date, parse_ts, text_col, ts,
 };
-use crate::model::case::{Case, CaseStep, Decision, Step};
+use crate::model::case::{Case, CaseStep, Decision, Deviation, DeviationReport, Step};
 use crate::model::check::{Check, CheckKind, PatientRequest};
 use crate::model::task::Task;
 
@@ -102,6 +102,24 @@ impl WriteTx {
         .bind(self.actor.clone())
         .bind(note))
 .await
+    }
+
+    /// Saves a case's loggavvikelse; the earlier saves stay.
+    pub async fn insert_case_deviation(&mut self, case: i64, d: &Deviation) -> Result<()> {
+        self.exec(
+            sqlx::query(
+                "INSERT INTO case_deviations (case_id, seen, accesses, explanation, assessment, \
+                 at, by_actor) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(case)
+            .bind(d.seen.as_str())
+            .bind(d.accesses.as_str())
+            .bind(d.explanation.as_str())
+            .bind(d.assessment.as_str())
+            .bind(ts(self.at))
+            .bind(self.actor.clone()),
+        )
+        .await
     }
 
     pub async fn decide_case(
@@ -211,7 +229,7 @@ impl Store {
         let Some(mut case) = case.await? else {
             return Ok(None);
         };
-        case.steps = self.case_steps(id).await?;
+        self.complete_case(&mut case).await?;
         Ok(Some(case))
     }
 
@@ -223,7 +241,7 @@ impl Store {
         let mut cases = Vec::new();
         for row in &rows {
             let mut case = case_from_row(row)?;
-            case.steps = self.case_steps(case.id).await?;
+            self.complete_case(&mut case).await?;
             cases.push(case);
         }
         Ok(cases)
@@ -235,6 +253,35 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.map(|(id,)| id))
+    }
+
+    /// A case row's steps and latest loggavvikelse.
+    async fn complete_case(&self, case: &mut Case) -> Result<()> {
+        case.steps = self.case_steps(case.id).await?;
+        case.deviation = self.case_deviation(case.id).await?;
+        Ok(())
+    }
+
+    async fn case_deviation(&self, id: i64) -> Result<Option<DeviationReport>> {
+        let query = sqlx::query(
+            "SELECT seen, accesses, explanation, assessment, at, by_actor FROM case_deviations \
+             WHERE case_id = $1 ORDER BY id DESC LIMIT 1",
+        );
+        let mut latest = self
+            .fetch_vec(query.bind(id), |r| {
+                Ok(DeviationReport {
+                    text: Deviation {
+                        seen: r.try_get("seen")?,
+                        accesses: r.try_get("accesses")?,
+                        explanation: r.try_get("explanation")?,
+                        assessment: r.try_get("assessment")?,
+                    },
+                    at: parse_ts(&r.try_get::<String, _>("at")?)?,
+                    by: r.try_get("by_actor")?,
+                })
+            })
+            .await?;
+        Ok(latest.pop())
     }
 
     async fn case_steps(&self, id: i64) -> Result<Vec<CaseStep>> {
@@ -312,5 +359,6 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         decision_note: row.try_get("decision_note")?,
         retain_until: opt_ts(row, "retain_until")?,
         steps: Vec::new(),
+        deviation: None,
     })
 }

@@ -8,6 +8,7 @@ pub mod api_tokens;
 pub mod audit;
 mod cases;
 mod copy;
+mod delegations;
 mod draws;
 mod lease;
 pub mod metrics;

@@ -365,8 +365,8 @@ impl Store {
     pub async fn tasks_unannounced(&self) -> Result<Vec<Task>> {
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM review_tasks t WHERE state = 'open' AND NOT EXISTS \
-             (SELECT 1 FROM notifications n WHERE n.task_id = t.id AND n.kind = 'assigned') \
-             ORDER BY id"
+             (SELECT 1 FROM notifications n WHERE n.task_id = t.id AND n.kind = 'assigned' \
+             AND LOWER(n.recipient) = LOWER(t.reviewer_email)) ORDER BY id"
         );
         self.fetch_vec(sqlx::query(sqlx::AssertSqlSafe(sql)), task_from_row)
             .await

@@ -7,6 +7,8 @@ mod admin;
 mod api;
 mod auditor;
 mod cache;
+mod cases;
+mod delegation;
 mod delivery;
 mod executive;
 mod headers;
@@ -179,6 +181,8 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
     let links: &[(&str, &str)] = match s.user.role {
         Admin => &[
             ("/granskningar", "Granskningar"),
+            ("/arenden", "Ärenden"),
+            ("/delegeringar", "Delegeringar"),
             ("/admin", "Konfiguration"),
             ("/admin/dragningar", "Dragningar"),
             ("/admin/bestallningar", "Beställningar"),
@@ -188,6 +192,8 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
         ],
         Reviewer => &[
             ("/granskningar", "Mina granskningar"),
+            ("/arenden", "Ärenden"),
+            ("/delegeringar", "Delegeringar"),
             ("/utdrag", "Väntande utdrag"),
         ],
         Executive => &[("/rapport", "Rapport")],
@@ -214,6 +220,9 @@ fn templates() -> Handlebars<'static> {
         "login",
         "tasks",
         "task",
+        "cases",
+        "case",
+        "delegations",
         "uploads",
         "admin",
         "draws",
@@ -376,10 +385,20 @@ pub fn router(state: Shared) -> Router {
         .route("/granskningar/{id}", get(reviewer::task))
         .route("/granskningar/{id}/avsluta", post(reviewer::complete))
         .route("/granskningar/{id}/utanfor", post(delivery::record_outside))
+        .route("/granskningar/{id}/delegera", post(delegation::task_form))
+        .route(
+            "/delegeringar",
+            get(delegation::list).post(delegation::unit_form),
+        )
         .route(
             "/bestallningar/{id}/levererad",
             post(delivery::mark_delivered),
         )
+        .route("/arenden", get(cases::list))
+        .route("/arenden/{id}", get(cases::show))
+        .route("/arenden/{id}/steg", post(cases::step_form))
+        .route("/arenden/{id}/avvikelse", post(cases::deviation_form))
+        .route("/arenden/{id}/beslut", post(cases::decision_form))
         .route("/utdrag", get(reviewer::uploads))
         .route(
             "/bestallningar/{id}/utdrag",
@@ -402,6 +421,16 @@ pub fn router(state: Shared) -> Router {
         .route("/api/tasks", get(api::tasks))
         .route("/api/tasks/{id}", get(api::task))
         .route("/api/tasks/{id}/complete", post(api::complete))
+        .route("/api/tasks/{id}/delegate", post(delegation::api_task))
+        .route(
+            "/api/delegations",
+            get(delegation::api_list).post(delegation::api_unit),
+        )
+        .route("/api/cases", get(cases::api_list))
+        .route("/api/cases/{id}", get(cases::api_show))
+        .route("/api/cases/{id}/steps", post(cases::api_step))
+        .route("/api/cases/{id}/deviation", post(cases::api_deviation))
+        .route("/api/cases/{id}/decision", post(cases::api_decision))
         .route("/api/draws", get(api::draws))
         .route("/api/draws/{id}/verify", get(api::verify))
         .route("/api/orders", get(api::orders))

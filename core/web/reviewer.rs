@@ -64,7 +64,21 @@ pub async fn tasks(State(state): State<Shared>, session: Session) -> Result<Resp
     let tasks = visible_tasks(&state, &session.user).await?;
     let (open, closed): (Vec<&Task>, Vec<&Task>) =
         tasks.iter().partition(|t| t.state == TaskState::Open);
-    let open: Vec<_> = open.iter().map(|t| task_summary(&state, t)).collect();
+    // A reviewer's own open tasks first; those of the units below them (or delegated away)
+    // apart, so that a delegated task is no longer shown as theirs.
+    let admin = session.user.role == Role::Admin;
+    let (mine, others): (Vec<&Task>, Vec<&Task>) = open
+        .into_iter()
+        .partition(|t| admin || t.is_reviewer(&session.user.email));
+    let open: Vec<_> = mine.iter().map(|t| task_summary(&state, t)).collect();
+    let others: Vec<_> = others
+        .iter()
+        .map(|t| {
+            let mut s = task_summary(&state, t);
+            s["reviewer"] = json!(format!("{} ({})", t.reviewer_name, t.reviewer_email));
+            s
+        })
+        .collect();
     let closed: Vec<_> = closed
         .iter()
         .rev()
@@ -79,7 +93,7 @@ pub async fn tasks(State(state): State<Shared>, session: Session) -> Result<Resp
         Some(&session),
         title,
         "tasks",
-        json!({"title": title, "open": open, "closed": closed}),
+        json!({"title": title, "open": open, "others": others, "closed": closed}),
     ))
 }
 
@@ -174,6 +188,7 @@ pub async fn task(
             "users": users.iter().map(|u| json!({"username": u.username, "selected": filter.user.as_deref() == Some(u.username.as_str())})).collect::<Vec<_>>(),
             "checklist": CHECKLIST,
             "delivery": super::delivery::view(&data),
+            "delegation": super::delegation::task_view(&state, &session, task).await?,
             "csrf": session.csrf,
         }),
     ))

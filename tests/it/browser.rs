@@ -145,3 +145,88 @@ async fn a_manual_system_is_reviewed_by_upload_and_by_a_recorded_outside_review(
     assert_eq!(total["by_hand"], 1, "{total}");
     b.quit().await;
 }
+
+/// Issue 11's case in the browser: the enhetschef closes a task med anmärkning, follows its
+/// case through the three steps and the loggavvikelse, cannot choose a police report; the
+/// verksamhetschef of the parent unit, notified, decides it; each step names its person.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_case_is_followed_in_the_browser_and_decided_by_the_chief_above_the_unit() {
+    let app = TestApp::spawn().await;
+    app.add_user("vera", "reviewer", "vera@example.se");
+    let url = &app.url;
+    let b = Browser::start().await;
+
+    log_in(&b, url, "hanna").await;
+    b.wait_for_url("/granskningar").await;
+    b.click("#open-tasks a.task-link").await;
+    b.wait_for_url("/granskningar/").await;
+    b.click("#med").await;
+    b.type_into("#comment", "Läst journal utan vårdrelation")
+        .await;
+    b.click("#complete").await;
+    b.wait_for_text("#task-status", "Med anmärkning").await;
+    b.click("#case-link").await;
+    b.wait_for_url("/arenden/").await;
+    b.wait_for_text("#case-status", "Öppet").await;
+
+    for (step, note) in [
+        ("contact_employee", "Samtal hållet med medarbetaren"),
+        (
+            "targeted_check",
+            "Riktad kontroll av två veckor: fler åtkomster",
+        ),
+        ("inform_chief", "Verksamhetschefen informerad"),
+    ] {
+        b.type_into(&format!("#note-{step}"), note).await;
+        b.click(&format!("#step-{step}")).await;
+        b.wait_for_text(&format!("tr[data-step={step}] .by"), "web:hanna")
+            .await;
+    }
+    for (field, text) in [
+        ("#seen", "Journalen öppnad 23:30 utan vårdrelation"),
+        ("#accesses", "2027-04-12 23:30, journal, läsning"),
+        ("#explanation", "Sökte fel patient"),
+        ("#assessment", "Åtkomsten saknade stöd i uppdraget"),
+    ] {
+        b.type_into(field, text).await;
+    }
+    b.click("#save-deviation").await;
+    b.wait_for_text("#deviation-by", "web:hanna").await;
+    assert_eq!(
+        b.find_all_now("#decision-police_report[disabled]")
+            .await
+            .len(),
+        1,
+        "a police report is not the enhetschef's to decide"
+    );
+    b.click("header form button").await;
+    b.wait_for_url("/login").await;
+
+    // The verksamhetschef was told, and decides.
+    let store = app.store().await;
+    let told: Vec<String> = store
+        .notices(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind.as_str() == "case_chief_informed")
+        .map(|n| n.recipient)
+        .collect();
+    assert!(told.contains(&"vera@example.se".to_owned()), "{told:?}");
+    log_in(&b, url, "vera").await;
+    b.wait_for_url("/granskningar").await;
+    b.goto(&format!("{url}/arenden")).await;
+    b.click("#cases a.case-link").await;
+    b.wait_for_url("/arenden/").await;
+    b.click("#decision-police_report").await;
+    b.type_into("#decision-note", "Polisanmälan görs av verksamhetschefen")
+        .await;
+    b.click("#decide").await;
+    b.wait_for_text("#case-status", "Beslutat").await;
+    assert_eq!(
+        b.text("#decision-label").await,
+        "Överträdelse: polisanmälan"
+    );
+    assert_eq!(b.text("#decision .by").await, "web:vera");
+    b.quit().await;
+}

@@ -211,9 +211,7 @@ async fn tasks_notices_reminder_escalation_outcomes_case_and_purge(db: TestDb) {
     // The case: decided only after its steps; then kept ten years, rows with it.
     assert!(matches!(
         cases::decide(
-            &store,
-            &clock,
-            "bo",
+            &Stage::new(&store, &s.org, &clock, "bo"),
             case,
             Decision::PoliceReport,
             "polisanmälan"
@@ -222,17 +220,33 @@ async fn tasks_notices_reminder_escalation_outcomes_case_and_purge(db: TestDb) {
         Err(CaseError::StepsMissing { .. })
     ));
     for step in Step::ALL {
-        cases::record_step(&store, &clock, "bo", case, step, "gjort")
-            .await
-            .unwrap();
-    }
-    assert!(matches!(
-        cases::record_step(&store, &clock, "bo", case, Step::InformChief, "igen").await,
-        Err(CaseError::StepDone { .. })
-    ));
-    let until = cases::decide(&store, &clock, "fc", case, Decision::PoliceReport, "anmält")
+        cases::record_step(
+            &Stage::new(&store, &s.org, &clock, "bo"),
+            case,
+            step,
+            "gjort",
+        )
         .await
         .unwrap();
+    }
+    assert!(matches!(
+        cases::record_step(
+            &Stage::new(&store, &s.org, &clock, "bo"),
+            case,
+            Step::InformChief,
+            "igen"
+        )
+        .await,
+        Err(CaseError::StepDone { .. })
+    ));
+    let until = cases::decide(
+        &Stage::new(&store, &s.org, &clock, "fc"),
+        case,
+        Decision::PoliceReport,
+        "anmält",
+    )
+    .await
+    .unwrap();
     assert_eq!((until - late_clock).num_days() / 365, 10);
     let r = tick(&s, &store, &(late_clock + TimeDelta::days(1)).to_rfc3339()).await;
     assert_eq!(r.review.tasks_purged, 0, "[{b}] the case keeps its rows");

@@ -58,6 +58,11 @@ impl TestApp {
         order
     }
 
+    /// Adds a web user (password [`PASSWORD`]) while the server runs.
+    pub fn add_user(&self, user: &str, role: &str, email: &str) {
+        add_user(&self.db.url, &self.setup.cfg.arg(), user, role, email);
+    }
+
     /// The users: `hanna` reviews hemtjänst, `bo` boende, plus `ledning`, `revisor`,
     /// `admin`. The server's clock is 2027-05-10, after the first week's draws, reviews made.
     pub async fn spawn() -> TestApp {
@@ -154,13 +159,7 @@ impl TestApp {
             ("revisor", "auditor", "revisor@example.se"),
             ("admin", "admin", "admin@example.se"),
         ] {
-            let out = loggvakt()
-                .args(["--db", &db.url, "--config", &cfg, "user", "add", user])
-                .args(["--role", role, "--name", user, "--email", email])
-                .env("LOGGVAKT_PASSWORD", PASSWORD)
-                .output()
-                .unwrap();
-            super::assert_ran(&out, "user add");
+            add_user(&db.url, &cfg, user, role, email);
         }
         let mut child = loggvakt()
             .args([
@@ -267,6 +266,16 @@ impl TestApp {
         );
         session
     }
+}
+
+fn add_user(db: &str, cfg: &str, user: &str, role: &str, email: &str) {
+    let out = loggvakt()
+        .args(["--db", db, "--config", cfg, "user", "add", user])
+        .args(["--role", role, "--name", user, "--email", email])
+        .env("LOGGVAKT_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    super::assert_ran(&out, "user add");
 }
 
 /// A client of one `TestApp`, with its cookies and (once asked for) its CSRF token.
