@@ -576,6 +576,25 @@ impl Store {
         Ok(rows.into_iter().map(|(n,)| n).collect())
     }
 
+    /// The source rows of stored events, as evidence behind a row a reviewer opens in full;
+    /// events without one are left out.
+    pub async fn events_raw(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let listed: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, raw FROM access_events WHERE raw IS NOT NULL AND id IN ({})",
+                listed.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
+    }
+
     /// The stored events behind a draw or a check, with their order.
     pub async fn events_of(
         &self,

@@ -8,6 +8,7 @@ mod api;
 mod auditor;
 mod cache;
 mod cases;
+mod checks;
 mod delegation;
 mod delivery;
 mod executive;
@@ -183,6 +184,7 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
             ("/granskningar", "Granskningar"),
             ("/arenden", "Ärenden"),
             ("/delegeringar", "Delegeringar"),
+            ("/kontroller", "Riktade kontroller"),
             ("/admin", "Konfiguration"),
             ("/admin/dragningar", "Dragningar"),
             ("/admin/bestallningar", "Beställningar"),
@@ -194,6 +196,7 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
             ("/granskningar", "Mina granskningar"),
             ("/arenden", "Ärenden"),
             ("/delegeringar", "Delegeringar"),
+            ("/kontroller", "Riktade kontroller"),
             ("/utdrag", "Väntande utdrag"),
         ],
         Executive => &[("/rapport", "Rapport")],
@@ -223,6 +226,9 @@ fn templates() -> Handlebars<'static> {
         "cases",
         "case",
         "delegations",
+        "checks",
+        "check",
+        "letter",
         "uploads",
         "admin",
         "draws",
@@ -399,6 +405,11 @@ pub fn router(state: Shared) -> Router {
         .route("/arenden/{id}/steg", post(cases::step_form))
         .route("/arenden/{id}/avvikelse", post(cases::deviation_form))
         .route("/arenden/{id}/beslut", post(cases::decision_form))
+        .route("/kontroller", get(checks::list).post(checks::create))
+        .route("/kontroller/{id}", get(checks::show))
+        .route("/kontroller/{id}/brev", get(checks::letter))
+        .route("/kontroller/{id}/skickat", post(checks::dispatch))
+        .route("/kontroller/{id}/mottagningsbevis", post(checks::receipt))
         .route("/utdrag", get(reviewer::uploads))
         .route(
             "/bestallningar/{id}/utdrag",

@@ -64,12 +64,15 @@ pub async fn tasks(State(state): State<Shared>, session: Session) -> Result<Resp
     let tasks = visible_tasks(&state, &session.user).await?;
     let (open, closed): (Vec<&Task>, Vec<&Task>) =
         tasks.iter().partition(|t| t.state == TaskState::Open);
-    // A reviewer's own open tasks first; those of the units below them (or delegated away)
-    // apart, so that a delegated task is no longer shown as theirs.
-    let admin = session.user.role == Role::Admin;
-    let (mine, others): (Vec<&Task>, Vec<&Task>) = open
-        .into_iter()
-        .partition(|t| admin || t.is_reviewer(&session.user.email));
+    // A reviewer's own open tasks (assigned to them, or of a unit given to them as a
+    // deputy) first; those of the units below them, or delegated away, apart: a delegated
+    // task is no longer shown as theirs.
+    let user = &session.user;
+    let (mine, others): (Vec<&Task>, Vec<&Task>) = open.into_iter().partition(|t| {
+        user.role == Role::Admin
+            || t.is_reviewer(&user.email)
+            || user.units.iter().any(|u| u == t.unit.as_str())
+    });
     let open: Vec<_> = mine.iter().map(|t| task_summary(&state, t)).collect();
     let others: Vec<_> = others
         .iter()
@@ -103,6 +106,52 @@ pub struct TaskFilter {
     user: Option<String>,
     /// Only rows with this flag code, or `alla` for any flag.
     flagga: Option<String>,
+    /// Open this row in full (its id).
+    rad: Option<i64>,
+    /// Open this user's rows in full (their username).
+    hela: Option<String>,
+}
+
+impl TaskFilter {
+    /// What the reviewer asked to see in full, if anything (seed 003: by default only what
+    /// is enough to judge; the rest on request, and every request is in the audit trail).
+    fn full(&self) -> Option<Full> {
+        match (&self.rad, self.hela.as_deref().map(str::trim)) {
+            (Some(id), _) => Some(Full::Row(*id)),
+            (None, Some(user)) if !user.is_empty() => Some(Full::User(user.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// The filter as the start of a query string (`user=…&`), for links that keep it.
+    fn query(&self) -> String {
+        let mut q = String::new();
+        for (key, value) in [("user", &self.user), ("flagga", &self.flagga)] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                q.push_str(key);
+                q.push('=');
+                html::url_encode(&mut q, v);
+                q.push('&');
+            }
+        }
+        q
+    }
+}
+
+/// Rows opened in full on the task page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Full {
+    Row(i64),
+    User(String),
+}
+
+impl Full {
+    fn covers(&self, e: &TaskEvent) -> bool {
+        match self {
+            Self::Row(id) => e.id == *id,
+            Self::User(u) => e.event.user_id.eq_ignore_ascii_case(u),
+        }
+    }
 }
 
 /// Loads a task the session may review, or says why not.
@@ -160,7 +209,11 @@ pub async fn task(
     let data = reviewable(&state, &session, id).await?;
     let (task, users) = (&data.task, &data.users);
     record_shown(&state, &session, id, data.events.len()).await?;
-    let (sections, shown) = rows_html(&state, &data, &filter);
+    let full = filter.full();
+    let (sections, shown) = match &full {
+        None => rows_html(&state, &data, &filter),
+        Some(f) => full_rows_html(&state, &session, &data, &filter, f).await?,
+    };
     let codes: Vec<_> = crate::model::rules::Code::ALL
         .iter()
         .map(|c| json!({"code": c.as_str(), "label": c.label_sv(), "selected": filter.flagga.as_deref() == Some(c.as_str())}))
@@ -208,6 +261,61 @@ fn rows_html(
     if let Some(hit) = data.rows_html(&key) {
         return hit;
     }
+    let (html, shown) = render_rows(state, data, filter, &html::Opened::default());
+    let html = std::sync::Arc::new(html);
+    data.keep_rows_html(key, html.clone(), shown);
+    (html, shown)
+}
+
+/// The rows with some opened in full: never cached, and each request recorded in the audit
+/// trail with how many rows it opened (a row's id, or the user whose rows they are).
+async fn full_rows_html(
+    state: &Shared,
+    session: &Session,
+    data: &super::cache::TaskData,
+    filter: &TaskFilter,
+    full: &Full,
+) -> Result<(std::sync::Arc<String>, usize), WebError> {
+    let ids: Vec<i64> = data
+        .events
+        .iter()
+        .filter(|e| full.covers(e))
+        .map(|e| e.id)
+        .collect();
+    if ids.is_empty() {
+        return Err(WebError::NotFound);
+    }
+    let raw = state.store.events_raw(&ids).await?;
+    let details = match full {
+        Full::Row(row) => json!({"row": row, "rows": ids.len()}),
+        Full::User(user) => json!({"user": user, "rows": ids.len()}),
+    };
+    let tx = state
+        .store
+        .begin_write(state.clock.now(), &session.actor())
+        .await?;
+    tx.commit_audited(
+        "review.full_rows_shown",
+        &crate::model::task::task_object(data.task.id),
+        details,
+    )
+    .await?;
+    let opened = html::Opened {
+        full: Some(full),
+        raw: Some(&raw),
+    };
+    let (html, shown) = render_rows(state, data, filter, &opened);
+    Ok((std::sync::Arc::new(html), shown))
+}
+
+/// The rows of a task as the filter selects them, per sampled user, with those `opened`
+/// asks for in full; and how many rows that is.
+fn render_rows(
+    state: &Shared,
+    data: &super::cache::TaskData,
+    filter: &TaskFilter,
+    opened: &html::Opened,
+) -> (String, usize) {
     let shown: Vec<&TaskEvent> = data
         .events
         .iter()
@@ -228,7 +336,8 @@ fn rows_html(
         by_user.entry(e.event.user_id.as_str()).or_default().push(e);
     }
     let only_flagged = filter.flagga.as_deref() == Some("alla");
-    let mut out = String::with_capacity(400 * shown.len() + 1024);
+    let query = filter.query();
+    let mut out = String::with_capacity(300 * shown.len() + 1024);
     for u in data.users.iter().filter(|u| {
         filter
             .user
@@ -253,14 +362,14 @@ fn rows_html(
                 events: u.events,
                 distinct_patients: u.distinct_patients,
                 flags: &u.flags,
+                query: &query,
             },
             &rows,
             only_flagged,
+            opened,
         );
     }
-    let html = std::sync::Arc::new(out);
-    data.keep_rows_html(key, html.clone(), shown.len());
-    (html, shown.len())
+    (out, shown.len())
 }
 
 /// The task page's rows in the markup its template had (`templates/web/task.hbs` keeps the
@@ -279,6 +388,26 @@ mod html {
         pub events: i64,
         pub distinct_patients: i64,
         pub flags: &'a [StoredFlag],
+        /// The page's filter as `key=value&…`, kept by the links that open rows in full.
+        pub query: &'a str,
+    }
+
+    /// The rows a request opened in full, and their source rows.
+    #[derive(Default)]
+    pub(super) struct Opened<'a> {
+        pub full: Option<&'a super::Full>,
+        pub raw: Option<&'a std::collections::HashMap<i64, String>>,
+    }
+
+    /// Percent-encodes a query value (everything but unreserved ASCII).
+    pub(super) fn url_encode(out: &mut String, s: &str) {
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                out.push(b as char);
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
     }
 
     /// Handlebars' own escaping (`handlebars::html_escape`), without a string per value.
@@ -311,7 +440,13 @@ mod html {
         }
     }
 
-    pub(super) fn section(out: &mut String, s: &Section, rows: &[&TaskEvent], only_flagged: bool) {
+    pub(super) fn section(
+        out: &mut String,
+        s: &Section,
+        rows: &[&TaskEvent],
+        only_flagged: bool,
+        opened: &Opened,
+    ) {
         out.push_str("<h2>");
         esc(out, s.username);
         if let Some(name) = s.name.filter(|n| !n.is_empty()) {
@@ -338,6 +473,15 @@ mod html {
             esc(out, &f.reason);
             out.push_str("</span>");
         }
+        if !rows.is_empty() {
+            out.push_str(" <a class=\"full-user\" href=\"?");
+            esc(out, s.query);
+            out.push_str("hela=");
+            let mut user = String::new();
+            url_encode(&mut user, s.username);
+            esc(out, &user);
+            out.push_str("\">Visa hela raderna för användaren</a>");
+        }
         out.push_str("</p>\n");
         if rows.is_empty() {
             out.push_str(if only_flagged {
@@ -347,25 +491,28 @@ mod html {
             });
             return;
         }
+        // By default what is enough to judge (seed 003): time, patient, unit, action, flags.
+        out.push_str("<table class=\"rows\">\n  <caption>Loggrader för ");
+        esc(out, s.username);
         out.push_str(
-            "<table class=\"rows\">\n  <tr><th>Tid</th><th>Patient</th><th>Namn</th><th>Vårdenhet</th>\
-             <th>Händelse</th><th>Del</th><th>Referensnummer</th><th>Flaggor</th></tr>\n",
+            "</caption>\n  <tr><th scope=\"col\">Tid</th><th scope=\"col\">Patient</th>\
+             <th scope=\"col\">Vårdenhet</th><th scope=\"col\">Åtgärd</th>\
+             <th scope=\"col\">Flaggor</th><th scope=\"col\">Hela raden</th></tr>\n",
         );
         for e in rows {
             let ev = &e.event;
-            out.push_str(if e.flags.is_empty() {
-                "  <tr class=\"\"><td>"
-            } else {
-                "  <tr class=\"flagged\"><td>"
-            });
+            let _ = write!(
+                out,
+                "  <tr id=\"r-{}\" class=\"{}\"><td>",
+                e.id,
+                if e.flags.is_empty() { "" } else { "flagged" }
+            );
             let _ = write!(out, "{}", ev.time.format("%Y-%m-%d %H:%M:%S"));
             out.push_str("</td><td>");
             value(out, &ev.patient_id);
             if ev.patient_id.kind() == IdKind::Interim {
                 out.push_str(" <small>(reservnummer)</small>");
             }
-            out.push_str("</td><td>");
-            esc(out, ev.patient_name.as_deref().unwrap_or_default());
             out.push_str("</td><td>");
             let unit = ev.care_unit.as_deref().unwrap_or_default();
             if ev
@@ -380,13 +527,7 @@ mod html {
                 esc(out, unit);
             }
             out.push_str("</td><td>");
-            esc(out, &ev.event_text);
-            out.push_str(" (");
             value(out, &ev.action);
-            out.push_str(")</td><td>");
-            esc(out, ev.system_part.as_deref().unwrap_or_default());
-            out.push_str("</td><td class=\"reference\">");
-            esc(out, ev.reference_number.as_deref().unwrap_or_default());
             out.push_str("</td>\n    <td>");
             for f in &e.flags {
                 out.push_str("<span class=\"flag\" data-code=\"");
@@ -397,9 +538,38 @@ mod html {
                 esc(out, &f.reason);
                 out.push_str("</span><br>");
             }
-            out.push_str("</td></tr>\n");
+            let open = opened.full.is_some_and(|f| f.covers(e));
+            if open {
+                out.push_str("</td><td>Visas nedan</td></tr>\n");
+                full_row(out, e, opened.raw.and_then(|r| r.get(&e.id)));
+            } else {
+                out.push_str("</td><td><a class=\"full-row\" href=\"?");
+                esc(out, s.query);
+                let _ = write!(out, "rad={0}#r-{0}\">Visa</a></td></tr>\n", e.id);
+            }
         }
         out.push_str("</table>\n");
+    }
+
+    /// The rest of a row, opened on request: the patient's name, the source's wording, the
+    /// part of the system, its reference and the source row itself.
+    fn full_row(out: &mut String, e: &TaskEvent, raw: Option<&String>) {
+        let ev = &e.event;
+        out.push_str("  <tr class=\"full\"><td colspan=\"6\"><dl>");
+        for (label, text) in [
+            ("Patientens namn", ev.patient_name.as_deref()),
+            ("Händelse", Some(ev.event_text.as_str())),
+            ("Del av systemet", ev.system_part.as_deref()),
+            ("Referensnummer", ev.reference_number.as_deref()),
+            ("Källrad", raw.map(String::as_str)),
+        ] {
+            out.push_str("<dt>");
+            out.push_str(label);
+            out.push_str("</dt><dd>");
+            esc(out, text.unwrap_or("–"));
+            out.push_str("</dd>");
+        }
+        out.push_str("</dl></td></tr>\n");
     }
 
     #[cfg(test)]

@@ -230,3 +230,120 @@ async fn a_case_is_followed_in_the_browser_and_decided_by_the_chief_above_the_un
     assert_eq!(b.text("#decision .by").await, "web:vera");
     b.quit().await;
 }
+
+/// Issue 11's targeted check by patient and patient request in the browser: the
+/// verksamhetschef orders both, the extracts come in, and each ends with a printable letter
+/// that lists the time and the unit of every access and no staff name; the registered mail
+/// and its receipt are recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_by_patient_and_a_patient_request_end_with_a_letter_of_times_and_units() {
+    let app = TestApp::spawn().await;
+    app.add_user("vera", "reviewer", "vera@example.se");
+    let url = &app.url;
+    let patient = crate::support::personnummer("121212", 7);
+    let b = Browser::start().await;
+    log_in(&b, url, "vera").await;
+    b.wait_for_url("/granskningar").await;
+
+    // A targeted check by patient, reviewed by vård och omsorg.
+    b.goto(&format!("{url}/kontroller")).await;
+    b.click("#kind-patient").await;
+    b.type_into("#check-subject", &patient).await;
+    b.click("#check-unit option[value=vard]").await;
+    b.type_into("#check-from", "2027-04-01").await;
+    b.replace_text("#check-to", "2027-04-30").await;
+    b.type_into("#check-reason", "Misstänkt obehörig åtkomst")
+        .await;
+    b.click("#create-check").await;
+    let check_url = b.wait_for_url("/kontroller/").await;
+    let check: i64 = check_url.rsplit('/').next().unwrap().parse().unwrap();
+
+    // The patient's own request, identity checked.
+    b.goto(&format!("{url}/kontroller")).await;
+    b.type_into("#request-subject", &patient).await;
+    b.type_into("#request-document", "Pass").await;
+    b.click("#request-unit option[value=vard]").await;
+    b.type_into("#request-from", "2027-04-01").await;
+    b.replace_text("#request-to", "2027-04-30").await;
+    b.click("#create-request").await;
+    let request_url = b.wait_for_url("/kontroller/").await;
+    let request: i64 = request_url.rsplit('/').next().unwrap().parse().unwrap();
+    assert_ne!(check, request);
+    assert!(
+        b.text("#request")
+            .await
+            .contains("dokumenteras i patientens journal")
+    );
+
+    // Both orders go out and their extracts come in (a staff name in each row).
+    let store = app.store().await;
+    let vera = app.login("vera").await;
+    for id in [check, request] {
+        let order = store.orders_of_check(id).await.unwrap()[0];
+        crate::support::state::order_sent(&store, order, app_now()).await;
+        let file = format!(
+            "Tidpunkt;Användarnamn;Användarens namn;Personnummer;Vårdenhet;Händelse\n\
+             2027-04-03 10:00;C800001;Eva Lind;{patient};Hemtjänst Norr;Läst\n\
+             2027-04-09 23:10;C800013;Nils Natt;{patient};Boende Syd;Läst\n"
+        );
+        let res = vera
+            .upload(
+                &format!("/bestallningar/{order}/utdrag"),
+                "utdrag.csv",
+                file.as_bytes(),
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    for id in [check, request] {
+        b.goto(&format!("{url}/kontroller/{id}")).await;
+        b.click("#letter-link").await;
+        b.wait_for_url("/brev").await;
+        let letter = b.text("#letter").await;
+        assert!(
+            letter.contains("2027-04-03 10:00") && letter.contains("Hemtjänst Norr"),
+            "{letter}"
+        );
+        assert!(
+            letter.contains("2027-04-09 23:10") && letter.contains("Boende Syd"),
+            "{letter}"
+        );
+        for staff in ["Eva Lind", "Nils Natt", "C800001", "C800013"] {
+            assert!(!b.source().await.contains(staff), "{staff} in the letter");
+        }
+    }
+
+    b.goto(&format!("{url}/kontroller/{request}")).await;
+    b.type_into("#registered-mail", "RR123456789SE").await;
+    b.click("#record-dispatch").await;
+    b.wait_for_text(
+        "#dispatched",
+        &format!(
+            "Skickat med rekommenderat brev RR123456789SE {}.",
+            "2027-05-10 10:00"
+        ),
+    )
+    .await;
+    b.replace_text("#receipt-on", "2027-05-12").await;
+    b.click("#record-receipt").await;
+    b.wait_for_text("#receipt", "Mottagningsbevis 2027-05-12.")
+        .await;
+    b.quit().await;
+    let shown = store
+        .checks()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == request)
+        .unwrap();
+    let documented = shown.request.unwrap();
+    assert_eq!(documented.identity_document, "Pass");
+    assert_eq!(documented.identity_checked_by, "vera");
+    assert_eq!(documented.registered_mail.as_deref(), Some("RR123456789SE"));
+}
+
+/// The clock of [`TestApp::spawn`].
+fn app_now() -> chrono::DateTime<chrono::Utc> {
+    crate::support::at("2027-05-10T10:00:00+02:00").now()
+}

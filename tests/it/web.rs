@@ -537,3 +537,79 @@ async fn metrics_are_prometheus_text_and_follow_the_orders() {
     assert_eq!(after[waiting], had + 1.0, "{after:?}");
     assert!(after.contains_key("loggvakt_ticks_total"));
 }
+
+/// Issue 11, data minimisation (seed 003): the task page shows what is enough to judge
+/// (time, patient, unit, action, flags); a row, or a user's rows, open in full on request,
+/// and each request is one record in the audit trail.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_task_page_is_minimal_until_a_row_is_opened_and_each_opening_is_audited() {
+    let app = TestApp::spawn().await;
+    let (hem, boende) = tasks_by_unit(&app).await;
+    let store = app.store().await;
+    let task = store.task(hem).await.unwrap().unwrap();
+    let events = store.events_of(task.draw_id, None).await.unwrap();
+    let opened = || async {
+        let trail = loggvakt::store::audit::page(&store, None, 1000)
+            .await
+            .unwrap();
+        trail
+            .into_iter()
+            .filter(|r| r.action == "review.full_rows_shown")
+            .map(|r| (r.actor, r.details))
+            .collect::<Vec<_>>()
+    };
+    let hanna = app.login("hanna").await;
+    let page = hanna.page(&format!("/granskningar/{hem}")).await;
+    assert!(page.contains("<th scope=\"col\">Åtgärd</th>"), "{page}");
+    for hidden in [
+        "Läst anteckning",
+        "Tolvan",
+        "Referensnummer",
+        "class=\"full\"",
+    ] {
+        assert!(!page.contains(hidden), "{hidden} is not shown by default");
+    }
+    assert!(page.contains("data-code=\"off_hours\""), "flags are");
+    assert!(opened().await.is_empty());
+
+    let row = &events[0];
+    let page = hanna
+        .page(&format!("/granskningar/{hem}?rad={}", row.id))
+        .await;
+    assert_eq!(
+        page.matches("<tr class=\"full\">").count(),
+        1,
+        "one row open"
+    );
+    assert!(page.contains("Läst anteckning"), "its wording");
+    let records = opened().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].0, "web:hanna");
+    assert!(
+        records[0].1.contains(&format!("\"row\":{}", row.id)),
+        "{records:?}"
+    );
+
+    let user = &row.event.user_id;
+    let theirs = events.iter().filter(|e| &e.event.user_id == user).count();
+    let page = hanna
+        .page(&format!("/granskningar/{hem}?hela={user}"))
+        .await;
+    assert_eq!(page.matches("<tr class=\"full\">").count(), theirs);
+    assert_eq!(opened().await.len(), 2, "each request is recorded");
+
+    // No row of another task opens through this one, and another unit's task not at all.
+    let other = store
+        .events_of(store.task(boende).await.unwrap().unwrap().draw_id, None)
+        .await
+        .unwrap();
+    let res = hanna
+        .get(&format!("/granskningar/{hem}?rad={}", other[0].id))
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = hanna
+        .get(&format!("/granskningar/{boende}?rad={}", other[0].id))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(opened().await.len(), 2);
+}

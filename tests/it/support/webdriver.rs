@@ -219,6 +219,18 @@ impl Browser {
         .await;
     }
 
+    /// Types into a field after emptying it (a form's default value, say).
+    pub async fn replace_text(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.type_into(css, text).await;
+    }
+
     pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.call(
