@@ -545,7 +545,7 @@ mod html {
             } else {
                 out.push_str("</td><td><a class=\"full-row\" href=\"?");
                 esc(out, s.query);
-                let _ = write!(out, "rad={0}#r-{0}\">Visa</a></td></tr>\n", e.id);
+                let _ = writeln!(out, "rad={0}#r-{0}\">Visa</a></td></tr>", e.id);
             }
         }
         out.push_str("</table>\n");
