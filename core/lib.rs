@@ -39,6 +39,7 @@ pub mod review;
 pub mod rules;
 pub mod server;
 pub mod simulation;
+pub mod staff_information;
 pub mod staff_sync;
 pub mod stage;
 pub mod store;

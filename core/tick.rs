@@ -5,7 +5,8 @@
 //!    targeted checks (whose orders then go out in this same tick);
 //! 2. draws: run those whose execution day has come, creating their orders;
 //! 3. orders: send, poll, fetch and import;
-//! 4. tasks: a review task for every draw or check whose extracts are all in;
+//! 4. tasks: a review task for every draw or check whose extracts are all in, and each
+//!    staffed unit's yearly staff-information record when a year begins;
 //! 5. notices: announce new tasks, remind, escalate, tell about overdue deliveries, deliver
 //!    what is due;
 //! 6. write-backs: retry outcomes not yet recorded in their source system;
@@ -25,6 +26,7 @@ use crate::orders::{OrderReport, Pipeline};
 use crate::retention;
 use crate::review::Review;
 use crate::rules::Rules;
+use crate::staff_information;
 use crate::stage::Stage;
 use crate::store::Store;
 use crate::writeback::WriteBacks;
@@ -59,6 +61,8 @@ pub struct ReviewReport {
     pub rows_purged: u64,
     pub tasks_purged: usize,
     pub checks_created: usize,
+    /// Units given their yearly staff-information record (when a year begins).
+    pub staff_information_created: usize,
 }
 
 /// Everything a tick works with.
@@ -128,6 +132,7 @@ impl Tick<'_> {
         let review = Review::new(cx, &rules);
         report.review.tasks_updated = review.add_new_parts().await?;
         report.review.tasks_created = review.make_tasks().await?;
+        report.review.staff_information_created = staff_information::create_yearly(&cx).await?;
 
         self.notices(cx, &mut report.review).await?;
 

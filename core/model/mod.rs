@@ -16,6 +16,7 @@ pub mod report;
 pub mod rules;
 pub mod secret;
 pub mod sso;
+pub mod staff_information;
 pub mod staff_sync;
 pub mod task;
 pub mod user;

@@ -565,6 +565,14 @@ impl Organisation {
         !self.children.contains_key(unit)
     }
 
+    /// The units whose own chef informs staff (a unit with staff of its own, or a leaf), in
+    /// configuration order: a parent that only groups other units has no staff to inform.
+    pub fn staffed_units(&self) -> impl Iterator<Item = &Unit> {
+        self.units
+            .iter()
+            .filter(|u| self.has_own_staff(&u.id) || self.is_leaf(&u.id))
+    }
+
     /// The units a routine draws for, in configuration order. A unit is drawn for when it
     /// holds staff of its own or is a leaf; a parent that only groups other units would
     /// otherwise get an empty draw every month.

@@ -8,8 +8,8 @@ use std::ops::AddAssign;
 use chrono::{Months, NaiveDate, SecondsFormat, TimeDelta};
 
 use super::{
-    Compliance, Counts, Coverage, CoverageRow, MonthTotal, Reach, Row, SystemCoverage, SystemTotal,
-    Totals, UnitCoverage, UnitTotal,
+    Compliance, Counts, Coverage, CoverageRow, MonthTotal, Reach, Row, StaffInformationFigures,
+    StaffInformationUnit, SystemCoverage, SystemTotal, Totals, UnitCoverage, UnitTotal,
 };
 use crate::calendar::{Month, TZ, local_date};
 use crate::clock::Clock;
@@ -62,6 +62,22 @@ pub async fn compliance(
         .into_iter()
         .collect();
     let coverage = coverage(org, &order, &rows, &sampled, from, today);
+    let mut informed: Vec<StaffInformationUnit> = store
+        .staff_information(year)
+        .await?
+        .into_iter()
+        .map(|r| StaffInformationUnit {
+            unit_name: unit_name(org, r.unit.as_str()),
+            unit: r.unit.to_string(),
+            informed_on: r.confirmation.map(|c| c.informed_on),
+        })
+        .collect();
+    informed.sort_by(|a, b| order.unit(&a.unit).cmp(&order.unit(&b.unit)));
+    let staff_information = StaffInformationFigures {
+        units: informed.len() as i64,
+        confirmed: informed.iter().filter(|u| u.informed_on.is_some()).count() as i64,
+        by_unit: informed,
+    };
 
     Ok(Compliance {
         organisation: org.name.clone(),
@@ -72,6 +88,7 @@ pub async fn compliance(
         rows,
         totals,
         coverage,
+        staff_information,
     })
 }
 

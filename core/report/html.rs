@@ -235,6 +235,7 @@ struct Page<'a> {
     checks: ChecksView<'a>,
     #[serde(flatten)]
     coverage: CoverageView,
+    staff_information: &'a super::StaffInformationFigures,
 }
 
 impl<'a> Page<'a> {
@@ -253,6 +254,7 @@ impl<'a> Page<'a> {
                 .collect(),
             checks: ChecksView::new(c),
             coverage: CoverageView::new(&c.coverage),
+            staff_information: &c.staff_information,
         }
     }
 }

@@ -178,6 +178,25 @@ pub struct Compliance {
     pub rows: Vec<Row>,
     pub totals: Totals,
     pub coverage: Coverage,
+    /// The year's staff information (seed 002); absent in reports made before it existed.
+    #[serde(default)]
+    pub staff_information: StaffInformationFigures,
+}
+
+/// Whether each staffed unit's staff were informed about loggkontroll in the report's year:
+/// the units with a record for the year, how many confirmed, and the day per unit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StaffInformationFigures {
+    pub units: i64,
+    pub confirmed: i64,
+    pub by_unit: Vec<StaffInformationUnit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffInformationUnit {
+    pub unit: String,
+    pub unit_name: String,
+    pub informed_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -266,6 +285,15 @@ mod tests {
                     reach,
                 }],
                 overall: reach,
+            },
+            staff_information: StaffInformationFigures {
+                units: 1,
+                confirmed: 1,
+                by_unit: vec![StaffInformationUnit {
+                    unit: "hem".into(),
+                    unit_name: "Hemtjänst, \"Norr\"".into(),
+                    informed_on: NaiveDate::from_ymd_opt(2027, 2, 3),
+                }],
             },
         }
     }

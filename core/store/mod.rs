@@ -20,6 +20,7 @@ pub mod review;
 mod sqlite_bulk;
 pub mod sso;
 mod staff;
+mod staff_information;
 pub mod streamed_import;
 pub mod users;
 

@@ -17,6 +17,7 @@ mod login;
 mod reviewer;
 mod session;
 mod sso;
+mod staff_information;
 mod upload;
 
 use std::collections::HashSet;
@@ -185,6 +186,7 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
             ("/arenden", "Ärenden"),
             ("/delegeringar", "Delegeringar"),
             ("/kontroller", "Riktade kontroller"),
+            ("/personalinformation", "Information till personalen"),
             ("/admin", "Konfiguration"),
             ("/admin/dragningar", "Dragningar"),
             ("/admin/bestallningar", "Beställningar"),
@@ -197,6 +199,7 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
             ("/arenden", "Ärenden"),
             ("/delegeringar", "Delegeringar"),
             ("/kontroller", "Riktade kontroller"),
+            ("/personalinformation", "Information till personalen"),
             ("/utdrag", "Väntande utdrag"),
         ],
         Executive => &[("/rapport", "Rapport")],
@@ -229,6 +232,7 @@ fn templates() -> Handlebars<'static> {
         "checks",
         "check",
         "letter",
+        "staff_information",
         "uploads",
         "admin",
         "draws",
@@ -410,6 +414,11 @@ pub fn router(state: Shared) -> Router {
         .route("/kontroller/{id}/brev", get(checks::letter))
         .route("/kontroller/{id}/skickat", post(checks::dispatch))
         .route("/kontroller/{id}/mottagningsbevis", post(checks::receipt))
+        .route("/personalinformation", get(staff_information::page))
+        .route(
+            "/personalinformation/{id}",
+            post(staff_information::confirm_form),
+        )
         .route("/utdrag", get(reviewer::uploads))
         .route(
             "/bestallningar/{id}/utdrag",
@@ -436,6 +445,11 @@ pub fn router(state: Shared) -> Router {
         .route(
             "/api/delegations",
             get(delegation::api_list).post(delegation::api_unit),
+        )
+        .route("/api/staff-information", get(staff_information::api_list))
+        .route(
+            "/api/staff-information/{id}",
+            post(staff_information::api_confirm),
         )
         .route("/api/cases", get(cases::api_list))
         .route("/api/cases/{id}", get(cases::api_show))

@@ -241,6 +241,27 @@ async fn assert_report_matches(dir: &Path, store: &Store, org: &Organisation) ->
     let overall = counts_of(&json["totals"]["overall"]);
     let like = format!("'{DEMO_YEAR}-%'");
     let n = |sql: String| async move { count(store, &sql).await };
+    // Issue 11: the yearly staff information, straight from its table.
+    let informed = &json["staff_information"];
+    assert_eq!(
+        informed["units"],
+        n(format!(
+            "SELECT COUNT(*) FROM staff_information WHERE year = {DEMO_YEAR}"
+        ))
+        .await
+    );
+    assert_eq!(
+        informed["confirmed"],
+        n(format!(
+            "SELECT COUNT(*) FROM staff_information WHERE year = {DEMO_YEAR} AND confirmed_at IS NOT NULL"
+        ))
+        .await
+    );
+    assert_eq!(
+        informed["units"].as_i64().unwrap(),
+        org.staffed_units().count() as i64,
+        "every staffed unit has its record"
+    );
     assert_eq!(
         overall.planned,
         n(format!(
@@ -789,4 +810,92 @@ fn a_unit_name_that_is_a_formula_is_neutralised_in_the_csv() {
         .collect();
     assert!(names.contains(&format!("'{evil}")), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with('=')), "{names:?}");
+}
+
+per_backend!(#[tokio::test] async fn the_yearly_staff_information_is_made_confirmed_and_counted);
+async fn the_yearly_staff_information_is_made_confirmed_and_counted(db: TestDb) {
+    use loggvakt::model::user::{Role, User};
+    use loggvakt::staff_information::{self, StaffInformationError};
+    let cfg = ConfigDir::new(
+        SMALL_ORG,
+        Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])),
+    );
+    let org = loggvakt::config::load(cfg.path()).expect("config");
+    let store = db.open().await;
+    let b = db.backend;
+    let clock = Clock::starting_at(instant("2027-01-04T08:00:00Z"));
+    let cx = loggvakt::stage::Stage::new(&store, &org, &clock, "scheduler:test");
+    // One record per staffed unit (vård only groups the others), made once.
+    assert_eq!(
+        staff_information::create_yearly(&cx).await.unwrap(),
+        2,
+        "[{b}]"
+    );
+    assert_eq!(
+        staff_information::create_yearly(&cx).await.unwrap(),
+        0,
+        "[{b}]"
+    );
+    let records = store.staff_information(2027).await.unwrap();
+    let hem = records.iter().find(|r| r.unit == "hemtjanst").unwrap().id;
+    let user = |name: &str| User {
+        id: 0,
+        username: name.into(),
+        name: name.into(),
+        email: format!("{name}@example.se"),
+        role: Role::Reviewer,
+        units: Vec::new(),
+        disabled: false,
+    };
+    let on = "2027-01-03".parse().unwrap();
+    assert!(matches!(
+        staff_information::confirm(&cx, &user("bo"), hem, on, "APT").await,
+        Err(StaffInformationError::NotAllowed)
+    ));
+    assert!(matches!(
+        staff_information::confirm(
+            &cx,
+            &user("hanna"),
+            hem,
+            "2026-12-30".parse().unwrap(),
+            "APT"
+        )
+        .await,
+        Err(StaffInformationError::BadDay { year: 2027 })
+    ));
+    staff_information::confirm(&cx, &user("hanna"), hem, on, "Arbetsplatsträff")
+        .await
+        .unwrap();
+    assert!(matches!(
+        staff_information::confirm(&cx, &user("hanna"), hem, on, "igen").await,
+        Err(StaffInformationError::Confirmed)
+    ));
+
+    let got = report::compliance(&store, &org, 2027, &clock)
+        .await
+        .unwrap();
+    let confirmed = count(
+        &store,
+        "SELECT COUNT(*) FROM staff_information WHERE year = 2027 AND confirmed_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(
+        (got.staff_information.units, got.staff_information.confirmed),
+        (2, confirmed),
+        "[{b}]"
+    );
+    assert_eq!(confirmed, 1);
+    let days: Vec<(&str, Option<chrono::NaiveDate>)> = got
+        .staff_information
+        .by_unit
+        .iter()
+        .map(|u| (u.unit.as_str(), u.informed_on))
+        .collect();
+    assert_eq!(
+        days,
+        [("hemtjanst", Some(on)), ("boende", None)],
+        "[{b}] configuration order"
+    );
+    let html = report::to_html(&got);
+    assert!(html.contains("1 av 2 enheter har bekräftat"), "[{b}]");
 }

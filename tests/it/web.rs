@@ -613,3 +613,57 @@ async fn the_task_page_is_minimal_until_a_row_is_opened_and_each_opening_is_audi
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(opened().await.len(), 2);
 }
+
+/// Issue 11, yearly staff information (seed 002): the year's record of each unit waits on
+/// its chef's page; the chef confirms the day and how; another unit's chef may not; the
+/// report counts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chef_confirms_the_yearly_staff_information_and_the_report_counts_it() {
+    let app = TestApp::spawn().await;
+    let hanna = app.login("hanna").await;
+    let page = hanna.page("/personalinformation").await;
+    assert!(page.contains("Information till personalen 2027"), "{page}");
+    assert!(page.contains("Aldrig bekräftad"), "{page}");
+    let records = hanna.json("/api/staff-information").await;
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 1, "hemtjänst's only: {records:?}");
+    let id = records[0]["id"].as_i64().unwrap();
+
+    let bo = app.login("bo").await;
+    let res = bo
+        .submit(
+            &format!("/personalinformation/{id}"),
+            &[("informed_on", "2027-05-03"), ("how", "APT")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = hanna
+        .submit(
+            &format!("/personalinformation/{id}"),
+            &[("informed_on", "2027-05-03"), ("how", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = hanna
+        .submit(
+            &format!("/personalinformation/{id}"),
+            &[("informed_on", "2027-05-03"), ("how", "Arbetsplatsträff")],
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let page = hanna.page("/personalinformation").await;
+    assert!(
+        page.contains("Informerad 2027-05-03 (Arbetsplatsträff)"),
+        "{page}"
+    );
+
+    let ledning = app.login("ledning").await;
+    let report = ledning.json("/rapport.json?year=2027").await;
+    assert_eq!(report["staff_information"]["units"], 2);
+    assert_eq!(report["staff_information"]["confirmed"], 1);
+    let html = ledning.page("/rapport?year=2027").await;
+    assert!(
+        html.contains("1 av 2 enheter"),
+        "the printed report says it"
+    );
+}
