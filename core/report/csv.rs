@@ -23,7 +23,7 @@ pub const CSV_COLUMNS: [&str; 17] = [
     "by_hand",
 ];
 
-fn count_cells(c: &Counts) -> [i64; 13] {
+pub(super) fn count_cells(c: &Counts) -> [i64; 13] {
     [
         c.planned,
         c.empty,
@@ -57,7 +57,19 @@ pub fn neutralised(text: &str) -> String {
 /// and coverage are left out: a spreadsheet sums the rows itself, and coverage is per unit
 /// and system, not per month.
 pub fn to_csv(report: &Compliance) -> String {
+    write(report, b',')
+}
+
+/// The same rows as Swedish Excel opens a CSV file by double-click: `;` between fields (the
+/// comma is the decimal sign there) and a byte-order mark, without which Excel reads UTF-8
+/// as Windows-1252 and "Hemtjänst" turns into "HemtjÃ¤nst".
+pub fn to_excel_csv(report: &Compliance) -> String {
+    format!("\u{feff}{}", write(report, b';'))
+}
+
+fn write(report: &Compliance, delimiter: u8) -> String {
     let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     // Writing to a Vec cannot fail.

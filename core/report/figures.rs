@@ -8,8 +8,9 @@ use std::ops::AddAssign;
 use chrono::{Months, NaiveDate, SecondsFormat, TimeDelta};
 
 use super::{
-    Compliance, Counts, Coverage, CoverageRow, MonthTotal, Reach, Row, StaffInformationFigures,
-    StaffInformationUnit, SystemCoverage, SystemTotal, Totals, UnitCoverage, UnitTotal,
+    Compliance, Counts, Coverage, CoverageRow, FollowUp, MonthTotal, Reach, Row,
+    StaffInformationFigures, StaffInformationUnit, SystemCoverage, SystemTotal, Totals,
+    UnitCoverage, UnitTotal,
 };
 use crate::calendar::{Month, TZ, local_date};
 use crate::clock::Clock;
@@ -89,6 +90,66 @@ pub async fn compliance(
         totals,
         coverage,
         staff_information,
+        follow_up: follow_up(store, year, now).await?,
+    })
+}
+
+/// The year's targeted checks, patients' requests, cases and deliveries.
+async fn follow_up(
+    store: &Store,
+    year: i32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<FollowUp, StoreError> {
+    use chrono::TimeZone;
+    let start = |y: i32| {
+        TZ.with_ymd_and_hms(y, 1, 1, 0, 0, 0)
+            .single()
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(|| StoreError::Corrupt(format!("year {y} is out of range")))
+    };
+    let facts = store
+        .follow_up_facts(start(year)?, start(year + 1)?, now)
+        .await?;
+    let kind = |k: &str| {
+        facts
+            .checks
+            .iter()
+            .find(|(kind, _)| kind == k)
+            .map_or(0, |(_, n)| *n)
+    };
+    let decided = |d: &str| {
+        facts
+            .cases
+            .iter()
+            .find(|(decision, _)| decision.as_deref() == Some(d))
+            .map_or(0, |(_, n)| *n)
+    };
+    let days: Vec<i64> = facts
+        .requests
+        .iter()
+        .filter_map(|(received, sent)| sent.map(|at| (local_date(at) - *received).num_days()))
+        .collect();
+    Ok(FollowUp {
+        targeted_checks: kind("user") + kind("patient"),
+        targeted_by_user: kind("user"),
+        targeted_by_patient: kind("patient"),
+        patient_requests: facts.requests.len() as i64,
+        requests_handed_over: days.len() as i64,
+        handover_days_mean: (!days.is_empty())
+            .then(|| (days.iter().sum::<i64>() as f64 / days.len() as f64 * 10.0).round() / 10.0),
+        handover_days_max: days.iter().copied().max(),
+        cases_opened: facts.cases.iter().map(|(_, n)| n).sum(),
+        cases_open: facts
+            .cases
+            .iter()
+            .filter(|(d, _)| d.is_none())
+            .map(|(_, n)| n)
+            .sum(),
+        cases_no_breach: decided("no_breach"),
+        cases_breach_labour_law: decided("breach_labour_law"),
+        cases_police_report: decided("police_report"),
+        deliveries_overdue: facts.orders_overdue,
+        deliveries_failed: facts.orders_failed,
     })
 }
 

@@ -236,6 +236,7 @@ struct Page<'a> {
     #[serde(flatten)]
     coverage: CoverageView,
     staff_information: &'a super::StaffInformationFigures,
+    follow_up: &'a super::FollowUp,
 }
 
 impl<'a> Page<'a> {
@@ -255,6 +256,7 @@ impl<'a> Page<'a> {
             checks: ChecksView::new(c),
             coverage: CoverageView::new(&c.coverage),
             staff_information: &c.staff_information,
+            follow_up: &c.follow_up,
         }
     }
 }

@@ -49,8 +49,10 @@ use crate::clock::Clock;
 mod csv;
 mod figures;
 mod html;
+mod xlsx;
 
-pub use self::csv::{CSV_COLUMNS, to_csv};
+pub use self::csv::{CSV_COLUMNS, to_csv, to_excel_csv};
+pub use self::xlsx::to_xlsx;
 pub use crate::model::report::Counts;
 pub use figures::compliance;
 pub use html::to_html;
@@ -181,6 +183,35 @@ pub struct Compliance {
     /// The year's staff information (seed 002); absent in reports made before it existed.
     #[serde(default)]
     pub staff_information: StaffInformationFigures,
+    /// What followed up the checks in the year: targeted checks, patients' requests, cases
+    /// and deliveries (counts only).
+    #[serde(default)]
+    pub follow_up: FollowUp,
+}
+
+/// The year's follow-up, counted by when each thing began (a check or request when it was
+/// made, a case when it was opened, an order when it was created), in Swedish local time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// Targeted checks by user or by patient (scheduled ones included).
+    pub targeted_checks: i64,
+    pub targeted_by_user: i64,
+    pub targeted_by_patient: i64,
+    pub patient_requests: i64,
+    /// Requests whose extract was sent to the patient.
+    pub requests_handed_over: i64,
+    /// Days from a request's arrival to its extract's dispatch: the mean and the longest.
+    pub handover_days_mean: Option<f64>,
+    pub handover_days_max: Option<i64>,
+    pub cases_opened: i64,
+    pub cases_open: i64,
+    pub cases_no_breach: i64,
+    pub cases_breach_labour_law: i64,
+    pub cases_police_report: i64,
+    /// Orders still awaiting their extract past the day it was due, now.
+    pub deliveries_overdue: i64,
+    /// Orders that failed for good.
+    pub deliveries_failed: i64,
 }
 
 /// Whether each staffed unit's staff were informed about loggkontroll in the report's year:
@@ -294,6 +325,18 @@ mod tests {
                     unit_name: "Hemtjänst, \"Norr\"".into(),
                     informed_on: NaiveDate::from_ymd_opt(2027, 2, 3),
                 }],
+            },
+            follow_up: FollowUp {
+                targeted_checks: 2,
+                targeted_by_user: 1,
+                targeted_by_patient: 1,
+                patient_requests: 1,
+                requests_handed_over: 1,
+                handover_days_mean: Some(6.0),
+                handover_days_max: Some(6),
+                cases_opened: 1,
+                cases_open: 1,
+                ..FollowUp::default()
             },
         }
     }

@@ -119,3 +119,76 @@ impl Store {
         .await?)
     }
 }
+
+/// The raw facts of a year's follow-up (see `report::FollowUp`), between two instants.
+#[derive(Debug, Default)]
+pub(crate) struct FollowUpFacts {
+    /// (kind, count) of the checks made.
+    pub checks: Vec<(String, i64)>,
+    /// (received_on, dispatched_at) of the patients' requests made.
+    pub requests: Vec<(NaiveDate, Option<DateTime<Utc>>)>,
+    /// (decision, count) of the cases opened; `None` while undecided.
+    pub cases: Vec<(Option<String>, i64)>,
+    pub orders_overdue: i64,
+    pub orders_failed: i64,
+}
+
+impl Store {
+    pub(crate) async fn follow_up_facts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<FollowUpFacts> {
+        let (from, to) = (ts(from), ts(to));
+        let checks: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM checks WHERE created_at >= $1 AND created_at < $2 \
+             GROUP BY kind ORDER BY kind",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(self.pool())
+        .await?;
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT r.received_on, r.dispatched_at FROM patient_requests r \
+             JOIN checks c ON c.id = r.check_id WHERE c.created_at >= $1 AND c.created_at < $2",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(self.pool())
+        .await?;
+        let mut requests = Vec::with_capacity(rows.len());
+        for (received, dispatched) in rows {
+            requests.push((
+                super::parse_date(&received)?,
+                dispatched.as_deref().map(super::parse_ts).transpose()?,
+            ));
+        }
+        let cases: Vec<(Option<String>, i64)> = sqlx::query_as(
+            "SELECT decision, COUNT(*) FROM cases WHERE opened_at >= $1 AND opened_at < $2 \
+             GROUP BY decision",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(self.pool())
+        .await?;
+        let (orders_overdue, orders_failed): (i64, i64) = sqlx::query_as(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN state = 'awaiting_delivery' AND deliver_by < $3 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) \
+             FROM orders WHERE created_at >= $1 AND created_at < $2",
+        )
+        .bind(&from)
+        .bind(&to)
+        .bind(ts(now))
+        .fetch_one(self.pool())
+        .await?;
+        Ok(FollowUpFacts {
+            checks,
+            requests,
+            cases,
+            orders_overdue,
+            orders_failed,
+        })
+    }
+}

@@ -66,7 +66,9 @@ pub async fn report(
         "<body>\n<nav class=\"lv-web\" style=\"font-family:sans-serif;padding:.5em 0\">\
          <style>@media print {{ .lv-web {{ display: none }} }}</style>\
          <a href=\"/\">loggvakt</a> · <a href=\"/rapport?year={prev}\">{prev}</a>{next} · \
-         <a href=\"/rapport.csv?year={year}\">Ladda ner CSV</a> · <a href=\"/rapport.json?year={year}\">JSON</a></nav>",
+         <a href=\"/rapport.xlsx?year={year}\">Ladda ner Excel</a> · \
+         <a href=\"/rapport-excel.csv?year={year}\">CSV för Excel</a> · \
+         <a href=\"/rapport.csv?year={year}\">CSV</a> · <a href=\"/rapport.json?year={year}\">JSON</a></nav>",
         prev = year - 1,
     );
     Ok(Html(c.html.replacen("<body>", &nav, 1)).into_response())
@@ -87,6 +89,52 @@ pub async fn report_csv(
             ),
         ],
         report::to_csv(&c.compliance),
+    )
+        .into_response())
+}
+
+/// The CSV as Swedish Excel opens it: `;` and a byte-order mark.
+pub async fn report_excel_csv(
+    State(state): State<Shared>,
+    session: Session,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, WebError> {
+    let c = compliance(&state, &session, &q).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"loggkontroller-excel.csv\"",
+            ),
+        ],
+        report::to_excel_csv(&c.compliance),
+    )
+        .into_response())
+}
+
+pub async fn report_xlsx(
+    State(state): State<Shared>,
+    session: Session,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, WebError> {
+    let c = compliance(&state, &session, &q).await?;
+    let bytes = report::to_xlsx(&c.compliance).map_err(|e| {
+        tracing::error!("report workbook: {e}");
+        WebError::Internal
+    })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"loggkontroller.xlsx\"",
+            ),
+        ],
+        bytes,
     )
         .into_response())
 }

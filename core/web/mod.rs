@@ -434,6 +434,8 @@ pub fn router(state: Shared) -> Router {
         .route("/rapport", get(executive::report))
         .route("/rapport.csv", get(executive::report_csv))
         .route("/rapport.json", get(executive::report_json))
+        .route("/rapport.xlsx", get(executive::report_xlsx))
+        .route("/rapport-excel.csv", get(executive::report_excel_csv))
         .route("/revision", get(auditor::trail))
         .route("/revision/dragningar/{id}", get(auditor::verify))
         .route("/api/openapi.json", get(api::openapi))

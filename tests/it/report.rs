@@ -899,3 +899,178 @@ async fn the_yearly_staff_information_is_made_confirmed_and_counted(db: TestDb) 
     let html = report::to_html(&got);
     assert!(html.contains("1 av 2 enheter har bekräftat"), "[{b}]");
 }
+
+per_backend!(#[tokio::test] async fn the_follow_up_figures_match_the_tables);
+async fn the_follow_up_figures_match_the_tables(db: TestDb) {
+    use loggvakt::checks;
+    use loggvakt::model::check::{CheckKind, NewCheck};
+    let cfg = ConfigDir::new(
+        SMALL_ORG,
+        Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])),
+    );
+    let org = loggvakt::config::load(cfg.path()).expect("config");
+    let store = db.open().await;
+    let b = db.backend;
+    let s = &store;
+    let clock = Clock::starting_at(instant("2027-05-20T12:00:00Z"));
+    let new = |kind, subject: String, unit: Option<&str>, request| NewCheck {
+        kind,
+        system: "cosmic".into(),
+        unit: unit.map(Into::into),
+        subject,
+        from: "2027-04-01".parse().unwrap(),
+        to: "2027-04-30".parse().unwrap(),
+        reason: "misstanke".into(),
+        request,
+    };
+    let patient = crate::support::personnummer("121212", 3);
+    let mut orders = Vec::new();
+    for check in [
+        new(CheckKind::User, "C800001".into(), None, None),
+        new(CheckKind::Patient, patient.clone(), Some("vard"), None),
+        new(
+            CheckKind::PatientRequest,
+            patient.clone(),
+            Some("vard"),
+            Some(("2027-05-11".parse().unwrap(), "pass".into(), "Vera".into())),
+        ),
+        new(
+            CheckKind::PatientRequest,
+            patient,
+            Some("vard"),
+            Some((
+                "2027-05-18".parse().unwrap(),
+                "körkort".into(),
+                "Vera".into(),
+            )),
+        ),
+    ] {
+        let (id, order) = checks::create(s, &org, &clock, "test", check)
+            .await
+            .unwrap();
+        orders.push((id, order));
+    }
+    // The first request was handed over on the 15th: 4 days.
+    let handed = Clock::starting_at(instant("2027-05-15T09:00:00Z"));
+    checks::record_dispatch(s, &handed, "test", orders[2].0, "RR1")
+        .await
+        .unwrap();
+    // One order failed for good, one is past its delivery day.
+    let exec = |sql: String| async move {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(s.pool())
+            .await
+            .unwrap()
+    };
+    exec(format!(
+        "UPDATE orders SET state = 'failed' WHERE id = {}",
+        orders[0].1
+    ))
+    .await;
+    exec(format!(
+        "UPDATE orders SET state = 'awaiting_delivery', deliver_by = '2027-05-19T00:00:00.000000Z' WHERE id = {}",
+        orders[1].1
+    ))
+    .await;
+    // Two cases: one decided (no breach), one open.
+    let d = state::draw(
+        s,
+        &org,
+        "r1",
+        "hemtjanst",
+        "2027-05-03",
+        &["s0001"],
+        DrawStatus::Done,
+    )
+    .await;
+    let t = state::draw_task(
+        s,
+        d,
+        "2027-05-15T00:00:00Z",
+        Some(("2027-05-10T00:00:00Z", ReviewOutcome::MedAnmarkning)),
+    )
+    .await;
+    state::case(s, t, true).await;
+    let d = state::draw(
+        s,
+        &org,
+        "r2",
+        "hemtjanst",
+        "2027-05-03",
+        &["s0002"],
+        DrawStatus::Done,
+    )
+    .await;
+    let t = state::draw_task(
+        s,
+        d,
+        "2027-05-15T00:00:00Z",
+        Some(("2027-05-10T00:00:00Z", ReviewOutcome::MedAnmarkning)),
+    )
+    .await;
+    state::case(s, t, false).await;
+
+    let got = report::compliance(s, &org, 2027, &clock)
+        .await
+        .unwrap()
+        .follow_up;
+    let n = |sql: &'static str| async move { count(s, sql).await };
+    assert_eq!(
+        got.targeted_by_user,
+        n("SELECT COUNT(*) FROM checks WHERE kind = 'user'").await,
+        "[{b}]"
+    );
+    assert_eq!(
+        got.targeted_by_patient,
+        n("SELECT COUNT(*) FROM checks WHERE kind = 'patient'").await
+    );
+    assert_eq!(
+        got.targeted_checks,
+        n("SELECT COUNT(*) FROM checks WHERE kind <> 'patient_request'").await
+    );
+    assert_eq!(
+        got.patient_requests,
+        n("SELECT COUNT(*) FROM patient_requests").await
+    );
+    assert_eq!(
+        got.requests_handed_over,
+        n("SELECT COUNT(*) FROM patient_requests WHERE dispatched_at IS NOT NULL").await
+    );
+    assert_eq!(
+        (got.handover_days_mean, got.handover_days_max),
+        (Some(4.0), Some(4)),
+        "[{b}]"
+    );
+    assert_eq!(got.cases_opened, n("SELECT COUNT(*) FROM cases").await);
+    assert_eq!(
+        got.cases_open,
+        n("SELECT COUNT(*) FROM cases WHERE decision IS NULL").await
+    );
+    assert_eq!(
+        got.cases_no_breach,
+        n("SELECT COUNT(*) FROM cases WHERE decision = 'no_breach'").await
+    );
+    assert_eq!(
+        (got.cases_breach_labour_law, got.cases_police_report),
+        (0, 0)
+    );
+    assert_eq!(
+        got.deliveries_failed,
+        n("SELECT COUNT(*) FROM orders WHERE state = 'failed'").await
+    );
+    assert_eq!(
+        got.deliveries_overdue,
+        n("SELECT COUNT(*) FROM orders WHERE state = 'awaiting_delivery' AND deliver_by < '2027-05-20T12:00:00.000000Z'").await
+    );
+    assert_eq!(
+        (
+            got.targeted_checks,
+            got.patient_requests,
+            got.cases_opened,
+            got.deliveries_failed,
+            got.deliveries_overdue
+        ),
+        (2, 2, 2, 1, 1),
+        "[{b}] the figures are not all zero"
+    );
+}

@@ -667,3 +667,53 @@ async fn a_chef_confirms_the_yearly_staff_information_and_the_report_counts_it()
         "the printed report says it"
     );
 }
+
+/// Issue 11: the report opens right in Swedish Excel: the workbook holds the JSON's numbers
+/// (read back with calamine, as a spreadsheet program reads it), and the CSV for Excel has a
+/// byte-order mark and `;` between fields.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_exports_open_in_swedish_excel_with_the_jsons_numbers() {
+    use calamine::{Data, DataType, Reader, Xlsx};
+    let app = TestApp::spawn().await;
+    let ledning = app.login("ledning").await;
+    let json = ledning.json("/rapport.json?year=2027").await;
+    let res = ledning.get("/rapport.xlsx?year=2027").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.bytes().await.unwrap();
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("Kontroller").unwrap();
+    let mut rows = sheet.rows();
+    let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(header, loggvakt::report::CSV_COLUMNS);
+    let want = json["rows"].as_array().unwrap();
+    let got: Vec<&[Data]> = rows.collect();
+    assert_eq!(got.len(), want.len());
+    assert!(!want.is_empty());
+    for (cells, row) in got.iter().zip(want) {
+        for (cell, key) in cells.iter().zip(loggvakt::report::CSV_COLUMNS) {
+            match &row[key] {
+                Value::String(s) => assert_eq!(&cell.to_string(), s, "{key}"),
+                Value::Number(n) => assert_eq!(cell.as_f64(), n.as_f64(), "{key}"),
+                other => panic!("{key}: {other}"),
+            }
+        }
+    }
+    let follow = book.worksheet_range("Uppföljning").unwrap();
+    for r in follow.rows().skip(1) {
+        let key = r[0].to_string();
+        let value = if key == "staff_information_confirmed" {
+            json["staff_information"]["confirmed"].as_f64()
+        } else {
+            json["follow_up"][&key].as_f64()
+        };
+        assert_eq!(r.get(1).and_then(|c| c.as_f64()), value, "{key}");
+    }
+
+    let csv = ledning.get("/rapport-excel.csv?year=2027").await;
+    let bytes = csv.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "a byte-order mark");
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    let first = text.lines().next().unwrap();
+    assert_eq!(first, loggvakt::report::CSV_COLUMNS.join(";"));
+    assert_eq!(text.lines().count(), want.len() + 1);
+}
