@@ -205,9 +205,21 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
         Executive => &[("/rapport", "Rapport")],
         Auditor => &[("/revision", "Granskningsspår"), ("/rapport", "Rapport")],
     };
+    // The page the user is on: the link whose address is the longest start of the path
+    // (`/admin/dragningar/…` is "Dragningar", not "Konfiguration").
+    let current = links
+        .iter()
+        .map(|(href, _)| *href)
+        .filter(|href| {
+            s.path == *href
+                || s.path
+                    .strip_prefix(href)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .max_by_key(|href| href.len());
     links
         .iter()
-        .map(|(href, label)| json!({"href": href, "label": label}))
+        .map(|(href, label)| json!({"href": href, "label": label, "current": Some(*href) == current}))
         .collect()
 }
 

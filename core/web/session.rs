@@ -18,6 +18,8 @@ pub struct Session {
     pub token_hash: String,
     /// The API token the request came with, instead of a login.
     pub api_token: Option<i64>,
+    /// The path asked for, so that the menu marks the page the user is on.
+    pub path: String,
 }
 
 impl Session {
@@ -77,6 +79,7 @@ pub(super) async fn load(headers: &HeaderMap, state: &Shared) -> Result<Session,
         csrf,
         token_hash: hash,
         api_token: None,
+        path: String::new(),
     })
 }
 
@@ -87,7 +90,9 @@ impl FromRequestParts<Shared> for Session {
         parts: &mut Parts,
         state: &Shared,
     ) -> Result<Self, Self::Rejection> {
-        load(&parts.headers, state).await
+        let mut session = load(&parts.headers, state).await?;
+        session.path = parts.uri.path().to_owned();
+        Ok(session)
     }
 }
 
@@ -127,6 +132,7 @@ impl FromRequestParts<Shared> for ApiSession {
                 csrf: String::new(),
                 token_hash: String::new(),
                 api_token: Some(id),
+                path: parts.uri.path().to_owned(),
             }));
         }
         let session = load(&parts.headers, state).await?;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accessibility;
 mod analyze;
 mod anchor;
 mod api_tokens;

@@ -231,6 +231,17 @@ impl Browser {
         self.type_into(css, text).await;
     }
 
+    /// Runs `script` in the page as an asynchronous script (its last argument is the
+    /// callback) and returns what it hands back.
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.call(
