@@ -9,9 +9,11 @@ use serde_json::{Value, json};
 use super::admin::orders_json;
 use super::auditor::{verdict_json, verification_json};
 use super::executive::YearQuery;
-use super::reviewer::{complete_task, record_shown, reviewable, visible_tasks};
+use super::reviewer::{
+    Full, complete_task, record_full_shown, record_shown, reviewable, visible_tasks,
+};
 use super::session::ApiSession;
-use super::{ApiError, Shared};
+use super::{ApiError, Shared, WebError};
 use crate::model::user::Role;
 use crate::store::audit;
 
@@ -37,18 +39,67 @@ pub async fn tasks(State(state): State<Shared>, ApiSession(s): ApiSession) -> Ap
     Ok(Json(json!(visible_tasks(&state, &s.user).await?)))
 }
 
+#[derive(Deserialize, Default)]
+pub struct RowsQuery {
+    /// Open this row in full (its id).
+    row: Option<i64>,
+    /// Open this user's rows in full (their username).
+    user: Option<String>,
+}
+
+/// A task and its rows. As on the page (seed 003), each row shows what is enough to judge
+/// (time, user, patient, unit, action, flags) unless `?row=` or `?user=` opens it in full,
+/// which the audit trail records.
 pub async fn task(
     State(state): State<Shared>,
     ApiSession(s): ApiSession,
     Path(id): Path<i64>,
+    Query(q): Query<RowsQuery>,
 ) -> ApiResult {
     s.require(&[Role::Reviewer, Role::Admin])?;
     let d = reviewable(&state, &s, id).await?;
     let (task, users, events, case) = (&d.task, &d.users, &d.events, d.case);
     let periods = &d.periods;
     record_shown(&state, &s, id, events.len()).await?;
+    let full = match (q.row, q.user.as_deref().map(str::trim)) {
+        (Some(row), _) => Some(Full::Row(row)),
+        (None, Some(u)) if !u.is_empty() => Some(Full::User(u.to_owned())),
+        _ => None,
+    };
+    let opened: Vec<i64> = full.as_ref().map_or_else(Vec::new, |f| {
+        events
+            .iter()
+            .filter(|e| f.covers(e))
+            .map(|e| e.id)
+            .collect()
+    });
+    let raw = match &full {
+        Some(f) if !opened.is_empty() => {
+            record_full_shown(&state, &s, id, f, opened.len()).await?;
+            state.store.events_raw(&opened).await?
+        }
+        Some(_) => return Err(WebError::NotFound.into()),
+        None => Default::default(),
+    };
+    let rows: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            if opened.contains(&e.id) {
+                let mut v = json!(e);
+                v["raw"] = json!(raw.get(&e.id));
+                v["full"] = json!(true);
+                v
+            } else {
+                json!({
+                    "id": e.id, "time": e.event.time, "user_id": e.event.user_id,
+                    "patient_id": e.event.patient_id, "care_unit": e.event.care_unit,
+                    "action": e.event.action, "flags": e.flags, "full": false,
+                })
+            }
+        })
+        .collect();
     Ok(Json(
-        json!({"task": task, "users": users, "periods": periods, "events": events, "case": case, "checklist": crate::model::task::CHECKLIST}),
+        json!({"task": task, "users": users, "periods": periods, "events": rows, "case": case, "checklist": crate::model::task::CHECKLIST}),
     ))
 }
 

@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Session, Shared, WebError};
+use super::session::ApiSession;
+use super::{ApiError, Session, Shared, WebError};
 use crate::calendar::local_minute as local;
 use crate::checks::{self, CheckError};
 use crate::model::check::{Check, CheckKind, NewCheck};
@@ -70,8 +71,15 @@ fn check_error(e: CheckError) -> WebError {
             "Perioden slutar i framtiden; loggen kan begäras till och med i dag ({today})."
         )),
         CheckError::Empty(what) => WebError::BadRequest(format!(
-            "Ett obligatoriskt fält är tomt ({}).",
-            what.trim_start_matches("--")
+            "Ett obligatoriskt fält är tomt: {}.",
+            match what {
+                "--identity-document" => "id-handling",
+                "--identity-checked-by" => "identiteten kontrollerad av",
+                "--reason" => "skäl",
+                "--registered-mail" => "det rekommenderade brevets nummer",
+                "the username" => "användarnamn",
+                other => other.trim_start_matches("--"),
+            }
         )),
         CheckError::NotARequest(_) => {
             WebError::BadRequest("Kontrollen är inte en begäran från en patient.".into())
@@ -131,8 +139,7 @@ pub async fn list(State(state): State<Shared>, session: Session) -> Result<Respo
 }
 
 #[derive(Deserialize)]
-pub struct CheckForm {
-    csrf: String,
+pub struct CheckBody {
     /// `user`, `patient` or `patient_request`.
     #[serde(default)]
     kind: String,
@@ -158,20 +165,16 @@ pub struct CheckForm {
     identity_checked_by: String,
 }
 
-pub async fn create(
-    State(state): State<Shared>,
-    session: Session,
-    Form(f): Form<CheckForm>,
-) -> Result<Response, WebError> {
+/// Makes the check (or the patient's request) and its order; returns the check's id.
+async fn create_check(state: &Shared, session: &Session, f: &CheckBody) -> Result<i64, WebError> {
     session.require(CHEFS)?;
-    session.check_csrf(&f.csrf)?;
     let kind = CheckKind::parse(f.kind.trim())
         .ok_or_else(|| WebError::BadRequest("Välj vilken sorts kontroll.".into()))?;
     let unit = f.unit.trim();
     if unit.is_empty() && kind != CheckKind::User {
         return Err(WebError::BadRequest("Välj enhet.".into()));
     }
-    let units = units_of(&state, &session.user);
+    let units = units_of(state, &session.user);
     if !unit.is_empty() && !units.iter().any(|u| u == unit) {
         return Err(WebError::Forbidden);
     }
@@ -199,7 +202,6 @@ pub async fn create(
         reason,
         request,
     };
-    let actor = session.actor();
     // A user check without a unit goes to the user's own unit: that must be one of the
     // chef's too.
     if new.unit.is_none()
@@ -212,9 +214,27 @@ pub async fn create(
     {
         return Err(WebError::Forbidden);
     }
+    let actor = session.actor();
     let (id, _order) = checks::create(&state.store, &state.org, &state.clock, &actor, new)
         .await
         .map_err(check_error)?;
+    Ok(id)
+}
+
+#[derive(Deserialize)]
+pub struct CheckForm {
+    csrf: String,
+    #[serde(flatten)]
+    body: CheckBody,
+}
+
+pub async fn create(
+    State(state): State<Shared>,
+    session: Session,
+    Form(f): Form<CheckForm>,
+) -> Result<Response, WebError> {
+    session.check_csrf(&f.csrf)?;
+    let id = create_check(&state, &session, &f.body).await?;
     Ok(Redirect::to(&format!("/kontroller/{id}")).into_response())
 }
 
@@ -266,14 +286,10 @@ pub async fn show(
     ))
 }
 
-/// The patient's extract as a printable letter: the time and the care unit of each access in
-/// the period, nothing about who. Showing it is recorded in the audit trail.
-pub async fn letter(
-    State(state): State<Shared>,
-    session: Session,
-    Path(id): Path<i64>,
-) -> Result<Response, WebError> {
-    let check = followed(&state, &session, id).await?;
+/// The patient's extract: the time and the care unit of each access in the period, nothing
+/// about who. Reading it is recorded in the audit trail.
+async fn extract(state: &Shared, session: &Session, id: i64) -> Result<Value, WebError> {
+    let check = followed(state, session, id).await?;
     if check.kind == CheckKind::User {
         return Err(WebError::NotFound);
     }
@@ -301,29 +317,53 @@ pub async fn letter(
         12 => format!("{}-{}", &check.subject[..8], &check.subject[8..]),
         _ => check.subject.clone(),
     };
-    Ok(state.page(
-        Some(&session),
-        "Loggutdrag till patient",
-        "letter",
-        json!({
-            "organisation": state.org.name,
-            "patient": patient,
-            "system": check.system,
-            "from": check.from.date(),
-            "to": (check.to - chrono::TimeDelta::seconds(1)).date(),
-            "rows": rows,
-            "request": check.request.as_ref().map(|r| json!({"received_on": r.received_on})),
-            "signer": session.user.name,
-            "today": crate::calendar::local_date(state.clock.now()).to_string(),
-        }),
-    ))
+    Ok(json!({
+        "organisation": state.org.name,
+        "patient": patient,
+        "system": check.system,
+        "from": check.from.date(),
+        "to": (check.to - chrono::TimeDelta::seconds(1)).date(),
+        "rows": rows,
+        "request": check.request.as_ref().map(|r| json!({"received_on": r.received_on})),
+        "signer": session.user.name,
+        "today": crate::calendar::local_date(state.clock.now()).to_string(),
+    }))
+}
+
+/// The patient's extract as a printable letter.
+pub async fn letter(
+    State(state): State<Shared>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let data = extract(&state, &session, id).await?;
+    Ok(state.page(Some(&session), "Loggutdrag till patient", "letter", data))
+}
+
+#[derive(Deserialize)]
+pub struct DispatchBody {
+    #[serde(default)]
+    registered_mail: String,
+}
+
+async fn record_dispatch(
+    state: &Shared,
+    session: &Session,
+    id: i64,
+    b: &DispatchBody,
+) -> Result<(), WebError> {
+    followed(state, session, id).await?;
+    let actor = session.actor();
+    checks::record_dispatch(&state.store, &state.clock, &actor, id, &b.registered_mail)
+        .await
+        .map_err(check_error)
 }
 
 #[derive(Deserialize)]
 pub struct DispatchForm {
     csrf: String,
-    #[serde(default)]
-    registered_mail: String,
+    #[serde(flatten)]
+    body: DispatchBody,
 }
 
 pub async fn dispatch(
@@ -333,19 +373,35 @@ pub async fn dispatch(
     Form(f): Form<DispatchForm>,
 ) -> Result<Response, WebError> {
     session.check_csrf(&f.csrf)?;
-    followed(&state, &session, id).await?;
-    let actor = session.actor();
-    checks::record_dispatch(&state.store, &state.clock, &actor, id, &f.registered_mail)
-        .await
-        .map_err(check_error)?;
+    record_dispatch(&state, &session, id, &f.body).await?;
     Ok(Redirect::to(&format!("/kontroller/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReceiptBody {
+    #[serde(default)]
+    on: String,
+}
+
+async fn record_receipt(
+    state: &Shared,
+    session: &Session,
+    id: i64,
+    b: &ReceiptBody,
+) -> Result<(), WebError> {
+    followed(state, session, id).await?;
+    let on = date(&b.on, "Mottagningsbevis")?;
+    let actor = session.actor();
+    checks::record_receipt(&state.store, &state.clock, &actor, id, on)
+        .await
+        .map_err(check_error)
 }
 
 #[derive(Deserialize)]
 pub struct ReceiptForm {
     csrf: String,
-    #[serde(default)]
-    on: String,
+    #[serde(flatten)]
+    body: ReceiptBody,
 }
 
 pub async fn receipt(
@@ -355,11 +411,74 @@ pub async fn receipt(
     Form(f): Form<ReceiptForm>,
 ) -> Result<Response, WebError> {
     session.check_csrf(&f.csrf)?;
-    followed(&state, &session, id).await?;
-    let on = date(&f.on, "Mottagningsbevis")?;
-    let actor = session.actor();
-    checks::record_receipt(&state.store, &state.clock, &actor, id, on)
-        .await
-        .map_err(check_error)?;
+    record_receipt(&state, &session, id, &f.body).await?;
     Ok(Redirect::to(&format!("/kontroller/{id}")).into_response())
+}
+
+type ApiResult = Result<axum::Json<Value>, ApiError>;
+
+pub async fn api_list(State(state): State<Shared>, ApiSession(s): ApiSession) -> ApiResult {
+    s.require(CHEFS)?;
+    let visible: Vec<Check> = state
+        .store
+        .checks()
+        .await?
+        .into_iter()
+        .filter(|c| may_follow(&state, &s.user, c))
+        .collect();
+    Ok(axum::Json(json!(visible)))
+}
+
+pub async fn api_create(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    axum::Json(body): axum::Json<CheckBody>,
+) -> ApiResult {
+    let id = create_check(&state, &s, &body).await?;
+    let check = state.store.check(id).await?;
+    let orders = state.store.orders_of_check(id).await?;
+    Ok(axum::Json(json!({"check": check, "orders": orders})))
+}
+
+pub async fn api_show(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let check = followed(&state, &s, id).await?;
+    let orders = state.store.orders_of_check(id).await?;
+    let task = state.store.task_of_check(id).await?.map(|t| t.id);
+    // The subject (a username or a personnummer) is kept out of the check's JSON; the one
+    // who follows the check may read it here.
+    Ok(axum::Json(
+        json!({"check": check, "subject": check.subject, "orders": orders, "task": task}),
+    ))
+}
+
+pub async fn api_letter(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    Ok(axum::Json(extract(&state, &s, id).await?))
+}
+
+pub async fn api_dispatch(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<i64>,
+    axum::Json(body): axum::Json<DispatchBody>,
+) -> ApiResult {
+    record_dispatch(&state, &s, id, &body).await?;
+    Ok(axum::Json(json!(state.store.check(id).await?)))
+}
+
+pub async fn api_receipt(
+    State(state): State<Shared>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<i64>,
+    axum::Json(body): axum::Json<ReceiptBody>,
+) -> ApiResult {
+    record_receipt(&state, &s, id, &body).await?;
+    Ok(axum::Json(json!(state.store.check(id).await?)))
 }

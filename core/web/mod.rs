@@ -465,6 +465,14 @@ pub fn router(state: Shared) -> Router {
             "/api/staff-information/{id}",
             post(staff_information::api_confirm),
         )
+        .route(
+            "/api/checks",
+            get(checks::api_list).post(checks::api_create),
+        )
+        .route("/api/checks/{id}", get(checks::api_show))
+        .route("/api/checks/{id}/letter", get(checks::api_letter))
+        .route("/api/checks/{id}/dispatch", post(checks::api_dispatch))
+        .route("/api/checks/{id}/receipt", post(checks::api_receipt))
         .route("/api/cases", get(cases::api_list))
         .route("/api/cases/{id}", get(cases::api_show))
         .route("/api/cases/{id}/steps", post(cases::api_step))

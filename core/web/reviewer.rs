@@ -138,15 +138,15 @@ impl TaskFilter {
     }
 }
 
-/// Rows opened in full on the task page.
+/// Rows opened in full on the task page (and in the API).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Full {
+pub(super) enum Full {
     Row(i64),
     User(String),
 }
 
 impl Full {
-    fn covers(&self, e: &TaskEvent) -> bool {
+    pub(super) fn covers(&self, e: &TaskEvent) -> bool {
         match self {
             Self::Row(id) => e.id == *id,
             Self::User(u) => e.event.user_id.eq_ignore_ascii_case(u),
@@ -286,9 +286,26 @@ async fn full_rows_html(
         return Err(WebError::NotFound);
     }
     let raw = state.store.events_raw(&ids).await?;
+    record_full_shown(state, session, data.task.id, full, ids.len()).await?;
+    let opened = html::Opened {
+        full: Some(full),
+        raw: Some(&raw),
+    };
+    let (html, shown) = render_rows(state, data, filter, &opened);
+    Ok((std::sync::Arc::new(html), shown))
+}
+
+/// Records in the audit trail that `rows` rows of a task were opened in full.
+pub(super) async fn record_full_shown(
+    state: &Shared,
+    session: &Session,
+    task: i64,
+    full: &Full,
+    rows: usize,
+) -> Result<(), WebError> {
     let details = match full {
-        Full::Row(row) => json!({"row": row, "rows": ids.len()}),
-        Full::User(user) => json!({"user": user, "rows": ids.len()}),
+        Full::Row(row) => json!({"row": row, "rows": rows}),
+        Full::User(user) => json!({"user": user, "rows": rows}),
     };
     let tx = state
         .store
@@ -296,16 +313,11 @@ async fn full_rows_html(
         .await?;
     tx.commit_audited(
         "review.full_rows_shown",
-        &crate::model::task::task_object(data.task.id),
+        &crate::model::task::task_object(task),
         details,
     )
     .await?;
-    let opened = html::Opened {
-        full: Some(full),
-        raw: Some(&raw),
-    };
-    let (html, shown) = render_rows(state, data, filter, &opened);
-    Ok((std::sync::Arc::new(html), shown))
+    Ok(())
 }
 
 /// The rows of a task as the filter selects them, per sampled user, with those `opened`

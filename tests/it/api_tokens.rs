@@ -176,6 +176,24 @@ async fn the_openapi_description_covers_every_api_route_and_each_described_read_
         .await
         .unwrap();
     let case = done["case"].as_i64().expect("a case");
+    // A check by patient to read, with its letter.
+    let made: Value = reqwest::Client::new()
+        .post(format!("{}/api/checks", app.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "kind": "patient", "system": "cosmic", "unit": "vard",
+            "subject": crate::support::personnummer("121212", 5),
+            "from": "2027-04-01", "to": "2027-04-30", "reason": "misstanke",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let check = made["check"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{made}"));
     for (method, path) in &described {
         if method != "get" {
             continue;
@@ -184,6 +202,8 @@ async fn the_openapi_description_covers_every_api_route_and_each_described_read_
             draw
         } else if path.starts_with("/api/cases") {
             case
+        } else if path.starts_with("/api/checks") {
+            check
         } else {
             task
         };

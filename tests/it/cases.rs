@@ -224,3 +224,78 @@ async fn a_case_is_followed_by_named_people_and_only_a_chief_above_decides_a_bre
         assert_eq!(by("case.decided"), ["web:vera"], "[{b}]");
     }
 }
+
+/// Issue 11: targeted checks and patients' requests through the API, scoped to the units
+/// the chef is over, with their errors in Swedish.
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_through_the_api_are_scoped_to_the_chefs_units() {
+    let app = TestApp::spawn().await;
+    let hanna = app.login("hanna").await;
+    let check = |kind: &str, subject: &str, unit: &str| {
+        json!({
+            "kind": kind, "system": "cosmic", "unit": unit, "subject": subject,
+            "from": "2027-04-01", "to": "2027-04-30", "reason": "misstanke",
+        })
+    };
+    // Her own unit's user, by default to the user's unit; not boende's.
+    let (status, made) = status_and_json(
+        hanna
+            .api_post("/api/checks", &check("user", "C800001", ""))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let id = made["check"]["id"].as_i64().unwrap();
+    let res = hanna
+        .api_post("/api/checks", &check("user", "C800013", ""))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a boende user");
+    let patient = crate::support::personnummer("121212", 4);
+    let res = hanna
+        .api_post("/api/checks", &check("patient", &patient, "boende"))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "boende is not hers");
+    // A request without its identity check is refused, naming what is missing.
+    let mut request = check("patient_request", &patient, "hemtjanst");
+    request["received"] = json!("2027-05-10");
+    let (status, body) = status_and_json(hanna.api_post("/api/checks", &request).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("identity-document"),
+        "{body}"
+    );
+    let (status, body) = status_and_json(
+        hanna
+            .api_post(
+                "/api/checks",
+                &check("patient", "191212121213", "hemtjanst"),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("Personnumret"),
+        "{body}"
+    );
+
+    // Bo sees nothing of it; a user check has no letter to a patient.
+    let bo = app.login("bo").await;
+    assert_eq!(
+        bo.get(&format!("/api/checks/{id}")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(bo.json("/api/checks").await, json!([]));
+    let shown = hanna.json(&format!("/api/checks/{id}")).await;
+    assert_eq!(shown["subject"], "C800001");
+    assert_eq!(
+        hanna
+            .get(&format!("/api/checks/{id}/letter"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}

@@ -598,6 +598,31 @@ async fn the_task_page_is_minimal_until_a_row_is_opened_and_each_opening_is_audi
     assert_eq!(page.matches("<tr class=\"full\">").count(), theirs);
     assert_eq!(opened().await.len(), 2, "each request is recorded");
 
+    // The API beside the page: minimal rows, one opened in full on request, audited.
+    let api = hanna.json(&format!("/api/tasks/{hem}")).await;
+    let first = &api["events"][0];
+    assert_eq!(first["full"], false);
+    assert!(
+        first.get("event_text").is_none() && first.get("patient_name").is_none(),
+        "{first}"
+    );
+    let api = hanna
+        .json(&format!("/api/tasks/{hem}?row={}", row.id))
+        .await;
+    let full: Vec<&Value> = api["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["full"] == true)
+        .collect();
+    assert_eq!(full.len(), 1);
+    assert_eq!(full[0]["event_text"], "Läst anteckning");
+    assert_eq!(
+        opened_count(&store).await,
+        3,
+        "the API's opening is recorded too"
+    );
+
     // No row of another task opens through this one, and another unit's task not at all.
     let other = store
         .events_of(store.task(boende).await.unwrap().unwrap().draw_id, None)
@@ -611,7 +636,16 @@ async fn the_task_page_is_minimal_until_a_row_is_opened_and_each_opening_is_audi
         .get(&format!("/granskningar/{boende}?rad={}", other[0].id))
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert_eq!(opened().await.len(), 2);
+    assert_eq!(opened().await.len(), 3);
+}
+
+async fn opened_count(store: &loggvakt::store::Store) -> usize {
+    loggvakt::store::audit::page(store, None, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.action == "review.full_rows_shown")
+        .count()
 }
 
 /// Issue 11, yearly staff information (seed 002): the year's record of each unit waits on
