@@ -264,7 +264,7 @@ async fn checks_through_the_api_are_scoped_to_the_chefs_units() {
         body["error"]
             .as_str()
             .unwrap()
-            .contains("identity-document"),
+            .contains("id-handling"),
         "{body}"
     );
     let (status, body) = status_and_json(
