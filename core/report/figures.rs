@@ -25,6 +25,21 @@ pub async fn compliance(
     year: i32,
     clock: &Clock,
 ) -> Result<Compliance, StoreError> {
+    compliance_of(store, org, year, clock, None).await
+}
+
+/// The report of one unit and the units below it (a förvaltning's or a verksamhet's drill-
+/// down), or of the whole organisation. The follow-up figures stay the organisation's.
+pub async fn compliance_of(
+    store: &Store,
+    org: &Organisation,
+    year: i32,
+    clock: &Clock,
+    within: Option<&str>,
+) -> Result<Compliance, StoreError> {
+    let inside = |unit: &str| {
+        within.is_none_or(|top| unit == top || org.ancestors(unit).any(|a| a.id.as_str() == top))
+    };
     let now = clock.now();
     let (first, last) = match (Month::new(year, 1), Month::new(year, 12)) {
         (Some(first), Some(last)) => (first, last),
@@ -35,6 +50,7 @@ pub async fn compliance(
         .compliance_counts(first, last, now)
         .await?
         .into_iter()
+        .filter(|r| inside(&r.unit))
         .map(|r| Row {
             unit_name: unit_name(org, &r.unit),
             unit: r.unit,
@@ -50,7 +66,8 @@ pub async fn compliance(
             &b.month,
         ))
     });
-    let totals = totals(&rows, &order);
+    let mut totals = totals(&rows, &order);
+    totals.by_parent = parents(org, &totals.by_unit);
 
     let today = local_date(now);
     let from = today
@@ -62,11 +79,16 @@ pub async fn compliance(
         .await?
         .into_iter()
         .collect();
-    let coverage = coverage(org, &order, &rows, &sampled, from, today);
+    let mut coverage = coverage(org, &order, &rows, &sampled, from, today);
+    if within.is_some() {
+        coverage.rows.retain(|r| inside(&r.unit));
+        coverage.by_unit.retain(|r| inside(&r.unit));
+    }
     let mut informed: Vec<StaffInformationUnit> = store
         .staff_information(year)
         .await?
         .into_iter()
+        .filter(|r| inside(r.unit.as_str()))
         .map(|r| StaffInformationUnit {
             unit_name: unit_name(org, r.unit.as_str()),
             unit: r.unit.to_string(),
@@ -92,6 +114,31 @@ pub async fn compliance(
         staff_information,
         follow_up: follow_up(store, year, now).await?,
     })
+}
+
+/// The roll-ups: each unit with units below it, summing its own counts and its subtree's.
+fn parents(org: &Organisation, by_unit: &[UnitTotal]) -> Vec<UnitTotal> {
+    let mut sums: HashMap<&str, Counts> = HashMap::new();
+    for u in by_unit {
+        for a in org.ancestors(&u.unit) {
+            *sums.entry(a.id.as_str()).or_default() += u.counts;
+        }
+    }
+    for u in by_unit {
+        if let Some(sum) = sums.get_mut(u.unit.as_str()) {
+            *sum += u.counts;
+        }
+    }
+    org.units
+        .iter()
+        .filter_map(|u| {
+            sums.get(u.id.as_str()).map(|counts| UnitTotal {
+                unit: u.id.to_string(),
+                unit_name: u.name.clone(),
+                counts: *counts,
+            })
+        })
+        .collect()
 }
 
 /// The year's targeted checks, patients' requests, cases and deliveries.
@@ -254,6 +301,7 @@ fn totals(rows: &[Row], order: &Order) -> Totals {
                 counts,
             })
             .collect(),
+        by_parent: Vec::new(),
         by_system: sums
             .by_system()
             .map(|(system, counts)| SystemTotal { system, counts })

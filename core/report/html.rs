@@ -268,6 +268,7 @@ struct ChecksView<'a> {
     on_time_share: String,
     rows: Vec<CountsView<'a>>,
     by_unit: Vec<CountsView<'a>>,
+    by_parent: Vec<CountsView<'a>>,
     by_system: Vec<CountsView<'a>>,
     by_month: Vec<CountsView<'a>>,
     month_chart: Chart,
@@ -294,6 +295,11 @@ impl<'a> ChecksView<'a> {
                 .collect(),
             by_unit: t
                 .by_unit
+                .iter()
+                .map(|u| view(vec![u.unit_name.clone()], &u.counts))
+                .collect(),
+            by_parent: t
+                .by_parent
                 .iter()
                 .map(|u| view(vec![u.unit_name.clone()], &u.counts))
                 .collect(),

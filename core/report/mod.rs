@@ -54,7 +54,7 @@ mod xlsx;
 pub use self::csv::{CSV_COLUMNS, to_csv, to_excel_csv};
 pub use self::xlsx::to_xlsx;
 pub use crate::model::report::Counts;
-pub use figures::compliance;
+pub use figures::{compliance, compliance_of};
 pub use html::to_html;
 
 /// The first year a report can be asked for: Patientdatalagen (2008:355) made log checks a
@@ -97,6 +97,10 @@ pub struct MonthTotal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     pub by_unit: Vec<UnitTotal>,
+    /// Each unit with units below it (a förvaltning, a verksamhet): the sum of its own and
+    /// its whole subtree's counts, in configuration order.
+    #[serde(default)]
+    pub by_parent: Vec<UnitTotal>,
     pub by_system: Vec<SystemTotal>,
     pub by_month: Vec<MonthTotal>,
     pub overall: Counts,
@@ -287,6 +291,7 @@ mod tests {
                     unit_name: "Hemtjänst, \"Norr\"".into(),
                     counts,
                 }],
+                by_parent: Vec::new(),
                 by_system: vec![SystemTotal {
                     system: "cosmic".into(),
                     counts,

@@ -15,6 +15,8 @@ use crate::report;
 #[derive(Deserialize, Default)]
 pub struct YearQuery {
     year: Option<String>,
+    /// A unit to drill down to: it and the units below it.
+    enhet: Option<String>,
 }
 
 /// Everyone but a reviewer may see the counts; a reviewer has their own tasks.
@@ -34,6 +36,30 @@ pub(super) async fn compliance(
                 WebError::BadRequest(format!("'{y}' är inget år med loggkontroller."))
             })?,
     };
+    if let Some(unit) = q.enhet.as_deref().filter(|u| !u.is_empty()) {
+        // A drill-down is asked for now and then: made each time, not cached.
+        let unit = state
+            .org
+            .unit(unit)
+            .ok_or_else(|| WebError::BadRequest(format!("Enheten '{unit}' finns inte.")))?;
+        let compliance = report::compliance_of(
+            &state.store,
+            &state.org,
+            year,
+            &state.clock,
+            Some(unit.id.as_str()),
+        )
+        .await?;
+        let html = report::to_html(&compliance).replacen(
+            "</h1>",
+            &format!(
+                "</h1>\n<p id=\"within\">Avser {} och enheterna under.</p>",
+                super::html_escape(&unit.name)
+            ),
+            1,
+        );
+        return Ok(Arc::new(ReportData { compliance, html }));
+    }
     let key = (
         crate::store::audit::head_seq(&state.store).await?,
         state.clock.now().timestamp() / 60,
@@ -62,13 +88,35 @@ pub async fn report(
     } else {
         String::new()
     };
+    // A drill-down's downloads are of the same part.
+    let within = q
+        .enhet
+        .as_deref()
+        .filter(|u| state.org.unit(u).is_some())
+        .map(|u| format!("&amp;enhet={u}"))
+        .unwrap_or_default();
+    // The drill-down to a förvaltning or verksamhet (the printed page has no links).
+    let drill: String = c
+        .compliance
+        .totals
+        .by_parent
+        .iter()
+        .map(|u| {
+            format!(
+                " · <a class=\"drill\" href=\"/rapport?year={year}&amp;enhet={}\">{}</a>",
+                super::html_escape(&u.unit),
+                super::html_escape(&u.unit_name)
+            )
+        })
+        .collect();
     let nav = format!(
         "<body>\n<nav class=\"lv-web\" style=\"font-family:sans-serif;padding:.5em 0\">\
          <style>@media print {{ .lv-web {{ display: none }} }}</style>\
          <a href=\"/\">loggvakt</a> · <a href=\"/rapport?year={prev}\">{prev}</a>{next} · \
-         <a href=\"/rapport.xlsx?year={year}\">Ladda ner Excel</a> · \
-         <a href=\"/rapport-excel.csv?year={year}\">CSV för Excel</a> · \
-         <a href=\"/rapport.csv?year={year}\">CSV</a> · <a href=\"/rapport.json?year={year}\">JSON</a></nav>",
+         <a href=\"/rapport?year={year}\">Hela organisationen</a>{drill} · \
+         <a href=\"/rapport.xlsx?year={year}{within}\">Ladda ner Excel</a> · \
+         <a href=\"/rapport-excel.csv?year={year}{within}\">CSV för Excel</a> · \
+         <a href=\"/rapport.csv?year={year}{within}\">CSV</a> · <a href=\"/rapport.json?year={year}{within}\">JSON</a></nav>",
         prev = year - 1,
     );
     Ok(Html(c.html.replacen("<body>", &nav, 1)).into_response())
@@ -146,4 +194,74 @@ pub async fn report_json(
 ) -> Result<Response, WebError> {
     let c = compliance(&state, &session, &q).await?;
     Ok(axum::Json(&c.compliance).into_response())
+}
+
+/// One check as a region's statistics form registers it (seed 004): unit, system, date,
+/// kind, number of users, outcome. Counts and names of units only, no person.
+#[derive(serde::Serialize)]
+pub struct Registration {
+    pub task: i64,
+    pub unit: String,
+    pub unit_name: String,
+    pub system: String,
+    /// The day the review was handed to the chef (local date).
+    pub date: chrono::NaiveDate,
+    pub kind: &'static str,
+    pub users: i64,
+    /// `utan_anmarkning`, `med_anmarkning`, or `pågår` while open.
+    pub outcome: &'static str,
+}
+
+async fn registrations(
+    state: &Shared,
+    session: &Session,
+    q: &YearQuery,
+) -> Result<(i32, Vec<Registration>), WebError> {
+    let year = compliance(state, session, q).await?.compliance.year;
+    let mut out = Vec::new();
+    for t in state.store.tasks(None).await? {
+        let date = crate::calendar::local_date(t.created_at);
+        if chrono::Datelike::year(&date) != year {
+            continue;
+        }
+        out.push(Registration {
+            task: t.id,
+            unit_name: state
+                .org
+                .unit(t.unit.as_str())
+                .map_or_else(|| t.unit.to_string(), |u| u.name.clone()),
+            unit: t.unit.to_string(),
+            system: t.system.to_string(),
+            date,
+            kind: t.kind.label_sv(),
+            users: t.users,
+            outcome: t.outcome.map_or("pågår", crate::model::task::outcome_str),
+        });
+    }
+    Ok((year, out))
+}
+
+pub async fn registration_page(
+    State(state): State<Shared>,
+    session: Session,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, WebError> {
+    let (year, rows) = registrations(&state, &session, &q).await?;
+    Ok(state.page(
+        Some(&session),
+        "Registrering av loggkontroller",
+        "registrations",
+        serde_json::json!({"year": year, "rows": rows}),
+    ))
+}
+
+pub async fn registration_json(
+    State(state): State<Shared>,
+    super::session::ApiSession(s): super::session::ApiSession,
+    Query(q): Query<YearQuery>,
+) -> Result<axum::Json<serde_json::Value>, super::ApiError> {
+    let (year, rows) = registrations(&state, &s, &q).await?;
+    Ok(axum::Json(
+        serde_json::json!({"year": year, "checks": rows}),
+    ))
 }

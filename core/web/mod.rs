@@ -202,8 +202,15 @@ fn nav_for(s: &Session) -> Vec<serde_json::Value> {
             ("/personalinformation", "Information till personalen"),
             ("/utdrag", "Väntande utdrag"),
         ],
-        Executive => &[("/rapport", "Rapport")],
-        Auditor => &[("/revision", "Granskningsspår"), ("/rapport", "Rapport")],
+        Executive => &[
+            ("/rapport", "Rapport"),
+            ("/rapport/registrering", "Registrering"),
+        ],
+        Auditor => &[
+            ("/revision", "Granskningsspår"),
+            ("/rapport", "Rapport"),
+            ("/rapport/registrering", "Registrering"),
+        ],
     };
     // The page the user is on: the link whose address is the longest start of the path
     // (`/admin/dragningar/…` is "Dragningar", not "Konfiguration").
@@ -245,6 +252,7 @@ fn templates() -> Handlebars<'static> {
         "check",
         "letter",
         "staff_information",
+        "registrations",
         "uploads",
         "admin",
         "draws",
@@ -447,6 +455,7 @@ pub fn router(state: Shared) -> Router {
         .route("/rapport.csv", get(executive::report_csv))
         .route("/rapport.json", get(executive::report_json))
         .route("/rapport.xlsx", get(executive::report_xlsx))
+        .route("/rapport/registrering", get(executive::registration_page))
         .route("/rapport-excel.csv", get(executive::report_excel_csv))
         .route("/revision", get(auditor::trail))
         .route("/revision/dragningar/{id}", get(auditor::verify))
@@ -483,6 +492,10 @@ pub fn router(state: Shared) -> Router {
         .route("/api/orders", get(api::orders))
         .route("/api/audit", get(api::audit))
         .route("/api/report/compliance", get(api::report))
+        .route(
+            "/api/report/registrations",
+            get(executive::registration_json),
+        )
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

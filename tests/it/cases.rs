@@ -261,10 +261,7 @@ async fn checks_through_the_api_are_scoped_to_the_chefs_units() {
     let (status, body) = status_and_json(hanna.api_post("/api/checks", &request).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("id-handling"),
+        body["error"].as_str().unwrap().contains("id-handling"),
         "{body}"
     );
     let (status, body) = status_and_json(

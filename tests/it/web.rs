@@ -751,3 +751,67 @@ async fn the_report_exports_open_in_swedish_excel_with_the_jsons_numbers() {
     assert_eq!(first, loggvakt::report::CSV_COLUMNS.join(";"));
     assert_eq!(text.lines().count(), want.len() + 1);
 }
+
+/// Issue 11: the report rolls up per förvaltning/verksamhet (parent units) and drills down
+/// to one; the registration view lists each check as a statistics form asks.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_rolls_up_per_parent_unit_drills_down_and_registers_each_check() {
+    let app = TestApp::spawn().await;
+    let ledning = app.login("ledning").await;
+    let report = ledning.json("/rapport.json?year=2027").await;
+    let by_unit = report["totals"]["by_unit"].as_array().unwrap();
+    let parents = report["totals"]["by_parent"].as_array().unwrap();
+    assert_eq!(parents.len(), 1, "vård och omsorg: {parents:?}");
+    assert_eq!(parents[0]["unit"], "vard");
+    for key in ["planned", "done_on_time", "in_progress", "utan_anmarkning"] {
+        let sum: i64 = by_unit.iter().map(|u| u[key].as_i64().unwrap()).sum();
+        assert_eq!(parents[0][key], sum, "{key}");
+    }
+    assert!(parents[0]["planned"].as_i64().unwrap() >= 2);
+
+    let hem = ledning
+        .json("/rapport.json?year=2027&enhet=hemtjanst")
+        .await;
+    let units: Vec<&str> = hem["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["unit"].as_str().unwrap())
+        .collect();
+    assert!(
+        !units.is_empty() && units.iter().all(|u| *u == "hemtjanst"),
+        "{units:?}"
+    );
+    let page = ledning.page("/rapport?year=2027&enhet=vard").await;
+    assert!(page.contains("Avser Vård och omsorg och enheterna under."));
+    assert!(page.contains("enhet=vard"), "the downloads are of the part");
+    assert_eq!(
+        ledning
+            .get("/rapport?year=2027&enhet=finns-inte")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    let reg = ledning.json("/api/report/registrations?year=2027").await;
+    let checks = reg["checks"].as_array().unwrap();
+    let store = app.store().await;
+    let tasks = store.tasks(None).await.unwrap();
+    assert_eq!(checks.len(), tasks.len());
+    for t in &tasks {
+        let c = checks.iter().find(|c| c["task"] == t.id).unwrap();
+        assert_eq!(c["users"], t.users);
+        assert_eq!(c["system"], t.system.as_str());
+        assert_eq!(c["kind"], "stickprov");
+        assert_eq!(c["outcome"], "pågår");
+    }
+    let page = ledning.page("/rapport/registrering?year=2027").await;
+    assert!(
+        page.contains("<caption>Kontroller 2027</caption>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("aria-current=\"page\">Registrering"),
+        "{page}"
+    );
+}
