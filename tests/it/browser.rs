@@ -347,3 +347,60 @@ async fn a_check_by_patient_and_a_patient_request_end_with_a_letter_of_times_and
 fn app_now() -> chrono::DateTime<chrono::Utc> {
     crate::support::at("2027-05-10T10:00:00+02:00").now()
 }
+
+/// Issue 11's delegation in the browser: the enhetschef hands her task to another chef with
+/// the reason in writing; it leaves her own list, the other chef is told, sees it as his
+/// and closes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_is_delegated_in_the_browser_and_closed_by_the_other_chef() {
+    let app = TestApp::spawn().await;
+    let url = &app.url;
+    let b = Browser::start().await;
+    log_in(&b, url, "hanna").await;
+    b.wait_for_url("/granskningar").await;
+    b.click("#open-tasks a.task-link").await;
+    let task_url = b.wait_for_url("/granskningar/").await;
+    let task: i64 = task_url.rsplit('/').next().unwrap().parse().unwrap();
+    b.click("#delegate-to option[value=bo]").await;
+    b.type_into("#delegate-reason", "Semester vecka 20–21")
+        .await;
+    b.click("#delegate").await;
+    b.wait_for_text("h1", "Mina granskningar").await;
+    assert!(
+        b.find_all_now("#open-tasks").await.is_empty(),
+        "no longer hers"
+    );
+    assert!(
+        b.text("#unit-tasks .reviewer")
+            .await
+            .contains("bo@example.se")
+    );
+    b.click("header form button").await;
+    b.wait_for_url("/login").await;
+
+    let told: Vec<String> = app
+        .store()
+        .await
+        .notices(Some(task))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind.as_str() == "assigned")
+        .map(|n| n.recipient)
+        .collect();
+    assert!(told.contains(&"bo@example.se".to_owned()), "{told:?}");
+    log_in(&b, url, "bo").await;
+    b.wait_for_url("/granskningar").await;
+    b.click(&format!("#open-tasks a[href='/granskningar/{task}']"))
+        .await;
+    b.wait_for_url(&format!("/granskningar/{task}")).await;
+    assert!(
+        b.text("#delegation-history")
+            .await
+            .contains("Semester vecka 20–21")
+    );
+    b.click("#utan").await;
+    b.click("#complete").await;
+    b.wait_for_text("#task-status", "Utan anmärkning").await;
+    b.quit().await;
+}
