@@ -4,14 +4,14 @@
 //! decided only by a chief above the unit by the unit tree. Every change is attributed to
 //! the logged-in person. The pages and the JSON API share the handlers below.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::ApiSession;
-use super::{ApiError, Session, Shared, WebError};
+use super::{ApiError, Session, SessionForm, Shared, WebError};
 use crate::calendar::local_minute as local;
 use crate::cases::{self, CaseError};
 use crate::model::case::{Case, Decision, Deviation, Step};
@@ -252,59 +252,29 @@ fn back_to(id: i64) -> Response {
     Redirect::to(&format!("/arenden/{id}")).into_response()
 }
 
-#[derive(Deserialize)]
-pub struct StepForm {
-    csrf: String,
-    step: String,
-    #[serde(default)]
-    note: String,
-}
-
 pub async fn step_form(
     State(state): State<Shared>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(f): Form<StepForm>,
+    SessionForm(session, f): SessionForm<StepBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
     record_step(&state, &session, id, &f.step, &f.note).await?;
     Ok(back_to(id))
 }
 
-#[derive(Deserialize)]
-pub struct DeviationForm {
-    csrf: String,
-    #[serde(flatten)]
-    deviation: Deviation,
-}
-
 pub async fn deviation_form(
     State(state): State<Shared>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(f): Form<DeviationForm>,
+    SessionForm(session, f): SessionForm<Deviation>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
-    record_deviation(&state, &session, id, f.deviation).await?;
+    record_deviation(&state, &session, id, f).await?;
     Ok(back_to(id))
-}
-
-#[derive(Deserialize)]
-pub struct DecisionForm {
-    csrf: String,
-    #[serde(default)]
-    decision: String,
-    #[serde(default)]
-    note: String,
 }
 
 pub async fn decision_form(
     State(state): State<Shared>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(f): Form<DecisionForm>,
+    SessionForm(session, f): SessionForm<DecisionBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
     decide(&state, &session, id, &f.decision, &f.note).await?;
     Ok(back_to(id))
 }
@@ -326,7 +296,9 @@ pub async fn api_show(
 
 #[derive(Deserialize)]
 pub struct StepBody {
+    #[serde(default)]
     step: String,
+    #[serde(default)]
     note: String,
 }
 
@@ -352,7 +324,9 @@ pub async fn api_deviation(
 
 #[derive(Deserialize)]
 pub struct DecisionBody {
+    #[serde(default)]
     decision: String,
+    #[serde(default)]
     note: String,
 }
 

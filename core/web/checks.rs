@@ -6,7 +6,6 @@
 //! access (seed 003: "I loggen syns vilken enhet och tidpunkt"), never a staff name, and the
 //! registered mail's number and receipt.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
@@ -14,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::ApiSession;
-use super::{ApiError, Session, Shared, WebError};
+use super::{ApiError, Session, SessionForm, Shared, WebError};
 use crate::calendar::local_minute as local;
 use crate::checks::{self, CheckError};
 use crate::model::check::{Check, CheckKind, NewCheck};
@@ -221,20 +220,11 @@ async fn create_check(state: &Shared, session: &Session, f: &CheckBody) -> Resul
     Ok(id)
 }
 
-#[derive(Deserialize)]
-pub struct CheckForm {
-    csrf: String,
-    #[serde(flatten)]
-    body: CheckBody,
-}
-
 pub async fn create(
     State(state): State<Shared>,
-    session: Session,
-    Form(f): Form<CheckForm>,
+    SessionForm(session, f): SessionForm<CheckBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
-    let id = create_check(&state, &session, &f.body).await?;
+    let id = create_check(&state, &session, &f).await?;
     Ok(Redirect::to(&format!("/kontroller/{id}")).into_response())
 }
 
@@ -359,21 +349,12 @@ async fn record_dispatch(
         .map_err(check_error)
 }
 
-#[derive(Deserialize)]
-pub struct DispatchForm {
-    csrf: String,
-    #[serde(flatten)]
-    body: DispatchBody,
-}
-
 pub async fn dispatch(
     State(state): State<Shared>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(f): Form<DispatchForm>,
+    SessionForm(session, f): SessionForm<DispatchBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
-    record_dispatch(&state, &session, id, &f.body).await?;
+    record_dispatch(&state, &session, id, &f).await?;
     Ok(Redirect::to(&format!("/kontroller/{id}")).into_response())
 }
 
@@ -397,21 +378,12 @@ async fn record_receipt(
         .map_err(check_error)
 }
 
-#[derive(Deserialize)]
-pub struct ReceiptForm {
-    csrf: String,
-    #[serde(flatten)]
-    body: ReceiptBody,
-}
-
 pub async fn receipt(
     State(state): State<Shared>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(f): Form<ReceiptForm>,
+    SessionForm(session, f): SessionForm<ReceiptBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
-    record_receipt(&state, &session, id, &f.body).await?;
+    record_receipt(&state, &session, id, &f).await?;
     Ok(Redirect::to(&format!("/kontroller/{id}")).into_response())
 }
 

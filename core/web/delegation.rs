@@ -2,15 +2,15 @@
 //! period, to another named chef, with the reason in writing; the escalation target
 //! reassigns an overdue task the same way. The rules are `crate::delegation`'s.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::ApiSession;
-use super::{ApiError, Session, Shared, WebError};
+use super::{ApiError, Session, SessionForm, Shared, WebError};
 use crate::calendar::local_minute as local;
 use crate::delegation::{self, DelegationError};
 use crate::model::delegation::{Delegation, MAX_UNIT_DAYS, Scope};
@@ -128,29 +128,20 @@ async fn delegate_task(
         .map_err(delegation_error)
 }
 
-#[derive(Deserialize)]
-pub struct TaskForm {
-    csrf: String,
-    #[serde(default)]
-    to: String,
-    #[serde(default)]
-    reason: String,
-}
-
 pub async fn task_form(
     State(state): State<Shared>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(f): Form<TaskForm>,
+    SessionForm(session, f): SessionForm<TaskBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
     delegate_task(&state, &session, id, &f.to, &f.reason).await?;
     Ok(Redirect::to("/granskningar").into_response())
 }
 
 #[derive(Deserialize)]
 pub struct TaskBody {
+    #[serde(default)]
     to: String,
+    #[serde(default)]
     reason: String,
 }
 
@@ -289,20 +280,11 @@ async fn delegate_unit(state: &Shared, session: &Session, f: &UnitBody) -> Resul
     Ok(json!({"delegation": id, "tasks_moved": moved}))
 }
 
-#[derive(Deserialize)]
-pub struct UnitForm {
-    csrf: String,
-    #[serde(flatten)]
-    body: UnitBody,
-}
-
 pub async fn unit_form(
     State(state): State<Shared>,
-    session: Session,
-    Form(f): Form<UnitForm>,
+    SessionForm(session, f): SessionForm<UnitBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
-    delegate_unit(&state, &session, &f.body).await?;
+    delegate_unit(&state, &session, &f).await?;
     Ok(Redirect::to("/delegeringar").into_response())
 }
 

@@ -122,43 +122,68 @@ pub async fn report(
     Ok(Html(c.html.replacen("<body>", &nav, 1)).into_response())
 }
 
+/// The report as a file to download, in one of its forms.
+#[derive(Clone, Copy)]
+enum Download {
+    /// RFC 4180, for programs.
+    Csv,
+    /// `;` and a byte-order mark, as Swedish Excel opens a CSV file.
+    ExcelCsv,
+    Xlsx,
+}
+
+async fn download(
+    state: &Shared,
+    session: &Session,
+    q: &YearQuery,
+    form: Download,
+) -> Result<Response, WebError> {
+    let c = compliance(state, session, q).await?;
+    let (content_type, file, body) = match form {
+        Download::Csv => (
+            "text/csv; charset=utf-8",
+            "loggkontroller.csv",
+            report::to_csv(&c.compliance).into_bytes(),
+        ),
+        Download::ExcelCsv => (
+            "text/csv; charset=utf-8",
+            "loggkontroller-excel.csv",
+            report::to_excel_csv(&c.compliance).into_bytes(),
+        ),
+        Download::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "loggkontroller.xlsx",
+            report::to_xlsx(&c.compliance).map_err(|e| {
+                tracing::error!("report workbook: {e}");
+                WebError::Internal
+            })?,
+        ),
+    };
+    let disposition = format!("attachment; filename=\"{file}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 pub async fn report_csv(
     State(state): State<Shared>,
     session: Session,
     Query(q): Query<YearQuery>,
 ) -> Result<Response, WebError> {
-    let c = compliance(&state, &session, &q).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"loggkontroller.csv\"",
-            ),
-        ],
-        report::to_csv(&c.compliance),
-    )
-        .into_response())
+    download(&state, &session, &q, Download::Csv).await
 }
 
-/// The CSV as Swedish Excel opens it: `;` and a byte-order mark.
 pub async fn report_excel_csv(
     State(state): State<Shared>,
     session: Session,
     Query(q): Query<YearQuery>,
 ) -> Result<Response, WebError> {
-    let c = compliance(&state, &session, &q).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"loggkontroller-excel.csv\"",
-            ),
-        ],
-        report::to_excel_csv(&c.compliance),
-    )
-        .into_response())
+    download(&state, &session, &q, Download::ExcelCsv).await
 }
 
 pub async fn report_xlsx(
@@ -166,25 +191,7 @@ pub async fn report_xlsx(
     session: Session,
     Query(q): Query<YearQuery>,
 ) -> Result<Response, WebError> {
-    let c = compliance(&state, &session, &q).await?;
-    let bytes = report::to_xlsx(&c.compliance).map_err(|e| {
-        tracing::error!("report workbook: {e}");
-        WebError::Internal
-    })?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"loggkontroller.xlsx\"",
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    download(&state, &session, &q, Download::Xlsx).await
 }
 
 pub async fn report_json(

@@ -38,7 +38,7 @@ use crate::rules::Rules;
 use crate::stage::Stage;
 use crate::store::{Store, StoreError};
 
-pub use session::{API_TOKEN_PREFIX, Session};
+pub use session::{API_TOKEN_PREFIX, Session, SessionForm};
 pub use upload::remove_leftovers as remove_upload_leftovers;
 
 /// What every request handler shares.

@@ -96,6 +96,39 @@ impl FromRequestParts<Shared> for Session {
     }
 }
 
+/// A form posted by a logged-in user: its CSRF token (the field `csrf`) checked, the rest
+/// of its fields as `T`, so that a page's form and the API's JSON body share one type.
+pub struct SessionForm<T>(pub Session, pub T);
+
+#[derive(serde::Deserialize)]
+struct WithCsrf<T> {
+    csrf: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<Shared> for SessionForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &Shared,
+    ) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let request = axum::extract::Request::from_parts(parts, body);
+        let axum::Form(form) = axum::Form::<WithCsrf<T>>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        session
+            .check_csrf(&form.csrf)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self(session, form.fields))
+    }
+}
+
 /// The same for the API: 401 as JSON rather than a redirect, and every state-changing call
 /// must carry the CSRF token in `X-CSRF-Token`. A service account may instead send its API
 /// token (`Authorization: Bearer lv_…`, `token create`): it acts with its user's role and

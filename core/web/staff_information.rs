@@ -2,15 +2,15 @@
 //! record for the year, confirms when and how the staff were informed, and sees who joined
 //! since the staff were last told.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::ApiSession;
-use super::{ApiError, Session, Shared, WebError};
+use super::{ApiError, Session, SessionForm, Shared, WebError};
 use crate::calendar::local_minute as local;
 use crate::model::staff_information::StaffInformation;
 use crate::model::user::Role;
@@ -122,21 +122,12 @@ async fn confirm(
         .map_err(error)
 }
 
-#[derive(Deserialize)]
-pub struct ConfirmForm {
-    csrf: String,
-    #[serde(flatten)]
-    body: ConfirmBody,
-}
-
 pub async fn confirm_form(
     State(state): State<Shared>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(f): Form<ConfirmForm>,
+    SessionForm(session, f): SessionForm<ConfirmBody>,
 ) -> Result<Response, WebError> {
-    session.check_csrf(&f.csrf)?;
-    confirm(&state, &session, id, &f.body).await?;
+    confirm(&state, &session, id, &f).await?;
     Ok(Redirect::to("/personalinformation").into_response())
 }
 

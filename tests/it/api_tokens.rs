@@ -165,32 +165,32 @@ async fn the_openapi_description_covers_every_api_route_and_each_described_read_
         .as_i64()
         .unwrap();
     // A case to read: the task closed with a remark.
-    let done: Value = reqwest::Client::new()
-        .post(format!("{}/api/tasks/{task}/complete", app.url))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"outcome": "med_anmarkning", "comment": "följs upp"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let post = |path: String, body: Value| {
+        let token = &token;
+        async move {
+            let res = reqwest::Client::new()
+                .post(path)
+                .bearer_auth(token)
+                .json(&body);
+            res.send().await.unwrap().json::<Value>().await.unwrap()
+        }
+    };
+    let done = post(
+        format!("{}/api/tasks/{task}/complete", app.url),
+        serde_json::json!({"outcome": "med_anmarkning", "comment": "följs upp"}),
+    )
+    .await;
     let case = done["case"].as_i64().expect("a case");
     // A check by patient to read, with its letter.
-    let made: Value = reqwest::Client::new()
-        .post(format!("{}/api/checks", app.url))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({
+    let made = post(
+        format!("{}/api/checks", app.url),
+        serde_json::json!({
             "kind": "patient", "system": "cosmic", "unit": "vard",
             "subject": crate::support::personnummer("121212", 5),
             "from": "2027-04-01", "to": "2027-04-30", "reason": "misstanke",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        }),
+    )
+    .await;
     let check = made["check"]["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("{made}"));

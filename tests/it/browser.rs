@@ -204,14 +204,7 @@ async fn a_case_is_followed_in_the_browser_and_decided_by_the_chief_above_the_un
 
     // The verksamhetschef was told, and decides.
     let store = app.store().await;
-    let told: Vec<String> = store
-        .notices(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.kind.as_str() == "case_chief_informed")
-        .map(|n| n.recipient)
-        .collect();
+    let told = crate::support::told(&store, None, "case_chief_informed").await;
     assert!(told.contains(&"vera@example.se".to_owned()), "{told:?}");
     log_in(&b, url, "vera").await;
     b.wait_for_url("/granskningar").await;
@@ -378,16 +371,7 @@ async fn a_task_is_delegated_in_the_browser_and_closed_by_the_other_chef() {
     b.click("header form button").await;
     b.wait_for_url("/login").await;
 
-    let told: Vec<String> = app
-        .store()
-        .await
-        .notices(Some(task))
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.kind.as_str() == "assigned")
-        .map(|n| n.recipient)
-        .collect();
+    let told = crate::support::told(&app.store().await, Some(task), "assigned").await;
     assert!(told.contains(&"bo@example.se".to_owned()), "{told:?}");
     log_in(&b, url, "bo").await;
     b.wait_for_url("/granskningar").await;

@@ -68,14 +68,7 @@ async fn a_delegated_task_goes_to_the_named_chef_who_is_told_and_closes_it() {
             .collect();
         assert!(bos.contains(&task), "[{b}] {bos:?}");
         let store = app.store().await;
-        let told: Vec<String> = store
-            .notices(Some(task))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|n| n.kind.as_str() == "assigned")
-            .map(|n| n.recipient)
-            .collect();
+        let told = crate::support::told(&store, Some(task), "assigned").await;
         assert!(told.contains(&"bo@example.se".to_owned()), "[{b}] {told:?}");
         let page = hanna.page("/granskningar").await;
         assert!(page.contains("Inga granskningar väntar på dig."), "[{b}]");
@@ -211,14 +204,7 @@ async fn a_units_loggkontroll_delegated_for_a_period_goes_to_the_delegate(db: Te
     };
     assert_eq!(reviewer("hemtjanst"), "ditte@example.se", "[{b}]");
     assert_eq!(reviewer("boende"), "bo@example.se", "[{b}] not delegated");
-    let told: Vec<String> = store
-        .notices(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.kind.as_str() == "assigned")
-        .map(|n| n.recipient)
-        .collect();
+    let told = crate::support::told(&store, None, "assigned").await;
     assert!(told.contains(&"ditte@example.se".into()), "[{b}] {told:?}");
     assert!(!told.contains(&"hanna@example.se".into()), "[{b}] {told:?}");
 }

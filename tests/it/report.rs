@@ -816,12 +816,7 @@ per_backend!(#[tokio::test] async fn the_yearly_staff_information_is_made_confir
 async fn the_yearly_staff_information_is_made_confirmed_and_counted(db: TestDb) {
     use loggvakt::model::user::{Role, User};
     use loggvakt::staff_information::{self, StaffInformationError};
-    let cfg = ConfigDir::new(
-        SMALL_ORG,
-        Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])),
-    );
-    let org = loggvakt::config::load(cfg.path()).expect("config");
-    let store = db.open().await;
+    let (_cfg, org, store) = small_org(&db).await;
     let b = db.backend;
     let clock = Clock::starting_at(instant("2027-01-04T08:00:00Z"));
     let cx = loggvakt::stage::Stage::new(&store, &org, &clock, "scheduler:test");
@@ -904,12 +899,7 @@ per_backend!(#[tokio::test] async fn the_follow_up_figures_match_the_tables);
 async fn the_follow_up_figures_match_the_tables(db: TestDb) {
     use loggvakt::checks;
     use loggvakt::model::check::{CheckKind, NewCheck};
-    let cfg = ConfigDir::new(
-        SMALL_ORG,
-        Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])),
-    );
-    let org = loggvakt::config::load(cfg.path()).expect("config");
-    let store = db.open().await;
+    let (_cfg, org, store) = small_org(&db).await;
     let b = db.backend;
     let s = &store;
     let clock = Clock::starting_at(instant("2027-05-20T12:00:00Z"));
@@ -973,42 +963,21 @@ async fn the_follow_up_figures_match_the_tables(db: TestDb) {
     ))
     .await;
     // Two cases: one decided (no breach), one open.
-    let d = state::draw(
-        s,
-        &org,
-        "r1",
-        "hemtjanst",
-        "2027-05-03",
-        &["s0001"],
-        DrawStatus::Done,
-    )
-    .await;
-    let t = state::draw_task(
-        s,
-        d,
-        "2027-05-15T00:00:00Z",
-        Some(("2027-05-10T00:00:00Z", ReviewOutcome::MedAnmarkning)),
-    )
-    .await;
-    state::case(s, t, true).await;
-    let d = state::draw(
-        s,
-        &org,
-        "r2",
-        "hemtjanst",
-        "2027-05-03",
-        &["s0002"],
-        DrawStatus::Done,
-    )
-    .await;
-    let t = state::draw_task(
-        s,
-        d,
-        "2027-05-15T00:00:00Z",
-        Some(("2027-05-10T00:00:00Z", ReviewOutcome::MedAnmarkning)),
-    )
-    .await;
-    state::case(s, t, false).await;
+    for (routine, member, decided) in [("r1", "s0001", true), ("r2", "s0002", false)] {
+        let d = state::draw(
+            s,
+            &org,
+            routine,
+            "hemtjanst",
+            "2027-05-03",
+            &[member],
+            DrawStatus::Done,
+        )
+        .await;
+        let closed = Some(("2027-05-10T00:00:00Z", ReviewOutcome::MedAnmarkning));
+        let t = state::draw_task(s, d, "2027-05-15T00:00:00Z", closed).await;
+        state::case(s, t, decided).await;
+    }
 
     let got = report::compliance(s, &org, 2027, &clock)
         .await
@@ -1073,4 +1042,15 @@ async fn the_follow_up_figures_match_the_tables(db: TestDb) {
         (2, 2, 2, 1, 1),
         "[{b}] the figures are not all zero"
     );
+}
+
+/// The small organisation (hemtjänst of 10, boende of 3 under vård och omsorg) and a store on
+/// `db`; the folder lives as long as the first value.
+async fn small_org(db: &TestDb) -> (ConfigDir, Organisation, Store) {
+    let cfg = ConfigDir::new(
+        SMALL_ORG,
+        Some(&staff_csv(&[("hemtjanst", 10), ("boende", 3)])),
+    );
+    let org = loggvakt::config::load(cfg.path()).expect("config");
+    (cfg, org, db.open().await)
 }

@@ -337,3 +337,15 @@ pub fn personnummer_meta() -> Vec<(String, bool)> {
     }
     forms
 }
+
+/// Whom the store has notices of `kind` for (about `task`, or any), in the order queued.
+pub async fn told(store: &loggvakt::store::Store, task: Option<i64>, kind: &str) -> Vec<String> {
+    store
+        .notices(task)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind.as_str() == kind)
+        .map(|n| n.recipient)
+        .collect()
+}
