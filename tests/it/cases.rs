@@ -296,3 +296,72 @@ async fn checks_through_the_api_are_scoped_to_the_chefs_units() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Issue 11, hostile input: a case's note or loggavvikelse longer than a page, a delegation's
+/// reason beyond its limit, and a body over the form limit are refused with a message, and
+/// nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn overlong_case_texts_and_reasons_are_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let hanna = app.login("hanna").await;
+    let task = hanna.json("/api/tasks").await[0]["id"].as_i64().unwrap();
+    let done = hanna
+        .api_post(
+            &format!("/api/tasks/{task}/complete"),
+            &json!({"outcome": "med_anmarkning", "comment": "följs upp"}),
+        )
+        .await;
+    let case = done.json::<Value>().await.unwrap()["case"]
+        .as_i64()
+        .unwrap();
+    let long = "x".repeat(8001);
+    let (status, body) = status_and_json(
+        hanna
+            .api_post(
+                &format!("/api/cases/{case}/steps"),
+                &json!({"step": "contact_employee", "note": long}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("8000"), "{body}");
+    let (status, body) = status_and_json(
+        hanna
+            .api_post(
+                &format!("/api/cases/{case}/deviation"),
+                &json!({"seen": long, "accesses": "a", "assessment": "b"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("Vad som iakttogs"),
+        "{body}"
+    );
+    let shown = hanna.json(&format!("/api/cases/{case}")).await;
+    assert_eq!(shown["steps"], json!([]));
+    assert_eq!(shown["deviation"], Value::Null);
+
+    // A body over 64 KiB is refused before it is read.
+    let huge = "y".repeat(70 * 1024);
+    let res = hanna
+        .api_post(
+            &format!("/api/cases/{case}/steps"),
+            &json!({"step": "contact_employee", "note": huge}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = status_and_json(
+        hanna
+            .api_post(
+                &format!("/api/tasks/{task}/delegate"),
+                &json!({"to": "bo", "reason": "z".repeat(2001)}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("2000"), "{body}");
+}
