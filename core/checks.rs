@@ -50,6 +50,23 @@ fn start(date: NaiveDate) -> NaiveDateTime {
         .expect("midnight exists as a naive time")
 }
 
+/// The staff member with `username` in `system`: someone on the staff now before a leaver who
+/// once had the same username. A user check goes to their unit unless another is given.
+pub fn staff_with_username<'a>(
+    org: &'a Organisation,
+    system: &str,
+    username: &str,
+) -> Option<&'a crate::model::org::Staff> {
+    org.staff
+        .iter()
+        .filter(|s| {
+            s.usernames
+                .get(system)
+                .is_some_and(|u| u.eq_ignore_ascii_case(username.trim()))
+        })
+        .min_by_key(|s| s.active_to.is_some())
+}
+
 /// Creates the check, its patient request record (if any) and its order in one transaction.
 pub async fn create(
     store: &Store,
@@ -90,16 +107,7 @@ pub async fn create(
             if username.is_empty() {
                 return Err(CheckError::Empty("the username"));
             }
-            // Someone on the staff now before a leaver who once had the same username.
-            let staff = org
-                .staff
-                .iter()
-                .filter(|s| {
-                    s.usernames
-                        .get(new.system.as_str())
-                        .is_some_and(|u| u.eq_ignore_ascii_case(username))
-                })
-                .min_by_key(|s| s.active_to.is_some());
+            let staff = staff_with_username(org, &new.system, username);
             let unit = match (&new.unit, staff) {
                 (Some(u), _) => u.clone(),
                 (None, Some(s)) => s.unit.to_string(),

@@ -43,8 +43,21 @@ async fn visible_cases(state: &Shared, session: &Session) -> Result<Vec<Case>, W
 async fn followed(state: &Shared, session: &Session, id: i64) -> Result<Case, WebError> {
     session.require(FOLLOWERS)?;
     let case = state.store.case(id).await?.ok_or(WebError::NotFound)?;
-    // The task's own check: its reviewer, the unit's chiefs, an administrator.
-    super::reviewer::reviewable(state, session, case.task_id).await?;
+    // The task's own check (its reviewer, the unit's chiefs, an administrator), on the task
+    // row alone: a case page needs none of the task's rows.
+    let task = state
+        .store
+        .task(case.task_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if !session.user.may_review(&task, &state.org) {
+        tracing::warn!(
+            user = session.user.id,
+            case = id,
+            "refused: not this user's case"
+        );
+        return Err(WebError::Forbidden);
+    }
     Ok(case)
 }
 

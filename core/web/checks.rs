@@ -30,18 +30,28 @@ fn units_of(state: &Shared, user: &User) -> Vec<String> {
     }
 }
 
-fn may_follow(state: &Shared, user: &User, check: &Check) -> bool {
+/// Whether a user whose units are `units` ([`units_of`]) may follow `check`.
+fn may_follow(user: &User, units: &[String], check: &Check) -> bool {
     user.role == Role::Admin
-        || (user.role == Role::Reviewer
-            && units_of(state, user)
-                .iter()
-                .any(|u| u == check.unit.as_str()))
+        || (user.role == Role::Reviewer && units.iter().any(|u| u == check.unit.as_str()))
+}
+
+/// The checks `user` may follow, the units they are chef over worked out once.
+async fn followed_checks(state: &Shared, user: &User) -> Result<Vec<Check>, WebError> {
+    let units = units_of(state, user);
+    Ok(state
+        .store
+        .checks()
+        .await?
+        .into_iter()
+        .filter(|c| may_follow(user, &units, c))
+        .collect())
 }
 
 async fn followed(state: &Shared, session: &Session, id: i64) -> Result<Check, WebError> {
     session.require(CHEFS)?;
     let check = state.store.check(id).await?.ok_or(WebError::NotFound)?;
-    if !may_follow(state, &session.user, &check) {
+    if !may_follow(&session.user, &units_of(state, &session.user), &check) {
         return Err(WebError::Forbidden);
     }
     Ok(check)
@@ -103,12 +113,9 @@ fn kind_sv(kind: CheckKind) -> &'static str {
 
 pub async fn list(State(state): State<Shared>, session: Session) -> Result<Response, WebError> {
     session.require(CHEFS)?;
-    let checks: Vec<Value> = state
-        .store
-        .checks()
+    let checks: Vec<Value> = followed_checks(&state, &session.user)
         .await?
         .iter()
-        .filter(|c| may_follow(&state, &session.user, c))
         .rev()
         .map(|c| {
             json!({
@@ -204,11 +211,7 @@ async fn create_check(state: &Shared, session: &Session, f: &CheckBody) -> Resul
     // A user check without a unit goes to the user's own unit: that must be one of the
     // chef's too.
     if new.unit.is_none()
-        && let Some(staff) = state.org.staff.iter().find(|s| {
-            s.usernames
-                .get(new.system.as_str())
-                .is_some_and(|u| u.eq_ignore_ascii_case(new.subject.trim()))
-        })
+        && let Some(staff) = checks::staff_with_username(&state.org, &new.system, &new.subject)
         && !units.iter().any(|u| u == staff.unit.as_str())
     {
         return Err(WebError::Forbidden);
@@ -391,14 +394,7 @@ type ApiResult = Result<axum::Json<Value>, ApiError>;
 
 pub async fn api_list(State(state): State<Shared>, ApiSession(s): ApiSession) -> ApiResult {
     s.require(CHEFS)?;
-    let visible: Vec<Check> = state
-        .store
-        .checks()
-        .await?
-        .into_iter()
-        .filter(|c| may_follow(&state, &s.user, c))
-        .collect();
-    Ok(axum::Json(json!(visible)))
+    Ok(axum::Json(json!(followed_checks(&state, &s.user).await?)))
 }
 
 pub async fn api_create(

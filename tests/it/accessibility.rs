@@ -3,7 +3,7 @@
 //! role, with something on each page to show, and no serious or critical violation may
 //! remain.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::app::{PASSWORD, TestApp};
 use crate::support::webdriver::Browser;
@@ -77,15 +77,7 @@ async fn no_page_has_a_serious_or_critical_accessibility_violation() {
         .await
         .unwrap()[0]
         .id;
-    let done = hanna
-        .api_post(
-            &format!("/api/tasks/{task}/complete"),
-            &json!({"outcome": "med_anmarkning", "comment": "följs upp"}),
-        )
-        .await;
-    let case = done.json::<Value>().await.unwrap()["case"]
-        .as_i64()
-        .unwrap();
+    let case = hanna.open_case(task).await;
     let vera = app.login("vera").await;
     let patient = crate::support::personnummer("121212", 7);
     let res = vera

@@ -305,15 +305,7 @@ async fn overlong_case_texts_and_reasons_are_refused_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
     let hanna = app.login("hanna").await;
     let task = hanna.json("/api/tasks").await[0]["id"].as_i64().unwrap();
-    let done = hanna
-        .api_post(
-            &format!("/api/tasks/{task}/complete"),
-            &json!({"outcome": "med_anmarkning", "comment": "följs upp"}),
-        )
-        .await;
-    let case = done.json::<Value>().await.unwrap()["case"]
-        .as_i64()
-        .unwrap();
+    let case = hanna.open_case(task).await;
     let long = "x".repeat(8001);
     let (status, body) = status_and_json(
         hanna

@@ -348,6 +348,20 @@ impl Session {
         send(req.json(body)).await
     }
 
+    /// Closes a task *med anmärkning* through the API; returns the case it opened.
+    pub async fn open_case(&self, task: i64) -> i64 {
+        let done = self
+            .api_post(
+                &format!("/api/tasks/{task}/complete"),
+                &serde_json::json!({"outcome": "med_anmarkning", "comment": "följs upp"}),
+            )
+            .await;
+        let done: Value = done.json().await.unwrap();
+        done["case"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no case: {done}"))
+    }
+
     /// Posts JSON to the API without a CSRF header, as a forged request would.
     pub async fn api_post_without_token(&self, path: &str, body: &Value) -> Response {
         send(self.client.post(self.at(path)).json(body)).await
