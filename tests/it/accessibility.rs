@@ -9,14 +9,10 @@ use crate::support::app::{PASSWORD, TestApp};
 use crate::support::webdriver::Browser;
 
 fn axe() -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/a11y/node_modules/axe-core/axe.min.js");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `npm ci` in tests/a11y (.ci/run does)",
-            path.display()
-        )
-    })
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/a11y");
+    crate::support::npm_packages(&dir, "node_modules/axe-core/axe.min.js");
+    let path = dir.join("node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The serious and critical WCAG 2.x A/AA violations on the page the browser shows.

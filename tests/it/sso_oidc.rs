@@ -435,28 +435,7 @@ role = "boss"
     }
 }
 
-/// Installs the provider's packages (pinned by its package-lock.json) the first time a test
-/// needs them, once per test process, so that `cargo test` alone works where npm is.
+/// Installs the provider's packages the first time a test needs them.
 fn install_provider(dir: &std::path::Path) {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let installed = INSTALLED.get_or_init(|| {
-        if dir.join("node_modules/oidc-provider").is_dir() {
-            return Ok(());
-        }
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .output()
-            .map_err(|e| format!("npm: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    if let Err(e) = installed {
-        panic!(
-            "the test OpenID provider cannot be installed (`(cd tests/oidc && npm ci --no-audit --no-fund)`; .ci/run does it): {e}"
-        );
-    }
+    crate::support::npm_packages(dir, "node_modules/oidc-provider");
 }

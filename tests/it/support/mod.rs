@@ -349,3 +349,25 @@ pub async fn told(store: &loggvakt::store::Store, task: Option<i64>, kind: &str)
         .map(|n| n.recipient)
         .collect()
 }
+
+/// Installs a test folder's npm packages (pinned by its package-lock.json) unless `marker`
+/// (a path in the folder) is there already, once at a time per test process, so that
+/// `cargo test` alone works where npm is; `.ci/run` installs them beforehand.
+pub fn npm_packages(dir: &Path, marker: &str) {
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if dir.join(marker).exists() {
+        return;
+    }
+    let out = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("npm in {}: {e}", dir.display()));
+    assert!(
+        out.status.success(),
+        "`(cd {} && npm ci --no-audit --no-fund)` failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
