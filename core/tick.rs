@@ -114,27 +114,33 @@ impl Tick<'_> {
         let (store, org, clock) = (self.store, self.org, self.clock);
         let actor = format!("scheduler:{}", self.instance);
         let actor = actor.as_str();
+        let mut laps = Laps::start();
         let mut report = TickReport {
             created: draw::plan_due(store, org, clock, actor, self.seeds).await?,
             ..TickReport::default()
         };
         report.review.checks_created =
             checks::schedule_protected(store, org, self.connectors, clock, actor).await?;
+        laps.lap("plan");
 
         let run = draw::run_due(store, org, self.connectors, clock, self.instance, actor).await?;
         (report.done, report.late, report.missed) = (run.done, run.late, run.missed);
         report.orders_created = run.orders_created;
+        laps.lap("draws");
 
         let cx = Stage::new(store, org, clock, actor);
         report.orders = Pipeline::new(cx, self.connectors).process().await?;
+        laps.lap("orders");
 
         let rules = Rules::for_org(org);
         let review = Review::new(cx, &rules);
         report.review.tasks_updated = review.add_new_parts().await?;
         report.review.tasks_created = review.make_tasks().await?;
         report.review.staff_information_created = staff_information::create_yearly(&cx).await?;
+        laps.lap("tasks");
 
         self.notices(cx, &mut report.review).await?;
+        laps.lap("notices");
 
         let write_backs = WriteBacks { cx };
         report.review.write_backs = write_backs.retry_pending(self.connectors).await?;
@@ -142,6 +148,7 @@ impl Tick<'_> {
         let (tasks, rows) = retention::purge(store, clock, actor).await?;
         report.review.tasks_purged = tasks;
         report.review.rows_purged = rows;
+        laps.lap("write-backs and retention");
         Ok(report)
     }
 
@@ -160,5 +167,24 @@ impl Tick<'_> {
             Err(e) => tracing::error!("notices cannot be sent: {e}"),
         }
         Ok(())
+    }
+}
+
+/// Times a tick's stages. A stage that takes a second or more is logged with its time, so an
+/// operator whose ticks grow long sees where (a region's first draw day takes minutes); the
+/// tick of an ordinary minute logs nothing.
+struct Laps(std::time::Instant);
+
+impl Laps {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn lap(&mut self, stage: &str) {
+        let took = self.0.elapsed();
+        if took >= std::time::Duration::from_secs(1) {
+            tracing::info!(stage, seconds = took.as_secs_f64(), "tick stage took long");
+        }
+        self.0 = std::time::Instant::now();
     }
 }

@@ -450,6 +450,14 @@ impl Bench {
 
 #[tokio::main]
 async fn main() {
+    // The tick's slow stages (logged by the tick itself) and any error, on stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error,loggvakt::tick=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let a = args();
     let mut org = loggvakt::config::load(&a.org).unwrap_or_else(|e| panic!("{e}"));
     let work = tempfile::tempdir().expect("a temporary folder");
@@ -496,7 +504,12 @@ async fn main() {
     }
     org.notify.transport = NotifyTransport::Outbox(work.path().join("notices"));
     let (url, sqlite_file) = match &a.db {
-        Some(url) => (url.clone(), None),
+        // A SQLite URL names the file whose size is reported.
+        Some(url) => (
+            url.clone(),
+            url.strip_prefix("sqlite://")
+                .map(|f| PathBuf::from(f.split('?').next().unwrap_or(f))),
+        ),
         None => {
             let file = work.path().join("tick.db");
             (format!("sqlite://{}", file.display()), Some(file))

@@ -273,7 +273,8 @@ fn write_toml(path: &Path, units: &[Unit]) -> io::Result<()> {
          \n[[system]]\nid = \"sesam2\"\nconnector = \"sesam2\"\n\
          settings = {{ base_url = \"http://127.0.0.1:8482\" }}\n\
          \n[[system]]\nid = \"lifecare\"\nconnector = \"lifecare\"\n\
-         settings = {{ base_url = \"http://127.0.0.1:8483\", admin_mailbox = \"systemforvaltare\" }}\n"
+         settings = {{ base_url = \"http://127.0.0.1:8483\", admin_mailbox = \"systemforvaltare\", \
+         sender = \"enhetschef\" }}\n"
     );
     for system in SYSTEMS {
         let _ = write!(

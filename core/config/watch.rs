@@ -17,13 +17,38 @@ const SHOWN_PROBLEMS: usize = 10;
 /// A hash over the configuration's files (its TOML files, as they are listed now, and the
 /// lists they name), with their names, so an added, removed or edited file changes it.
 pub fn fingerprint(path: &Path, sources: &[PathBuf]) -> String {
+    fingerprint_of(path, &files_of(path, sources))
+}
+
+/// The configuration's files: its TOML files as listed now, and the lists they name.
+fn files_of(path: &Path, sources: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = super::collect::config_files(path).unwrap_or_default();
     files.extend(sources.iter().cloned());
     files.sort();
     files.dedup();
+    files
+}
+
+/// Each file's size and modification time (None: missing): what a change of content shows
+/// in, without reading a region's staff list of megabytes on every admin page.
+type Stamps = Vec<(PathBuf, Option<(u64, std::time::SystemTime)>)>;
+
+fn stamps_of(files: Vec<PathBuf>) -> Stamps {
+    files
+        .into_iter()
+        .map(|f| {
+            let stamp = std::fs::metadata(&f)
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?)));
+            (f, stamp)
+        })
+        .collect()
+}
+
+fn fingerprint_of(path: &Path, files: &[PathBuf]) -> String {
     let mut hash = Sha256::new();
     hash.update(path.as_os_str().as_encoded_bytes());
-    for file in &files {
+    for file in files {
         hash.update(b"\0");
         hash.update(file.as_os_str().as_encoded_bytes());
         match std::fs::read(file) {
@@ -65,6 +90,8 @@ pub struct ConfigWatch {
     loaded: Mutex<Loaded>,
     /// The last check of a changed disk state, by its fingerprint.
     checked: Mutex<Option<(String, DiskState)>>,
+    /// The files' fingerprint at the stamps it was last computed for.
+    hashed: Mutex<Option<(Stamps, String)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +123,7 @@ impl ConfigWatch {
                 refused: None,
             }),
             checked: Mutex::new(None),
+            hashed: Mutex::new(None),
         }
     }
 
@@ -123,7 +151,7 @@ impl ConfigWatch {
     /// them when they changed (blocking work: call it off the async workers).
     pub fn state(&self) -> LoadedState {
         let loaded = self.loaded.lock().expect("watch lock").clone();
-        let now = fingerprint(&self.path, &loaded.sources);
+        let now = self.fingerprint_now(&loaded.sources);
         let disk = if now == loaded.fingerprint {
             DiskState::Same
         } else {
@@ -135,6 +163,28 @@ impl ConfigWatch {
             disk,
             refused: loaded.refused,
         }
+    }
+
+    /// The files' fingerprint now, hashed again only when a file's stamp changed.
+    fn fingerprint_now(&self, sources: &[PathBuf]) -> String {
+        let files = files_of(&self.path, sources);
+        let stamps = stamps_of(files.clone());
+        if let Some((seen, fingerprint)) = &*self.hashed.lock().expect("watch lock")
+            && *seen == stamps
+        {
+            return fingerprint.clone();
+        }
+        let fingerprint = fingerprint_of(&self.path, &files);
+        // A file written within the clock's coarse tick of another write keeps its stamp
+        // ("racy git"): stamps that young are not trusted for the next page.
+        let settled = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
+        if stamps
+            .iter()
+            .all(|(_, s)| s.is_none_or(|(_, at)| at < settled))
+        {
+            *self.hashed.lock().expect("watch lock") = Some((stamps, fingerprint.clone()));
+        }
+        fingerprint
     }
 
     fn check_changed(&self, fingerprint: String) -> DiskState {
@@ -184,5 +234,52 @@ mod tests {
         assert_ne!(first, second, "a named list changed");
         std::fs::write(dir.path().join("b.toml"), "").unwrap();
         assert_ne!(second, fingerprint(dir.path(), &sources), "a new TOML file");
+    }
+
+    /// The admin page asks on every view; the files are read again only when a file's size
+    /// or time changed, and an edit is seen whatever its size.
+    #[test]
+    fn a_watch_rehashes_only_files_whose_stamp_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("a.toml");
+        let staff = dir.path().join("staff.csv");
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let write_at = |path: &Path, text: &str, at: std::time::SystemTime| {
+            std::fs::write(path, text).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        };
+        write_at(&toml, "x = 1\n", hour_ago);
+        write_at(&staff, "id\ns1\n", hour_ago);
+        let watch = ConfigWatch::new(dir.path(), std::slice::from_ref(&staff), Utc::now());
+        assert_eq!(watch.state().disk, DiskState::Same);
+        assert!(
+            watch.hashed.lock().unwrap().is_some(),
+            "settled stamps are kept"
+        );
+
+        // Same size, a later time: read again, and the change is seen.
+        write_at(
+            &staff,
+            "id\ns2\n",
+            hour_ago + std::time::Duration::from_secs(60),
+        );
+        assert_ne!(watch.state().disk, DiskState::Same);
+
+        // Back as loaded, written just now: a stamp this young is not trusted for next time.
+        std::fs::write(&staff, "id\ns1\n").unwrap();
+        assert_eq!(watch.state().disk, DiskState::Same);
+        let now = stamps_of(files_of(dir.path(), std::slice::from_ref(&staff)));
+        let cached = watch
+            .hashed
+            .lock()
+            .unwrap()
+            .clone()
+            .map(|(stamps, _)| stamps);
+        assert_ne!(cached, Some(now), "a fresh stamp is not cached");
     }
 }

@@ -25,8 +25,36 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
 
 /// The printable HTML page: tables, inline SVG bar charts, Swedish texts, no script.
 pub fn to_html(report: &Compliance) -> String {
+    render(&Page::new(report))
+}
+
+/// The page as the web shows it: with more than `max_units` units, the tables and charts
+/// of each unit are left out and the page says how to see them (choose a förvaltning or
+/// verksamhet, or download the report). A region's 2 000 units made a page of 21 000 rows and
+/// 5.6 MB, which no one reads in a browser and which 50 readers at once could not be served.
+pub fn to_html_bounded(report: &Compliance, max_units: usize) -> String {
+    let mut page = Page::new(report);
+    let units = report.totals.by_unit.len();
+    if units > max_units {
+        page.units_left_out = Some(units);
+        page.checks.rows.clear();
+        page.checks.by_unit.clear();
+        page.coverage.coverage.clear();
+        page.coverage.coverage_by_unit.clear();
+        for chart in [
+            &mut page.checks.unit_chart,
+            &mut page.coverage.coverage_chart,
+        ] {
+            chart.bars.clear();
+            chart.has_bars = false;
+        }
+    }
+    render(&page)
+}
+
+fn render(page: &Page) -> String {
     TEMPLATES
-        .render(TEMPLATE, &Page::new(report))
+        .render(TEMPLATE, page)
         .unwrap_or_else(|e| panic!("template {TEMPLATE}: {e}"))
 }
 
@@ -237,6 +265,8 @@ struct Page<'a> {
     coverage: CoverageView,
     staff_information: &'a super::StaffInformationFigures,
     follow_up: &'a super::FollowUp,
+    /// How many units the page left out the tables of ([`to_html_bounded`]).
+    units_left_out: Option<usize>,
 }
 
 impl<'a> Page<'a> {
@@ -257,6 +287,7 @@ impl<'a> Page<'a> {
             coverage: CoverageView::new(&c.coverage),
             staff_information: &c.staff_information,
             follow_up: &c.follow_up,
+            units_left_out: None,
         }
     }
 }

@@ -55,7 +55,7 @@ pub use self::csv::{CSV_COLUMNS, to_csv, to_excel_csv};
 pub use self::xlsx::to_xlsx;
 pub use crate::model::report::Counts;
 pub use figures::{compliance, compliance_of};
-pub use html::to_html;
+pub use html::{to_html, to_html_bounded};
 
 /// The first year a report can be asked for: Patientdatalagen (2008:355) made log checks a
 /// duty from July 2008, and no plan of ours predates it.
@@ -386,6 +386,27 @@ mod tests {
             !html.contains("http://") && !html.contains("https://"),
             "no external assets"
         );
+    }
+
+    /// The web's page of a large organisation keeps the totals and leaves each unit's tables
+    /// to the drill-down and the downloads; a small one shows everything, as printed.
+    #[test]
+    fn the_bounded_page_leaves_out_the_units_of_a_large_organisation() {
+        let report = sample();
+        let full = to_html_bounded(&report, 100);
+        assert_eq!(full, to_html(&report));
+        assert!(full.contains("<h2>Totalt per enhet</h2>"));
+
+        let bounded = to_html_bounded(&report, 0);
+        let units = report.totals.by_unit.len();
+        assert!(
+            bounded.contains(&format!("Rapporten omfattar {units} enheter.")),
+            "{bounded}"
+        );
+        assert!(!bounded.contains("<h2>Totalt per enhet</h2>"));
+        assert!(!bounded.contains("Norr"), "no unit named: {bounded}");
+        assert!(bounded.contains("<h2>Totalt per system</h2>"));
+        assert!(bounded.contains("<h2>Totalt per månad</h2>"));
     }
 
     #[test]

@@ -484,9 +484,14 @@ impl Store {
     /// draw.
     pub async fn tasks_with_new_parts(&self) -> Result<Vec<(i64, i64)>> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT t.id, t.draw_id FROM review_tasks t WHERE t.state = 'open' \
-             AND t.draw_id IS NOT NULL AND t.parts_in < (SELECT COUNT(*) FROM orders o \
-             WHERE o.draw_id = t.draw_id AND o.state = 'imported') ORDER BY t.id",
+            // Counted once per draw and joined: as a correlated subquery SQLite took the
+            // (state, …) index and read every imported order once per open task, 21 s of
+            // every minute's tick for a region's month (7 500 tasks).
+            "SELECT t.id, t.draw_id FROM review_tasks t \
+             JOIN (SELECT draw_id, COUNT(*) AS n FROM orders \
+                   WHERE state = 'imported' AND draw_id IS NOT NULL GROUP BY draw_id) o \
+               ON o.draw_id = t.draw_id \
+             WHERE t.state = 'open' AND t.parts_in < o.n ORDER BY t.id",
         )
         .fetch_all(self.pool())
         .await?;

@@ -1,6 +1,8 @@
 //! The administrator's pages: the configuration with its validation state, the draws, and
 //! the orders with their attempts and failures.
 
+use std::collections::HashMap;
+
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -10,6 +12,7 @@ use serde_json::{Value, json};
 use super::{Session, Shared, WebError};
 use crate::calendar::{Month, local_date};
 use crate::config::DiskState;
+use crate::ident::{SystemId, UnitId};
 use crate::model::order::{Order, OrderState};
 use crate::model::org::RoutineKind;
 use crate::model::user::Role;
@@ -22,15 +25,17 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
     let org = &state.org;
     let problems = state.connectors.problems();
     let today = local_date(state.clock.now());
+    // Counted in one pass: a unit-by-unit scan is units × staff, 80 million steps a request
+    // for a region.
+    let mut active_by_unit: HashMap<&UnitId, usize> = HashMap::new();
+    for s in org.staff.iter().filter(|s| s.active_on(today)) {
+        *active_by_unit.entry(&s.unit).or_default() += 1;
+    }
     let units: Vec<_> = org
         .units
         .iter()
         .map(|u| {
-            let staff = org
-                .staff
-                .iter()
-                .filter(|s| s.unit == u.id && s.active_on(today))
-                .count();
+            let staff = active_by_unit.get(&u.id).copied().unwrap_or(0);
             json!({
                 "id": u.id, "name": u.name, "parent": u.parent, "manager": u.manager.name,
                 "manager_email": u.manager.email,
@@ -39,6 +44,10 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
             })
         })
         .collect();
+    let mut accounts_by_system: HashMap<&SystemId, usize> = HashMap::new();
+    for id in org.staff.iter().flat_map(|st| st.usernames.keys()) {
+        *accounts_by_system.entry(id).or_default() += 1;
+    }
     let systems: Vec<_> = org
         .systems
         .iter()
@@ -53,7 +62,7 @@ pub async fn overview(State(state): State<Shared>, session: Session) -> Result<R
                     .collect::<Vec<_>>()
                     .join(", ")
             });
-            let accounts = org.staff.iter().filter(|st| st.usernames.contains_key(&s.id)).count();
+            let accounts = accounts_by_system.get(&s.id).copied().unwrap_or(0);
             json!({
                 "id": s.id, "connector": s.connector_name(), "ok": problem.is_none(), "problem": problem,
                 "capabilities": capabilities, "accounts": accounts, "max_attempts": s.max_attempts,

@@ -63,6 +63,9 @@ type ReportKey = (i64, i64);
 pub struct Cache {
     pub tasks: Versioned<i64, i64, TaskData>,
     pub reports: Versioned<i32, ReportKey, ReportData>,
+    /// Held while a report is computed: one computation at a time, never fifty readers each
+    /// computing the same report when the minute turns.
+    pub report_build: tokio::sync::Mutex<()>,
     chain: Mutex<Option<ChainEntry>>,
 }
 
@@ -109,6 +112,15 @@ impl<K: Eq + Hash, Ver: PartialEq, V> Versioned<K, Ver, V> {
         map.get(key)
             .filter(|(v, _)| v == version)
             .map(|(_, d)| d.clone())
+    }
+
+    /// The value kept for `key` at whatever version, with that version.
+    pub fn latest(&self, key: &K) -> Option<(Ver, Arc<V>)>
+    where
+        Ver: Clone,
+    {
+        let map = self.0.lock().ok()?;
+        map.get(key).map(|(v, d)| (v.clone(), d.clone()))
     }
 
     pub fn put(&self, key: K, version: Ver, data: Arc<V>) {

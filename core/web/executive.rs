@@ -19,6 +19,10 @@ pub struct YearQuery {
     enhet: Option<String>,
 }
 
+/// Units a report page shows the tables of; beyond, it shows the totals and the drill-down
+/// (the downloads always hold every unit).
+const WEB_REPORT_UNITS: usize = 100;
+
 /// Everyone but a reviewer may see the counts; a reviewer has their own tasks.
 pub(super) async fn compliance(
     state: &Shared,
@@ -50,7 +54,7 @@ pub(super) async fn compliance(
             Some(unit.id.as_str()),
         )
         .await?;
-        let html = report::to_html(&compliance).replacen(
+        let html = report::to_html_bounded(&compliance, WEB_REPORT_UNITS).replacen(
             "</h1>",
             &format!(
                 "</h1>\n<p id=\"within\">Avser {} och enheterna under.</p>",
@@ -67,8 +71,24 @@ pub(super) async fn compliance(
     if let Some(r) = state.cache.reports.get(&year, &key) {
         return Ok(r);
     }
+    let _building = match state.cache.report_build.try_lock() {
+        Ok(guard) => guard,
+        Err(_) => {
+            // Being computed. Nothing stored has changed since the kept copy, only the
+            // minute: readers get that copy meanwhile rather than queueing a second behind it.
+            if let Some(((seq, _), r)) = state.cache.reports.latest(&year)
+                && seq == key.0
+            {
+                return Ok(r);
+            }
+            state.cache.report_build.lock().await
+        }
+    };
+    if let Some(r) = state.cache.reports.get(&year, &key) {
+        return Ok(r);
+    }
     let compliance = report::compliance(&state.store, &state.org, year, &state.clock).await?;
-    let html = report::to_html(&compliance);
+    let html = report::to_html_bounded(&compliance, WEB_REPORT_UNITS);
     let data = Arc::new(ReportData { compliance, html });
     state.cache.reports.put(year, key, data.clone());
     Ok(data)

@@ -295,6 +295,9 @@ async fn admin_sees_configuration_staff_draws_and_orders() {
     let overview = page("/admin").await;
     assert!(overview.contains("Konfigurationen är giltig"), "{overview}");
     assert!(overview.contains("stickprov-cosmic") && overview.contains("Hemtjänst"));
+    // Each unit's active staff, counted in one pass over the staff.
+    assert!(overview.contains("enhet=hemtjanst\">12</a>"), "{overview}");
+    assert!(overview.contains("enhet=boende\">4</a>"), "{overview}");
     let staff = page("/admin/personal?enhet=hemtjanst").await;
     assert!(staff.contains("C800001") && staff.contains("Person 1<"));
     let draws = page("/admin/dragningar?month=2027-05").await;
