@@ -500,7 +500,7 @@ impl<'w> Output<'w> {
             }
             (Format::Csv, detail) => {
                 if detail == Detail::None {
-                    let table = per_user_csv(rules, &users, &by_flags, &spikes);
+                    let table = per_user_csv(&per_user, &by_flags);
                     self.out.write_all(&table)?;
                 }
                 let counts: Vec<String> = by_code
@@ -609,13 +609,20 @@ struct UserSummary<'a> {
 /// A user's non-zero code counts, by code name in alphabetical order.
 struct Codes<'a>(&'a [u64; Code::ALL.len()]);
 
+/// The codes in the order of their names, as a JSON object's keys have always come.
+static CODES_BY_NAME: std::sync::LazyLock<[Code; Code::ALL.len()]> =
+    std::sync::LazyLock::new(|| {
+        let mut codes = Code::ALL;
+        codes.sort_by_key(|c| c.as_str());
+        codes
+    });
+
 impl serde::Serialize for Codes<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut codes: [Code; Code::ALL.len()] = Code::ALL;
-        codes.sort_by_key(|c| c.as_str());
         s.collect_map(
-            codes
-                .into_iter()
+            CODES_BY_NAME
+                .iter()
+                .copied()
                 .filter(|&c| self.0[c as usize] > 0)
                 .map(|c| (c.as_str(), self.0[c as usize])),
         )
@@ -624,12 +631,7 @@ impl serde::Serialize for Codes<'_> {
 
 /// `--summary --format csv`: one row per user in the order of `order`, with a count per row
 /// code and the volume_spike reason.
-fn per_user_csv(
-    rules: &Rules,
-    users: &[UserState],
-    order: &[usize],
-    spikes: &BTreeMap<usize, String>,
-) -> Vec<u8> {
+fn per_user_csv(per_user: &PerUser, order: &[usize]) -> Vec<u8> {
     let row_codes = || Code::ALL.into_iter().filter(|&c| c != Code::VolumeSpike);
     let mut out = b"system,user_id,staff_id,unit,rows,flagged_rows,distinct_patients".to_vec();
     for code in row_codes() {
@@ -638,29 +640,28 @@ fn per_user_csv(
     }
     out.extend_from_slice(b",volume_spike\n");
     for &i in order {
-        let u = &users[i];
-        let (staff_id, unit) = u
-            .staff
-            .map(|s| rules.staff_ids(s))
-            .map_or(("", ""), |(id, unit)| (id.as_str(), unit));
-        for (k, text) in [&*u.system, &*u.user_id, staff_id, unit].iter().enumerate() {
+        let u = per_user.of(i);
+        let texts = [
+            u.system,
+            u.user_id,
+            u.staff_id.unwrap_or(""),
+            u.unit.unwrap_or(""),
+        ];
+        for (k, text) in texts.iter().enumerate() {
             if k > 0 {
                 out.push(b',');
             }
             scan::csv_field(&mut out, text.as_bytes());
         }
-        let numbers = [u.rows, u.flagged, u.distinct.count() as u64]
+        let numbers = [u.rows, u.flagged_rows, u.distinct_patients as u64]
             .into_iter()
-            .chain(row_codes().map(|c| u.codes[c as usize]));
+            .chain(row_codes().map(|c| u.codes.0[c as usize]));
         for n in numbers {
             out.push(b',');
             out.extend_from_slice(n.to_string().as_bytes());
         }
         out.push(b',');
-        scan::csv_field(
-            &mut out,
-            spikes.get(&i).map_or("", String::as_str).as_bytes(),
-        );
+        scan::csv_field(&mut out, u.volume_spike.unwrap_or("").as_bytes());
         out.push(b'\n');
     }
     out

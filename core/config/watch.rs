@@ -33,14 +33,14 @@ fn files_of(path: &Path, sources: &[PathBuf]) -> Vec<PathBuf> {
 /// in, without reading a region's staff list of megabytes on every admin page.
 type Stamps = Vec<(PathBuf, Option<(u64, std::time::SystemTime)>)>;
 
-fn stamps_of(files: Vec<PathBuf>) -> Stamps {
+fn stamps_of(files: &[PathBuf]) -> Stamps {
     files
-        .into_iter()
+        .iter()
         .map(|f| {
-            let stamp = std::fs::metadata(&f)
+            let stamp = std::fs::metadata(f)
                 .ok()
                 .and_then(|m| Some((m.len(), m.modified().ok()?)));
-            (f, stamp)
+            (f.clone(), stamp)
         })
         .collect()
 }
@@ -168,7 +168,7 @@ impl ConfigWatch {
     /// The files' fingerprint now, hashed again only when a file's stamp changed.
     fn fingerprint_now(&self, sources: &[PathBuf]) -> String {
         let files = files_of(&self.path, sources);
-        let stamps = stamps_of(files.clone());
+        let stamps = stamps_of(&files);
         if let Some((seen, fingerprint)) = &*self.hashed.lock().expect("watch lock")
             && *seen == stamps
         {
@@ -273,7 +273,7 @@ mod tests {
         // Back as loaded, written just now: a stamp this young is not trusted for next time.
         std::fs::write(&staff, "id\ns1\n").unwrap();
         assert_eq!(watch.state().disk, DiskState::Same);
-        let now = stamps_of(files_of(dir.path(), std::slice::from_ref(&staff)));
+        let now = stamps_of(&files_of(dir.path(), std::slice::from_ref(&staff)));
         let cached = watch
             .hashed
             .lock()
